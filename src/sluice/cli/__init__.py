@@ -1,0 +1,1 @@
+"""The `sluice` command line: an edge that may import anything; nothing imports it."""

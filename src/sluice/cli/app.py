@@ -1,0 +1,154 @@
+"""The `sluice` command: wiring of the sub-commands, global options and exit codes.
+
+Exit codes: 0 success; 1 a run failed; 2 bad command-line usage; 3 invalid config or input;
+4 something named does not exist; 5 a conflict (exists already, or in use).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sluice.cli import output
+from sluice.cli.connections import connection_app
+from sluice.cli.runs import run_command, runs_app
+from sluice.cli.state import STATE
+from sluice.cli.tables import app as tables_app
+from sluice.config.repository import DESTINATIONS, SOURCES
+from sluice.core.errors import SluiceError
+
+app = typer.Typer(
+    name="sluice",
+    help="Replicate tables from sources into a Parquet lake and on into sinks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+stages_app = typer.Typer(help="Stage templates (pipeline_stages).", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@app.callback()
+def main_options(
+    config_db: Annotated[
+        str | None,
+        typer.Option(
+            "--config-db",
+            envvar="SLUICE_CONFIG_DB",
+            help="Config database: a SQLite file path or URL, or postgresql://... "
+            "[default: databases/config_db/data/config.db]",
+        ),
+    ] = None,
+) -> None:
+    STATE.config_db = config_db
+
+
+@app.command("init")
+def init(
+    lake: Annotated[
+        str | None, typer.Option("--lake", help="Lake location: a path or URI [default: lake/].")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create or upgrade the config database and set the lake location."""
+    from sluice.config.database import create_config_engine, display_url, resolve_url
+    from sluice.config.migrate import upgrade
+    from sluice.config.repository import ConfigRepository
+    from sluice.engine.services import DEFAULT_LAKE, LAKE_SETTING, normalise_lake
+
+    url = resolve_url(STATE.config_db)
+    engine = create_config_engine(url)
+    try:
+        before, after = upgrade(engine)
+        repo = ConfigRepository(engine)
+        current = repo.get_setting(LAKE_SETTING)
+        if lake is not None or current is None:
+            current = normalise_lake(lake or DEFAULT_LAKE)
+            repo.set_setting(LAKE_SETTING, current)
+    finally:
+        engine.dispose()
+    if as_json:
+        output.emit_json(
+            {"config_db": display_url(url), "revision": after, "previous_revision": before, "lake": current}
+        )
+        return
+    state = "created" if before is None else ("upgraded" if before != after else "up to date")
+    output.console.print(f"config database {display_url(url)} {state} (revision {after})", highlight=False)
+    output.console.print(f"lake: {current}", highlight=False)
+
+
+@stages_app.command("list")
+def stages_list(
+    pipeline: Annotated[str | None, typer.Option("--pipeline", help="Only this template.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List stage templates."""
+    from sluice.config.catalog import Catalog
+
+    found = Catalog(STATE.services().repo).stages(pipeline)
+    if as_json:
+        output.emit_json([s.__dict__ for s in found])
+        return
+    output.table(
+        "stages",
+        ["pipeline", "order", "name", "type", "driver_container"],
+        [(s.pipeline_name, s.stage_order, s.stage_name, s.stage_type, s.driver_container) for s in found],
+    )
+
+
+@stages_app.command("add")
+def stages_add(
+    pipeline: Annotated[str, typer.Option("--pipeline", help="Template name (new or existing).")],
+    order: Annotated[int, typer.Option("--order", help="Position in the template (1, 2, ...).")],
+    stage_type: Annotated[str, typer.Option("--type", help="Registered stage type.")],
+    name: Annotated[str, typer.Option("--name", help="Human-readable name.")],
+    pool: Annotated[
+        str | None, typer.Option("--driver-container", help="Worker pool that runs it.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a stage to a template."""
+    from sluice.config.catalog import Catalog
+
+    stage = Catalog(STATE.services().repo).add_stage(pipeline, order, name, stage_type, pool)
+    if as_json:
+        output.emit_json(stage.__dict__)
+    else:
+        output.console.print(f"stage {stage.stage_order} ({stage.stage_type}) added to {pipeline}")
+
+
+@app.command("demo")
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Working directory (replaced).")] = Path("demo"),
+    order_items: Annotated[int, typer.Option("--order-items", min=1000)] = 240_000,
+) -> None:
+    """Build a sample shop database and replicate it end to end into DuckDB."""
+    from sluice.cli.demo import run_demo
+
+    run_demo(directory, order_items)
+
+
+app.add_typer(connection_app(SOURCES), name="source")
+app.add_typer(connection_app(DESTINATIONS), name="destination")
+app.add_typer(tables_app, name="table")
+app.add_typer(stages_app, name="stages")
+app.command("run")(run_command)
+app.add_typer(runs_app, name="runs")
+
+
+def main() -> None:
+    try:
+        # Standalone mode: usage errors print the usage and exit 2, as Click does.
+        app()
+    except SluiceError as exc:
+        output.fail(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        output.fail("interrupted")
+        sys.exit(130)
+    finally:
+        if STATE._services is not None:
+            STATE._services.close()

@@ -1,0 +1,108 @@
+"""`sluice source ...` and `sluice destination ...`: one implementation for both kinds."""
+
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sluice.cli.output import console, emit_json, table
+from sluice.cli.state import STATE
+from sluice.config.catalog import Catalog
+from sluice.config.repository import SOURCES, ConnectionKind
+from sluice.connectors import registry
+from sluice.core.errors import ConfigError
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def read_creds(value: str) -> str:
+    """JSON text, or @FILE to read it from a file (keeps secrets out of shell history)."""
+    if value.startswith("@"):
+        path = Path(value[1:]).expanduser()
+        try:
+            return path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read creds file {path}: {exc.strerror}") from None
+    return value
+
+
+def connection_app(kind: ConnectionKind) -> typer.Typer:
+    label = kind.label
+    app = typer.Typer(help=f"Manage {label}s (connections and their credentials).", no_args_is_help=True)
+    types = registry.source_types() if kind is SOURCES else registry.sink_types()
+
+    @app.command("add")
+    def add(
+        name: Annotated[str, typer.Argument(help=f"A unique name for the {label}.")],
+        type_name: Annotated[str, typer.Option("--type", help=f"One of: {', '.join(types)}.")],
+        creds: Annotated[str, typer.Option("--creds", help="JSON object, or @FILE.")],
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Add a {label}."""
+        catalog = Catalog(STATE.services().repo)
+        record = catalog.add_connection(kind, name, type_name, read_creds(creds))
+        shown = catalog.describe_connection(kind, record)
+        if as_json:
+            emit_json(shown)
+        else:
+            console.print(f"{label} [bold]{record.name}[/] added ({record.type}, id {record.id})")
+
+    @app.command("list")
+    def list_(as_json: JsonOpt = False) -> None:
+        """List the configured {label}s (credentials redacted)."""
+        catalog = Catalog(STATE.services().repo)
+        rows = [catalog.describe_connection(kind, r) for r in catalog.repo.list_connections(kind)]
+        if as_json:
+            emit_json(rows)
+            return
+        table(
+            f"{label}s",
+            ["name", "type", "creds", "id", "created"],
+            [
+                (r["name"], r["type"], r["creds"], r["id"], (r["created_at"] or "-")[:19])
+                for r in rows
+            ],
+        )
+
+    @app.command("show")
+    def show(name: str, as_json: JsonOpt = False) -> None:
+        """Show one {label} (credentials redacted)."""
+        catalog = Catalog(STATE.services().repo)
+        shown = catalog.describe_connection(kind, catalog.repo.get_connection(kind, name))
+        if as_json:
+            emit_json(shown)
+            return
+        for key, value in shown.items():
+            console.print(f"[bold]{key}[/]: {value}", highlight=False)
+
+    @app.command("remove")
+    def remove(name: str) -> None:
+        """Remove a {label} that no table uses."""
+        STATE.services().repo.remove_connection(kind, name)
+        console.print(f"{label} [bold]{name}[/] removed")
+
+    @app.command("test")
+    def test(name: str, as_json: JsonOpt = False) -> None:
+        """Connect to the {label} and report what answered."""
+        record = STATE.services().repo.get_connection(kind, name)
+        if kind is SOURCES:
+            source = registry.open_source(record.type, record.creds)
+            try:
+                answer = source.ping()
+            finally:
+                source.close()
+        else:
+            sink = registry.open_sink(record.type, record.creds)
+            try:
+                answer = sink.ping()
+            finally:
+                sink.close()
+        if as_json:
+            emit_json({"name": name, "ok": True, "detail": answer})
+        else:
+            console.print(f"[green]ok[/] {label} {name}: {answer}", highlight=False)
+
+    for command in (add, list_, show, remove, test):
+        command.__doc__ = (command.__doc__ or "").replace("{label}", label)
+    return app

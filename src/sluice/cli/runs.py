@@ -1,0 +1,134 @@
+"""`sluice run` and `sluice runs`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from sluice.cli.output import console, emit_json, errors, table, when
+from sluice.cli.progress import LiveRunView
+from sluice.cli.state import STATE
+from sluice.config.records import RunRecord, StageLogRecord
+from sluice.core.errors import RunFailedError
+from sluice.core.models import HopChoice, RunStatus, TriggeredBy
+from sluice.engine.runner import RunEngine
+from sluice.executors.local import LocalExecutor
+
+runs_app = typer.Typer(help="List runs, or show one with its stages.", invoke_without_command=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def describe_run(run: RunRecord, logs: list[StageLogRecord] | None = None) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "id": run.id,
+        "source_tablename": run.source_tablename,
+        "pipeline_name": run.pipeline_name,
+        "hop": run.hop,
+        "status": run.status.value,
+        "current_stage": run.current_stage,
+        "total_stages": run.total_stages,
+        "triggered_by": run.triggered_by,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "completed_at": run.completed_at.isoformat() if run.completed_at else None,
+        "error_message": run.error_message,
+    }
+    if logs is not None:
+        shown["stages"] = [
+            {
+                "stage_order": log.stage_order,
+                "stage_name": log.stage_name,
+                "stage_type": log.stage_type,
+                "status": log.status,
+                "rows_processed": log.rows_processed,
+                "file_paths": log.file_paths,
+                "time_taken": log.time_taken,
+                "started_at": log.started_at.isoformat() if log.started_at else None,
+                "error_message": log.error_message,
+            }
+            for log in logs
+        ]
+    return shown
+
+
+def run_command(
+    source_tablename: Annotated[str, typer.Argument(help="The table to run.")],
+    hop: Annotated[HopChoice, typer.Option("--hop", help="Which hop(s) to run.")] = HopChoice.ALL,
+    pipeline: Annotated[str | None, typer.Option("--pipeline", help="Stage template to use.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a table's hop(s) now (triggered_by manual). Exit 0 only if the run succeeded."""
+    services = STATE.services()
+    engine = RunEngine(services, LocalExecutor(services))
+    run = engine.create(source_tablename, hop, TriggeredBy.MANUAL, pipeline)
+    if as_json:
+        finished = engine.execute(run.id)
+        emit_json(describe_run(finished, services.repo.stage_logs(run.id)))
+    else:
+        console.print(f"run [bold]{run.id}[/] started: {source_tablename} ({hop.value})")
+        with LiveRunView(console) as view:
+            finished = engine.execute(run.id, view)
+        colour = "green" if finished.status is RunStatus.SUCCESS else "red"
+        console.print(f"run [bold]{run.id}[/] [{colour}]{finished.status.value}[/]")
+    if finished.status is not RunStatus.SUCCESS:
+        raise RunFailedError(f"run {run.id} failed: {finished.error_message}")
+
+
+@runs_app.callback()
+def runs_list(
+    ctx: typer.Context,
+    table_name: Annotated[str | None, typer.Option("--table", help="Only this table.")] = None,
+    status: Annotated[RunStatus | None, typer.Option("--status", help="Only this status.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """List recent runs, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    found = STATE.services().repo.list_runs(table_name, status.value if status else None, limit)
+    if as_json:
+        emit_json([describe_run(r) for r in found])
+        return
+    table(
+        "runs",
+        ["id", "table", "hop", "status", "stage", "trigger", "started", "completed", "error"],
+        [
+            (
+                r.id, r.source_tablename, r.hop, r.status.value,
+                f"{r.current_stage}/{r.total_stages}", r.triggered_by, when(r.started_at),
+                when(r.completed_at), (r.error_message or "")[:80],
+            )
+            for r in found
+        ],
+    )
+
+
+@runs_app.command("show")
+def runs_show(run_id: int, as_json: JsonOpt = False) -> None:
+    """Show a run and its stages: status, rows, files, time taken, error."""
+    repo = STATE.services().repo
+    run = repo.get_run(run_id)
+    logs = repo.stage_logs(run_id)
+    if as_json:
+        emit_json(describe_run(run, logs))
+        return
+    colour = "green" if run.status is RunStatus.SUCCESS else "red"
+    console.print(
+        f"run [bold]{run.id}[/] {run.source_tablename} ({run.hop}, {run.pipeline_name}) "
+        f"[{colour}]{run.status.value}[/], triggered by {run.triggered_by}, "
+        f"{when(run.started_at)} -> {when(run.completed_at)}",
+        highlight=False,
+    )
+    if run.error_message:
+        errors.print(f"error: {run.error_message}", highlight=False, soft_wrap=True)
+    table(
+        "stages",
+        ["#", "stage", "type", "status", "rows", "time (s)", "files", "error"],
+        [
+            (
+                log.stage_order, log.stage_name, log.stage_type, log.status, log.rows_processed,
+                log.time_taken, "\n".join(log.file_paths), log.error_message or "",
+            )
+            for log in logs
+        ],
+    )

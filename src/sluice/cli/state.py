@@ -1,0 +1,21 @@
+"""Per-invocation state: the config database URL given by --config-db or the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sluice.engine.services import Services
+
+
+@dataclass
+class CliState:
+    config_db: str | None = None
+    _services: Services | None = field(default=None, repr=False)
+
+    def services(self) -> Services:
+        if self._services is None:
+            self._services = Services.open(self.config_db)
+        return self._services
+
+
+STATE = CliState()

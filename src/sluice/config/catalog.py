@@ -1,0 +1,184 @@
+"""Config operations as the CLI and the API offer them: validate, then store. One shared layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sluice.config import validation as v
+from sluice.config.records import ConnectionRecord, StageRecord, TableConfig
+from sluice.config.repository import DESTINATIONS, SOURCES, ConfigRepository, ConnectionKind
+from sluice.connectors import registry
+from sluice.core.errors import ConfigError, NotFoundError
+from sluice.core.models import Hop, HopChoice, LoadType
+from sluice.stages.registry import stage_types
+
+DEFAULT_SCHEDULE_MINUTES = 60
+
+
+@dataclass(frozen=True)
+class TableChanges:
+    """Options of `table add` / `table edit`; None means "not given"."""
+
+    source: str | None = None
+    destination: str | None = None
+    sink_table: str | None = None
+    load: str | None = None
+    key: str | None = None
+    every: int | None = None
+    sink_load: str | None = None
+    sink_key: str | None = None
+    sink_every: int | None = None
+    primary_key: list[str] | None = None
+    pipeline: str | None = None
+
+
+class Catalog:
+    def __init__(self, repo: ConfigRepository) -> None:
+        self.repo = repo
+
+    # ---- sources and destinations ---------------------------------------------------------
+    def add_connection(
+        self, kind: ConnectionKind, name: str, type_name: str, creds_json: str
+    ) -> ConnectionRecord:
+        v.connection_name(name, kind.label)
+        role = "source" if kind is SOURCES else "destination"
+        creds = registry.parse_creds_json(creds_json, role=kind.label, type_name=type_name)
+        registry.validate_creds(type_name, creds, role=role)
+        return self.repo.add_connection(kind, name, type_name, creds)
+
+    def add_source(self, name: str, type_name: str, creds_json: str) -> ConnectionRecord:
+        return self.add_connection(SOURCES, name, type_name, creds_json)
+
+    def add_destination(self, name: str, type_name: str, creds_json: str) -> ConnectionRecord:
+        return self.add_connection(DESTINATIONS, name, type_name, creds_json)
+
+    def describe_connection(self, kind: ConnectionKind, record: ConnectionRecord) -> dict[str, Any]:
+        """A connection as it may be shown anywhere: secrets masked."""
+        role = "source" if kind is SOURCES else "destination"
+        return {
+            "id": record.id,
+            "name": record.name,
+            "type": record.type,
+            "creds": registry.redacted_creds(record.type, record.creds, role=role),
+            "created_at": record.created_at.isoformat() if record.created_at else None,
+        }
+
+    # ---- tables ---------------------------------------------------------------------------
+    def add_table(self, source_tablename: str, changes: TableChanges) -> TableConfig:
+        v.table_name(source_tablename, "source table name")
+        if not changes.source:
+            raise ConfigError("a table needs a source: give --source NAME")
+        if not changes.destination:
+            raise ConfigError("a table needs a destination: give --destination NAME")
+        values = self._values(source_tablename, changes, current=None)
+        return self.repo.add_table(values)
+
+    def edit_table(self, name: str, changes: TableChanges) -> TableConfig:
+        current = self.repo.get_table(name)
+        values = self._values(name, changes, current=current)
+        return self.repo.update_table(name, values)
+
+    def set_active(self, name: str, hop: HopChoice, active: bool) -> TableConfig:
+        self.repo.get_table(name)
+        values = {f"{h.value}_is_active": active for h in hop.hops()}
+        return self.repo.update_table(name, values)
+
+    def _values(
+        self, name: str, changes: TableChanges, current: TableConfig | None
+    ) -> dict[str, Any]:
+        """Validate the merged result of `changes` over `current`; return the columns to set."""
+        values: dict[str, Any] = {}
+        if current is None:
+            values.update(
+                source_tablename=name,
+                source_to_dl_is_active=True,
+                dl_to_sink_is_active=True,
+            )
+
+        def pick(new: Any, old: Any, default: Any) -> Any:
+            if new is not None:
+                return new
+            return old if current is not None else default
+
+        if changes.source is not None:
+            source = self.repo.get_connection(SOURCES, changes.source)
+            values.update(source_name=source.name, source_type=source.type)
+        if changes.destination is not None:
+            destination = self.repo.get_connection(DESTINATIONS, changes.destination)
+            values.update(destination_name=destination.name, sink_type=destination.type)
+
+        sink_table = pick(
+            changes.sink_table, current and current.sink_tablename, name.rsplit(".", 1)[-1]
+        )
+        v.table_name(sink_table, "sink table name")
+        values["sink_tablename"] = sink_table
+
+        hops = (
+            (Hop.SOURCE_TO_DL, changes.load, changes.key, changes.every, "--load", "--key", "--every"),
+            (
+                Hop.DL_TO_SINK, changes.sink_load, changes.sink_key, changes.sink_every,
+                "--sink-load", "--sink-key", "--sink-every",
+            ),
+        )
+        for hop, load, key, every, load_opt, key_opt, every_opt in hops:
+            old = current.hop(hop) if current else None
+            kind = v.load_type(pick(load, old and old.load_type.value, "full"), load_opt)
+            incremental_key = pick(key, old and old.incremental_key, None) or None
+            if incremental_key:
+                v.identifier(incremental_key, f"incremental key ({key_opt})")
+            required = hop is Hop.SOURCE_TO_DL
+            if required:
+                v.incremental_needs_key(kind, incremental_key, "hop 1 (source_to_dl)", key_opt)
+            schedule = v.schedule(
+                pick(every, old and old.schedule_minutes, DEFAULT_SCHEDULE_MINUTES), every_opt
+            )
+            values[f"{hop.value}_load_type"] = kind.value
+            values[f"{hop.value}_incremental_key"] = incremental_key
+            values[f"{hop.value}_schedule"] = schedule
+            if old is not None and (
+                (key is not None and key != old.incremental_key)
+                or (load is not None and kind is not old.load_type)
+            ):
+                # A new key or load type makes the old watermark meaningless.
+                values[f"{hop.value}_last_incremental_value"] = None
+
+        if changes.primary_key is not None:
+            values["primary_key"] = ",".join(v.primary_key(changes.primary_key)) or None
+        pipeline = pick(changes.pipeline, current and current.pipeline_name, "default")
+        if not self.repo.list_stages(pipeline):
+            known = sorted({st.pipeline_name for st in self.repo.list_stages()})
+            raise ConfigError(
+                f"pipeline {pipeline!r} has no stages: use one of {', '.join(known)} or add "
+                "stages with `sluice stages add`"
+            )
+        values["pipeline_name"] = pipeline
+        return values
+
+    # ---- stages ---------------------------------------------------------------------------
+    def add_stage(
+        self, pipeline: str, order: int, name: str, stage_type: str, pool: str | None
+    ) -> StageRecord:
+        v.connection_name(pipeline, "pipeline")
+        if order <= 0:
+            raise ConfigError(f"stage order {order} must be a positive integer")
+        if stage_type not in stage_types():
+            raise ConfigError(
+                f"stage type {stage_type!r} is unknown: available types are "
+                + ", ".join(sorted(stage_types()))
+            )
+        if not name.strip():
+            raise ConfigError("a stage needs a name: give --name TEXT")
+        if pool is not None:
+            v.pool_name(pool)
+        return self.repo.add_stage(pipeline, order, name.strip(), stage_type, pool)
+
+    def stages(self, pipeline: str | None) -> list[StageRecord]:
+        found = self.repo.list_stages(pipeline)
+        if pipeline is not None and not found:
+            raise NotFoundError(f"pipeline {pipeline!r} has no stages")
+        return found
+
+
+def is_incremental(kind: LoadType) -> bool:
+    return kind is LoadType.INCREMENTAL

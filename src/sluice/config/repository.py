@@ -1,0 +1,414 @@
+"""Typed access to the config database. All SQL on the config tables lives here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from sluice.config import schema as s
+from sluice.config.records import (
+    ConnectionRecord,
+    HopConfig,
+    RunRecord,
+    StageLogRecord,
+    StageRecord,
+    TableConfig,
+)
+from sluice.core.clock import utcnow
+from sluice.core.errors import ConflictError, NotFoundError
+from sluice.core.ids import new_uuid7
+from sluice.core.models import Hop, LoadType, RunStatus
+
+
+@dataclass(frozen=True)
+class ConnectionKind:
+    """sources_config and destinations_config differ only in names: one code path serves both."""
+
+    label: str
+    table: sa.Table
+    name_col: str
+    type_col: str
+    creds_col: str
+    config_col: str  # the pipeline_config column that refers to it
+
+
+SOURCES = ConnectionKind(
+    "source", s.sources_config, "source_name", "source_type", "source_creds", "source_name"
+)
+DESTINATIONS = ConnectionKind(
+    "destination",
+    s.destinations_config,
+    "destination_name",
+    "destination_type",
+    "destination_creds",
+    "destination_name",
+)
+
+
+class ConfigRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def tx(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as connection:
+            yield connection
+
+    # ---- settings -------------------------------------------------------------------------
+    def get_setting(self, key: str) -> str | None:
+        with self.tx() as c:
+            row = c.execute(
+                sa.select(s.sluice_settings.c.value).where(s.sluice_settings.c.key == key)
+            ).first()
+        return None if row is None else str(row[0])
+
+    def set_setting(self, key: str, value: str) -> None:
+        t = s.sluice_settings
+        with self.tx() as c:
+            if c.execute(sa.select(t.c.key).where(t.c.key == key)).first():
+                c.execute(t.update().where(t.c.key == key).values(value=value))
+            else:
+                c.execute(t.insert().values(key=key, value=value))
+
+    # ---- sources and destinations ---------------------------------------------------------
+    def _to_connection(self, kind: ConnectionKind, row: Mapping[str, Any]) -> ConnectionRecord:
+        return ConnectionRecord(
+            id=row["id"],
+            name=row[kind.name_col],
+            type=row[kind.type_col],
+            creds=json.loads(row[kind.creds_col] or "{}"),
+            created_at=row["created_at"],
+        )
+
+    def add_connection(
+        self, kind: ConnectionKind, name: str, type_name: str, creds: dict[str, Any]
+    ) -> ConnectionRecord:
+        values = {
+            "id": new_uuid7(),
+            kind.name_col: name,
+            kind.type_col: type_name,
+            kind.creds_col: json.dumps(creds, sort_keys=True),
+            "created_at": utcnow(),
+        }
+        try:
+            with self.tx() as c:
+                c.execute(kind.table.insert().values(**values))
+        except IntegrityError:
+            raise ConflictError(
+                f"a {kind.label} named {name!r} exists already: pick another name, or remove "
+                f"it first with `sluice {kind.label} remove {name}`"
+            ) from None
+        return self.get_connection(kind, name)
+
+    def get_connection(self, kind: ConnectionKind, name: str) -> ConnectionRecord:
+        with self.tx() as c:
+            row = c.execute(
+                sa.select(kind.table).where(kind.table.c[kind.name_col] == name)
+            ).mappings().first()
+        if row is None:
+            raise NotFoundError(
+                f"no {kind.label} named {name!r}: see `sluice {kind.label} list`"
+            )
+        return self._to_connection(kind, row)
+
+    def list_connections(self, kind: ConnectionKind) -> list[ConnectionRecord]:
+        with self.tx() as c:
+            rows = c.execute(
+                sa.select(kind.table).order_by(kind.table.c[kind.name_col])
+            ).mappings().all()
+        return [self._to_connection(kind, row) for row in rows]
+
+    def remove_connection(self, kind: ConnectionKind, name: str) -> None:
+        self.get_connection(kind, name)
+        with self.tx() as c:
+            users = c.execute(
+                sa.select(s.pipeline_config.c.source_tablename).where(
+                    s.pipeline_config.c[kind.config_col] == name
+                )
+            ).scalars().all()
+            if users:
+                raise ConflictError(
+                    f"{kind.label} {name!r} is used by table(s) {', '.join(users)}: remove or "
+                    "re-point those tables first"
+                )
+            c.execute(kind.table.delete().where(kind.table.c[kind.name_col] == name))
+
+    # ---- tables (pipeline_config) ---------------------------------------------------------
+    @staticmethod
+    def _to_table(row: Mapping[str, Any]) -> TableConfig:
+        def hop(prefix: str) -> HopConfig:
+            return HopConfig(
+                schedule_minutes=row[f"{prefix}_schedule"],
+                load_type=LoadType(row[f"{prefix}_load_type"] or "full"),
+                is_active=bool(row[f"{prefix}_is_active"]),
+                incremental_key=row[f"{prefix}_incremental_key"],
+                last_incremental_value=row[f"{prefix}_last_incremental_value"],
+                last_run_at=row[f"{prefix}_last_loader_run_timestamp"],
+                last_run_status=row[f"{prefix}_last_loader_run_status"],
+            )
+
+        primary_key = tuple(p.strip() for p in (row["primary_key"] or "").split(",") if p.strip())
+        return TableConfig(
+            source_tablename=row["source_tablename"],
+            sink_tablename=row["sink_tablename"] or row["source_tablename"],
+            source_type=row["source_type"] or "postgres",
+            sink_type=row["sink_type"] or "postgres",
+            source_name=row["source_name"],
+            destination_name=row["destination_name"],
+            primary_key=primary_key,
+            pipeline_name=row["pipeline_name"] or "default",
+            source_to_dl=hop("source_to_dl"),
+            dl_to_sink=hop("dl_to_sink"),
+        )
+
+    def add_table(self, values: dict[str, Any]) -> TableConfig:
+        try:
+            with self.tx() as c:
+                c.execute(s.pipeline_config.insert().values(**values))
+        except IntegrityError:
+            name = values["source_tablename"]
+            raise ConflictError(
+                f"table {name!r} is configured already: change it with `sluice table edit {name}`"
+            ) from None
+        return self.get_table(values["source_tablename"])
+
+    def get_table(self, name: str) -> TableConfig:
+        with self.tx() as c:
+            row = c.execute(
+                sa.select(s.pipeline_config).where(s.pipeline_config.c.source_tablename == name)
+            ).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no table {name!r} is configured: see `sluice table list`")
+        return self._to_table(row)
+
+    def list_tables(self) -> list[TableConfig]:
+        with self.tx() as c:
+            rows = c.execute(
+                sa.select(s.pipeline_config).order_by(s.pipeline_config.c.source_tablename)
+            ).mappings().all()
+        return [self._to_table(row) for row in rows]
+
+    def update_table(self, name: str, values: dict[str, Any]) -> TableConfig:
+        if values:
+            with self.tx() as c:
+                result = c.execute(
+                    s.pipeline_config.update()
+                    .where(s.pipeline_config.c.source_tablename == name)
+                    .values(**values)
+                )
+            if result.rowcount == 0:
+                raise NotFoundError(f"no table {name!r} is configured: see `sluice table list`")
+        return self.get_table(name)
+
+    def remove_table(self, name: str) -> None:
+        self.get_table(name)
+        with self.tx() as c:
+            run_ids = sa.select(s.pipeline_runs_master.c.id).where(
+                s.pipeline_runs_master.c.source_tablename == name
+            )
+            c.execute(
+                s.pipeline_run_stage_logs.delete().where(
+                    s.pipeline_run_stage_logs.c.pipeline_run_id.in_(run_ids)
+                )
+            )
+            c.execute(
+                s.pipeline_runs_master.delete().where(
+                    s.pipeline_runs_master.c.source_tablename == name
+                )
+            )
+            c.execute(
+                s.pipeline_config.delete().where(s.pipeline_config.c.source_tablename == name)
+            )
+
+    def set_watermark(self, name: str, hop: Hop, value: str | None) -> None:
+        self.update_table(name, {f"{hop.value}_last_incremental_value": value})
+
+    def set_hop_result(self, name: str, hop: Hop, status: str, at: datetime) -> None:
+        self.update_table(
+            name,
+            {
+                f"{hop.value}_last_loader_run_status": status,
+                f"{hop.value}_last_loader_run_timestamp": at,
+            },
+        )
+
+    # ---- stage templates ------------------------------------------------------------------
+    def list_stages(self, pipeline: str | None = None) -> list[StageRecord]:
+        t = s.pipeline_stages
+        query = sa.select(t).order_by(t.c.pipeline_name, t.c.stage_order)
+        if pipeline is not None:
+            query = query.where(t.c.pipeline_name == pipeline)
+        with self.tx() as c:
+            rows = c.execute(query).mappings().all()
+        return [
+            StageRecord(
+                id=row["id"],
+                pipeline_name=row["pipeline_name"],
+                stage_order=row["stage_order"],
+                stage_name=row["stage_name"],
+                stage_type=row["stage_type"],
+                driver_container=row["driver_container"],
+            )
+            for row in rows
+        ]
+
+    def add_stage(
+        self, pipeline: str, order: int, name: str, stage_type: str, pool: str | None
+    ) -> StageRecord:
+        try:
+            with self.tx() as c:
+                c.execute(
+                    s.pipeline_stages.insert().values(
+                        pipeline_name=pipeline,
+                        stage_order=order,
+                        stage_name=name,
+                        stage_type=stage_type,
+                        driver_container=pool,
+                    )
+                )
+        except IntegrityError:
+            raise ConflictError(
+                f"pipeline {pipeline!r} has a stage at order {order} already: pick a free order "
+                "or remove that stage first"
+            ) from None
+        return next(st for st in self.list_stages(pipeline) if st.stage_order == order)
+
+    def remove_stage(self, pipeline: str, order: int) -> None:
+        t = s.pipeline_stages
+        with self.tx() as c:
+            result = c.execute(
+                t.delete().where(t.c.pipeline_name == pipeline, t.c.stage_order == order)
+            )
+        if result.rowcount == 0:
+            raise NotFoundError(f"pipeline {pipeline!r} has no stage at order {order}")
+
+    # ---- runs and stage logs --------------------------------------------------------------
+    @staticmethod
+    def _to_run(row: Mapping[str, Any]) -> RunRecord:
+        return RunRecord(
+            id=row["id"],
+            source_tablename=row["source_tablename"],
+            pipeline_name=row["pipeline_name"],
+            status=RunStatus(row["status"]),
+            current_stage=row["current_stage"] or 0,
+            total_stages=row["total_stages"] or 0,
+            triggered_by=row["triggered_by"],
+            hop=row["hop"] or "all",
+            started_at=row["started_at"],
+            completed_at=row["completed_at"],
+            error_message=row["error_message"],
+        )
+
+    def create_run(
+        self, table: str, pipeline: str, hop: str, triggered_by: str, total_stages: int
+    ) -> RunRecord:
+        with self.tx() as c:
+            run_id = c.execute(
+                s.pipeline_runs_master.insert()
+                .values(
+                    source_tablename=table,
+                    pipeline_name=pipeline,
+                    status=RunStatus.PENDING.value,
+                    current_stage=0,
+                    total_stages=total_stages,
+                    triggered_by=triggered_by,
+                    hop=hop,
+                )
+                .returning(s.pipeline_runs_master.c.id)
+            ).scalar_one()
+        return self.get_run(int(run_id))
+
+    def update_run(self, run_id: int, **values: Any) -> None:
+        with self.tx() as c:
+            c.execute(
+                s.pipeline_runs_master.update()
+                .where(s.pipeline_runs_master.c.id == run_id)
+                .values(**values)
+            )
+
+    def get_run(self, run_id: int) -> RunRecord:
+        with self.tx() as c:
+            row = c.execute(
+                sa.select(s.pipeline_runs_master).where(s.pipeline_runs_master.c.id == run_id)
+            ).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id}: see `sluice runs`")
+        return self._to_run(row)
+
+    def list_runs(
+        self, table: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[RunRecord]:
+        t = s.pipeline_runs_master
+        query = sa.select(t).order_by(t.c.id.desc()).limit(limit)
+        if table is not None:
+            query = query.where(t.c.source_tablename == table)
+        if status is not None:
+            query = query.where(t.c.status == status)
+        with self.tx() as c:
+            rows = c.execute(query).mappings().all()
+        return [self._to_run(row) for row in rows]
+
+    def start_stage_log(
+        self, run_id: int, stage: StageRecord, started_at: datetime
+    ) -> int:
+        with self.tx() as c:
+            log_id = c.execute(
+                s.pipeline_run_stage_logs.insert()
+                .values(
+                    pipeline_run_id=run_id,
+                    stage_order=stage.stage_order,
+                    stage_name=stage.stage_name,
+                    stage_type=stage.stage_type,
+                    status="running",
+                    started_at=started_at,
+                )
+                .returning(s.pipeline_run_stage_logs.c.id)
+            ).scalar_one()
+            c.execute(
+                s.pipeline_runs_master.update()
+                .where(s.pipeline_runs_master.c.id == run_id)
+                .values(current_stage=stage.stage_order)
+            )
+        return int(log_id)
+
+    def finish_stage_log(self, log_id: int, **values: Any) -> None:
+        if "file_paths" in values:
+            values["file_paths"] = json.dumps(values["file_paths"])
+        with self.tx() as c:
+            c.execute(
+                s.pipeline_run_stage_logs.update()
+                .where(s.pipeline_run_stage_logs.c.id == log_id)
+                .values(**values)
+            )
+
+    def stage_logs(self, run_id: int) -> list[StageLogRecord]:
+        t = s.pipeline_run_stage_logs
+        with self.tx() as c:
+            rows = c.execute(
+                sa.select(t).where(t.c.pipeline_run_id == run_id).order_by(t.c.stage_order, t.c.id)
+            ).mappings().all()
+        return [
+            StageLogRecord(
+                id=row["id"],
+                pipeline_run_id=row["pipeline_run_id"],
+                stage_order=row["stage_order"],
+                stage_name=row["stage_name"],
+                stage_type=row["stage_type"],
+                status=row["status"],
+                rows_processed=row["rows_processed"],
+                file_paths=json.loads(row["file_paths"]) if row["file_paths"] else [],
+                time_taken=row["time_taken"],
+                started_at=row["started_at"],
+                completed_at=row["completed_at"],
+                error_message=row["error_message"],
+            )
+            for row in rows
+        ]

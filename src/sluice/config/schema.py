@@ -1,0 +1,154 @@
+"""The config database as it stands after the newest migration.
+
+The first six tables and their first columns are the user's contract (seed/config-db-schema.md).
+Columns after the `# sluice:` markers are this design's additions: nullable, with defaults, so a
+database created from the seed's description keeps working once migrated. See ARCHITECTURE.md
+for what each addition holds.
+
+Watermarks (`*_last_incremental_value`) are TIMESTAMP in the seed; here they are TEXT because an
+incremental key may be an integer, a date or a string as well as a timestamp. The value is kept
+in a canonical text form that round-trips the key's type exactly (see engine/watermark.py).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from sluice.config.types import UTCTimestamp
+
+metadata = sa.MetaData()
+
+pipeline_config = sa.Table(
+    "pipeline_config",
+    metadata,
+    sa.Column("source_tablename", sa.Text, primary_key=True),
+    sa.Column("sink_tablename", sa.Text),
+    sa.Column("source_to_dl_schedule", sa.Integer),
+    sa.Column("source_to_dl_load_type", sa.Text),
+    sa.Column("source_to_dl_is_active", sa.Boolean),
+    sa.Column("source_type", sa.Text, server_default="postgres"),
+    sa.Column("source_to_dl_incremental_key", sa.Text),
+    sa.Column("source_to_dl_last_incremental_value", sa.Text),
+    sa.Column("dl_to_sink_schedule", sa.Integer),
+    sa.Column("dl_to_sink_load_type", sa.Text),
+    sa.Column("dl_to_sink_is_active", sa.Boolean),
+    sa.Column("sink_type", sa.Text, server_default="postgres"),
+    sa.Column("dl_to_sink_incremental_key", sa.Text),
+    sa.Column("dl_to_sink_last_incremental_value", sa.Text),
+    sa.Column("dl_to_sink_last_loader_run_timestamp", UTCTimestamp),
+    sa.Column("dl_to_sink_last_loader_run_status", sa.Text),
+    # sluice: hop 1's own last run, the connections used, the key and the stage template.
+    sa.Column("source_to_dl_last_loader_run_timestamp", UTCTimestamp),
+    sa.Column("source_to_dl_last_loader_run_status", sa.Text),
+    sa.Column("source_name", sa.Text),
+    sa.Column("destination_name", sa.Text),
+    sa.Column("primary_key", sa.Text),
+    sa.Column("pipeline_name", sa.Text, server_default="default"),
+)
+
+sources_config = sa.Table(
+    "sources_config",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("source_name", sa.Text, nullable=False, unique=True),
+    sa.Column("source_type", sa.Text, nullable=False),
+    sa.Column("source_creds", sa.Text),
+    sa.Column("created_at", UTCTimestamp),
+)
+
+destinations_config = sa.Table(
+    "destinations_config",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("destination_name", sa.Text, nullable=False, unique=True),
+    sa.Column("destination_type", sa.Text, nullable=False),
+    sa.Column("destination_creds", sa.Text),
+    sa.Column("created_at", UTCTimestamp),
+)
+
+pipeline_stages = sa.Table(
+    "pipeline_stages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("pipeline_name", sa.Text, nullable=False),
+    sa.Column("stage_order", sa.Integer, nullable=False),
+    sa.Column("stage_name", sa.Text, nullable=False),
+    sa.Column("stage_type", sa.Text, nullable=False),
+    sa.Column("driver_container", sa.Text),
+    sa.UniqueConstraint("pipeline_name", "stage_order", name="uq_pipeline_stages_order"),
+)
+
+pipeline_runs_master = sa.Table(
+    "pipeline_runs_master",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "source_tablename",
+        sa.Text,
+        sa.ForeignKey("pipeline_config.source_tablename", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("pipeline_name", sa.Text),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("current_stage", sa.Integer),
+    sa.Column("total_stages", sa.Integer),
+    sa.Column("triggered_by", sa.Text),
+    sa.Column("started_at", UTCTimestamp),
+    sa.Column("completed_at", UTCTimestamp),
+    sa.Column("error_message", sa.Text),
+    # sluice: which hop(s) the run covers: source_to_dl, dl_to_sink or all.
+    sa.Column("hop", sa.Text, server_default="all"),
+    sa.Index("ix_runs_table_id", "source_tablename", "id"),
+    sa.Index("ix_runs_status", "status"),
+)
+
+pipeline_run_stage_logs = sa.Table(
+    "pipeline_run_stage_logs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "pipeline_run_id",
+        sa.Integer,
+        sa.ForeignKey("pipeline_runs_master.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("stage_order", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("rows_processed", sa.Integer),
+    sa.Column("file_paths", sa.Text),
+    sa.Column("time_taken", sa.Text),
+    sa.Column("started_at", UTCTimestamp),
+    # sluice: what ran, when it ended and why it failed.
+    sa.Column("stage_name", sa.Text),
+    sa.Column("stage_type", sa.Text),
+    sa.Column("completed_at", UTCTimestamp),
+    sa.Column("error_message", sa.Text),
+    sa.Index("ix_stage_logs_run", "pipeline_run_id", "stage_order"),
+)
+
+# sluice: settings of this installation (for example the lake location).
+sluice_settings = sa.Table(
+    "sluice_settings",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+SEED_TABLES = (
+    "pipeline_config",
+    "sources_config",
+    "destinations_config",
+    "pipeline_stages",
+    "pipeline_runs_master",
+    "pipeline_run_stage_logs",
+)
+
+# The `default` template, as in the user's original system: two worker pools, one per hop.
+DEFAULT_STAGES: tuple[tuple[int, str, str, str], ...] = (
+    (1, "Check source", "check_source", "driver_source_to_dl"),
+    (2, "Extract to lake", "extract", "driver_source_to_dl"),
+    (3, "Verify lake batch", "verify_lake", "driver_source_to_dl"),
+    (4, "Check sink", "check_sink", "driver_dl_to_sink"),
+    (5, "Load sink", "load", "driver_dl_to_sink"),
+    (6, "Verify sink", "verify_sink", "driver_dl_to_sink"),
+)

@@ -1,0 +1,88 @@
+"""Checks of what goes into the config database. Each failure says what is wrong and the fix."""
+
+from __future__ import annotations
+
+import re
+
+from sluice.core.errors import ConfigError
+from sluice.core.models import LoadType
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+# Names from config are always quoted in SQL; these characters are refused anyway because no
+# real table needs them and they are how injection attempts look.
+_FORBIDDEN_IN_IDENTIFIER = re.compile(r"[\x00-\x1f\x7f;/\\]|--|/\*|\*/")
+MAX_IDENTIFIER = 128
+_POOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def connection_name(name: str, label: str) -> str:
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"{label} name {name!r} is not valid: use 1-63 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def identifier(value: str, what: str) -> str:
+    """A table or column name from config: quoted later, but never anything that looks like SQL."""
+    if not value or value != value.strip():
+        raise ConfigError(f"{what} {value!r} is empty or has leading/trailing spaces")
+    if len(value) > MAX_IDENTIFIER:
+        raise ConfigError(f"{what} {value[:40]!r}... is longer than {MAX_IDENTIFIER} characters")
+    if _FORBIDDEN_IN_IDENTIFIER.search(value):
+        raise ConfigError(
+            f"{what} {value!r} is not a valid name: it may not contain ';', '/', '\\', "
+            "comment markers or control characters"
+        )
+    return value
+
+
+def table_name(value: str, what: str = "table name") -> str:
+    """A possibly schema-qualified table name (schema.table)."""
+    identifier(value, what)
+    for part in value.split("."):
+        if not part.strip():
+            raise ConfigError(f"{what} {value!r} has an empty part: write schema.table or table")
+    return value
+
+
+def load_type(value: str, option: str) -> LoadType:
+    try:
+        return LoadType(value)
+    except ValueError:
+        raise ConfigError(
+            f"load type {value!r} ({option}) is unknown: use 'full' or 'incremental'"
+        ) from None
+
+
+def schedule(value: int | None, option: str) -> int | None:
+    if value is not None and value <= 0:
+        raise ConfigError(
+            f"schedule {value} ({option}) must be a positive number of minutes"
+        )
+    return value
+
+
+def incremental_needs_key(kind: LoadType, key: str | None, hop_label: str, option: str) -> None:
+    if kind is LoadType.INCREMENTAL and not key:
+        raise ConfigError(
+            f"{hop_label} is incremental but has no incremental key: give one with {option} COL "
+            "(a column that grows, such as updated_at or an id)"
+        )
+
+
+def primary_key(columns: list[str]) -> tuple[str, ...]:
+    cleaned = tuple(identifier(c.strip(), "primary key column") for c in columns if c.strip())
+    if len(set(cleaned)) != len(cleaned):
+        raise ConfigError(f"primary key {', '.join(cleaned)} names a column twice")
+    return cleaned
+
+
+def pool_name(value: str) -> str:
+    if not _POOL.match(value):
+        raise ConfigError(
+            f"driver container {value!r} is not a valid pool name: use letters, digits, '_', "
+            "'-' or '.'"
+        )
+    return value

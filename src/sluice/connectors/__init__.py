@@ -1,0 +1,1 @@
+"""Connectors: sources yield Arrow record batches, sinks load them. One package per system."""

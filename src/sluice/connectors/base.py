@@ -1,0 +1,120 @@
+"""The connector contract: small and Arrow-shaped. A connector states only what differs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+from sluice.core.models import LoadMode, TableRef
+
+
+class Creds(BaseModel):
+    """Base of every connector's credentials model: unknown fields are an error.
+
+    Secret fields are typed `SecretStr`, so redaction follows the type, not the field name.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def secret_values(self) -> list[str]:
+        from pydantic import SecretStr
+
+        return [
+            value.get_secret_value()
+            for value in self.__dict__.values()
+            if isinstance(value, SecretStr)
+        ]
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """What a check of a source or sink table found."""
+
+    table: TableRef
+    schema: pa.Schema
+    row_count: int | None
+    primary_key: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """What to read. `lower_bound` is inclusive and may be applied loosely by the source.
+
+    The engine filters exactly afterwards; a source only has to return a superset of the
+    rows with `incremental_key >= lower_bound`.
+    """
+
+    table: TableRef
+    incremental_key: str | None = None
+    lower_bound: Any = None
+    batch_rows: int = 100_000
+
+
+@dataclass(frozen=True)
+class SinkCapabilities:
+    max_identifier_length: int
+    supports_schemas: bool
+    transactional_ddl: bool = True
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """One load of lake batches into a sink table, applied in one transaction.
+
+    `batch_ids` are the lake batch sequences in the stream; the sink records them in its
+    state table in the same transaction as the data, so a batch is never applied twice.
+    `dedupe` keeps only the last row per primary key (stream order decides).
+    """
+
+    table: TableRef
+    mode: LoadMode
+    schema: pa.Schema
+    lake_table: str
+    batch_ids: tuple[int, ...]
+    run_id: int
+    primary_key: tuple[str, ...] = ()
+    dedupe: bool = False
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    rows_loaded: int
+    rows_in_table: int
+    columns_added: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Source(Protocol):
+    type_name: ClassVar[str]
+
+    def ping(self) -> str:
+        """Connect and describe what answered; raise TerminalError/TransientError if nothing."""
+        ...
+
+    def check(self, table: TableRef) -> TableInfo: ...
+
+    def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]: ...
+
+    def close(self) -> None: ...
+
+
+class Sink(Protocol):
+    type_name: ClassVar[str]
+    capabilities: ClassVar[SinkCapabilities]
+
+    def ping(self) -> str: ...
+
+    def check(self, table: TableRef) -> TableInfo | None:
+        """The live table, or None when it does not exist yet."""
+        ...
+
+    def held_batches(self, table: TableRef, lake_table: str) -> set[int]:
+        """Lake batch sequences whose rows the live table holds (from the sink's state table)."""
+        ...
+
+    def load(self, request: LoadRequest, batches: Iterable[pa.RecordBatch]) -> LoadResult: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""DuckDB: an embedded analytical sink."""

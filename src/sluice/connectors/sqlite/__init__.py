@@ -1,0 +1,1 @@
+"""SQLite: an embedded source (declared types decide the Arrow types) and an embedded sink."""

@@ -1,0 +1,144 @@
+"""SQLite sink: ADBC's bulk ingest into staging, then the shared SQL steps in one transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sluice.connectors.base import SinkCapabilities
+from sluice.connectors.sqlite.config import SQLiteCreds
+from sluice.connectors.sqlite.types import declared_type
+from sluice.connectors.sqlquote import quote_ident
+from sluice.connectors.sqlsink import SqlSinkBase
+from sluice.core.errors import TerminalError, TransientError
+from sluice.core.models import TableRef
+
+
+class SQLiteSink(SqlSinkBase):
+    type_name: ClassVar[str] = "sqlite"
+    capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
+        max_identifier_length=1024, supports_schemas=False
+    )
+    # SQLite's type affinity makes these spellings one storage class.
+    type_aliases: ClassVar[dict[str, str]] = {"INT": "INTEGER", "BIGINT": "INTEGER"}
+
+    def __init__(self, creds: SQLiteCreds) -> None:
+        import adbc_driver_sqlite.dbapi
+
+        self.path = Path(creds.path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._connection = adbc_driver_sqlite.dbapi.connect(str(self.path), autocommit=True)
+        except Exception as exc:  # the driver's error classes share no narrower base
+            raise TerminalError(f"cannot open SQLite sink {self.path}: {exc}") from exc
+        # Autocommit, with explicit BEGIN/COMMIT around the steps that must be one transaction.
+        self._cursor = self._connection.cursor()
+        self.execute("PRAGMA busy_timeout = 30000")
+
+    def _run(self, sql: str, params: tuple[Any, ...]) -> None:
+        import adbc_driver_manager
+
+        try:
+            self._cursor.execute(sql, params or None)
+        except adbc_driver_manager.Error as exc:
+            text = str(exc)
+            if "locked" in text or "busy" in text:
+                raise TransientError(f"SQLite sink {self.path} is busy: {text}") from exc
+            raise TerminalError(f"SQLite sink {self.path}: {text}") from exc
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        self._run(sql, params)
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        self._run(sql, params)
+        return [tuple(row) for row in self._cursor.fetchall()]
+
+    def begin(self) -> None:
+        self.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.execute("COMMIT")
+
+    def rollback(self) -> None:
+        import adbc_driver_manager
+
+        try:
+            self._cursor.execute("ROLLBACK")
+        except adbc_driver_manager.Error:
+            return  # nothing was open
+
+    def table_columns(self, table: TableRef) -> dict[str, str] | None:
+        rows = self.query(f"PRAGMA table_info({quote_ident(table.name)})")
+        if not rows:
+            return None
+        return {str(row[1]): str(row[2]) for row in rows}
+
+    def bulk_stage(
+        self, staging: TableRef, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
+    ) -> int:
+        sqlite_schema = pa.schema([_storable_field(field) for field in schema])
+        columns = ", ".join(
+            f"{quote_ident(field.name)} {declared_type(field.type)}" for field in schema
+        )
+        self.execute(f"CREATE TABLE {self.qualified(staging)} ({columns})")
+        rows = 0
+
+        def storable() -> Iterator[pa.RecordBatch]:
+            nonlocal rows
+            for batch in batches:
+                rows += batch.num_rows
+                yield _storable(batch, sqlite_schema)
+
+        reader = pa.RecordBatchReader.from_batches(sqlite_schema, storable())
+        self.begin()
+        try:
+            self._cursor.adbc_ingest(staging.name, reader, mode="append")
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+        return rows
+
+    def close(self) -> None:
+        self._cursor.close()
+        self._connection.close()
+
+
+def _storable_field(field: pa.Field) -> pa.Field:
+    kind = field.type
+    if (
+        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+        or pa.types.is_string(kind) or pa.types.is_binary(kind) or pa.types.is_date32(kind)
+        or pa.types.is_timestamp(kind)
+    ):
+        return field
+    if pa.types.is_large_string(kind):
+        return field.with_type(pa.string())
+    if pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
+        return field.with_type(pa.binary())
+    if pa.types.is_date64(kind):
+        return field.with_type(pa.date32())
+    return field.with_type(pa.string())
+
+
+def _storable(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """Types SQLite cannot hold natively become exact text (decimals, times, nested values)."""
+    arrays = []
+    for column, field in zip(batch.columns, schema, strict=True):
+        if column.type == field.type:
+            arrays.append(column)
+        elif pa.types.is_nested(column.type):
+            arrays.append(
+                pa.array(
+                    [None if v is None else json.dumps(v, default=str) for v in column.to_pylist()],
+                    type=pa.string(),
+                )
+            )
+        else:
+            arrays.append(pc.cast(column, field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -1,0 +1,173 @@
+"""SQLite source: one read transaction per run, declared types mapped to Arrow per column."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sluice.connectors.base import ReadRequest, TableInfo
+from sluice.connectors.sqlite.config import SQLiteCreds
+from sluice.connectors.sqlite.types import arrow_type
+from sluice.connectors.sqlquote import quote_ident
+from sluice.core.errors import TerminalError, TransientError
+from sluice.core.models import TableRef
+
+
+class SQLiteSource:
+    type_name: ClassVar[str] = "sqlite"
+
+    def __init__(self, creds: SQLiteCreds) -> None:
+        self.path = Path(creds.path).expanduser()
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise TerminalError(
+                f"SQLite database file {self.path} does not exist: fix the source's creds path"
+            )
+        try:
+            connection = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0,
+                isolation_level=None,
+            )
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+        return connection
+
+    def _columns(self, connection: sqlite3.Connection, table: TableRef) -> list[tuple[str, str, int]]:
+        rows = connection.execute(
+            f"PRAGMA {_schema_prefix(table)}table_info({quote_ident(table.name)})"
+        ).fetchall()
+        if not rows:
+            names = [
+                row[0]
+                for row in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
+                )
+            ]
+            raise TerminalError(
+                f"table {str(table)!r} does not exist in SQLite database {self.path}; "
+                f"tables there: {', '.join(names) or '(none)'}"
+            )
+        return [(row[1], row[2] or "", int(row[5])) for row in rows]
+
+    def ping(self) -> str:
+        connection = self._connect()
+        try:
+            tables = connection.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+            ).fetchone()[0]
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+        finally:
+            connection.close()
+        return f"SQLite {sqlite3.sqlite_version} at {self.path}, {tables} table(s)"
+
+    def check(self, table: TableRef) -> TableInfo:
+        connection = self._connect()
+        try:
+            columns = self._columns(connection, table)
+            count = connection.execute(f"SELECT count(*) FROM {_qualified(table)}").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+        finally:
+            connection.close()
+        schema = pa.schema([(name, arrow_type(decl)) for name, decl, _ in columns])
+        primary_key = tuple(name for name, _, pk in sorted(columns, key=lambda c: c[2]) if pk)
+        return TableInfo(table=table, schema=schema, row_count=int(count), primary_key=primary_key)
+
+    def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
+        connection = self._connect()
+        try:
+            # One read transaction: every batch comes from the same snapshot of the file.
+            connection.execute("BEGIN")
+            columns = self._columns(connection, request.table)
+            schema = pa.schema([(name, arrow_type(decl)) for name, decl, _ in columns])
+            sql = f"SELECT * FROM {_qualified(request.table)}"
+            params: tuple[Any, ...] = ()
+            if request.incremental_key is not None and request.lower_bound is not None:
+                sql += f" WHERE {quote_ident(request.incremental_key)} >= ?"
+                params = (_loose_bound(request.lower_bound),)
+            cursor = connection.execute(sql, params)
+            while rows := cursor.fetchmany(request.batch_rows):
+                yield _to_batch(rows, schema)
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        """Connections live for one call; nothing stays open."""
+
+
+def _schema_prefix(table: TableRef) -> str:
+    return f"{quote_ident(table.schema)}." if table.schema else ""
+
+
+def _qualified(table: TableRef) -> str:
+    return _schema_prefix(table) + quote_ident(table.name)
+
+
+def _loose_bound(value: Any) -> Any:
+    """A bound no greater than `value` in SQLite's own ordering of stored text.
+
+    Timestamps are stored as text in several spellings ('T' or ' ', fractions, 'Z'); the
+    whole-second, space-separated form sorts at or before every spelling of the same instant.
+    The engine filters the exact boundary afterwards.
+    """
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _to_batch(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.RecordBatch:
+    arrays = [_column(values, field) for values, field in zip(zip(*rows, strict=True), schema, strict=True)]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _column(values: tuple[Any, ...], field: pa.Field) -> pa.Array:
+    target = field.type
+    try:
+        if pa.types.is_timestamp(target) or pa.types.is_date(target):
+            text = pa.array(values, type=pa.string())
+            text = pc.replace_substring_regex(text, pattern=r"(Z|[+-]00:?00)$", replacement="")
+            return text.cast(target)
+        if pa.types.is_string(target):
+            if any(not isinstance(v, str | None) for v in values):
+                values = tuple(None if v is None else _as_text(v) for v in values)
+            return pa.array(values, type=target)
+        return pa.array(values, type=target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
+        sample = next((v for v in values if v is not None and not _fits(v, target)), None)
+        raise TerminalError(
+            f"column {field.name!r} holds a value that does not fit its declared type "
+            f"({target}): {type(sample).__name__} value found ({exc.__class__.__name__}); "
+            "fix the data or declare the column's type to match it"
+        ) from None
+
+
+def _as_text(value: Any) -> str:
+    return value.hex() if isinstance(value, bytes) else str(value)
+
+
+def _fits(value: Any, target: pa.DataType) -> bool:
+    try:
+        pa.array([value], type=target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return False
+    return True
+
+
+def _translate(exc: sqlite3.Error, path: Path) -> Exception:
+    message = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in message:
+        return TransientError(f"SQLite database {path} is locked: {message}")
+    return TerminalError(f"SQLite source {path}: {message}")

@@ -1,0 +1,246 @@
+"""What every SQL sink does the same way: staging, swap, merge, append, schema drift, state.
+
+A concrete sink supplies a connection, a native bulk path into a staging table and its
+catalog; the steps here are plain SQL that the embedded engines and PostgreSQL all speak.
+
+    stage   bulk-load the batches into a fresh staging table (plus an ordinal column)
+    apply   in ONE transaction: replace (build new table, drop live, rename) | merge (delete
+            matching keys, insert deduplicated rows) | append; record the lake batches in the
+            state table; drop the staging table
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from sluice.connectors.base import LoadRequest, LoadResult, TableInfo
+from sluice.connectors.sqlquote import quote_ident
+from sluice.core.clock import iso, utcnow
+from sluice.core.errors import TerminalError
+from sluice.core.models import LoadMode, TableRef
+
+STATE_TABLE = "_sluice_state"
+ORDINAL = "_sluice_ord"
+
+
+class SqlSinkBase:
+    """Shared load algorithm. Subclasses state their differences as class data and primitives."""
+
+    # Pairs (live type, incoming type) that may be widened in place with ALTER COLUMN.
+    widenings: ClassVar[frozenset[tuple[str, str]]] = frozenset()
+    # Types that are the same column type under another spelling.
+    type_aliases: ClassVar[dict[str, str]] = {}
+
+    # ---- primitives a sink implements -------------------------------------------------
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        raise NotImplementedError
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def begin(self) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def rollback(self) -> None:
+        raise NotImplementedError
+
+    def table_columns(self, table: TableRef) -> dict[str, str] | None:
+        """Column name -> declared type, or None when the table does not exist."""
+        raise NotImplementedError
+
+    def bulk_stage(self, staging: TableRef, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> int:
+        """Create `staging` for `schema` and load the batches by the native bulk path."""
+        raise NotImplementedError
+
+    def alter_column_type(self, table: TableRef, column: str, new_type: str) -> str:
+        raise TerminalError("this sink cannot change a column's type")
+
+    def row_count_of(self, table: TableRef) -> int:
+        return int(self.query(f"SELECT count(*) FROM {self.qualified(table)}")[0][0])
+
+    # ---- shared helpers ---------------------------------------------------------------
+    def qualified(self, table: TableRef) -> str:
+        if table.schema:
+            return f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
+        return quote_ident(table.name)
+
+    def sibling(self, table: TableRef, prefix: str, run_id: int) -> TableRef:
+        return TableRef(name=f"{prefix}{run_id}_{table.name}"[:60], schema=table.schema)
+
+    def _normal_type(self, declared: str) -> str:
+        upper = declared.upper().strip()
+        return self.type_aliases.get(upper, upper)
+
+    # ---- the contract -----------------------------------------------------------------
+    def ping(self) -> str:
+        self.query("SELECT 1")
+        return f"{type(self).__name__.removesuffix('Sink')} sink answers"
+
+    def check(self, table: TableRef) -> TableInfo | None:
+        columns = self.table_columns(table)
+        if columns is None:
+            return None
+        return TableInfo(table=table, schema=pa.schema([]), row_count=self.row_count_of(table))
+
+    def ensure_state_table(self) -> None:
+        self.execute(
+            f"CREATE TABLE IF NOT EXISTS {quote_ident(STATE_TABLE)} ("
+            "sink_table TEXT NOT NULL, lake_table TEXT NOT NULL, batch_id BIGINT NOT NULL, "
+            "run_id BIGINT NOT NULL, loaded_at TEXT NOT NULL, PRIMARY KEY (sink_table, batch_id))"
+        )
+
+    def held_batches(self, table: TableRef, lake_table: str) -> set[int]:
+        if self.table_columns(TableRef(STATE_TABLE)) is None or self.table_columns(table) is None:
+            return set()
+        rows = self.query(
+            f"SELECT batch_id FROM {quote_ident(STATE_TABLE)} WHERE sink_table = ?",
+            (str(table),),
+        )
+        return {int(row[0]) for row in rows}
+
+    def load(self, request: LoadRequest, batches: Iterable[pa.RecordBatch]) -> LoadResult:
+        self.ensure_state_table()
+        staging = self.sibling(request.table, "__sluice_stage_", request.run_id)
+        self.execute(f"DROP TABLE IF EXISTS {self.qualified(staging)}")
+        stage_schema = request.schema.append(pa.field(ORDINAL, pa.int64()))
+        rows = self.bulk_stage(staging, stage_schema, _with_ordinal(batches, stage_schema))
+        columns = [field.name for field in request.schema]
+        staged_types = self.table_columns(staging) or {}
+        self.begin()
+        try:
+            added: tuple[str, ...] = ()
+            if request.mode is LoadMode.REPLACE:
+                self._replace(request, staging, columns, staged_types)
+            else:
+                added = self._evolve(request, columns, staged_types)
+                if request.mode is LoadMode.MERGE:
+                    self._merge(request, staging, columns)
+                else:
+                    self._append(request, staging, columns)
+            self._record_batches(request)
+            self.execute(f"DROP TABLE {self.qualified(staging)}")
+            total = self.row_count_of(request.table)
+            self.commit()
+        except BaseException:
+            self.rollback()
+            self.execute(f"DROP TABLE IF EXISTS {self.qualified(staging)}")
+            raise
+        return LoadResult(rows_loaded=rows, rows_in_table=total, columns_added=added)
+
+    def _rows_sql(self, request: LoadRequest, staging: TableRef, columns: list[str]) -> str:
+        cols = ", ".join(quote_ident(c) for c in columns)
+        if not (request.dedupe and request.primary_key):
+            return f"SELECT {cols} FROM {self.qualified(staging)}"
+        keys = ", ".join(quote_ident(c) for c in request.primary_key)
+        return (
+            f"SELECT {cols} FROM (SELECT {cols}, ROW_NUMBER() OVER (PARTITION BY {keys} "
+            f"ORDER BY {quote_ident(ORDINAL)} DESC) AS _sluice_rn FROM {self.qualified(staging)}"
+            ") AS _sluice_d WHERE _sluice_rn = 1"
+        )
+
+    def _create_table_sql(
+        self, table: TableRef, columns: list[str], types: dict[str, str], primary_key: tuple[str, ...]
+    ) -> str:
+        parts = [f"{quote_ident(c)} {types[c]}" for c in columns]
+        if primary_key:
+            parts.append("PRIMARY KEY (" + ", ".join(quote_ident(c) for c in primary_key) + ")")
+        return f"CREATE TABLE {self.qualified(table)} ({', '.join(parts)})"
+
+    def _replace(
+        self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]
+    ) -> None:
+        fresh = self.sibling(request.table, "__sluice_new_", request.run_id)
+        cols = ", ".join(quote_ident(c) for c in columns)
+        self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")
+        self.execute(self._create_table_sql(fresh, columns, types, request.primary_key))
+        self.execute(
+            f"INSERT INTO {self.qualified(fresh)} ({cols}) {self._rows_sql(request, staging, columns)}"
+        )
+        self.execute(f"DROP TABLE IF EXISTS {self.qualified(request.table)}")
+        self.execute(
+            f"ALTER TABLE {self.qualified(fresh)} RENAME TO {quote_ident(request.table.name)}"
+        )
+        self.execute(
+            f"DELETE FROM {quote_ident(STATE_TABLE)} WHERE sink_table = ?", (str(request.table),)
+        )
+
+    def _evolve(
+        self, request: LoadRequest, columns: list[str], types: dict[str, str]
+    ) -> tuple[str, ...]:
+        live = self.table_columns(request.table)
+        if live is None:
+            self.execute(self._create_table_sql(request.table, columns, types, request.primary_key))
+            return ()
+        added = []
+        for column in columns:
+            incoming = types[column]
+            if column not in live:
+                self.execute(
+                    f"ALTER TABLE {self.qualified(request.table)} "
+                    f"ADD COLUMN {quote_ident(column)} {incoming}"
+                )
+                added.append(column)
+                continue
+            have, want = self._normal_type(live[column]), self._normal_type(incoming)
+            if have == want:
+                continue
+            if (have, want) in self.widenings:
+                self.alter_column_type(request.table, column, incoming)
+                continue
+            raise TerminalError(
+                f"column {column!r} of sink table {request.table} is {live[column]} but the "
+                f"lake now has {incoming}: an incompatible type change; reload the table in "
+                "full (`sluice table edit --sink-load full`) or change the sink column by hand"
+            )
+        return tuple(added)
+
+    def _merge(self, request: LoadRequest, staging: TableRef, columns: list[str]) -> None:
+        if not request.primary_key:
+            self._append(request, staging, columns)
+            return
+        target = self.qualified(request.table)
+        match = " AND ".join(
+            f"{quote_ident('_sluice_s')}.{quote_ident(c)} = {target}.{quote_ident(c)}"
+            for c in request.primary_key
+        )
+        self.execute(
+            f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM {self.qualified(staging)} AS "
+            f"{quote_ident('_sluice_s')} WHERE {match})"
+        )
+        cols = ", ".join(quote_ident(c) for c in columns)
+        self.execute(f"INSERT INTO {target} ({cols}) {self._rows_sql(request, staging, columns)}")
+
+    def _append(self, request: LoadRequest, staging: TableRef, columns: list[str]) -> None:
+        cols = ", ".join(quote_ident(c) for c in columns)
+        plain = LoadRequest(
+            table=request.table, mode=request.mode, schema=request.schema,
+            lake_table=request.lake_table, batch_ids=request.batch_ids, run_id=request.run_id,
+        )
+        self.execute(
+            f"INSERT INTO {self.qualified(request.table)} ({cols}) "
+            f"{self._rows_sql(plain, staging, columns)}"
+        )
+
+    def _record_batches(self, request: LoadRequest) -> None:
+        loaded_at = iso(utcnow())
+        for batch_id in request.batch_ids:
+            self.execute(
+                f"INSERT INTO {quote_ident(STATE_TABLE)} "
+                "(sink_table, lake_table, batch_id, run_id, loaded_at) VALUES (?, ?, ?, ?, ?)",
+                (str(request.table), request.lake_table, batch_id, request.run_id, loaded_at),
+            )
+
+
+def _with_ordinal(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """Number the rows in stream order, so deduplication keeps the newest version of a key."""
+    start = 0
+    for batch in batches:
+        ordinal = pa.array(range(start, start + batch.num_rows), type=pa.int64())
+        start += batch.num_rows
+        yield pa.RecordBatch.from_arrays([*batch.columns, ordinal], schema=schema)

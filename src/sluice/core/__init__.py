@@ -1,0 +1,1 @@
+"""Pure building blocks: models, errors, ids and the clock. No IO, no other sluice imports."""

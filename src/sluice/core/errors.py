@@ -1,0 +1,69 @@
+"""The sluice exception tree.
+
+    SluiceError                 every error sluice raises on purpose; `str()` is one line for the user
+    ├── ConfigError             bad input: config, creds, CLI arguments, API payloads (exit 3)
+    ├── NotFoundError           a named source, destination, table, stage or run does not exist (exit 4)
+    ├── ConflictError           the thing exists already, or a run of that hop is active (exit 5)
+    └── StageError              raised while a stage runs; decides whether a retry can help
+        ├── TransientError      connection refused or reset, lock timeouts: retrying may succeed
+        └── TerminalError       missing table, bad credentials, data that does not fit: fail now
+
+Connectors translate their driver's exceptions into TransientError or TerminalError at the edge
+(`raise TerminalError(...) from exc`); only the engine decides about retries.
+"""
+
+from __future__ import annotations
+
+
+class SluiceError(Exception):
+    """Base of every deliberate sluice error; the message is meant for the user."""
+
+    exit_code: int = 1
+
+
+class ConfigError(SluiceError):
+    """Input that cannot be accepted; the message says what is wrong and how to fix it."""
+
+    exit_code = 3
+
+
+class NotFoundError(SluiceError):
+    """A named object does not exist in the config database."""
+
+    exit_code = 4
+
+
+class ConflictError(SluiceError):
+    """The object exists already, or the operation collides with an active run."""
+
+    exit_code = 5
+
+
+class StageError(SluiceError):
+    """An error raised while a stage executes."""
+
+
+class TransientError(StageError):
+    """A failure that may pass if the same work is tried again (network, locks)."""
+
+
+class TerminalError(StageError):
+    """A failure that will repeat on retry (config, credentials, schema, data)."""
+
+
+class RunFailedError(SluiceError):
+    """A run finished with status failed."""
+
+    exit_code = 1
+
+
+__all__ = [
+    "ConfigError",
+    "ConflictError",
+    "NotFoundError",
+    "RunFailedError",
+    "SluiceError",
+    "StageError",
+    "TerminalError",
+    "TransientError",
+]

@@ -1,0 +1,28 @@
+"""Executing one stage from persisted state: what any executor calls, in any process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sluice.engine.services import Services
+from sluice.stages.context import StageContext, StageResult
+from sluice.stages.registry import get_stage_type
+
+
+def run_stage(
+    services: Services, run_id: int, stage_order: int, progress: Callable[[int], None]
+) -> StageResult:
+    repo = services.repo
+    run = repo.get_run(run_id)
+    stage = next(
+        st for st in repo.list_stages(run.pipeline_name) if st.stage_order == stage_order
+    )
+    context = StageContext(
+        repo=repo,
+        lake=services.lake(),
+        run=run,
+        stage=stage,
+        table=repo.get_table(run.source_tablename),
+        progress=progress,
+    )
+    return get_stage_type(stage.stage_type)().run(context)

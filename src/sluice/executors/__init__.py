@@ -1,0 +1,1 @@
+"""Executors decide where a stage runs; they never decide what it does."""

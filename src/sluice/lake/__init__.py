@@ -1,0 +1,1 @@
+"""The lake: sole owner of lake IO. Batches are immutable and visible only once their manifest is."""

@@ -1,0 +1,73 @@
+"""The manifest: the one file that makes a batch exist. Written last, atomically."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+MANIFEST_NAME = "_manifest.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    path: str  # relative to the batch directory
+    rows: int
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    source_name: str
+    table: str
+    sequence: int
+    run_id: int
+    load_type: str
+    created_at: str
+    row_count: int
+    schema: pa.Schema
+    parts: tuple[PartInfo, ...]
+    incremental_key: str | None = None
+    key_min: str | None = None
+    key_max: str | None = None
+    watermark_before: str | None = None
+    # Hashes of the rows whose key equals key_max: the next incremental run reads rows at that
+    # value again and drops the ones already here, so a boundary row is never lost or doubled.
+    boundary_hashes: tuple[str, ...] = field(default_factory=tuple)
+    source_row_count: int | None = None
+
+    def to_json(self) -> bytes:
+        body: dict[str, Any] = asdict(self)
+        body["format"] = FORMAT_VERSION
+        body["schema"] = [
+            {"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in self.schema
+        ]
+        body["arrow_schema"] = base64.b64encode(self.schema.serialize().to_pybytes()).decode()
+        return json.dumps(body, indent=2, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Manifest:
+        body = json.loads(data)
+        schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(body["arrow_schema"])))
+        return cls(
+            source_name=body["source_name"],
+            table=body["table"],
+            sequence=int(body["sequence"]),
+            run_id=int(body["run_id"]),
+            load_type=body["load_type"],
+            created_at=body["created_at"],
+            row_count=int(body["row_count"]),
+            schema=schema,
+            parts=tuple(PartInfo(**part) for part in body["parts"]),
+            incremental_key=body.get("incremental_key"),
+            key_min=body.get("key_min"),
+            key_max=body.get("key_max"),
+            watermark_before=body.get("watermark_before"),
+            boundary_hashes=tuple(body.get("boundary_hashes") or ()),
+            source_row_count=body.get("source_row_count"),
+        )

@@ -1,0 +1,65 @@
+"""Reading committed batches. A batch directory without a manifest does not exist for readers."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sluice.lake.layout import BATCH_DIR, table_dir
+from sluice.lake.manifest import MANIFEST_NAME, Manifest
+from sluice.lake.store import LakeStore
+
+READ_BUFFER = 1 << 20
+
+
+class LakeTable:
+    """The batches of one table in the lake."""
+
+    def __init__(self, store: LakeStore, source_name: str, table: str) -> None:
+        self.store = store
+        self.source_name = source_name
+        self.table = table
+        self.dir = table_dir(store, source_name, table)
+
+    @property
+    def key(self) -> str:
+        """How sinks name this lake table in their state."""
+        return f"{self.source_name}/{self.table}"
+
+    def batch_dirs(self) -> dict[int, str]:
+        """Every batch directory, committed or not, by sequence."""
+        found = {}
+        for entry in self.store.list(self.dir):
+            match = BATCH_DIR.match(posixpath.basename(entry.path))
+            if entry.is_dir and match:
+                found[int(match.group(1))] = entry.path
+        return found
+
+    def committed(self) -> list[Manifest]:
+        """Manifests of committed batches, oldest first."""
+        manifests = []
+        for sequence, path in sorted(self.batch_dirs().items()):
+            manifest_path = posixpath.join(path, MANIFEST_NAME)
+            if not self.store.exists(manifest_path):
+                continue
+            manifest = Manifest.from_json(self.store.read_bytes(manifest_path))
+            if manifest.sequence == sequence:
+                manifests.append(manifest)
+        return manifests
+
+    def batch_path(self, manifest: Manifest) -> str:
+        return self.batch_dirs().get(manifest.sequence) or ""
+
+    def part_paths(self, manifest: Manifest) -> list[str]:
+        base = self.batch_path(manifest)
+        return [posixpath.join(base, part.path) for part in manifest.parts]
+
+    def read(self, manifest: Manifest, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """Stream a batch's rows; memory stays at about one row group."""
+        for path in self.part_paths(manifest):
+            with self.store.open_input(path) as handle:
+                parquet = pq.ParquetFile(handle, pre_buffer=False, buffer_size=READ_BUFFER)
+                yield from parquet.iter_batches(batch_size=batch_rows)

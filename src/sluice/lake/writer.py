@@ -1,0 +1,148 @@
+"""Writing one batch: parts first, then the manifest, last and atomically.
+
+Rows are buffered to about a row group (by rows or bytes, whichever comes first), so memory
+stays bounded whatever the table's size and the Parquet files get few, large row groups.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sluice.core.clock import iso, utcnow
+from sluice.lake.layout import batch_dir_name, part_name
+from sluice.lake.manifest import MANIFEST_NAME, Manifest, PartInfo
+from sluice.lake.reader import LakeTable
+from sluice.lake.store import HashingWriter
+
+ROW_GROUP_ROWS = 1_000_000
+ROW_GROUP_BYTES = 128 << 20
+PART_ROWS = 20_000_000
+
+
+class BatchWriter:
+    """Writes one new batch of a lake table. Nothing is visible until `commit`."""
+
+    def __init__(
+        self,
+        table: LakeTable,
+        run_id: int,
+        schema: pa.Schema,
+        *,
+        row_group_rows: int = ROW_GROUP_ROWS,
+        row_group_bytes: int = ROW_GROUP_BYTES,
+        part_rows: int = PART_ROWS,
+    ) -> None:
+        self.table = table
+        self.run_id = run_id
+        self.schema = schema
+        self.row_group_rows = row_group_rows
+        self.row_group_bytes = row_group_bytes
+        self.part_rows = part_rows
+        self._discard_uncommitted()
+        existing = table.batch_dirs()
+        self.sequence = max(existing, default=0) + 1
+        self.dir = posixpath.join(table.dir, batch_dir_name(self.sequence))
+        table.store.make_dirs(self.dir)
+        self._buffer: list[pa.RecordBatch] = []
+        self._buffered_rows = 0
+        self._buffered_bytes = 0
+        self._parts: list[PartInfo] = []
+        self._sink: HashingWriter | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._part_rows = 0
+        self.rows = 0  # rows in closed row groups
+        self.seen = 0  # rows accepted so far, buffered or written
+
+    def _discard_uncommitted(self) -> None:
+        """Remove batch directories that never got a manifest: leftovers of a killed run.
+
+        Only one hop-1 run per table writes at a time, so no live writer owns them.
+        """
+        committed = {m.sequence for m in self.table.committed()}
+        for sequence, path in self.table.batch_dirs().items():
+            if sequence not in committed:
+                self.table.store.delete_dir(path)
+
+    @property
+    def part_paths(self) -> list[str]:
+        return [posixpath.join(self.dir, part.path) for part in self._parts]
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        if batch.schema != self.schema:
+            batch = batch.cast(self.schema)
+        self.seen += batch.num_rows
+        self._buffer.append(batch)
+        self._buffered_rows += batch.num_rows
+        self._buffered_bytes += batch.nbytes
+        if self._buffered_rows >= self.row_group_rows or self._buffered_bytes >= self.row_group_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        if self._writer is None or self._part_rows >= self.part_rows:
+            self._close_part()
+            self._open_part()
+        assert self._writer is not None
+        table = pa.Table.from_batches(self._buffer, schema=self.schema)
+        self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        self._part_rows += table.num_rows
+        self.rows += table.num_rows
+        self._buffer, self._buffered_rows, self._buffered_bytes = [], 0, 0
+
+    def _open_part(self) -> None:
+        name = part_name(len(self._parts))
+        self._sink = self.table.store.open_write(posixpath.join(self.dir, name))
+        self._writer = pq.ParquetWriter(
+            pa.PythonFile(self._sink, mode="w"),
+            self.schema,
+            compression="zstd",
+            write_statistics=True,
+        )
+        self._part_rows = 0
+        self._current_name = name
+
+    def _close_part(self) -> None:
+        if self._writer is None or self._sink is None:
+            return
+        self._writer.close()
+        self._sink.close()
+        self._parts.append(
+            PartInfo(
+                path=self._current_name, rows=self._part_rows, bytes=self._sink.size,
+                sha256=self._sink.sha256,
+            )
+        )
+        self._writer = None
+        self._sink = None
+
+    def commit(self, manifest: Manifest) -> Manifest:
+        """Finish the parts and publish the manifest; from here on the batch exists."""
+        self._flush()
+        if self._writer is None and not self._parts:
+            self._open_part()  # an empty table still gets one (empty) part with its schema
+        self._close_part()
+        final = dataclasses.replace(
+            manifest,
+            sequence=self.sequence,
+            run_id=self.run_id,
+            created_at=iso(utcnow()) or "",
+            row_count=self.rows,
+            schema=self.schema,
+            parts=tuple(self._parts),
+        )
+        self.table.store.write_atomic(posixpath.join(self.dir, MANIFEST_NAME), final.to_json())
+        return final
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._sink is not None:
+            self._sink.close()
+        self.table.store.delete_dir(self.dir)

@@ -1,0 +1,88 @@
+"""What a stage gets to work with, and what it reports back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sluice.config.records import ConnectionRecord, RunRecord, StageRecord, TableConfig
+from sluice.config.repository import DESTINATIONS, SOURCES, ConfigRepository
+from sluice.connectors import registry
+from sluice.connectors.base import Sink, Source
+from sluice.core.errors import ConfigError
+from sluice.core.models import TableRef
+from sluice.lake.reader import LakeTable
+from sluice.lake.store import LakeStore
+
+
+@dataclass
+class StageResult:
+    rows: int = 0
+    file_paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StageContext:
+    """Everything a stage needs, rebuilt from the config database for each stage.
+
+    Stages pass nothing to each other in memory: what one stage leaves for the next is in the
+    lake (manifests carry the run id), the sink (its state table) or the config database, so a
+    stage may run in another process or on another machine.
+    """
+
+    repo: ConfigRepository
+    lake: LakeStore
+    run: RunRecord
+    stage: StageRecord
+    table: TableConfig
+    progress: Callable[[int], None] = lambda rows: None
+
+    def source_connection(self) -> ConnectionRecord:
+        if not self.table.source_name:
+            raise ConfigError(
+                f"table {self.table.source_tablename!r} has no source connection: "
+                f"set one with `sluice table edit {self.table.source_tablename} --source NAME`"
+            )
+        return self.repo.get_connection(SOURCES, self.table.source_name)
+
+    def destination_connection(self) -> ConnectionRecord:
+        if not self.table.destination_name:
+            raise ConfigError(
+                f"table {self.table.source_tablename!r} has no destination connection: set one "
+                f"with `sluice table edit {self.table.source_tablename} --destination NAME`"
+            )
+        return self.repo.get_connection(DESTINATIONS, self.table.destination_name)
+
+    def open_source(self) -> Source:
+        record = self.source_connection()
+        return registry.open_source(record.type, record.creds)
+
+    def open_sink(self) -> Sink:
+        record = self.destination_connection()
+        return registry.open_sink(record.type, record.creds)
+
+    def secrets(self) -> list[str]:
+        """Secret values of the connections in play, so errors can be scrubbed of them."""
+        found: list[str] = []
+        for getter, role in (
+            (self.source_connection, "source"),
+            (self.destination_connection, "destination"),
+        ):
+            try:
+                record = getter()
+                found += registry.validate_creds(record.type, record.creds, role=role).secret_values()
+            except ConfigError:
+                continue
+        return found
+
+    @property
+    def source_ref(self) -> TableRef:
+        return TableRef.parse(self.table.source_tablename)
+
+    @property
+    def sink_ref(self) -> TableRef:
+        return TableRef.parse(self.table.sink_tablename)
+
+    @property
+    def lake_table(self) -> LakeTable:
+        return LakeTable(self.lake, self.table.source_name or "_", self.table.source_tablename)

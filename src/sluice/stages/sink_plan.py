@@ -1,0 +1,54 @@
+"""Which committed lake batches hop 2 loads, and how, from the two hops' load types.
+
+    hop 1        hop 2        loads
+    full         full         the newest full snapshot, swapped in
+    full         incremental  each snapshot not yet held, merged on the key (appended without)
+    incremental  full         all batches since the newest full snapshot (or all), deduplicated
+                              on the key, swapped in
+    incremental  incremental  the batches not yet held, merged or appended
+
+Batches carry their own load type in their manifests, so a table whose hop-1 load type was
+changed is still planned correctly. Everything before the newest full snapshot is superseded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sluice.core.models import LoadMode, LoadType
+from sluice.lake.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class SinkPlan:
+    batches: tuple[Manifest, ...]
+    mode: LoadMode
+    dedupe: bool
+
+    @property
+    def batch_ids(self) -> tuple[int, ...]:
+        return tuple(m.sequence for m in self.batches)
+
+
+def plan_load(
+    committed: list[Manifest],
+    held: set[int],
+    sink_load: LoadType,
+    primary_key: tuple[str, ...],
+) -> SinkPlan:
+    """What to load now; an empty plan means the sink already holds everything it should."""
+    newest_full = max(
+        (i for i, m in enumerate(committed) if m.load_type == LoadType.FULL.value), default=0
+    )
+    current = committed[newest_full:]
+    if sink_load is LoadType.FULL:
+        if {m.sequence for m in current} == held:
+            return SinkPlan(batches=(), mode=LoadMode.REPLACE, dedupe=False)
+        return SinkPlan(
+            batches=tuple(current),
+            mode=LoadMode.REPLACE,
+            dedupe=bool(primary_key) and len(current) > 1,
+        )
+    pending = tuple(m for m in current if m.sequence not in held)
+    mode = LoadMode.MERGE if primary_key else LoadMode.APPEND
+    return SinkPlan(batches=pending, mode=mode, dedupe=bool(primary_key))

@@ -1,0 +1,205 @@
+"""Hop 2 (dl_to_sink): check_sink, load, verify_sink."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sluice.connectors.base import LoadRequest, Sink
+from sluice.core.errors import TerminalError
+from sluice.core.models import Hop, LoadMode, LoadType
+from sluice.core.watermark import format_value, parse_value
+from sluice.lake.manifest import Manifest
+from sluice.stages.context import StageContext, StageResult
+from sluice.stages.incremental import conform, unify
+from sluice.stages.registry import StageType
+from sluice.stages.sink_plan import SinkPlan, plan_load
+
+
+def _committed_or_fail(ctx: StageContext) -> list[Manifest]:
+    committed = ctx.lake_table.committed()
+    if not committed:
+        raise TerminalError(
+            f"the lake holds no committed batch of {ctx.table.source_tablename!r} yet: run hop 1 "
+            f"first (`sluice run {ctx.table.source_tablename} --hop source_to_dl`)"
+        )
+    return committed
+
+
+class CheckSink(StageType):
+    """The sink answers; the lake has data for it; the primary key exists in the lake schema."""
+
+    name: ClassVar[str] = "check_sink"
+    hop: ClassVar[Hop] = Hop.DL_TO_SINK
+
+    def run(self, ctx: StageContext) -> StageResult:
+        committed = _committed_or_fail(ctx)
+        names = set(committed[-1].schema.names)
+        for column in ctx.table.primary_key:
+            if column not in names:
+                raise TerminalError(
+                    f"primary key column {column!r} is not in the lake's schema of "
+                    f"{ctx.table.source_tablename!r}; its columns are "
+                    + ", ".join(committed[-1].schema.names)
+                )
+        sink_key = ctx.table.dl_to_sink.incremental_key
+        if sink_key and sink_key not in names:
+            raise TerminalError(f"sink incremental key {sink_key!r} is not in the lake's schema")
+        sink = ctx.open_sink()
+        try:
+            info = sink.check(ctx.sink_ref)
+        finally:
+            sink.close()
+        return StageResult(rows=0 if info is None else info.row_count or 0)
+
+
+class Load(StageType):
+    """Applies the planned lake batches to the sink in one transaction (see sink_plan)."""
+
+    name: ClassVar[str] = "load"
+    hop: ClassVar[Hop] = Hop.DL_TO_SINK
+
+    def run(self, ctx: StageContext) -> StageResult:
+        committed = _committed_or_fail(ctx)
+        lake_table = ctx.lake_table
+        hop = ctx.table.dl_to_sink
+        sink = ctx.open_sink()
+        try:
+            held = sink.held_batches(ctx.sink_ref, lake_table.key)
+            plan = plan_load(committed, held, hop.load_type, ctx.table.primary_key)
+            if not plan.batches:
+                self._advance_watermark(ctx, held, None)
+                return StageResult(rows=0)
+            schema = unify([m.schema for m in plan.batches])
+            key_filter = _SinkKeyFilter.for_table(ctx, schema) if hop.incremental_key else None
+            rows_read = 0
+
+            def stream() -> Iterator[pa.RecordBatch]:
+                nonlocal rows_read
+                for manifest in plan.batches:
+                    for batch in lake_table.read(manifest):
+                        rows_read += batch.num_rows
+                        ctx.progress(rows_read)
+                        fitted = conform(batch, schema)
+                        yield key_filter.apply(fitted) if key_filter else fitted
+
+            request = LoadRequest(
+                table=ctx.sink_ref,
+                mode=plan.mode,
+                schema=schema,
+                lake_table=lake_table.key,
+                batch_ids=plan.batch_ids,
+                run_id=ctx.run.id,
+                primary_key=ctx.table.primary_key,
+                dedupe=plan.dedupe,
+            )
+            result = sink.load(request, stream())
+        finally:
+            sink.close()
+        self._advance_watermark(ctx, set(plan.batch_ids) | held, key_filter)
+        paths = [lake_table.store.display(p) for m in plan.batches for p in lake_table.part_paths(m)]
+        return StageResult(rows=result.rows_loaded, file_paths=paths)
+
+    @staticmethod
+    def _advance_watermark(
+        ctx: StageContext, held: set[int], key_filter: _SinkKeyFilter | None
+    ) -> None:
+        """Record progress after the sink committed; the sink's state table stays the truth."""
+        if key_filter is not None:
+            if key_filter.max is not None:
+                ctx.repo.set_watermark(
+                    ctx.table.source_tablename, Hop.DL_TO_SINK, format_value(key_filter.max)
+                )
+            return
+        if ctx.table.dl_to_sink.incremental_key or not held:
+            return
+        ctx.repo.set_watermark(ctx.table.source_tablename, Hop.DL_TO_SINK, str(max(held)))
+
+
+class _SinkKeyFilter:
+    """Hop 2 on a user column: rows of new batches whose key is at or after the hop-2 watermark."""
+
+    def __init__(self, key: str, since: Any) -> None:
+        self.key = key
+        self.since = since
+        self.max: Any = since
+
+    @classmethod
+    def for_table(cls, ctx: StageContext, schema: pa.Schema) -> _SinkKeyFilter:
+        key = ctx.table.dl_to_sink.incremental_key
+        assert key is not None
+        stored = ctx.table.dl_to_sink.last_incremental_value
+        kind = schema.field(key).type
+        return cls(key, None if stored is None else parse_value(stored, kind))
+
+    def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        column = batch.column(self.key)
+        if self.since is not None:
+            batch = batch.filter(
+                pc.greater_equal(column, pa.scalar(self.since, type=column.type))
+            )
+            column = batch.column(self.key)
+        high = pc.max(column).as_py() if batch.num_rows else None
+        if high is not None and (self.max is None or high > self.max):
+            self.max = high
+        return batch
+
+
+class VerifySink(StageType):
+    """The sink holds what the lake says it should: the batches, and the row count where exact."""
+
+    name: ClassVar[str] = "verify_sink"
+    hop: ClassVar[Hop] = Hop.DL_TO_SINK
+
+    def run(self, ctx: StageContext) -> StageResult:
+        committed = _committed_or_fail(ctx)
+        lake_table = ctx.lake_table
+        hop = ctx.table.dl_to_sink
+        sink = ctx.open_sink()
+        try:
+            info = sink.check(ctx.sink_ref)
+            if info is None:
+                raise TerminalError(f"sink table {ctx.sink_ref} does not exist after the load")
+            held = sink.held_batches(ctx.sink_ref, lake_table.key)
+        finally:
+            sink.close()
+        sink_rows = info.row_count or 0
+        # Batches committed after the load began belong to the next run, not to this check.
+        loaded_up_to = max(held, default=0)
+        known = [m for m in committed if m.sequence <= loaded_up_to]
+        missing = plan_load(known, held, hop.load_type, ctx.table.primary_key)
+        if missing.batches:
+            raise TerminalError(
+                f"sink table {ctx.sink_ref} lacks lake batch(es) "
+                f"{', '.join(str(i) for i in missing.batch_ids)}"
+            )
+        by_sequence = {m.sequence: m for m in committed}
+        if not hop.incremental_key and held <= by_sequence.keys():
+            self._reconcile(ctx, sink_rows, [by_sequence[i] for i in sorted(held)], missing)
+        return StageResult(rows=sink_rows)
+
+    @staticmethod
+    def _reconcile(
+        ctx: StageContext, sink_rows: int, held: list[Manifest], plan: SinkPlan
+    ) -> None:
+        lake_rows = sum(m.row_count for m in held)
+        exact = (
+            ctx.table.dl_to_sink.load_type is LoadType.FULL and len(held) == 1
+        ) or (plan.mode is LoadMode.APPEND and not ctx.table.primary_key)
+        if exact and sink_rows != lake_rows:
+            raise TerminalError(
+                f"sink table {ctx.sink_ref} has {sink_rows} rows but the lake batches it holds "
+                f"have {lake_rows}"
+            )
+        if ctx.table.primary_key and sink_rows > lake_rows and ctx.table.dl_to_sink.load_type is LoadType.FULL:
+            raise TerminalError(
+                f"sink table {ctx.sink_ref} has {sink_rows} rows, more than the {lake_rows} "
+                "rows of the lake batches it holds"
+            )
+
+
+def open_sink_for(ctx: StageContext) -> Sink:
+    return ctx.open_sink()

@@ -1,0 +1,187 @@
+"""Hop 1 (source_to_dl): check_source, extract, verify_lake."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sluice.connectors.base import ReadRequest
+from sluice.core.errors import TerminalError
+from sluice.core.models import Hop, LoadType
+from sluice.core.watermark import format_value, parse_value
+from sluice.lake.manifest import Manifest
+from sluice.lake.writer import BatchWriter
+from sluice.stages.context import StageContext, StageResult
+from sluice.stages.incremental import IncrementalFilter, KeyTracker, check_compatible
+from sluice.stages.registry import StageType
+
+
+class CheckSource(StageType):
+    """The source answers, the table exists, the key and primary key columns are there."""
+
+    name: ClassVar[str] = "check_source"
+    hop: ClassVar[Hop] = Hop.SOURCE_TO_DL
+
+    def run(self, ctx: StageContext) -> StageResult:
+        source = ctx.open_source()
+        try:
+            info = source.check(ctx.source_ref)
+        finally:
+            source.close()
+        names = set(info.schema.names)
+        hop = ctx.table.source_to_dl
+        wanted = [(c, "primary key column") for c in ctx.table.primary_key]
+        if hop.load_type is LoadType.INCREMENTAL and hop.incremental_key:
+            wanted.append((hop.incremental_key, "incremental key"))
+        for column, role in wanted:
+            if column not in names:
+                raise TerminalError(
+                    f"{role} {column!r} is not a column of {ctx.source_ref}; its columns are "
+                    + ", ".join(info.schema.names)
+                )
+        return StageResult(rows=info.row_count or 0)
+
+
+class Extract(StageType):
+    """One consistent read of the source becomes one new lake batch (full or incremental)."""
+
+    name: ClassVar[str] = "extract"
+    hop: ClassVar[Hop] = Hop.SOURCE_TO_DL
+
+    def run(self, ctx: StageContext) -> StageResult:
+        hop = ctx.table.source_to_dl
+        lake_table = ctx.lake_table
+        committed = lake_table.committed()
+        incremental = hop.load_type is LoadType.INCREMENTAL
+        key = hop.incremental_key if incremental else None
+        source = ctx.open_source()
+        try:
+            info = source.check(ctx.source_ref)
+            if committed:
+                check_compatible(committed[-1].schema, info.schema)
+            since, held = (None, set[str]())
+            if key is not None:
+                if key not in info.schema.names:
+                    raise TerminalError(f"incremental key {key!r} is not a column of {ctx.source_ref}")
+                since, held = self._resume_point(ctx, committed, key, info.schema.field(key).type)
+            writer = BatchWriter(lake_table, ctx.run.id, info.schema)
+            row_filter = IncrementalFilter(key, since, held) if key is not None else None
+            tracker = KeyTracker(key) if key is not None else None
+            try:
+                request = ReadRequest(table=ctx.source_ref, incremental_key=key, lower_bound=since)
+                for batch in source.read(request):
+                    kept = row_filter.apply(batch) if row_filter is not None else batch
+                    if tracker is not None:
+                        tracker.update(kept)
+                    writer.write(kept)
+                    ctx.progress(writer.seen)
+                if incremental and writer.seen == 0:
+                    writer.abort()  # nothing new: no empty batch, the watermark stays
+                    return StageResult(rows=0)
+                manifest = writer.commit(self._manifest(ctx, hop.load_type, key, since, held, tracker))
+            except BaseException:
+                writer.abort()
+                raise
+        finally:
+            source.close()
+        if tracker is not None and manifest.key_max is not None:
+            # Only after the manifest is published: the watermark never runs ahead of the lake.
+            ctx.repo.set_watermark(ctx.table.source_tablename, Hop.SOURCE_TO_DL, manifest.key_max)
+        return StageResult(
+            rows=manifest.row_count,
+            file_paths=[lake_table.store.display(p) for p in lake_table.part_paths(manifest)],
+        )
+
+    def _resume_point(
+        self, ctx: StageContext, committed: list[Manifest], key: str, key_type: pa.DataType
+    ) -> tuple[Any, set[str]]:
+        """Where to read from, and the rows already held at that exact value.
+
+        The newest incremental batch on this key is the truth: if the config database's
+        watermark lags it (a crash between the lake commit and the config update), the lake's
+        value is taken and written back; if the user set the watermark elsewhere, theirs wins.
+        """
+        stored = ctx.table.source_to_dl.last_incremental_value
+        latest = next(
+            (m for m in reversed(committed) if m.incremental_key == key and m.key_max is not None),
+            None,
+        )
+        if latest is not None and stored in (latest.watermark_before, latest.key_max):
+            if stored != latest.key_max:
+                ctx.repo.set_watermark(ctx.table.source_tablename, Hop.SOURCE_TO_DL, latest.key_max)
+            assert latest.key_max is not None
+            return parse_value(latest.key_max, key_type), set(latest.boundary_hashes)
+        if stored is None:
+            return None, set()
+        return parse_value(stored, key_type), set()
+
+    def _manifest(
+        self,
+        ctx: StageContext,
+        load_type: LoadType,
+        key: str | None,
+        since: Any,
+        held: set[str],
+        tracker: KeyTracker | None,
+    ) -> Manifest:
+        return Manifest(
+            source_name=ctx.table.source_name or "_",
+            table=ctx.table.source_tablename,
+            sequence=0,
+            run_id=ctx.run.id,
+            load_type=load_type.value,
+            created_at="",
+            row_count=0,
+            schema=pa.schema([]),
+            parts=(),
+            incremental_key=key,
+            key_min=tracker.text(tracker.min) if tracker else None,
+            key_max=tracker.text(tracker.max) if tracker else None,
+            watermark_before=None if since is None else format_value(since),
+            boundary_hashes=tracker.boundary(since, held) if tracker else (),
+        )
+
+
+class VerifyLake(StageType):
+    """The batch this run wrote matches its manifest: parts, checksums, row counts, schema."""
+
+    name: ClassVar[str] = "verify_lake"
+    hop: ClassVar[Hop] = Hop.SOURCE_TO_DL
+
+    def run(self, ctx: StageContext) -> StageResult:
+        lake_table = ctx.lake_table
+        mine = [m for m in lake_table.committed() if m.run_id == ctx.run.id]
+        rows = 0
+        paths: list[str] = []
+        for manifest in mine:
+            base = lake_table.batch_path(manifest)
+            counted = 0
+            for part in manifest.parts:
+                path = posixpath.join(base, part.path)
+                digest, size = lake_table.store.sha256_of(path)
+                if digest != part.sha256 or size != part.bytes:
+                    raise TerminalError(
+                        f"lake part {path} does not match its manifest: sha256 {digest[:12]} "
+                        f"vs {part.sha256[:12]}, {size} vs {part.bytes} bytes"
+                    )
+                with lake_table.store.open_input(path) as handle:
+                    parquet = pq.ParquetFile(handle)
+                    part_rows = parquet.metadata.num_rows
+                    if not parquet.schema_arrow.equals(manifest.schema):
+                        raise TerminalError(f"lake part {path} has a schema other than its manifest's")
+                if part_rows != part.rows:
+                    raise TerminalError(
+                        f"lake part {path} holds {part_rows} rows, its manifest says {part.rows}"
+                    )
+                counted += part_rows
+                paths.append(lake_table.store.display(path))
+            if counted != manifest.row_count:
+                raise TerminalError(
+                    f"lake batch {manifest.sequence} holds {counted} rows, its manifest says "
+                    f"{manifest.row_count}"
+                )
+            rows += counted
+        return StageResult(rows=rows, file_paths=paths)
