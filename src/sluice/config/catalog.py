@@ -10,7 +10,7 @@ from sluice.config.records import ConnectionRecord, StageRecord, TableConfig
 from sluice.config.repository import DESTINATIONS, SOURCES, ConfigRepository, ConnectionKind
 from sluice.connectors import registry
 from sluice.core.errors import ConfigError, NotFoundError
-from sluice.core.models import Hop, HopChoice, LoadType
+from sluice.core.models import Hop, HopChoice
 from sluice.stages.registry import stage_types
 
 DEFAULT_SCHEDULE_MINUTES = 60
@@ -136,11 +136,8 @@ class Catalog:
             values[f"{hop.value}_load_type"] = kind.value
             values[f"{hop.value}_incremental_key"] = incremental_key
             values[f"{hop.value}_schedule"] = schedule
-            if old is not None and (
-                (key is not None and key != old.incremental_key)
-                or (load is not None and kind is not old.load_type)
-            ):
-                # A new key or load type makes the old watermark meaningless.
+            if old is not None and key is not None and key != old.incremental_key:
+                # A watermark on another column means nothing for the new key.
                 values[f"{hop.value}_last_incremental_value"] = None
 
         if changes.primary_key is not None:
@@ -179,6 +176,3 @@ class Catalog:
             raise NotFoundError(f"pipeline {pipeline!r} has no stages")
         return found
 
-
-def is_incremental(kind: LoadType) -> bool:
-    return kind is LoadType.INCREMENTAL

@@ -142,13 +142,3 @@ SEED_TABLES = (
     "pipeline_runs_master",
     "pipeline_run_stage_logs",
 )
-
-# The `default` template, as in the user's original system: two worker pools, one per hop.
-DEFAULT_STAGES: tuple[tuple[int, str, str, str], ...] = (
-    (1, "Check source", "check_source", "driver_source_to_dl"),
-    (2, "Extract to lake", "extract", "driver_source_to_dl"),
-    (3, "Verify lake batch", "verify_lake", "driver_source_to_dl"),
-    (4, "Check sink", "check_sink", "driver_dl_to_sink"),
-    (5, "Load sink", "load", "driver_dl_to_sink"),
-    (6, "Verify sink", "verify_sink", "driver_dl_to_sink"),
-)

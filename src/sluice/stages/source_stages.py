@@ -56,7 +56,9 @@ class Extract(StageType):
         lake_table = ctx.lake_table
         committed = lake_table.committed()
         incremental = hop.load_type is LoadType.INCREMENTAL
-        key = hop.incremental_key if incremental else None
+        # A full load with a key configured still records the key's range, so switching the
+        # table to incremental later continues from the snapshot instead of starting over.
+        key = hop.incremental_key
         source = ctx.open_source()
         try:
             info = source.check(ctx.source_ref)
@@ -66,9 +68,11 @@ class Extract(StageType):
             if key is not None:
                 if key not in info.schema.names:
                     raise TerminalError(f"incremental key {key!r} is not a column of {ctx.source_ref}")
-                since, held = self._resume_point(ctx, committed, key, info.schema.field(key).type)
+                if incremental:
+                    key_type = info.schema.field(key).type
+                    since, held = self._resume_point(ctx, committed, key, key_type)
             writer = BatchWriter(lake_table, ctx.run.id, info.schema)
-            row_filter = IncrementalFilter(key, since, held) if key is not None else None
+            row_filter = IncrementalFilter(key, since, held) if incremental and key else None
             tracker = KeyTracker(key) if key is not None else None
             try:
                 request = ReadRequest(table=ctx.source_ref, incremental_key=key, lower_bound=since)

@@ -112,6 +112,11 @@ class DuckDBSink(SqlSinkBase):
         )
         return new_type
 
+    def arrow(self, table: TableRef) -> pa.Table:
+        """The whole table as Arrow (for checks and tests, not the load path)."""
+        result: pa.Table = self._connection.sql(f"SELECT * FROM {self.qualified(table)}").to_arrow_table()
+        return result
+
     def close(self) -> None:
         self._connection.close()
 

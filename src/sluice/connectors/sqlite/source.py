@@ -140,6 +140,9 @@ def _column(values: tuple[Any, ...], field: pa.Field) -> pa.Array:
             text = pa.array(values, type=pa.string())
             text = pc.replace_substring_regex(text, pattern=r"(Z|[+-]00:?00)$", replacement="")
             return text.cast(target)
+        if pa.types.is_boolean(target):
+            # SQLite has no boolean storage class: booleans are the integers 0 and 1.
+            return pa.array(values, type=pa.int64()).cast(target)
         if pa.types.is_string(target):
             if any(not isinstance(v, str | None) for v in values):
                 values = tuple(None if v is None else _as_text(v) for v in values)

@@ -1,0 +1,129 @@
+-- sluice config database, as plain SQL (SQLite dialect).
+--
+-- The same schema that the versioned migrations (src/sluice/config/migrations) create;
+-- tests/unit/config/test_init_sql.py keeps the two identical. A database created from this
+-- file is stamped at the newest migration, so `sluice init` recognises it as up to date.
+--
+-- The six tables and their first columns are the user's contract (seed/config-db-schema.md).
+-- Columns after "-- sluice:" are additions: nullable, with defaults (see ARCHITECTURE.md).
+-- Timestamps are UTC ISO-8601 text (2026-01-02T03:04:05.000006Z). Watermarks
+-- (*_last_incremental_value) are TEXT: a key may be a timestamp, date, integer or string.
+
+CREATE TABLE pipeline_config (
+    source_tablename TEXT NOT NULL,
+    sink_tablename TEXT,
+    source_to_dl_schedule INTEGER,
+    source_to_dl_load_type TEXT,
+    source_to_dl_is_active BOOLEAN,
+    source_type TEXT DEFAULT 'postgres',
+    source_to_dl_incremental_key TEXT,
+    source_to_dl_last_incremental_value TEXT,
+    dl_to_sink_schedule INTEGER,
+    dl_to_sink_load_type TEXT,
+    dl_to_sink_is_active BOOLEAN,
+    sink_type TEXT DEFAULT 'postgres',
+    dl_to_sink_incremental_key TEXT,
+    dl_to_sink_last_incremental_value TEXT,
+    dl_to_sink_last_loader_run_timestamp TIMESTAMP,
+    dl_to_sink_last_loader_run_status TEXT,
+    -- sluice:
+    source_to_dl_last_loader_run_timestamp TIMESTAMP,
+    source_to_dl_last_loader_run_status TEXT,
+    source_name TEXT,
+    destination_name TEXT,
+    primary_key TEXT,
+    pipeline_name TEXT DEFAULT 'default',
+    PRIMARY KEY (source_tablename)
+);
+
+CREATE TABLE sources_config (
+    id TEXT NOT NULL,
+    source_name TEXT NOT NULL,
+    source_type TEXT NOT NULL,
+    source_creds TEXT,
+    created_at TIMESTAMP,
+    PRIMARY KEY (id),
+    UNIQUE (source_name)
+);
+
+CREATE TABLE destinations_config (
+    id TEXT NOT NULL,
+    destination_name TEXT NOT NULL,
+    destination_type TEXT NOT NULL,
+    destination_creds TEXT,
+    created_at TIMESTAMP,
+    PRIMARY KEY (id),
+    UNIQUE (destination_name)
+);
+
+CREATE TABLE pipeline_stages (
+    id INTEGER NOT NULL,
+    pipeline_name TEXT NOT NULL,
+    stage_order INTEGER NOT NULL,
+    stage_name TEXT NOT NULL,
+    stage_type TEXT NOT NULL,
+    driver_container TEXT,
+    PRIMARY KEY (id),
+    CONSTRAINT uq_pipeline_stages_order UNIQUE (pipeline_name, stage_order)
+);
+
+CREATE TABLE pipeline_runs_master (
+    id INTEGER NOT NULL,
+    source_tablename TEXT NOT NULL,
+    pipeline_name TEXT,
+    status TEXT NOT NULL,
+    current_stage INTEGER,
+    total_stages INTEGER,
+    triggered_by TEXT,
+    started_at TIMESTAMP,
+    completed_at TIMESTAMP,
+    error_message TEXT,
+    -- sluice:
+    hop TEXT DEFAULT 'all',
+    PRIMARY KEY (id),
+    FOREIGN KEY (source_tablename) REFERENCES pipeline_config (source_tablename) ON DELETE CASCADE
+);
+
+CREATE TABLE pipeline_run_stage_logs (
+    id INTEGER NOT NULL,
+    pipeline_run_id INTEGER NOT NULL,
+    stage_order INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    rows_processed INTEGER,
+    file_paths TEXT,
+    time_taken TEXT,
+    started_at TIMESTAMP,
+    -- sluice:
+    stage_name TEXT,
+    stage_type TEXT,
+    completed_at TIMESTAMP,
+    error_message TEXT,
+    PRIMARY KEY (id),
+    FOREIGN KEY (pipeline_run_id) REFERENCES pipeline_runs_master (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_runs_table_id ON pipeline_runs_master (source_tablename, id);
+CREATE INDEX ix_runs_status ON pipeline_runs_master (status);
+CREATE INDEX ix_stage_logs_run ON pipeline_run_stage_logs (pipeline_run_id, stage_order);
+
+-- sluice: settings of this installation (the lake location).
+CREATE TABLE sluice_settings (
+    "key" TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY ("key")
+);
+
+-- The default stage template: two worker pools, one per hop.
+INSERT INTO pipeline_stages (pipeline_name, stage_order, stage_name, stage_type, driver_container) VALUES
+    ('default', 1, 'Check source', 'check_source', 'driver_source_to_dl'),
+    ('default', 2, 'Extract to lake', 'extract', 'driver_source_to_dl'),
+    ('default', 3, 'Verify lake batch', 'verify_lake', 'driver_source_to_dl'),
+    ('default', 4, 'Check sink', 'check_sink', 'driver_dl_to_sink'),
+    ('default', 5, 'Load sink', 'load', 'driver_dl_to_sink'),
+    ('default', 6, 'Verify sink', 'verify_sink', 'driver_dl_to_sink');
+
+CREATE TABLE alembic_version (
+    version_num VARCHAR(32) NOT NULL,
+    CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+);
+INSERT INTO alembic_version (version_num) VALUES ('0002');
