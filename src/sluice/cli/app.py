@@ -72,11 +72,18 @@ def init(
         engine.dispose()
     if as_json:
         output.emit_json(
-            {"config_db": display_url(url), "revision": after, "previous_revision": before, "lake": current}
+            {
+                "config_db": display_url(url),
+                "revision": after,
+                "previous_revision": before,
+                "lake": current,
+            }
         )
         return
     state = "created" if before is None else ("upgraded" if before != after else "up to date")
-    output.console.print(f"config database {display_url(url)} {state} (revision {after})", highlight=False)
+    output.console.print(
+        f"config database {display_url(url)} {state} (revision {after})", highlight=False
+    )
     output.console.print(f"lake: {current}", highlight=False)
 
 
@@ -95,7 +102,10 @@ def stages_list(
     output.table(
         "stages",
         ["pipeline", "order", "name", "type", "driver_container"],
-        [(s.pipeline_name, s.stage_order, s.stage_name, s.stage_type, s.driver_container) for s in found],
+        [
+            (s.pipeline_name, s.stage_order, s.stage_name, s.stage_type, s.driver_container)
+            for s in found
+        ],
     )
 
 
@@ -122,7 +132,9 @@ def stages_add(
 
 @app.command("demo")
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Working directory (replaced).")] = Path("demo"),
+    directory: Annotated[Path, typer.Option("--dir", help="Working directory (replaced).")] = Path(
+        "demo"
+    ),
     order_items: Annotated[int, typer.Option("--order-items", min=1000)] = 240_000,
 ) -> None:
     """Build a sample shop database and replicate it end to end into DuckDB."""
@@ -150,5 +162,4 @@ def main() -> None:
         output.fail("interrupted")
         sys.exit(130)
     finally:
-        if STATE._services is not None:
-            STATE._services.close()
+        STATE.close()

@@ -1,6 +1,5 @@
 """`sluice source ...` and `sluice destination ...`: one implementation for both kinds."""
 
-
 from pathlib import Path
 from typing import Annotated
 
@@ -29,7 +28,9 @@ def read_creds(value: str) -> str:
 
 def connection_app(kind: ConnectionKind) -> typer.Typer:
     label = kind.label
-    app = typer.Typer(help=f"Manage {label}s (connections and their credentials).", no_args_is_help=True)
+    app = typer.Typer(
+        help=f"Manage {label}s (connections and their credentials).", no_args_is_help=True
+    )
     types = registry.source_types() if kind is SOURCES else registry.sink_types()
 
     @app.command("add")

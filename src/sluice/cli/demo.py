@@ -55,11 +55,16 @@ def run_demo(directory: Path, order_items: int) -> None:
     root = _fresh_directory(directory)
     shop, warehouse = root / "shop.db", root / "warehouse.duckdb"
     size = ShopSize(
-        customers=max(order_items // 12, 100), products=max(order_items // 120, 20),
-        orders=max(order_items // 3, 100), order_items=order_items,
+        customers=max(order_items // 12, 100),
+        products=max(order_items // 120, 20),
+        orders=max(order_items // 3, 100),
+        order_items=order_items,
     )
     counts = build_shop(shop, size)
-    console.print(f"[bold]1.[/] built the source {shop}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    console.print(
+        f"[bold]1.[/] built the source {shop}: "
+        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    )
 
     url = f"sqlite:///{root / 'config.db'}"
     engine = create_config_engine(url)
@@ -75,22 +80,31 @@ def run_demo(directory: Path, order_items: int) -> None:
             catalog.add_table(
                 name,
                 TableChanges(
-                    source="shop", destination="warehouse", load="full", key=key,
-                    sink_load="full", primary_key=[pk],
+                    source="shop",
+                    destination="warehouse",
+                    load="full",
+                    key=key,
+                    sink_load="full",
+                    primary_key=[pk],
                 ),
             )
-        console.print(f"[bold]2.[/] configured {len(TABLES)} tables: shop (SQLite) -> lake -> warehouse (DuckDB)")
+        console.print(
+            f"[bold]2.[/] configured {len(TABLES)} tables: "
+            "shop (SQLite) -> lake -> warehouse (DuckDB)"
+        )
         run_ids = _run_all(services, "full load, both hops")
 
-        for name, _, key, incremental in TABLES:
+        for name, _, _, incremental in TABLES:
             if incremental:
                 catalog.edit_table(name, TableChanges(load="incremental", sink_load="incremental"))
         change = change_shop(shop)
         console.print(
             "[bold]4.[/] changed the source: inserted "
             + ", ".join(f"{k} {v}" for k, v in change.inserted.items())
-            + "; updated " + ", ".join(f"{k} {v}" for k, v in change.updated.items())
-            + "; rows at the last watermark " + ", ".join(f"{k} {v}" for k, v in change.at_watermark.items())
+            + "; updated "
+            + ", ".join(f"{k} {v}" for k, v in change.updated.items())
+            + "; rows at the last watermark "
+            + ", ".join(f"{k} {v}" for k, v in change.at_watermark.items())
         )
         run_ids += _run_all(services, "incremental, both hops")
         ok = _summary(services, run_ids, shop, warehouse)
@@ -99,7 +113,9 @@ def run_demo(directory: Path, order_items: int) -> None:
     seconds = time.perf_counter() - started
     if not ok:
         raise RunFailedError("the sink does not match the source: see the summary above")
-    console.print(f"[bold green]demo complete[/] in {seconds:.1f}s: sink equals source for every table")
+    console.print(
+        f"[bold green]demo complete[/] in {seconds:.1f}s: sink equals source for every table"
+    )
 
 
 def _run_all(services: Services, label: str) -> list[int]:
@@ -126,10 +142,16 @@ def _summary(services: Services, run_ids: list[int], shop: Path, warehouse: Path
         logs = {log.stage_type: log for log in repo.stage_logs(run_id)}
         rows.append(
             [run.id, run.source_tablename, run.status.value]
-            + [logs[t].rows_processed if t in logs else "-" for t in
-               ("check_source", "extract", "verify_lake", "load", "verify_sink")]
+            + [
+                logs[t].rows_processed if t in logs else "-"
+                for t in ("check_source", "extract", "verify_lake", "load", "verify_sink")
+            ]
         )
-    table("runs (rows per stage)", ["run", "table", "status", "source", "extract", "verify_lake", "load", "sink rows"], rows)
+    table(
+        "runs (rows per stage)",
+        ["run", "table", "status", "source", "extract", "verify_lake", "load", "sink rows"],
+        rows,
+    )
 
     lake = services.lake()
     from sluice.lake.reader import LakeTable
@@ -137,7 +159,17 @@ def _summary(services: Services, run_ids: list[int], shop: Path, warehouse: Path
     batches = []
     for name, *_ in TABLES:
         for m in LakeTable(lake, "shop", name).committed():
-            batches.append([name, m.sequence, m.load_type, f"{m.row_count:,}", m.key_min or "-", m.key_max or "-", m.run_id])
+            batches.append(
+                [
+                    name,
+                    m.sequence,
+                    m.load_type,
+                    f"{m.row_count:,}",
+                    m.key_min or "-",
+                    m.key_max or "-",
+                    m.run_id,
+                ]
+            )
     table("lake batches", ["table", "batch", "type", "rows", "key min", "key max", "run"], batches)
 
     source = SQLiteSource(SQLiteCreds(path=str(shop)))
@@ -145,12 +177,16 @@ def _summary(services: Services, run_ids: list[int], shop: Path, warehouse: Path
     checks, ok = [], True
     try:
         for name, pk, *_ in TABLES:
-            expected = _sorted(pa.Table.from_batches(list(source.read(ReadRequest(TableRef(name))))), pk)
+            expected = _sorted(
+                pa.Table.from_batches(list(source.read(ReadRequest(TableRef(name))))), pk
+            )
             loaded = sink.arrow(TableRef(name))
             loaded = _sorted(loaded.select(expected.schema.names).cast(expected.schema), pk)
             same = expected.equals(loaded)
             ok &= same
-            checks.append([name, f"{expected.num_rows:,}", f"{loaded.num_rows:,}", "yes" if same else "NO"])
+            checks.append(
+                [name, f"{expected.num_rows:,}", f"{loaded.num_rows:,}", "yes" if same else "NO"]
+            )
     finally:
         sink.close()
     table("source vs sink", ["table", "source rows", "sink rows", "identical"], checks)

@@ -36,7 +36,10 @@ class LiveRunView:
         for stage in stages:
             self.tasks[stage.stage_order] = self.progress.add_task(
                 f"{stage.stage_order}. {stage.stage_name} [dim]({stage.stage_type})[/]",
-                total=None, start=False, rows="", state="waiting",
+                total=None,
+                start=False,
+                rows="",
+                state="waiting",
             )
 
     def stage_started(self, stage: StageRecord) -> None:
@@ -52,8 +55,15 @@ class LiveRunView:
     ) -> None:
         task = self.tasks[stage.stage_order]
         colour = "green" if status == "success" else "red"
-        self.progress.update(task, rows=f"{rows:,}", state=f"[{colour}]{status}[/]", total=1, completed=1)
+        self.progress.update(
+            task, rows=f"{rows:,}", state=f"[{colour}]{status}[/]", total=1, completed=1
+        )
         self.progress.stop_task(task)
         if not self.console.is_terminal:
-            line = f"  stage {stage.stage_order} {stage.stage_type}: {status}, {rows} rows, {seconds:.3f}s"
-            self.console.print(line + (f" - {error}" if error else ""), highlight=False, soft_wrap=True)
+            line = (
+                f"  stage {stage.stage_order} {stage.stage_type}: {status}, {rows} rows, "
+                f"{seconds:.3f}s"
+            )
+            self.console.print(
+                line + (f" - {error}" if error else ""), highlight=False, soft_wrap=True
+            )

@@ -54,7 +54,9 @@ def describe_run(run: RunRecord, logs: list[StageLogRecord] | None = None) -> di
 def run_command(
     source_tablename: Annotated[str, typer.Argument(help="The table to run.")],
     hop: Annotated[HopChoice, typer.Option("--hop", help="Which hop(s) to run.")] = HopChoice.ALL,
-    pipeline: Annotated[str | None, typer.Option("--pipeline", help="Stage template to use.")] = None,
+    pipeline: Annotated[
+        str | None, typer.Option("--pipeline", help="Stage template to use.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a table's hop(s) now (triggered_by manual). Exit 0 only if the run succeeded."""
@@ -94,9 +96,15 @@ def runs_list(
         ["id", "table", "hop", "status", "stage", "trigger", "started", "completed", "error"],
         [
             (
-                r.id, r.source_tablename, r.hop, r.status.value,
-                f"{r.current_stage}/{r.total_stages}", r.triggered_by, when(r.started_at),
-                when(r.completed_at), (r.error_message or "")[:80],
+                r.id,
+                r.source_tablename,
+                r.hop,
+                r.status.value,
+                f"{r.current_stage}/{r.total_stages}",
+                r.triggered_by,
+                when(r.started_at),
+                when(r.completed_at),
+                (r.error_message or "")[:80],
             )
             for r in found
         ],
@@ -126,8 +134,14 @@ def runs_show(run_id: int, as_json: JsonOpt = False) -> None:
         ["#", "stage", "type", "status", "rows", "time (s)", "files", "error"],
         [
             (
-                log.stage_order, log.stage_name, log.stage_type, log.status, log.rows_processed,
-                log.time_taken, "\n".join(log.file_paths), log.error_message or "",
+                log.stage_order,
+                log.stage_name,
+                log.stage_type,
+                log.status,
+                log.rows_processed,
+                log.time_taken,
+                "\n".join(log.file_paths),
+                log.error_message or "",
             )
             for log in logs
         ],

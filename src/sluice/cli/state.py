@@ -17,5 +17,11 @@ class CliState:
             self._services = Services.open(self.config_db)
         return self._services
 
+    def close(self) -> None:
+        if self._services is not None:
+            self._services.close()
+        self._services = None
+        self.config_db = None
+
 
 STATE = CliState()

@@ -53,25 +53,45 @@ def _changes(**options: Any) -> TableChanges:
 
 @app.command("add")
 def add(
-    source_tablename: Annotated[str, typer.Argument(help="Table in the source, e.g. sales.Orders.")],
+    source_tablename: Annotated[
+        str, typer.Argument(help="Table in the source, e.g. sales.Orders.")
+    ],
     source: Annotated[str, typer.Option("--source", help="Source connection name.")],
     destination: Annotated[str, typer.Option("--destination", help="Destination name.")],
-    sink_table: Annotated[str | None, typer.Option("--sink-table", help="Table in the sink.")] = None,
+    sink_table: Annotated[
+        str | None, typer.Option("--sink-table", help="Table in the sink.")
+    ] = None,
     load: Annotated[str | None, typer.Option("--load", help="Hop 1: full | incremental.")] = None,
     key: Annotated[str | None, typer.Option("--key", help="Hop 1 incremental key column.")] = None,
     every: Annotated[int | None, typer.Option("--every", help="Hop 1 interval, minutes.")] = None,
-    sink_load: Annotated[str | None, typer.Option("--sink-load", help="Hop 2: full | incremental.")] = None,
-    sink_key: Annotated[str | None, typer.Option("--sink-key", help="Hop 2 key column (default: lake batch).")] = None,
-    sink_every: Annotated[int | None, typer.Option("--sink-every", help="Hop 2 interval, minutes.")] = None,
-    primary_key: Annotated[str | None, typer.Option("--primary-key", help="COL[,COL...] to merge on.")] = None,
+    sink_load: Annotated[
+        str | None, typer.Option("--sink-load", help="Hop 2: full | incremental.")
+    ] = None,
+    sink_key: Annotated[
+        str | None, typer.Option("--sink-key", help="Hop 2 key column (default: lake batch).")
+    ] = None,
+    sink_every: Annotated[
+        int | None, typer.Option("--sink-every", help="Hop 2 interval, minutes.")
+    ] = None,
+    primary_key: Annotated[
+        str | None, typer.Option("--primary-key", help="COL[,COL...] to merge on.")
+    ] = None,
     pipeline: Annotated[str | None, typer.Option("--pipeline", help="Stage template name.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Configure a table for replication."""
     changes = _changes(
-        source=source, destination=destination, sink_table=sink_table, load=load, key=key,
-        every=every, sink_load=sink_load, sink_key=sink_key, sink_every=sink_every,
-        primary_key=primary_key, pipeline=pipeline,
+        source=source,
+        destination=destination,
+        sink_table=sink_table,
+        load=load,
+        key=key,
+        every=every,
+        sink_load=sink_load,
+        sink_key=sink_key,
+        sink_every=sink_every,
+        primary_key=primary_key,
+        pipeline=pipeline,
     )
     config = Catalog(STATE.services().repo).add_table(source_tablename, changes)
     if as_json:
@@ -98,9 +118,17 @@ def edit(
 ) -> None:
     """Change a table's settings (only the options given)."""
     changes = _changes(
-        source=source, destination=destination, sink_table=sink_table, load=load, key=key,
-        every=every, sink_load=sink_load, sink_key=sink_key, sink_every=sink_every,
-        primary_key=primary_key, pipeline=pipeline,
+        source=source,
+        destination=destination,
+        sink_table=sink_table,
+        load=load,
+        key=key,
+        every=every,
+        sink_load=sink_load,
+        sink_key=sink_key,
+        sink_every=sink_every,
+        primary_key=primary_key,
+        pipeline=pipeline,
     )
     config = Catalog(STATE.services().repo).edit_table(source_tablename, changes)
     if as_json:
@@ -119,14 +147,18 @@ def list_(as_json: JsonOpt = False) -> None:
     rows = []
     for t in tables:
         s, d = t.source_to_dl, t.dl_to_sink
-        rows.append((
-            t.source_tablename, f"{t.source_name} -> {t.destination_name}", t.sink_tablename,
-            f"{s.load_type.value}/{d.load_type.value}",
-            f"{'on' if s.is_active else 'paused'}/{'on' if d.is_active else 'paused'}",
-            f"{s.last_run_status or '-'} {when(s.last_run_at)}",
-            f"{d.last_run_status or '-'} {when(d.last_run_at)}",
-            s.last_incremental_value or "-",
-        ))
+        rows.append(
+            (
+                t.source_tablename,
+                f"{t.source_name} -> {t.destination_name}",
+                t.sink_tablename,
+                f"{s.load_type.value}/{d.load_type.value}",
+                f"{'on' if s.is_active else 'paused'}/{'on' if d.is_active else 'paused'}",
+                f"{s.last_run_status or '-'} {when(s.last_run_at)}",
+                f"{d.last_run_status or '-'} {when(d.last_run_at)}",
+                s.last_incremental_value or "-",
+            )
+        )
     table(
         "tables",
         ["table", "route", "sink table", "load", "active", "hop 1 last", "hop 2 last", "watermark"],

@@ -115,10 +115,23 @@ class Catalog:
         values["sink_tablename"] = sink_table
 
         hops = (
-            (Hop.SOURCE_TO_DL, changes.load, changes.key, changes.every, "--load", "--key", "--every"),
             (
-                Hop.DL_TO_SINK, changes.sink_load, changes.sink_key, changes.sink_every,
-                "--sink-load", "--sink-key", "--sink-every",
+                Hop.SOURCE_TO_DL,
+                changes.load,
+                changes.key,
+                changes.every,
+                "--load",
+                "--key",
+                "--every",
+            ),
+            (
+                Hop.DL_TO_SINK,
+                changes.sink_load,
+                changes.sink_key,
+                changes.sink_every,
+                "--sink-load",
+                "--sink-key",
+                "--sink-every",
             ),
         )
         for hop, load, key, every, load_opt, key_opt, every_opt in hops:
@@ -175,4 +188,3 @@ class Catalog:
         if pipeline is not None and not found:
             raise NotFoundError(f"pipeline {pipeline!r} has no stages")
         return found
-

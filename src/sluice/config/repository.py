@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,7 +79,7 @@ class ConfigRepository:
                 c.execute(t.insert().values(key=key, value=value))
 
     # ---- sources and destinations ---------------------------------------------------------
-    def _to_connection(self, kind: ConnectionKind, row: Mapping[str, Any]) -> ConnectionRecord:
+    def _to_connection(self, kind: ConnectionKind, row: sa.RowMapping) -> ConnectionRecord:
         return ConnectionRecord(
             id=row["id"],
             name=row[kind.name_col],
@@ -110,30 +110,36 @@ class ConfigRepository:
 
     def get_connection(self, kind: ConnectionKind, name: str) -> ConnectionRecord:
         with self.tx() as c:
-            row = c.execute(
-                sa.select(kind.table).where(kind.table.c[kind.name_col] == name)
-            ).mappings().first()
-        if row is None:
-            raise NotFoundError(
-                f"no {kind.label} named {name!r}: see `sluice {kind.label} list`"
+            row = (
+                c.execute(sa.select(kind.table).where(kind.table.c[kind.name_col] == name))
+                .mappings()
+                .first()
             )
+        if row is None:
+            raise NotFoundError(f"no {kind.label} named {name!r}: see `sluice {kind.label} list`")
         return self._to_connection(kind, row)
 
     def list_connections(self, kind: ConnectionKind) -> list[ConnectionRecord]:
         with self.tx() as c:
-            rows = c.execute(
-                sa.select(kind.table).order_by(kind.table.c[kind.name_col])
-            ).mappings().all()
+            rows = (
+                c.execute(sa.select(kind.table).order_by(kind.table.c[kind.name_col]))
+                .mappings()
+                .all()
+            )
         return [self._to_connection(kind, row) for row in rows]
 
     def remove_connection(self, kind: ConnectionKind, name: str) -> None:
         self.get_connection(kind, name)
         with self.tx() as c:
-            users = c.execute(
-                sa.select(s.pipeline_config.c.source_tablename).where(
-                    s.pipeline_config.c[kind.config_col] == name
+            users = (
+                c.execute(
+                    sa.select(s.pipeline_config.c.source_tablename).where(
+                        s.pipeline_config.c[kind.config_col] == name
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if users:
                 raise ConflictError(
                     f"{kind.label} {name!r} is used by table(s) {', '.join(users)}: remove or "
@@ -143,7 +149,7 @@ class ConfigRepository:
 
     # ---- tables (pipeline_config) ---------------------------------------------------------
     @staticmethod
-    def _to_table(row: Mapping[str, Any]) -> TableConfig:
+    def _to_table(row: sa.RowMapping) -> TableConfig:
         def hop(prefix: str) -> HopConfig:
             return HopConfig(
                 schedule_minutes=row[f"{prefix}_schedule"],
@@ -182,18 +188,26 @@ class ConfigRepository:
 
     def get_table(self, name: str) -> TableConfig:
         with self.tx() as c:
-            row = c.execute(
-                sa.select(s.pipeline_config).where(s.pipeline_config.c.source_tablename == name)
-            ).mappings().first()
+            row = (
+                c.execute(
+                    sa.select(s.pipeline_config).where(s.pipeline_config.c.source_tablename == name)
+                )
+                .mappings()
+                .first()
+            )
         if row is None:
             raise NotFoundError(f"no table {name!r} is configured: see `sluice table list`")
         return self._to_table(row)
 
     def list_tables(self) -> list[TableConfig]:
         with self.tx() as c:
-            rows = c.execute(
-                sa.select(s.pipeline_config).order_by(s.pipeline_config.c.source_tablename)
-            ).mappings().all()
+            rows = (
+                c.execute(
+                    sa.select(s.pipeline_config).order_by(s.pipeline_config.c.source_tablename)
+                )
+                .mappings()
+                .all()
+            )
         return [self._to_table(row) for row in rows]
 
     def update_table(self, name: str, values: dict[str, Any]) -> TableConfig:
@@ -292,7 +306,7 @@ class ConfigRepository:
 
     # ---- runs and stage logs --------------------------------------------------------------
     @staticmethod
-    def _to_run(row: Mapping[str, Any]) -> RunRecord:
+    def _to_run(row: sa.RowMapping) -> RunRecord:
         return RunRecord(
             id=row["id"],
             source_tablename=row["source_tablename"],
@@ -336,9 +350,13 @@ class ConfigRepository:
 
     def get_run(self, run_id: int) -> RunRecord:
         with self.tx() as c:
-            row = c.execute(
-                sa.select(s.pipeline_runs_master).where(s.pipeline_runs_master.c.id == run_id)
-            ).mappings().first()
+            row = (
+                c.execute(
+                    sa.select(s.pipeline_runs_master).where(s.pipeline_runs_master.c.id == run_id)
+                )
+                .mappings()
+                .first()
+            )
         if row is None:
             raise NotFoundError(f"no run with id {run_id}: see `sluice runs`")
         return self._to_run(row)
@@ -356,9 +374,7 @@ class ConfigRepository:
             rows = c.execute(query).mappings().all()
         return [self._to_run(row) for row in rows]
 
-    def start_stage_log(
-        self, run_id: int, stage: StageRecord, started_at: datetime
-    ) -> int:
+    def start_stage_log(self, run_id: int, stage: StageRecord, started_at: datetime) -> int:
         with self.tx() as c:
             log_id = c.execute(
                 s.pipeline_run_stage_logs.insert()
@@ -392,9 +408,15 @@ class ConfigRepository:
     def stage_logs(self, run_id: int) -> list[StageLogRecord]:
         t = s.pipeline_run_stage_logs
         with self.tx() as c:
-            rows = c.execute(
-                sa.select(t).where(t.c.pipeline_run_id == run_id).order_by(t.c.stage_order, t.c.id)
-            ).mappings().all()
+            rows = (
+                c.execute(
+                    sa.select(t)
+                    .where(t.c.pipeline_run_id == run_id)
+                    .order_by(t.c.stage_order, t.c.id)
+                )
+                .mappings()
+                .all()
+            )
         return [
             StageLogRecord(
                 id=row["id"],

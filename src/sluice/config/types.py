@@ -22,7 +22,7 @@ class _SQLiteISOTimestamp(sqlite.DATETIME):
             ".%(microsecond)06dZ",
         )
         kwargs.setdefault("regexp", r"(\d+)-(\d+)-(\d+)[T ](\d+):(\d+):(\d+)(?:\.(\d+))?Z?")
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
 
 
 class UTCTimestamp(sa.types.TypeDecorator[datetime]):

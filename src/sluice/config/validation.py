@@ -58,9 +58,7 @@ def load_type(value: str, option: str) -> LoadType:
 
 def schedule(value: int | None, option: str) -> int | None:
     if value is not None and value <= 0:
-        raise ConfigError(
-            f"schedule {value} ({option}) must be a positive number of minutes"
-        )
+        raise ConfigError(f"schedule {value} ({option}) must be a positive number of minutes")
     return value
 
 

@@ -70,8 +70,7 @@ def _spec(type_name: str, role: str) -> ConnectorSpec:
     available = source_types() if role == "source" else sink_types()
     if spec is None or (spec.source if role == "source" else spec.sink) is None:
         raise ConfigError(
-            f"unknown {role} type {type_name!r}: available {role} types are "
-            + ", ".join(available)
+            f"unknown {role} type {type_name!r}: available {role} types are " + ", ".join(available)
         )
     return spec
 

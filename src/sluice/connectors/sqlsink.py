@@ -54,7 +54,9 @@ class SqlSinkBase:
         """Column name -> declared type, or None when the table does not exist."""
         raise NotImplementedError
 
-    def bulk_stage(self, staging: TableRef, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> int:
+    def bulk_stage(
+        self, staging: TableRef, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
+    ) -> int:
         """Create `staging` for `schema` and load the batches by the native bulk path."""
         raise NotImplementedError
 
@@ -145,7 +147,11 @@ class SqlSinkBase:
         )
 
     def _create_table_sql(
-        self, table: TableRef, columns: list[str], types: dict[str, str], primary_key: tuple[str, ...]
+        self,
+        table: TableRef,
+        columns: list[str],
+        types: dict[str, str],
+        primary_key: tuple[str, ...],
     ) -> str:
         parts = [f"{quote_ident(c)} {types[c]}" for c in columns]
         if primary_key:
@@ -159,9 +165,8 @@ class SqlSinkBase:
         cols = ", ".join(quote_ident(c) for c in columns)
         self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")
         self.execute(self._create_table_sql(fresh, columns, types, request.primary_key))
-        self.execute(
-            f"INSERT INTO {self.qualified(fresh)} ({cols}) {self._rows_sql(request, staging, columns)}"
-        )
+        rows = self._rows_sql(request, staging, columns)
+        self.execute(f"INSERT INTO {self.qualified(fresh)} ({cols}) {rows}")
         self.execute(f"DROP TABLE IF EXISTS {self.qualified(request.table)}")
         self.execute(
             f"ALTER TABLE {self.qualified(fresh)} RENAME TO {quote_ident(request.table.name)}"
@@ -219,8 +224,12 @@ class SqlSinkBase:
     def _append(self, request: LoadRequest, staging: TableRef, columns: list[str]) -> None:
         cols = ", ".join(quote_ident(c) for c in columns)
         plain = LoadRequest(
-            table=request.table, mode=request.mode, schema=request.schema,
-            lake_table=request.lake_table, batch_ids=request.batch_ids, run_id=request.run_id,
+            table=request.table,
+            mode=request.mode,
+            schema=request.schema,
+            lake_table=request.lake_table,
+            batch_ids=request.batch_ids,
+            run_id=request.run_id,
         )
         self.execute(
             f"INSERT INTO {self.qualified(request.table)} ({cols}) "

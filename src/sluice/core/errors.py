@@ -1,12 +1,13 @@
 """The sluice exception tree.
 
-    SluiceError                 every error sluice raises on purpose; `str()` is one line for the user
-    ├── ConfigError             bad input: config, creds, CLI arguments, API payloads (exit 3)
-    ├── NotFoundError           a named source, destination, table, stage or run does not exist (exit 4)
-    ├── ConflictError           the thing exists already, or a run of that hop is active (exit 5)
-    └── StageError              raised while a stage runs; decides whether a retry can help
-        ├── TransientError      connection refused or reset, lock timeouts: retrying may succeed
-        └── TerminalError       missing table, bad credentials, data that does not fit: fail now
+    SluiceError             every deliberate error; `str()` is one line for the user
+    ├── ConfigError         bad input: config, creds, CLI arguments, API payloads (exit 3)
+    ├── NotFoundError       a named source, destination, table, stage or run is missing (exit 4)
+    ├── ConflictError       the thing exists already, or a run of that hop is active (exit 5)
+    ├── RunFailedError      a run ended failed (exit 1)
+    └── StageError          raised while a stage runs; decides whether a retry can help
+        ├── TransientError  connection refused or reset, lock timeouts: retrying may succeed
+        └── TerminalError   missing table, bad credentials, data that does not fit: fail now
 
 Connectors translate their driver's exceptions into TransientError or TerminalError at the edge
 (`raise TerminalError(...) from exc`); only the engine decides about retries.

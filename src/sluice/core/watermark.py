@@ -19,7 +19,9 @@ from sluice.core.errors import ConfigError, TerminalError
 def format_value(value: Any) -> str:
     """Canonical text of a key value (a Python scalar from Arrow)."""
     if isinstance(value, bool):
-        raise TerminalError("a boolean column cannot be an incremental key: pick a column that grows")
+        raise TerminalError(
+            "a boolean column cannot be an incremental key: pick a column that grows"
+        )
     if isinstance(value, datetime):
         return value.isoformat(timespec="microseconds")
     if isinstance(value, date | time):

@@ -55,7 +55,9 @@ class SilentObserver:
         return None
 
 
-def stages_for(repo: ConfigRepository, table: TableConfig, hop: HopChoice, pipeline: str) -> list[StageRecord]:
+def stages_for(
+    repo: ConfigRepository, table: TableConfig, hop: HopChoice, pipeline: str
+) -> list[StageRecord]:
     template = repo.list_stages(pipeline)
     if not template:
         raise ConfigError(f"pipeline {pipeline!r} has no stages: see `sluice stages list`")
@@ -117,9 +119,10 @@ class RunEngine:
         for index, stage in enumerate(stages):
             hop = get_stage_type(stage.stage_type).hop
             failure = self._execute_stage(run_id, stage, watcher, secrets)
-            last_of_hop = index + 1 == len(stages) or get_stage_type(
-                stages[index + 1].stage_type
-            ).hop is not hop
+            last_of_hop = (
+                index + 1 == len(stages)
+                or get_stage_type(stages[index + 1].stage_type).hop is not hop
+            )
             if failure is not None or last_of_hop:
                 status = RunStatus.FAILED if failure else RunStatus.SUCCESS
                 self.repo.set_hop_result(table.source_tablename, hop, status.value, utcnow())
@@ -140,7 +143,9 @@ class RunEngine:
         log_id = self.repo.start_stage_log(run_id, stage, utcnow())
         watcher.stage_started(stage)
         started = time.perf_counter()
-        task = StageTask(run_id=run_id, stage_order=stage.stage_order, pool=stage.driver_container or "default")
+        task = StageTask(
+            run_id=run_id, stage_order=stage.stage_order, pool=stage.driver_container or "default"
+        )
         error: str | None = None
         rows = 0
         paths: list[str] = []

@@ -30,9 +30,7 @@ class Services:
         if revision != head_revision():
             engine.dispose()
             state = "is not initialised" if revision is None else f"is at revision {revision}"
-            raise ConfigError(
-                f"the config database {state}: run `sluice init` first"
-            )
+            raise ConfigError(f"the config database {state}: run `sluice init` first")
         return cls(config_url=url, repo=ConfigRepository(engine))
 
     def lake_uri(self) -> str:

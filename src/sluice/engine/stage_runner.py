@@ -14,9 +14,7 @@ def run_stage(
 ) -> StageResult:
     repo = services.repo
     run = repo.get_run(run_id)
-    stage = next(
-        st for st in repo.list_stages(run.pipeline_name) if st.stage_order == stage_order
-    )
+    stage = next(st for st in repo.list_stages(run.pipeline_name) if st.stage_order == stage_order)
     context = StageContext(
         repo=repo,
         lake=services.lake(),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sluice.engine.stage_runner import run_stage
 from sluice.engine.services import Services
+from sluice.engine.stage_runner import run_stage
 from sluice.executors.base import StageTask
 from sluice.stages.context import StageResult
 

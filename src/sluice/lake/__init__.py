@@ -1,1 +1,1 @@
-"""The lake: sole owner of lake IO. Batches are immutable and visible only once their manifest is."""
+"""The lake: sole owner of lake IO. A batch is immutable and visible once its manifest is."""

@@ -96,7 +96,9 @@ class LakeStore:
     def list(self, path: str) -> list[FileEntry]:
         selector = pafs.FileSelector(path, allow_not_found=True, recursive=False)
         return [
-            FileEntry(path=info.path, is_dir=info.type == pafs.FileType.Directory, size=info.size or 0)
+            FileEntry(
+                path=info.path, is_dir=info.type == pafs.FileType.Directory, size=info.size or 0
+            )
             for info in self.fs.get_file_info(selector)
         ]
 
@@ -109,7 +111,7 @@ class LakeStore:
     def open_write(self, path: str) -> HashingWriter:
         if self.local:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            return HashingWriter(open(path, "wb"))  # noqa: SIM115 - closed by the caller
+            return HashingWriter(open(path, "wb"))
         return HashingWriter(self.fs.open_output_stream(path))
 
     def read_bytes(self, path: str) -> bytes:

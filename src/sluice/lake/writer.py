@@ -42,9 +42,9 @@ class BatchWriter:
         self.row_group_rows = row_group_rows
         self.row_group_bytes = row_group_bytes
         self.part_rows = part_rows
+        # Numbers of abandoned batches are not reused: a stage log may still name their files.
+        self.sequence = max(table.batch_dirs(), default=0) + 1
         self._discard_uncommitted()
-        existing = table.batch_dirs()
-        self.sequence = max(existing, default=0) + 1
         self.dir = posixpath.join(table.dir, batch_dir_name(self.sequence))
         table.store.make_dirs(self.dir)
         self._buffer: list[pa.RecordBatch] = []
@@ -80,7 +80,10 @@ class BatchWriter:
         self._buffer.append(batch)
         self._buffered_rows += batch.num_rows
         self._buffered_bytes += batch.nbytes
-        if self._buffered_rows >= self.row_group_rows or self._buffered_bytes >= self.row_group_bytes:
+        if (
+            self._buffered_rows >= self.row_group_rows
+            or self._buffered_bytes >= self.row_group_bytes
+        ):
             self._flush()
 
     def _flush(self) -> None:
@@ -115,7 +118,9 @@ class BatchWriter:
         self._sink.close()
         self._parts.append(
             PartInfo(
-                path=self._current_name, rows=self._part_rows, bytes=self._sink.size,
+                path=self._current_name,
+                rows=self._part_rows,
+                bytes=self._sink.size,
                 sha256=self._sink.sha256,
             )
         )

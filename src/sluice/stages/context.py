@@ -70,7 +70,9 @@ class StageContext:
         ):
             try:
                 record = getter()
-                found += registry.validate_creds(record.type, record.creds, role=role).secret_values()
+                found += registry.validate_creds(
+                    record.type, record.creds, role=role
+                ).secret_values()
             except ConfigError:
                 continue
         return found

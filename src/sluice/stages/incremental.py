@@ -119,7 +119,7 @@ def _widens(old: pa.DataType, new: pa.DataType) -> bool:
         return True
     if pa.types.is_integer(old) and pa.types.is_integer(new):
         same_sign = pa.types.is_signed_integer(old) == pa.types.is_signed_integer(new)
-        return same_sign and new.bit_width >= old.bit_width
+        return bool(same_sign and new.bit_width >= old.bit_width)
     if pa.types.is_floating(old) and pa.types.is_floating(new):
         return bool(new.bit_width >= old.bit_width)
     if pa.types.is_integer(old) and pa.types.is_decimal(new):

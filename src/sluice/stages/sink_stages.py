@@ -100,7 +100,9 @@ class Load(StageType):
         finally:
             sink.close()
         self._advance_watermark(ctx, set(plan.batch_ids) | held, key_filter)
-        paths = [lake_table.store.display(p) for m in plan.batches for p in lake_table.part_paths(m)]
+        paths = [
+            lake_table.store.display(p) for m in plan.batches for p in lake_table.part_paths(m)
+        ]
         return StageResult(rows=result.rows_loaded, file_paths=paths)
 
     @staticmethod
@@ -138,9 +140,7 @@ class _SinkKeyFilter:
     def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         column = batch.column(self.key)
         if self.since is not None:
-            batch = batch.filter(
-                pc.greater_equal(column, pa.scalar(self.since, type=column.type))
-            )
+            batch = batch.filter(pc.greater_equal(column, pa.scalar(self.since, type=column.type)))
             column = batch.column(self.key)
         high = pc.max(column).as_py() if batch.num_rows else None
         if high is not None and (self.max is None or high > self.max):
@@ -182,19 +182,21 @@ class VerifySink(StageType):
         return StageResult(rows=sink_rows)
 
     @staticmethod
-    def _reconcile(
-        ctx: StageContext, sink_rows: int, held: list[Manifest], plan: SinkPlan
-    ) -> None:
+    def _reconcile(ctx: StageContext, sink_rows: int, held: list[Manifest], plan: SinkPlan) -> None:
         lake_rows = sum(m.row_count for m in held)
-        exact = (
-            ctx.table.dl_to_sink.load_type is LoadType.FULL and len(held) == 1
-        ) or (plan.mode is LoadMode.APPEND and not ctx.table.primary_key)
+        exact = (ctx.table.dl_to_sink.load_type is LoadType.FULL and len(held) == 1) or (
+            plan.mode is LoadMode.APPEND and not ctx.table.primary_key
+        )
         if exact and sink_rows != lake_rows:
             raise TerminalError(
                 f"sink table {ctx.sink_ref} has {sink_rows} rows but the lake batches it holds "
                 f"have {lake_rows}"
             )
-        if ctx.table.primary_key and sink_rows > lake_rows and ctx.table.dl_to_sink.load_type is LoadType.FULL:
+        if (
+            ctx.table.primary_key
+            and sink_rows > lake_rows
+            and ctx.table.dl_to_sink.load_type is LoadType.FULL
+        ):
             raise TerminalError(
                 f"sink table {ctx.sink_ref} has {sink_rows} rows, more than the {lake_rows} "
                 "rows of the lake batches it holds"

@@ -67,7 +67,9 @@ class Extract(StageType):
             since, held = (None, set[str]())
             if key is not None:
                 if key not in info.schema.names:
-                    raise TerminalError(f"incremental key {key!r} is not a column of {ctx.source_ref}")
+                    raise TerminalError(
+                        f"incremental key {key!r} is not a column of {ctx.source_ref}"
+                    )
                 if incremental:
                     key_type = info.schema.field(key).type
                     since, held = self._resume_point(ctx, committed, key, key_type)
@@ -85,7 +87,9 @@ class Extract(StageType):
                 if incremental and writer.seen == 0:
                     writer.abort()  # nothing new: no empty batch, the watermark stays
                     return StageResult(rows=0)
-                manifest = writer.commit(self._manifest(ctx, hop.load_type, key, since, held, tracker))
+                manifest = writer.commit(
+                    self._manifest(ctx, hop.load_type, key, since, held, tracker)
+                )
             except BaseException:
                 writer.abort()
                 raise
@@ -175,7 +179,9 @@ class VerifyLake(StageType):
                     parquet = pq.ParquetFile(handle)
                     part_rows = parquet.metadata.num_rows
                     if not parquet.schema_arrow.equals(manifest.schema):
-                        raise TerminalError(f"lake part {path} has a schema other than its manifest's")
+                        raise TerminalError(
+                            f"lake part {path} has a schema other than its manifest's"
+                        )
                 if part_rows != part.rows:
                     raise TerminalError(
                         f"lake part {path} holds {part_rows} rows, its manifest says {part.rows}"

@@ -26,8 +26,12 @@ class DuckDBSink(SqlSinkBase):
     )
     widenings: ClassVar[frozenset[tuple[str, str]]] = frozenset(
         {
-            ("TINYINT", "SMALLINT"), ("TINYINT", "INTEGER"), ("TINYINT", "BIGINT"),
-            ("SMALLINT", "INTEGER"), ("SMALLINT", "BIGINT"), ("INTEGER", "BIGINT"),
+            ("TINYINT", "SMALLINT"),
+            ("TINYINT", "INTEGER"),
+            ("TINYINT", "BIGINT"),
+            ("SMALLINT", "INTEGER"),
+            ("SMALLINT", "BIGINT"),
+            ("INTEGER", "BIGINT"),
             ("FLOAT", "DOUBLE"),
         }
     )
@@ -114,7 +118,9 @@ class DuckDBSink(SqlSinkBase):
 
     def arrow(self, table: TableRef) -> pa.Table:
         """The whole table as Arrow (for checks and tests, not the load path)."""
-        result: pa.Table = self._connection.sql(f"SELECT * FROM {self.qualified(table)}").to_arrow_table()
+        result: pa.Table = self._connection.sql(
+            f"SELECT * FROM {self.qualified(table)}"
+        ).to_arrow_table()
         return result
 
     def close(self) -> None:
@@ -125,9 +131,7 @@ def _duckdb_schema(schema: pa.Schema) -> pa.Schema:
     # DuckDB's DECIMAL stops at 38 digits; wider values travel as exact text.
     return pa.schema(
         [
-            f.with_type(pa.string())
-            if pa.types.is_decimal(f.type) and f.type.precision > 38
-            else f
+            f.with_type(pa.string()) if pa.types.is_decimal(f.type) and f.type.precision > 38 else f
             for f in schema
         ]
     )

@@ -112,8 +112,12 @@ class SQLiteSink(SqlSinkBase):
 def _storable_field(field: pa.Field) -> pa.Field:
     kind = field.type
     if (
-        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
-        or pa.types.is_string(kind) or pa.types.is_binary(kind) or pa.types.is_date32(kind)
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_date32(kind)
         or pa.types.is_timestamp(kind)
     ):
         return field

@@ -32,14 +32,18 @@ class SQLiteSource:
             )
         try:
             connection = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0,
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=30.0,
                 isolation_level=None,
             )
         except sqlite3.Error as exc:
             raise _translate(exc, self.path) from exc
         return connection
 
-    def _columns(self, connection: sqlite3.Connection, table: TableRef) -> list[tuple[str, str, int]]:
+    def _columns(
+        self, connection: sqlite3.Connection, table: TableRef
+    ) -> list[tuple[str, str, int]]:
         rows = connection.execute(
             f"PRAGMA {_schema_prefix(table)}table_info({quote_ident(table.name)})"
         ).fetchall()
@@ -129,7 +133,10 @@ def _loose_bound(value: Any) -> Any:
 
 
 def _to_batch(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.RecordBatch:
-    arrays = [_column(values, field) for values, field in zip(zip(*rows, strict=True), schema, strict=True)]
+    arrays = [
+        _column(values, field)
+        for values, field in zip(zip(*rows, strict=True), schema, strict=True)
+    ]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 

@@ -28,14 +28,14 @@ _DEFAULT_STAGES = (
 
 
 def upgrade() -> None:
-    op.add_column("pipeline_config", sa.Column("source_to_dl_last_loader_run_timestamp", UTCTimestamp))
+    op.add_column(
+        "pipeline_config", sa.Column("source_to_dl_last_loader_run_timestamp", UTCTimestamp)
+    )
     op.add_column("pipeline_config", sa.Column("source_to_dl_last_loader_run_status", sa.Text))
     op.add_column("pipeline_config", sa.Column("source_name", sa.Text))
     op.add_column("pipeline_config", sa.Column("destination_name", sa.Text))
     op.add_column("pipeline_config", sa.Column("primary_key", sa.Text))
-    op.add_column(
-        "pipeline_config", sa.Column("pipeline_name", sa.Text, server_default="default")
-    )
+    op.add_column("pipeline_config", sa.Column("pipeline_name", sa.Text, server_default="default"))
     op.add_column("pipeline_runs_master", sa.Column("hop", sa.Text, server_default="all"))
     op.create_index("ix_runs_table_id", "pipeline_runs_master", ["source_tablename", "id"])
     op.create_index("ix_runs_status", "pipeline_runs_master", ["status"])

@@ -1,0 +1,39 @@
+"""Reading tables back from the embedded systems, to compare what arrived with what left."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from sluice.connectors.base import ReadRequest
+from sluice.connectors.sqlite.config import SQLiteCreds
+from sluice.connectors.sqlite.source import SQLiteSource
+from sluice.core.models import TableRef
+
+
+def sqlite_table(path: Path, table: str) -> pa.Table:
+    source = SQLiteSource(SQLiteCreds(path=str(path)))
+    info = source.check(TableRef(table))
+    return pa.Table.from_batches(
+        list(source.read(ReadRequest(TableRef(table)))), schema=info.schema
+    )
+
+
+def duckdb_table(path: Path, table: str) -> pa.Table:
+    with duckdb.connect(str(path), read_only=True) as connection:
+        escaped = table.replace('"', '""')
+        result: pa.Table = connection.sql(f'SELECT * FROM "{escaped}"').to_arrow_table()
+        return result
+
+
+def read_sink(kind: str, path: Path, table: str) -> pa.Table:
+    return duckdb_table(path, table) if kind == "duckdb" else sqlite_table(path, table)
+
+
+def same_rows(expected: pa.Table, actual: pa.Table, key: list[str]) -> bool:
+    """Equal contents regardless of row order and of equivalent type spellings."""
+    actual = actual.select(expected.schema.names).cast(expected.schema)
+    order = [(k, "ascending") for k in key]
+    return bool(expected.sort_by(order).equals(actual.sort_by(order)))

@@ -1,0 +1,214 @@
+"""The CLI's shapes, exit codes, JSON output and redaction, on the embedded defaults."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CHINOOK_SQLITE, Sluice
+
+
+@pytest.fixture
+def configured(sluice: Sluice, workdir: Path) -> Sluice:
+    sluice("init", ok=True)
+    sluice(f'source add chinook --type sqlite --creds \'{{"path": "{CHINOOK_SQLITE}"}}\'', ok=True)
+    sluice(
+        f'destination add wh --type duckdb --creds \'{{"path": "{workdir / "wh.duckdb"}"}}\'',
+        ok=True,
+    )
+    sluice("table add Genre --source chinook --destination wh --primary-key GenreId", ok=True)
+    return sluice
+
+
+def test_init_creates_the_default_config_database_and_lake(sluice: Sluice, workdir: Path) -> None:
+    result = sluice("init --json", ok=True).json()
+    assert result["revision"] == "0002" and result["previous_revision"] is None
+    assert result["lake"] == str(workdir / "lake")
+    assert (workdir / "databases/config_db/data/config.db").is_file()
+    again = sluice("init --json", ok=True).json()
+    assert again["previous_revision"] == "0002"
+    assert sluice("init --lake elsewhere --json", ok=True).json()["lake"] == str(
+        workdir / "elsewhere"
+    )
+
+
+def test_config_db_option_and_environment(
+    sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sluice(f"--config-db {workdir / 'a.db'} init", ok=True)
+    assert (workdir / "a.db").is_file()
+    monkeypatch.setenv("SLUICE_CONFIG_DB", f"sqlite:///{workdir / 'b.db'}")
+    sluice("init", ok=True)
+    assert (workdir / "b.db").is_file()
+    assert not (workdir / "databases").exists()
+
+
+def test_commands_before_init_say_so(sluice: Sluice) -> None:
+    result = sluice("table list")
+    assert result.code == 3
+    assert "run `sluice init` first" in result.err
+
+
+def test_lake_location_can_be_overridden_by_the_environment(
+    configured: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLUICE_LAKE", str(workdir / "other-lake"))
+    configured("run Genre --hop source_to_dl", ok=True)
+    assert list((workdir / "other-lake/chinook/Genre").glob("batch=*/_manifest.json"))
+    assert not (workdir / "lake").exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "code", "message"),
+    [
+        ("table add X --source nope --destination wh", 4, "no source named 'nope'"),
+        (
+            "table add X --source chinook --destination wh --load sometimes",
+            3,
+            "load type 'sometimes'",
+        ),
+        ("table add Genre --source chinook --destination wh", 5, "configured already"),
+        ("table show Nope", 4, "no table 'Nope' is configured"),
+        ("runs show 999", 4, "no run with id 999"),
+        ("run Nope", 4, "no table 'Nope'"),
+        ("source remove chinook", 5, "used by table(s) Genre"),
+        ("source add x --type sqlite --creds '{bad'", 3, "not valid JSON"),
+        ("source add x --type sqlite --creds @missing.json", 3, "cannot read creds file"),
+        ("run Genre --hop sideways", 2, "sideways"),
+    ],
+)
+def test_failures_exit_non_zero_with_a_one_line_reason(
+    configured: Sluice, command: str, code: int, message: str
+) -> None:
+    result = configured(command)
+    assert result.code == code, result.err
+    assert message in result.err
+    if code != 2:
+        assert result.err.strip().startswith("error:")
+        assert "Traceback" not in result.err
+
+
+def test_creds_can_come_from_a_file(configured: Sluice, workdir: Path) -> None:
+    (workdir / "creds.json").write_text(f'{{"path": "{CHINOOK_SQLITE}"}}')
+    configured("source add fromfile --type sqlite --creds @creds.json", ok=True)
+    tested = configured("source test fromfile --json", ok=True).json()
+    assert tested["ok"] is True and "11 table(s)" in tested["detail"]
+
+
+def test_source_test_reports_a_missing_file(configured: Sluice) -> None:
+    configured('source add gone --type sqlite --creds \'{"path": "/nonexistent/x.db"}\'', ok=True)
+    result = configured("source test gone")
+    assert result.code == 1
+    assert "does not exist" in result.err
+
+
+def test_listings_have_json(configured: Sluice) -> None:
+    sources = configured("source list --json", ok=True).json()
+    assert [s["name"] for s in sources] == ["chinook"]
+    assert sources[0]["id"][14] == "7"  # a UUID v7
+    assert configured("destination show wh --json", ok=True).json()["type"] == "duckdb"
+    tables = configured("table list --json", ok=True).json()
+    assert tables[0]["primary_key"] == ["GenreId"]
+    assert tables[0]["source_to_dl"]["schedule_minutes"] == 60
+    stages = configured("stages list --pipeline default --json", ok=True).json()
+    assert [s["stage_type"] for s in stages] == [
+        "check_source",
+        "extract",
+        "verify_lake",
+        "check_sink",
+        "load",
+        "verify_sink",
+    ]
+    assert {s["driver_container"] for s in stages} == {"driver_source_to_dl", "driver_dl_to_sink"}
+
+
+def test_human_listings_render(configured: Sluice) -> None:
+    configured("run Genre", ok=True)
+    for command in (
+        "source list",
+        "destination list",
+        "table list",
+        "stages list",
+        "runs",
+        "runs show 1",
+    ):
+        result = configured(command, ok=True)
+        assert result.out.strip()
+    assert "Genre" in configured("table list", ok=True).out
+    shown = configured("runs show 1", ok=True).out
+    assert "verify_sink" in shown and "part-00000.parquet" in shown
+
+
+def test_runs_filters(configured: Sluice) -> None:
+    configured("run Genre", ok=True)
+    configured("table add Nope --source chinook --destination wh", ok=True)
+    configured("run Nope")
+    assert [r["id"] for r in configured("runs --json", ok=True).json()] == [2, 1]
+    assert [r["id"] for r in configured("runs --status failed --json", ok=True).json()] == [2]
+    assert [r["id"] for r in configured("runs --table Genre --json", ok=True).json()] == [1]
+    assert len(configured("runs --limit 1 --json", ok=True).json()) == 1
+
+
+def test_pause_resume_edit_remove(configured: Sluice, workdir: Path) -> None:
+    configured("table pause Genre --hop dl_to_sink", ok=True)
+    shown = configured("table show Genre --json", ok=True).json()
+    assert shown["source_to_dl"]["is_active"] is True
+    assert shown["dl_to_sink"]["is_active"] is False
+    configured("table resume Genre", ok=True)
+    assert configured("table show Genre --json", ok=True).json()["dl_to_sink"]["is_active"] is True
+    edited = configured("table edit Genre --every 15 --sink-table genres --json", ok=True).json()
+    assert edited["source_to_dl"]["schedule_minutes"] == 15 and edited["sink_tablename"] == "genres"
+    configured("run Genre", ok=True)
+    configured("table remove Genre", ok=True)
+    assert configured("table list --json", ok=True).json() == []
+    assert configured("runs --json", ok=True).json() == []
+
+
+def test_custom_stage_templates(configured: Sluice) -> None:
+    configured(
+        "stages add --pipeline lean --order 1 --type extract --name Extract "
+        "--driver-container driver_source_to_dl",
+        ok=True,
+    )
+    configured("stages add --pipeline lean --order 2 --type load --name Load", ok=True)
+    configured("table edit Genre --pipeline lean", ok=True)
+    result = configured("run Genre --json", ok=True).json()
+    assert [s["stage_type"] for s in result["stages"]] == ["extract", "load"]
+    assert result["pipeline_name"] == "lean"
+
+
+def test_run_shows_progress_and_the_run_id(configured: Sluice) -> None:
+    result = configured("run Genre", ok=True)
+    assert "run 1 started: Genre (all)" in result.out
+    assert "run 1 success" in result.out
+
+
+def test_the_config_database_rows_follow_the_contract(configured: Sluice, workdir: Path) -> None:
+    configured("run Genre", ok=True)
+    with sqlite3.connect(workdir / "databases/config_db/data/config.db") as c:
+        run = c.execute(
+            "SELECT status, current_stage, total_stages, triggered_by, started_at, completed_at, "
+            "error_message FROM pipeline_runs_master"
+        ).fetchone()
+        logs = c.execute(
+            "SELECT stage_order, status, rows_processed, time_taken, started_at FROM "
+            "pipeline_run_stage_logs ORDER BY stage_order"
+        ).fetchall()
+        hop = c.execute(
+            "SELECT source_to_dl_last_loader_run_status, dl_to_sink_last_loader_run_status, "
+            "dl_to_sink_last_loader_run_timestamp, source_type, sink_type FROM pipeline_config"
+        ).fetchone()
+    assert run[:4] == ("success", 6, 6, "manual") and run[6] is None
+    assert run[4].endswith("Z") and run[4] <= run[5]
+    assert [(o, s, r) for o, s, r, _, _ in logs] == [
+        (1, "success", 25),
+        (2, "success", 25),
+        (3, "success", 25),
+        (4, "success", 0),
+        (5, "success", 25),
+        (6, "success", 25),
+    ]
+    assert all(float(t) >= 0 for _, _, _, t, _ in logs)
+    assert hop[:2] == ("success", "success") and hop[3:] == ("sqlite", "duckdb")
