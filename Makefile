@@ -27,11 +27,11 @@ services:
 	bash scripts/ensure-services.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check
 	$(BIN)/mypy
 
 test: $(STAMP) services
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check
 	$(BIN)/mypy
 	$(BIN)/pytest
 
