@@ -33,6 +33,8 @@ CREATE TABLE pipeline_config (
     destination_name TEXT,
     primary_key TEXT,
     pipeline_name TEXT DEFAULT 'default',
+    source_to_dl_lookback TEXT,
+    source_to_dl_null_key_fallback TEXT,
     PRIMARY KEY (source_tablename)
 );
 
@@ -126,4 +128,4 @@ CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0002');
+INSERT INTO alembic_version (version_num) VALUES ('0003');

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sluice.config.migrate import head_revision
 from tests.conftest import CHINOOK_SQLITE, Sluice
 
 
@@ -24,11 +25,11 @@ def configured(sluice: Sluice, workdir: Path) -> Sluice:
 
 def test_init_creates_the_default_config_database_and_lake(sluice: Sluice, workdir: Path) -> None:
     result = sluice("init --json", ok=True).json()
-    assert result["revision"] == "0002" and result["previous_revision"] is None
+    assert result["revision"] == head_revision() and result["previous_revision"] is None
     assert result["lake"] == str(workdir / "lake")
     assert (workdir / "databases/config_db/data/config.db").is_file()
     again = sluice("init --json", ok=True).json()
-    assert again["previous_revision"] == "0002"
+    assert again["previous_revision"] == head_revision()
     assert sluice("init --lake elsewhere --json", ok=True).json()["lake"] == str(
         workdir / "elsewhere"
     )

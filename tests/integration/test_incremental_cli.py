@@ -326,3 +326,52 @@ def test_one_hop_runs_only_its_stages(setup: Sluice, shop: Shop, workdir: Path) 
     files = second["stages"][1]["file_paths"]
     assert len(files) == 1 and files[0].endswith("batch=00000001/part-00000.parquet")
     assert json.loads(json.dumps(files)) == files
+
+
+def test_a_transaction_committing_late_with_an_old_key_arrives_once(
+    setup: Sluice, shop: Shop, workdir: Path
+) -> None:
+    setup(
+        "table add events --source shop --destination wh --load incremental --key updated_at "
+        "--sink-load incremental --primary-key id --lookback 1h",
+        ok=True,
+    )
+    shop.insert((1, "a", T1), (2, "b", T3))
+    run(setup)
+    late = shop.connect()
+    late.execute("BEGIN")
+    late.execute("INSERT INTO events VALUES (5, 'late', 50, ?)", (T2,))  # older than the watermark
+    assert stage_rows(setup, run(setup))["extract"] == 0  # not committed yet: not visible
+    late.execute("COMMIT")
+    late.close()
+    caught = run(setup)
+    assert stage_rows(setup, caught)["extract"] == 1
+    assert stage_rows(setup, run(setup))["extract"] == 0
+    assert (
+        config_value(workdir, "source_to_dl_last_incremental_value") == "2025-01-01T12:00:00.000000"
+    )
+    assert same_rows(shop.rows(), sink_rows(workdir), ["id"])
+
+
+def test_a_null_key_fails_by_default_and_a_fallback_column_includes_it(
+    setup: Sluice, shop: Shop, workdir: Path
+) -> None:
+    with shop.connect() as c:
+        c.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, edited DATETIME, made DATETIME)")
+        c.execute("INSERT INTO notes VALUES (1, ?, ?), (2, NULL, ?)", (T2, T1, T3))
+    setup(
+        "table add notes --source shop --destination wh --load incremental --key edited "
+        "--sink-load incremental --primary-key id",
+        ok=True,
+    )
+    failed = setup("run notes")
+    assert failed.code == 1
+    assert "incremental key 'edited' is NULL in 1 row(s)" in failed.err
+    assert "--null-key-fallback" in failed.err
+    shown = setup("table show notes --json", ok=True).json()
+    assert shown["source_to_dl"]["last_incremental_value"] is None
+    setup("table edit notes --null-key-fallback made", ok=True)
+    setup("run notes", ok=True)
+    shown = setup("table show notes --json", ok=True).json()
+    assert shown["source_to_dl"]["last_incremental_value"] == "2025-01-01T12:00:00.000000"
+    assert duckdb_table(workdir / "wh.duckdb", "notes").num_rows == 2

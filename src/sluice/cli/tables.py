@@ -14,6 +14,14 @@ from sluice.core.models import Hop, HopChoice
 
 app = typer.Typer(help="Manage the tables to replicate (pipeline_config).", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+LookbackOpt = Annotated[
+    str | None,
+    typer.Option("--lookback", help="Hop 1: re-read this far behind the watermark (15m, 2h, 100)."),
+]
+FallbackOpt = Annotated[
+    str | None,
+    typer.Option("--null-key-fallback", help="Hop 1: column used where the key is NULL."),
+]
 HopOpt = Annotated[HopChoice, typer.Option("--hop", help="Which hop; both by default.")]
 
 
@@ -39,6 +47,8 @@ def describe(t: TableConfig) -> dict[str, Any]:
         "sink_type": t.sink_type,
         "primary_key": list(t.primary_key),
         "pipeline_name": t.pipeline_name,
+        "lookback": t.lookback,
+        "null_key_fallback": t.null_key_fallback,
         "source_to_dl": hop(Hop.SOURCE_TO_DL),
         "dl_to_sink": hop(Hop.DL_TO_SINK),
     }
@@ -77,6 +87,8 @@ def add(
         str | None, typer.Option("--primary-key", help="COL[,COL...] to merge on.")
     ] = None,
     pipeline: Annotated[str | None, typer.Option("--pipeline", help="Stage template name.")] = None,
+    lookback: LookbackOpt = None,
+    null_key_fallback: FallbackOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Configure a table for replication."""
@@ -92,6 +104,8 @@ def add(
         sink_every=sink_every,
         primary_key=primary_key,
         pipeline=pipeline,
+        lookback=lookback,
+        null_key_fallback=null_key_fallback,
     )
     config = Catalog(STATE.services().repo).add_table(source_tablename, changes)
     if as_json:
@@ -114,9 +128,11 @@ def edit(
     sink_every: Annotated[int | None, typer.Option("--sink-every")] = None,
     primary_key: Annotated[str | None, typer.Option("--primary-key")] = None,
     pipeline: Annotated[str | None, typer.Option("--pipeline")] = None,
+    lookback: LookbackOpt = None,
+    null_key_fallback: FallbackOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Change a table's settings (only the options given)."""
+    """Change a table's settings (only the options given; '' clears a text option)."""
     changes = _changes(
         source=source,
         destination=destination,
@@ -129,6 +145,8 @@ def edit(
         sink_every=sink_every,
         primary_key=primary_key,
         pipeline=pipeline,
+        lookback=lookback,
+        null_key_fallback=null_key_fallback,
     )
     config = Catalog(STATE.services().repo).edit_table(source_tablename, changes)
     if as_json:

@@ -11,6 +11,7 @@ from sluice.config.repository import DESTINATIONS, SOURCES, ConfigRepository, Co
 from sluice.connectors import registry
 from sluice.core.errors import ConfigError, NotFoundError
 from sluice.core.models import Hop, HopChoice
+from sluice.core.watermark import check_lookback
 from sluice.stages.registry import stage_types
 
 DEFAULT_SCHEDULE_MINUTES = 60
@@ -31,6 +32,8 @@ class TableChanges:
     sink_every: int | None = None
     primary_key: list[str] | None = None
     pipeline: str | None = None
+    lookback: str | None = None
+    null_key_fallback: str | None = None
 
 
 class Catalog:
@@ -153,6 +156,15 @@ class Catalog:
                 # A watermark on another column means nothing for the new key.
                 values[f"{hop.value}_last_incremental_value"] = None
 
+        if changes.lookback is not None:
+            values["source_to_dl_lookback"] = (
+                check_lookback(changes.lookback) if changes.lookback else None
+            )
+        if changes.null_key_fallback is not None:
+            fallback = changes.null_key_fallback or None
+            if fallback:
+                v.identifier(fallback, "NULL-key fallback column (--null-key-fallback)")
+            values["source_to_dl_null_key_fallback"] = fallback
         if changes.primary_key is not None:
             values["primary_key"] = ",".join(v.primary_key(changes.primary_key)) or None
         pipeline = pick(changes.pipeline, current and current.pipeline_name, "default")

@@ -43,6 +43,8 @@ class TableConfig:
     pipeline_name: str
     source_to_dl: HopConfig
     dl_to_sink: HopConfig
+    lookback: str | None = None
+    null_key_fallback: str | None = None
 
     def hop(self, hop: Hop) -> HopConfig:
         return self.source_to_dl if hop is Hop.SOURCE_TO_DL else self.dl_to_sink

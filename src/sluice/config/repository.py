@@ -173,6 +173,8 @@ class ConfigRepository:
             pipeline_name=row["pipeline_name"] or "default",
             source_to_dl=hop("source_to_dl"),
             dl_to_sink=hop("dl_to_sink"),
+            lookback=row["source_to_dl_lookback"],
+            null_key_fallback=row["source_to_dl_null_key_fallback"],
         )
 
     def add_table(self, values: dict[str, Any]) -> TableConfig:

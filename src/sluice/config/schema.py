@@ -44,6 +44,10 @@ pipeline_config = sa.Table(
     sa.Column("destination_name", sa.Text),
     sa.Column("primary_key", sa.Text),
     sa.Column("pipeline_name", sa.Text, server_default="default"),
+    # sluice: hop 1's look-back window (a duration, or a number for numeric keys) and the
+    # column that stands in for a NULL incremental key (none: a NULL key fails the run).
+    sa.Column("source_to_dl_lookback", sa.Text),
+    sa.Column("source_to_dl_null_key_fallback", sa.Text),
 )
 
 sources_config = sa.Table(

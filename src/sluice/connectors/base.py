@@ -51,6 +51,8 @@ class ReadRequest:
     table: TableRef
     incremental_key: str | None = None
     lower_bound: Any = None
+    # Where the key is NULL this column stands in: the predicate is COALESCE(key, fallback).
+    fallback_key: str | None = None
     batch_rows: int = 100_000
 
 

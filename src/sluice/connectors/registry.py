@@ -50,6 +50,16 @@ register(
         sink="sluice.connectors.duckdb.sink:DuckDBSink",
     )
 )
+register(
+    ConnectorSpec(
+        type_name="postgres",
+        creds="sluice.connectors.postgres.config:PostgresCreds",
+        example_creds='{"host": "db.example.com", "port": 5432, "user": "app", '
+        '"password": "...", "database": "shop"}',
+        source="sluice.connectors.postgres.source:PostgresSource",
+        sink="sluice.connectors.postgres.sink:PostgresSink",
+    )
+)
 
 
 def _load(path: str) -> Any:

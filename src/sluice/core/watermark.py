@@ -7,7 +7,9 @@ decimals as their exact digits, strings as they are.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+import math
+import re
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -71,3 +73,44 @@ def parse_value(text: str, arrow_type: pa.DataType) -> Any:
 
 def scalar(value: Any, arrow_type: pa.DataType) -> pa.Scalar:
     return pa.scalar(value, type=arrow_type)
+
+
+_LOOKBACK = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def check_lookback(text: str) -> str:
+    """A look-back window as configured: '90s', '15m', '2h', '1d', or a plain number."""
+    if not _LOOKBACK.match(text.strip()):
+        raise ConfigError(
+            f"look-back window {text!r} is not valid: write a duration such as 30s, 15m, 2h "
+            "or 1d (or a plain number for a numeric key)"
+        )
+    return text.strip()
+
+
+def lookback_floor(since: Any, text: str | None) -> Any:
+    """The lowest key value a run re-reads: the watermark minus the look-back window."""
+    if since is None or not text:
+        return since
+    match = _LOOKBACK.match(text.strip())
+    if match is None:
+        raise ConfigError(f"look-back window {text!r} is not valid")
+    amount, unit = Decimal(match.group(1)), match.group(2)
+    if isinstance(since, datetime | date):
+        seconds = float(amount) * _UNIT_SECONDS[unit or "s"]
+        if isinstance(since, datetime):
+            return since - timedelta(seconds=seconds)
+        return since - timedelta(days=math.ceil(seconds / 86400))
+    if unit is not None:
+        raise ConfigError(
+            f"look-back window {text!r} is a duration but the incremental key is numeric: "
+            "give a plain number"
+        )
+    if isinstance(since, int):
+        return since - math.ceil(amount)
+    if isinstance(since, Decimal):
+        return since - amount
+    if isinstance(since, float):
+        return since - float(amount)
+    raise ConfigError("a look-back window needs a timestamp, date or numeric incremental key")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pyarrow as pa
 
 MANIFEST_NAME = "_manifest.json"
+WINDOW_NAME = "_window.parquet"
 FORMAT_VERSION = 1
 
 
@@ -36,9 +37,11 @@ class Manifest:
     key_min: str | None = None
     key_max: str | None = None
     watermark_before: str | None = None
-    # Hashes of the rows whose key equals key_max: the next incremental run reads rows at that
-    # value again and drops the ones already here, so a boundary row is never lost or doubled.
-    boundary_hashes: tuple[str, ...] = field(default_factory=tuple)
+    watermark_after: str | None = None
+    # (key, hash) of the rows held inside the next run's look-back window, in WINDOW_NAME: the
+    # next incremental run reads that window again and drops the rows already held, so a row at
+    # the boundary (or committed late inside the window) is never lost or doubled.
+    window: PartInfo | None = None
     source_row_count: int | None = None
 
     def to_json(self) -> bytes:
@@ -64,10 +67,11 @@ class Manifest:
             row_count=int(body["row_count"]),
             schema=schema,
             parts=tuple(PartInfo(**part) for part in body["parts"]),
+            window=PartInfo(**body["window"]) if body.get("window") else None,
             incremental_key=body.get("incremental_key"),
             key_min=body.get("key_min"),
             key_max=body.get("key_max"),
             watermark_before=body.get("watermark_before"),
-            boundary_hashes=tuple(body.get("boundary_hashes") or ()),
+            watermark_after=body.get("watermark_after"),
             source_row_count=body.get("source_row_count"),
         )

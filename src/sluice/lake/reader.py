@@ -57,6 +57,15 @@ class LakeTable:
         base = self.batch_path(manifest)
         return [posixpath.join(base, part.path) for part in manifest.parts]
 
+    def read_window(self, manifest: Manifest) -> pa.Table | None:
+        """The (key, hash) pairs a batch recorded for the next run's look-back window."""
+        if manifest.window is None:
+            return None
+        path = posixpath.join(self.batch_path(manifest), manifest.window.path)
+        with self.store.open_input(path) as handle:
+            window: pa.Table = pq.read_table(handle)
+        return window
+
     def read(self, manifest: Manifest, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
         """Stream a batch's rows; memory stays at about one row group."""
         for path in self.part_paths(manifest):

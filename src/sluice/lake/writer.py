@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from sluice.core.clock import iso, utcnow
 from sluice.lake.layout import batch_dir_name, part_name
-from sluice.lake.manifest import MANIFEST_NAME, Manifest, PartInfo
+from sluice.lake.manifest import MANIFEST_NAME, WINDOW_NAME, Manifest, PartInfo
 from sluice.lake.reader import LakeTable
 from sluice.lake.store import HashingWriter
 
@@ -127,12 +127,13 @@ class BatchWriter:
         self._writer = None
         self._sink = None
 
-    def commit(self, manifest: Manifest) -> Manifest:
+    def commit(self, manifest: Manifest, window: pa.Table | None = None) -> Manifest:
         """Finish the parts and publish the manifest; from here on the batch exists."""
         self._flush()
         if self._writer is None and not self._parts:
             self._open_part()  # an empty table still gets one (empty) part with its schema
         self._close_part()
+        window_part = self._write_window(window) if window is not None else None
         final = dataclasses.replace(
             manifest,
             sequence=self.sequence,
@@ -141,9 +142,17 @@ class BatchWriter:
             row_count=self.rows,
             schema=self.schema,
             parts=tuple(self._parts),
+            window=window_part,
         )
         self.table.store.write_atomic(posixpath.join(self.dir, MANIFEST_NAME), final.to_json())
         return final
+
+    def _write_window(self, window: pa.Table) -> PartInfo:
+        sink = self.table.store.open_write(posixpath.join(self.dir, WINDOW_NAME))
+        with pq.ParquetWriter(pa.PythonFile(sink, mode="w"), window.schema) as writer:
+            writer.write_table(window)
+        sink.close()
+        return PartInfo(path=WINDOW_NAME, rows=window.num_rows, bytes=sink.size, sha256=sink.sha256)
 
     def abort(self) -> None:
         if self._writer is not None:

@@ -1,10 +1,11 @@
 """Exact incremental selection on Arrow data, whatever the source pushed down.
 
-A run reads rows with key >= watermark. Rows above the watermark are new. Rows exactly at the
-watermark are new unless an earlier batch already holds that very row (same content hash):
-so a row that arrives later with the same key value as the last watermark is picked up, and a
-row that was already extracted is not extracted twice. The new watermark is the largest key
-extracted, and the hashes of the rows at that value travel in the batch's manifest.
+A run reads rows with key >= watermark - look-back (the look-back is 0 unless configured).
+Rows above the watermark are new. Rows at or below it, inside the window, are new unless an
+earlier batch already holds that very row (same content hash): so a row committed late, with a
+key value at or below the last watermark, is picked up once, and a row already extracted is
+not extracted twice. The new watermark is the largest key extracted (never lower than the old
+one); the (key, hash) pairs of the rows inside the next window are stored beside the batch.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sluice.core.errors import TerminalError
-from sluice.core.watermark import format_value
+from sluice.core.watermark import format_value, lookback_floor
 
 
 def row_hashes(table: pa.Table | pa.RecordBatch) -> list[str]:
@@ -28,73 +29,124 @@ def row_hashes(table: pa.Table | pa.RecordBatch) -> list[str]:
     return hashes
 
 
-class IncrementalFilter:
-    """Drops rows at or below the watermark that earlier batches already hold."""
+def effective_key(batch: pa.RecordBatch, key: str, fallback: str | None) -> pa.Array:
+    """The key column, with the fallback column standing in where the key is NULL."""
+    column = batch.column(key)
+    if column.null_count and fallback is not None:
+        column = pc.coalesce(column, batch.column(fallback).cast(column.type))
+    if column.null_count:
+        hint = (
+            f"the fallback column {fallback!r} is NULL there too"
+            if fallback
+            else "fill the column, or name a column to use instead with "
+            "`sluice table edit TABLE --null-key-fallback COL`"
+        )
+        raise TerminalError(
+            f"incremental key {key!r} is NULL in {column.null_count} row(s): a NULL key cannot "
+            f"be placed before or after the watermark; {hint}"
+        )
+    return column
 
-    def __init__(self, key: str, since: Any, held_at_since: set[str]) -> None:
+
+class IncrementalFilter:
+    """Keeps rows after the watermark, and rows in the look-back window not already held.
+
+    `floor` is the watermark minus the look-back window (the watermark itself without one);
+    `held` holds the content hashes of the rows earlier batches hold at or after `floor`.
+    """
+
+    def __init__(
+        self, key: str, since: Any, floor: Any, held: set[str], fallback: str | None = None
+    ) -> None:
         self.key = key
         self.since = since
-        self.held_at_since = held_at_since
+        self.floor = since if floor is None else floor
+        self.held = held
+        self.fallback = fallback
 
     def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        column = batch.column(self.key)
-        if column.null_count:
-            raise TerminalError(
-                f"incremental key {self.key!r} is NULL in {column.null_count} row(s): a NULL "
-                "key cannot be placed before or after the watermark; fill the column or pick "
-                "a key that is never NULL"
-            )
+        keys = effective_key(batch, self.key, self.fallback)
         if self.since is None:
             return batch
-        since = pa.scalar(self.since, type=column.type)
-        newer = pc.greater(column, since)
-        at = pc.equal(column, since)
-        if pc.any(at).as_py() and self.held_at_since:
-            at_rows = batch.filter(at)
-            fresh = [h not in self.held_at_since for h in row_hashes(at_rows)]
-            positions = pc.indices_nonzero(at)
-            keep_at = pa.array([False] * batch.num_rows)
-            if any(fresh):
-                flags = [False] * batch.num_rows
-                for position, is_fresh in zip(positions.to_pylist(), fresh, strict=True):
-                    flags[position] = is_fresh
-                keep_at = pa.array(flags)
-            return batch.filter(pc.or_(newer, keep_at))
-        return batch.filter(pc.or_(newer, at))
+        newer = pc.greater(keys, pa.scalar(self.since, type=keys.type))
+        in_window = pc.and_(
+            pc.greater_equal(keys, pa.scalar(self.floor, type=keys.type)),
+            pc.invert(newer),
+        )
+        if not pc.any(in_window).as_py():
+            return batch.filter(newer)
+        positions = pc.indices_nonzero(in_window).to_pylist()
+        hashes = row_hashes(batch.take(pa.array(positions, type=pa.int64())))
+        flags = newer.to_pylist()
+        for position, digest in zip(positions, hashes, strict=True):
+            flags[position] = digest not in self.held
+        return batch.filter(pa.array(flags, type=pa.bool_()))
 
 
 class KeyTracker:
-    """Minimum and maximum of the key over everything written, and the rows at the maximum."""
+    """The key's range over everything written, and the rows inside the next look-back window.
 
-    def __init__(self, key: str) -> None:
+    The window of the next run is every row held with key >= new watermark - look-back; it is
+    gathered from this batch and carried over from the previous window, then stored beside the
+    batch (`_window.parquet`) for the next run's filter.
+    """
+
+    def __init__(self, key: str, lookback: str | None = None, fallback: str | None = None) -> None:
         self.key = key
+        self.lookback = lookback
+        self.fallback = fallback
         self.min: Any = None
         self.max: Any = None
-        self._at_max: list[str] = []
+        self._keys: list[Any] = []
+        self._hashes: list[str] = []
 
     def update(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
             return
-        column = batch.column(self.key)
-        bounds = pc.min_max(column).as_py()
+        keys = effective_key(batch, self.key, self.fallback)
+        bounds = pc.min_max(keys).as_py()
         low, high = bounds["min"], bounds["max"]
-        if low is None:
-            return
         if self.min is None or low < self.min:
             self.min = low
         if self.max is None or high > self.max:
             self.max = high
-            self._at_max = []
-        if high == self.max:
-            at = batch.filter(pc.equal(column, pa.scalar(high, type=column.type)))
-            self._at_max.extend(row_hashes(at))
+        floor = lookback_floor(self.max, self.lookback)
+        selected = pc.greater_equal(keys, pa.scalar(floor, type=keys.type))
+        if pc.any(selected).as_py():
+            self._keys.extend(keys.filter(selected).to_pylist())
+            self._hashes.extend(row_hashes(batch.filter(selected)))
+        self._prune(floor)
 
-    def boundary(self, since: Any, held_at_since: set[str]) -> tuple[str, ...]:
-        """Hashes of all rows held at the new watermark, this batch's and earlier ones'."""
-        hashes = set(self._at_max)
-        if self.max is not None and since is not None and self.max == since:
-            hashes |= held_at_since
-        return tuple(sorted(hashes))
+    def _prune(self, floor: Any) -> None:
+        if self._keys and min(self._keys) < floor:
+            kept = [(k, h) for k, h in zip(self._keys, self._hashes, strict=True) if k >= floor]
+            self._keys = [k for k, _ in kept]
+            self._hashes = [h for _, h in kept]
+
+    def watermark(self, since: Any) -> Any:
+        """The new watermark: never behind the old one, even when only late rows arrived."""
+        if since is None:
+            return self.max
+        if self.max is None:
+            return since
+        return max(since, self.max)
+
+    def window(self, since: Any, held: pa.Table | None, key_type: pa.DataType) -> pa.Table:
+        """(key, hash) of every row held at or after the next run's floor."""
+        floor = lookback_floor(self.watermark(since), self.lookback)
+        keys, hashes = list(self._keys), list(self._hashes)
+        if held is not None and held.num_rows:
+            keys += held.column("key").to_pylist()
+            hashes += held.column("hash").to_pylist()
+        pairs = sorted(
+            {(k, h) for k, h in zip(keys, hashes, strict=True) if floor is None or k >= floor}
+        )
+        return pa.table(
+            {
+                "key": pa.array([k for k, _ in pairs], type=key_type),
+                "hash": pa.array([h for _, h in pairs], type=pa.string()),
+            }
+        )
 
     def text(self, value: Any) -> str | None:
         return None if value is None else format_value(value)

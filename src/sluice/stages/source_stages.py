@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -11,7 +12,7 @@ import pyarrow.parquet as pq
 from sluice.connectors.base import ReadRequest
 from sluice.core.errors import TerminalError
 from sluice.core.models import Hop, LoadType
-from sluice.core.watermark import format_value, parse_value
+from sluice.core.watermark import format_value, lookback_floor, parse_value
 from sluice.lake.manifest import Manifest
 from sluice.lake.writer import BatchWriter
 from sluice.stages.context import StageContext, StageResult
@@ -45,6 +46,17 @@ class CheckSource(StageType):
         return StageResult(rows=info.row_count or 0)
 
 
+@dataclass(frozen=True)
+class _ResumePoint:
+    since: Any = None
+    floor: Any = None
+    held: pa.Table | None = None
+
+    @property
+    def held_hashes(self) -> set[str]:
+        return set() if self.held is None else set(self.held.column("hash").to_pylist())
+
+
 class Extract(StageType):
     """One consistent read of the source becomes one new lake batch (full or incremental)."""
 
@@ -59,25 +71,36 @@ class Extract(StageType):
         # A full load with a key configured still records the key's range, so switching the
         # table to incremental later continues from the snapshot instead of starting over.
         key = hop.incremental_key
+        fallback = ctx.table.null_key_fallback
         source = ctx.open_source()
         try:
             info = source.check(ctx.source_ref)
             if committed:
                 check_compatible(committed[-1].schema, info.schema)
-            since, held = (None, set[str]())
+            point = _ResumePoint()
             if key is not None:
-                if key not in info.schema.names:
-                    raise TerminalError(
-                        f"incremental key {key!r} is not a column of {ctx.source_ref}"
-                    )
+                for column in (key, fallback):
+                    if column and column not in info.schema.names:
+                        raise TerminalError(
+                            f"column {column!r} (incremental key or its NULL fallback) is not a "
+                            f"column of {ctx.source_ref}"
+                        )
                 if incremental:
-                    key_type = info.schema.field(key).type
-                    since, held = self._resume_point(ctx, committed, key, key_type)
+                    point = self._resume_point(ctx, committed, key, info.schema.field(key).type)
             writer = BatchWriter(lake_table, ctx.run.id, info.schema)
-            row_filter = IncrementalFilter(key, since, held) if incremental and key else None
-            tracker = KeyTracker(key) if key is not None else None
+            row_filter = (
+                IncrementalFilter(key, point.since, point.floor, point.held_hashes, fallback)
+                if incremental and key
+                else None
+            )
+            tracker = KeyTracker(key, ctx.table.lookback, fallback) if key else None
             try:
-                request = ReadRequest(table=ctx.source_ref, incremental_key=key, lower_bound=since)
+                request = ReadRequest(
+                    table=ctx.source_ref,
+                    incremental_key=key,
+                    lower_bound=point.floor,
+                    fallback_key=fallback,
+                )
                 for batch in source.read(request):
                     kept = row_filter.apply(batch) if row_filter is not None else batch
                     if tracker is not None:
@@ -87,17 +110,22 @@ class Extract(StageType):
                 if incremental and writer.seen == 0:
                     writer.abort()  # nothing new: no empty batch, the watermark stays
                     return StageResult(rows=0)
+                window = None
+                if tracker is not None and key is not None:
+                    window = tracker.window(point.since, point.held, info.schema.field(key).type)
                 manifest = writer.commit(
-                    self._manifest(ctx, hop.load_type, key, since, held, tracker)
+                    self._manifest(ctx, hop.load_type, key, point, tracker), window
                 )
             except BaseException:
                 writer.abort()
                 raise
         finally:
             source.close()
-        if tracker is not None and manifest.key_max is not None:
+        if manifest.watermark_after is not None:
             # Only after the manifest is published: the watermark never runs ahead of the lake.
-            ctx.repo.set_watermark(ctx.table.source_tablename, Hop.SOURCE_TO_DL, manifest.key_max)
+            ctx.repo.set_watermark(
+                ctx.table.source_tablename, Hop.SOURCE_TO_DL, manifest.watermark_after
+            )
         return StageResult(
             rows=manifest.row_count,
             file_paths=[lake_table.store.display(p) for p in lake_table.part_paths(manifest)],
@@ -105,36 +133,49 @@ class Extract(StageType):
 
     def _resume_point(
         self, ctx: StageContext, committed: list[Manifest], key: str, key_type: pa.DataType
-    ) -> tuple[Any, set[str]]:
-        """Where to read from, and the rows already held at that exact value.
+    ) -> _ResumePoint:
+        """Where to read from, and the rows already held in the look-back window.
 
-        The newest incremental batch on this key is the truth: if the config database's
+        The newest batch that tracked this key is the truth: if the config database's
         watermark lags it (a crash between the lake commit and the config update), the lake's
         value is taken and written back; if the user set the watermark elsewhere, theirs wins.
         """
         stored = ctx.table.source_to_dl.last_incremental_value
         latest = next(
-            (m for m in reversed(committed) if m.incremental_key == key and m.key_max is not None),
+            (
+                m
+                for m in reversed(committed)
+                if m.incremental_key == key and m.watermark_after is not None
+            ),
             None,
         )
-        if latest is not None and stored in (latest.watermark_before, latest.key_max):
-            if stored != latest.key_max:
-                ctx.repo.set_watermark(ctx.table.source_tablename, Hop.SOURCE_TO_DL, latest.key_max)
-            assert latest.key_max is not None
-            return parse_value(latest.key_max, key_type), set(latest.boundary_hashes)
+        lookback = ctx.table.lookback
+        if latest is not None and stored in (latest.watermark_before, latest.watermark_after):
+            assert latest.watermark_after is not None
+            if stored != latest.watermark_after:
+                ctx.repo.set_watermark(
+                    ctx.table.source_tablename, Hop.SOURCE_TO_DL, latest.watermark_after
+                )
+            since = parse_value(latest.watermark_after, key_type)
+            return _ResumePoint(
+                since=since,
+                floor=lookback_floor(since, lookback),
+                held=ctx.lake_table.read_window(latest),
+            )
         if stored is None:
-            return None, set()
-        return parse_value(stored, key_type), set()
+            return _ResumePoint()
+        since = parse_value(stored, key_type)
+        return _ResumePoint(since=since, floor=lookback_floor(since, lookback))
 
     def _manifest(
         self,
         ctx: StageContext,
         load_type: LoadType,
         key: str | None,
-        since: Any,
-        held: set[str],
+        point: _ResumePoint,
         tracker: KeyTracker | None,
     ) -> Manifest:
+        after = tracker.watermark(point.since) if tracker else None
         return Manifest(
             source_name=ctx.table.source_name or "_",
             table=ctx.table.source_tablename,
@@ -148,8 +189,8 @@ class Extract(StageType):
             incremental_key=key,
             key_min=tracker.text(tracker.min) if tracker else None,
             key_max=tracker.text(tracker.max) if tracker else None,
-            watermark_before=None if since is None else format_value(since),
-            boundary_hashes=tracker.boundary(since, held) if tracker else (),
+            watermark_before=None if point.since is None else format_value(point.since),
+            watermark_after=None if after is None else format_value(after),
         )
 
 

@@ -95,7 +95,10 @@ class SQLiteSource:
             sql = f"SELECT * FROM {_qualified(request.table)}"
             params: tuple[Any, ...] = ()
             if request.incremental_key is not None and request.lower_bound is not None:
-                sql += f" WHERE {quote_ident(request.incremental_key)} >= ?"
+                key = quote_ident(request.incremental_key)
+                if request.fallback_key:
+                    key = f"COALESCE({key}, {quote_ident(request.fallback_key)})"
+                sql += f" WHERE {key} >= ?"
                 params = (_loose_bound(request.lower_bound),)
             cursor = connection.execute(sql, params)
             while rows := cursor.fetchmany(request.batch_rows):

@@ -1,0 +1,200 @@
+"""PostgreSQL types <-> Arrow, both ways.
+
+Reading, ADBC's binary COPY gives most types natively. What it cannot give usefully is fixed
+here: numeric arrives as an opaque string (with its typmod in the field metadata) and becomes
+decimal128(p, s) where that is exact, else stays exact text; types ADBC only knows as raw
+binary (inet, timetz, ranges, ...) and intervals (which Parquet cannot hold) are read as text.
+
+Writing, ADBC's COPY writer encodes by the Arrow type and refuses a column whose type does not
+match it, so every Arrow type maps to exactly one wire type and one PostgreSQL type. Text that a
+PostgreSQL source read from a richer type (field metadata `POSTGRESQL:type`) is loaded as text
+and then converted back, so a PostgreSQL-to-PostgreSQL copy keeps numeric and its friends.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from sluice.core.errors import TerminalError
+
+PG_TYPE = b"POSTGRESQL:type"
+PG_TYPMOD = b"POSTGRESQL:typmod"
+DECIMAL128_MAX_PRECISION = 38
+# Types whose text form, read by the source, converts back exactly with a cast.
+RETYPED_FROM_TEXT = frozenset(
+    {"numeric", "interval", "inet", "cidr", "macaddr", "macaddr8", "timetz", "xml"}
+)
+
+
+def pg_type_of(field: pa.Field) -> str | None:
+    value = (field.metadata or {}).get(PG_TYPE)
+    return value.decode() if value is not None else None
+
+
+def numeric_typmod(field: pa.Field) -> tuple[int, int] | None:
+    """(precision, scale) of a numeric column, or None when it is unconstrained."""
+    typmod = int((field.metadata or {}).get(PG_TYPMOD, b"-1"))
+    if typmod < 4:
+        return None
+    packed = typmod - 4  # PostgreSQL adds VARHDRSZ
+    scale = packed & 0x7FF
+    if scale & 0x400:  # an 11-bit signed scale since PostgreSQL 15
+        scale -= 0x800
+    return packed >> 16, scale
+
+
+# ---- reading ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SourceColumn:
+    expression: str  # the SELECT list item
+    field: pa.Field  # what sluice yields
+
+
+def source_column(raw: pa.Field, quoted: str) -> SourceColumn:
+    """How to select a column whose plain SELECT gave `raw`, and the Arrow field it becomes."""
+    kind = raw.type
+    if pg_type_of(raw) == "money":
+        # ADBC gives money as int64 in the currency's minor unit; numeric keeps its meaning.
+        return SourceColumn(f"{quoted}::numeric AS {quoted}", _numeric_field(raw))
+    if isinstance(kind, pa.OpaqueType) and kind.type_name == "numeric":
+        return SourceColumn(quoted, _numeric_field(raw))
+    if _needs_text(kind):
+        return SourceColumn(f"{quoted}::text AS {quoted}", raw.with_type(pa.string()))
+    return SourceColumn(quoted, raw)
+
+
+def _numeric_field(raw: pa.Field) -> pa.Field:
+    bounds = numeric_typmod(raw)
+    if bounds is not None:
+        precision, scale = bounds
+        if 0 <= scale <= precision <= DECIMAL128_MAX_PRECISION:
+            return raw.with_type(pa.decimal128(precision, scale))
+    # Wider or unconstrained: decimal128 would lose digits, the text keeps all of them.
+    metadata = {**(raw.metadata or {}), PG_TYPE: b"numeric"}
+    return raw.with_type(pa.string()).with_metadata(metadata)
+
+
+def _needs_text(kind: pa.DataType) -> bool:
+    if isinstance(kind, pa.OpaqueType) or pa.types.is_interval(kind):
+        return True
+    return pa.types.is_list(kind) and _needs_text(kind.value_type)
+
+
+def conform(raw: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """A batch as ADBC gave it, in the planned schema."""
+    arrays = []
+    for column, field in zip(raw.columns, schema, strict=True):
+        if column.type == field.type:
+            arrays.append(column)
+            continue
+        values = column.storage if isinstance(column.type, pa.ExtensionType) else column
+        try:
+            arrays.append(values if values.type == field.type else values.cast(field.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise TerminalError(
+                f"column {field.name!r} holds a value that {field.type} cannot hold exactly "
+                f"(a numeric NaN or Infinity?): {exc}; cast the column in a view to read it"
+            ) from exc
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+# ---- writing ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SinkColumn:
+    name: str
+    wire: pa.DataType  # the Arrow type handed to the COPY writer
+    staged: str  # the staging column's type, matching `wire`
+    declared: str  # the final type; differs from `staged` only for retyped text
+
+
+# Arrow types the COPY writer takes as they are, or after a lossless cast.
+_SCALARS: tuple[tuple[pa.DataType, tuple[pa.DataType, ...], str], ...] = (
+    (pa.bool_(), (pa.bool_(),), "boolean"),
+    (pa.int16(), (pa.int8(), pa.uint8(), pa.int16()), "smallint"),
+    (pa.int32(), (pa.uint16(), pa.int32()), "integer"),
+    (pa.int64(), (pa.uint32(), pa.int64()), "bigint"),
+    (pa.decimal128(20, 0), (pa.uint64(),), "numeric(20,0)"),
+    (pa.float32(), (pa.float16(), pa.float32()), "real"),
+    (pa.float64(), (pa.float64(),), "double precision"),
+    (pa.string(), (pa.string(), pa.large_string(), pa.string_view(), pa.null()), "text"),
+    (pa.binary(), (pa.binary(), pa.large_binary(), pa.binary_view()), "bytea"),
+    (pa.date32(), (pa.date32(), pa.date64()), "date"),
+    (pa.time64("us"), (pa.time32("s"), pa.time32("ms"), pa.time64("us"), pa.time64("ns")), "time"),
+    (pa.month_day_nano_interval(), (pa.month_day_nano_interval(),), "interval"),
+)
+
+
+def sink_column(field: pa.Field) -> SinkColumn:
+    kind = field.type
+    if isinstance(kind, pa.OpaqueType):
+        return sink_column(field.with_type(kind.storage_type))
+    if pa.types.is_dictionary(kind):
+        return sink_column(field.with_type(kind.value_type))
+    wire, staged = _wire_and_type(field.name, kind)
+    declared = staged
+    pg_type = pg_type_of(field)
+    if staged == "text" and pg_type in RETYPED_FROM_TEXT:
+        bounds = numeric_typmod(field) if pg_type == "numeric" else None
+        declared = f"numeric({bounds[0]},{bounds[1]})" if bounds else str(pg_type)
+    if isinstance(kind, pa.JsonType) and pg_type == "json":
+        declared = staged = "json"  # json keeps the text as given; jsonb is the default
+    return SinkColumn(field.name, wire, staged, declared)
+
+
+def _wire_and_type(name: str, kind: pa.DataType) -> tuple[pa.DataType, str]:
+    for wire, accepted, pg_type in _SCALARS:
+        if kind in accepted:
+            return wire, pg_type
+    if pa.types.is_decimal(kind):
+        return kind, f"numeric({kind.precision},{kind.scale})"
+    if pa.types.is_timestamp(kind):
+        # PostgreSQL keeps microseconds; the cast refuses to drop finer digits silently.
+        return pa.timestamp("us", kind.tz), "timestamptz" if kind.tz else "timestamp"
+    if pa.types.is_duration(kind):
+        return pa.duration("us"), "interval"
+    if pa.types.is_fixed_size_binary(kind):
+        return pa.binary(), "bytea"
+    if isinstance(kind, pa.UuidType):
+        return kind, "uuid"
+    if isinstance(kind, pa.JsonType):
+        return kind, "jsonb"
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        item = kind.value_type
+        if not (pa.types.is_nested(item) or isinstance(item, pa.ExtensionType)):
+            item_wire, item_type = _wire_and_type(name, item)
+            return pa.list_(item_wire), f"{item_type}[]"
+    if pa.types.is_nested(kind):
+        return pa.json_(pa.string()), "jsonb"
+    raise TerminalError(
+        f"column {name!r} has Arrow type {kind}, which the PostgreSQL sink cannot store; "
+        "cast it to a supported type in the source"
+    )
+
+
+def to_wire(batch: pa.RecordBatch, columns: list[SinkColumn], schema: pa.Schema) -> pa.RecordBatch:
+    arrays = []
+    for array, column in zip(batch.columns, columns, strict=True):
+        if array.type == column.wire:
+            arrays.append(array)
+            continue
+        values = array.storage if isinstance(array.type, pa.OpaqueType) else array
+        try:
+            if isinstance(column.wire, pa.JsonType) and pa.types.is_nested(values.type):
+                arrays.append(_json_text(values, column.wire))
+            else:
+                arrays.append(values.cast(column.wire))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise TerminalError(
+                f"column {column.name!r} cannot be stored as PostgreSQL {column.declared} "
+                f"without losing data: {exc}"
+            ) from exc
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _json_text(values: pa.Array, json_type: pa.DataType) -> pa.Array:
+    # Structs and maps have no Arrow cast to JSON text: a per-value path, for these columns only.
+    text = [None if v is None else json.dumps(v, default=str) for v in values.to_pylist()]
+    return pa.ExtensionArray.from_storage(json_type, pa.array(text, pa.string()))

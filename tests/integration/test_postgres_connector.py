@@ -1,0 +1,558 @@
+"""The PostgreSQL connector against the real server on 127.0.0.1:5432 (user postgres, trust).
+
+Each module run creates its own database `sluice_t_<random>` and drops it at the end. Values
+are compared by PostgreSQL itself (row text, EXCEPT ALL both ways), never by re-reading them
+through the code under test.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pytest
+
+from sluice.connectors.base import LoadRequest, ReadRequest
+from sluice.connectors.postgres.config import PostgresCreds
+from sluice.connectors.postgres.sink import PostgresSink
+from sluice.connectors.postgres.source import PostgresSource
+from sluice.connectors.registry import redacted_creds, validate_creds
+from sluice.core.errors import ConfigError, StageError, TerminalError, TransientError
+from sluice.core.models import LoadMode, TableRef
+
+pytestmark = pytest.mark.postgres
+
+HOST, PORT = "127.0.0.1", 5432
+PASSWORD = "pw-Secr3t-9431"
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[str]:
+    try:
+        admin = psycopg.connect(
+            host=HOST, port=PORT, user="postgres", dbname="postgres", autocommit=True,
+            connect_timeout=5,
+        )
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL at {HOST}:{PORT} is not reachable: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: service-backed tests must not skip)")
+        pytest.skip(reason)
+    name = f"sluice_t_{secrets.token_hex(6)}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def db(database: str) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(
+        host=HOST, port=PORT, user="postgres", dbname=database, autocommit=True
+    ) as connection:
+        yield connection
+
+
+@pytest.fixture
+def creds(database: str) -> PostgresCreds:
+    return PostgresCreds(host=HOST, port=PORT, user="postgres", database=database)
+
+
+@pytest.fixture
+def source(creds: PostgresCreds) -> Iterator[PostgresSource]:
+    opened = PostgresSource(creds)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def sink(creds: PostgresCreds) -> Iterator[PostgresSink]:
+    opened = PostgresSink(creds)
+    yield opened
+    opened.close()
+
+
+def copy_table(
+    source: PostgresSource, sink: PostgresSink, src: TableRef, dst: TableRef, *,
+    mode: LoadMode = LoadMode.REPLACE, batch_ids: tuple[int, ...] = (1,), run_id: int = 1,
+    primary_key: tuple[str, ...] | None = None, dedupe: bool = False,
+) -> tuple[int, int]:
+    info = source.check(src)
+    result = sink.load(
+        LoadRequest(
+            table=dst, mode=mode, schema=info.schema, lake_table=f"lake/{src.name}",
+            batch_ids=batch_ids, run_id=run_id,
+            primary_key=info.primary_key if primary_key is None else primary_key, dedupe=dedupe,
+        ),
+        source.read(ReadRequest(table=src)),
+    )
+    return result.rows_loaded, result.rows_in_table
+
+
+def differing_rows(db: psycopg.Connection[Any], left: str, right: str) -> int:
+    """Rows (as PostgreSQL's own text of the whole row) in one table but not the other."""
+    row = db.execute(
+        f"SELECT count(*) FROM ((SELECT t::text FROM {left} t EXCEPT ALL "
+        f"SELECT t::text FROM {right} t) UNION ALL (SELECT t::text FROM {right} t "
+        f"EXCEPT ALL SELECT t::text FROM {left} t)) AS d"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def column_types(db: psycopg.Connection[Any], qualified: str) -> dict[str, str]:
+    rows = db.execute(
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        (qualified,),
+    ).fetchall()
+    return dict(rows)
+
+
+def scalar(db: psycopg.Connection[Any], sql: str, params: tuple[Any, ...] = ()) -> Any:
+    row = db.execute(sql, params or None).fetchone()  # type: ignore[arg-type]
+    assert row is not None
+    return row[0]
+
+
+# ---- (1) every type round trips exactly --------------------------------------------------
+# source column type -> the type the sink declares for what the source yields
+ROUND_TRIP_TYPES = {
+    "c_smallint": ("smallint", "smallint"),
+    "c_integer": ("integer", "integer"),
+    "c_bigint": ("bigint", "bigint"),
+    "c_numeric": ("numeric(12,2)", "numeric(12,2)"),
+    "c_numeric_wide": ("numeric(60,12)", "numeric(60,12)"),
+    "c_numeric_free": ("numeric", "numeric"),
+    "c_real": ("real", "real"),
+    "c_double": ("double precision", "double precision"),
+    "c_text": ("text", "text"),
+    "c_varchar": ("character varying(20)", "text"),
+    "c_boolean": ("boolean", "boolean"),
+    "c_date": ("date", "date"),
+    "c_timestamp": ("timestamp without time zone", "timestamp without time zone"),
+    "c_timestamptz": ("timestamp with time zone", "timestamp with time zone"),
+    "c_uuid": ("uuid", "uuid"),
+    "c_jsonb": ("jsonb", "jsonb"),
+    "c_bytea": ("bytea", "bytea"),
+}
+
+ROUND_TRIP_ROWS = """
+INSERT INTO types_src VALUES
+ (1, 32767, 2147483647, 9223372036854775807, 1234567890.12,
+  123456789012345678901234567890123456789012345678.123456789012,
+  98765432109876543210987654321098765432109876543210.0123456789012345678901234567890001,
+  3.25, 2.718281828459045, 'héllo, ''world'' 🚀', 'short', true, '2024-02-29',
+  '2024-02-29 23:59:59.999999', '2024-02-29 23:59:59.123456+05:30',
+  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2.5, null], "ü": {"b": "c"}}',
+  '\\x00ff10'),
+ (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  NULL, NULL, NULL),
+ (3, -32768, -2147483648, -9223372036854775808, -0.01, -0.000000000001, 'NaN',
+  'NaN', 'NaN', '', '', false, '0001-01-01', '1900-01-01 00:00:00',
+  '1970-01-01 00:00:00+00', '00000000-0000-0000-0000-000000000000', '[]', '\\x'),
+ (4, 0, 0, 0, 0, 0, '-0.5', 'Infinity', 'Infinity', E'line\\nbreak\\ttab', 'x', true,
+  '9999-12-31', '2262-04-11 23:47:16', '1969-12-31 23:59:59.999999-01',
+  'ffffffff-ffff-ffff-ffff-ffffffffffff', '"just a string"', '\\x5c00'),
+ (5, 1, 1, 1, 1, 1, '1e-30', '-Infinity', '-Infinity', 'NULL', 'null', false,
+  '1999-12-31', '2000-01-01 00:00:00.000001', '2038-01-19 03:14:08+00',
+  '123e4567-e89b-12d3-a456-426614174000', '{"nested": {"deep": [true, false]}}', '\\xdeadbeef')
+"""
+
+
+def test_types_round_trip_source_to_sink_exactly(db, source, sink) -> None:
+    columns = ", ".join(f"{name} {kind}" for name, (kind, _) in ROUND_TRIP_TYPES.items())
+    db.execute(f"CREATE TABLE types_src (id integer PRIMARY KEY, {columns})")
+    db.execute(ROUND_TRIP_ROWS)
+
+    loaded, total = copy_table(
+        source, sink, TableRef("types_src", "public"), TableRef("types_dst", "copy")
+    )
+
+    assert (loaded, total) == (5, 5)
+    assert differing_rows(db, "public.types_src", "copy.types_dst") == 0
+    expected = {"id": "integer"} | {name: kind for name, (_, kind) in ROUND_TRIP_TYPES.items()}
+    assert column_types(db, "copy.types_dst") == expected
+    # NULL in every column of row 2, NaN/Infinity kept as such (not as NULL or text).
+    every = ", ".join(ROUND_TRIP_TYPES)
+    assert scalar(db, f"SELECT num_nulls({every}) FROM copy.types_dst WHERE id = 2") == 17
+    assert scalar(
+        db, "SELECT c_double = 'Infinity' AND c_real = 'Infinity' FROM copy.types_dst WHERE id = 4"
+    )
+    assert scalar(db, "SELECT c_double = 'NaN' FROM copy.types_dst WHERE id = 3")
+
+
+def test_source_schema_keeps_numeric_exact(source, db) -> None:
+    db.execute(
+        "CREATE TABLE nums (small numeric(12,2), wide numeric(39,0), free numeric, "
+        "cash money, neg numeric(5,-2))"
+    )
+    db.execute("INSERT INTO nums VALUES (1.5, 10^38, 1.000000000000000000000000000000000000001, "
+               "12.34, 12345)")
+    info = source.check(TableRef("nums"))
+    assert [f.type for f in info.schema] == [
+        pa.decimal128(12, 2), pa.string(), pa.string(), pa.string(), pa.string()
+    ]
+    [row] = pa.Table.from_batches(list(source.read(ReadRequest(TableRef("nums"))))).to_pylist()
+    assert row == {
+        "small": Decimal("1.50"), "wide": "1" + "0" * 38,
+        "free": "1.000000000000000000000000000000000000001", "cash": "12.34", "neg": "12300",
+    }
+
+
+def test_read_streams_in_bounded_batches_and_can_stop_early(source, db) -> None:
+    db.execute(
+        "CREATE TABLE many AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 5000) g"
+    )
+    batches = list(source.read(ReadRequest(TableRef("many"), batch_rows=700)))
+    assert sum(b.num_rows for b in batches) == 5000
+    assert max(b.num_rows for b in batches) <= 700
+
+    reader = source.read(ReadRequest(TableRef("many"), batch_rows=100))
+    assert next(reader).num_rows == 100
+    reader.close()  # abandoning a read ends its transaction; the connection stays usable
+    assert source.check(TableRef("many")).row_count == 5000
+
+
+# ---- (2) odd names -------------------------------------------------------------------------
+def test_schema_qualified_mixed_case_names_with_spaces_and_quotes(db, source, sink) -> None:
+    db.execute('CREATE SCHEMA "Sales Dept"')
+    db.execute(
+        'CREATE TABLE "Sales Dept"."Order Lines" ("Line No" integer PRIMARY KEY, '
+        '"Qty ""x""" integer, "Note" text)'
+    )
+    db.execute("""INSERT INTO "Sales Dept"."Order Lines" VALUES (1, 2, 'a'), (2, NULL, 'b"c')""")
+    table = TableRef.parse("Sales Dept.Order Lines")
+
+    info = source.check(table)
+    assert info.schema.names == ["Line No", 'Qty "x"', "Note"]
+    assert (info.row_count, info.primary_key) == (2, ("Line No",))
+
+    target = TableRef("Order Lines", "Sales Dept Copy")
+    assert copy_table(source, sink, table, target) == (2, 2)
+    assert copy_table(source, sink, table, target, mode=LoadMode.MERGE, batch_ids=(2,)) == (2, 2)
+    assert differing_rows(db, '"Sales Dept"."Order Lines"', '"Sales Dept Copy"."Order Lines"') == 0
+    assert sink.held_batches(target, "lake/Order Lines") == {1, 2}
+
+
+# ---- (3) incremental reads -----------------------------------------------------------------
+INCREMENTAL_CASES = [
+    ("id", 3, [3, 4, 5]),
+    ("id", None, [1, 2, 3, 4, 5]),
+    ("id", 99, []),
+    ("at", datetime(2024, 1, 3, tzinfo=UTC), [3, 4, 5]),
+    ("at_local", datetime(2024, 1, 4, 12, 0), [4, 5]),
+    ("amount", Decimal("2.50"), [2, 3, 4, 5]),
+    ("code", "O'Brien", [3, 4, 5]),  # a quote in the bound: it is bound, never spliced
+]
+
+
+@pytest.mark.parametrize(("key", "bound", "expected"), INCREMENTAL_CASES)
+def test_incremental_read_returns_rows_at_or_above_the_bound(
+    source, db, key, bound, expected
+) -> None:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS events (id bigint, at timestamptz, at_local timestamp, "
+        "amount numeric(10,2), code text)"
+    )
+    if scalar(db, "SELECT count(*) FROM events") == 0:
+        db.execute(
+            "INSERT INTO events VALUES "
+            "(1, '2024-01-01 00:00+00', '2024-01-01 00:00', 1.00, 'Adams'), "
+            "(2, '2024-01-02 00:00+00', '2024-01-02 00:00', 2.50, 'Miller'), "
+            "(3, '2024-01-03 00:00+00', '2024-01-03 00:00', 3.75, 'O''Brien'), "
+            "(4, '2024-01-03 23:00-05', '2024-01-04 12:00', 10.00, 'Smith'), "
+            "(5, '2024-01-05 00:00+00', '2024-01-05 00:00', 2.51, 'Young')"
+        )
+    request = ReadRequest(TableRef("events"), incremental_key=key, lower_bound=bound)
+    schema = source.check(TableRef("events")).schema
+    rows = pa.Table.from_batches(list(source.read(request)), schema=schema)
+    assert sorted(rows.column("id").to_pylist()) == expected
+
+
+def test_incremental_key_that_is_not_a_column_is_terminal(source, db) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS keyless (id bigint)")
+    with pytest.raises(TerminalError, match="incremental key 'nope' is not a column"):
+        list(source.read(ReadRequest(TableRef("keyless"), incremental_key="nope", lower_bound=1)))
+
+
+# ---- (4) REPLACE swaps in one transaction --------------------------------------------------
+def _live_rows(db: psycopg.Connection[Any], qualified: str) -> list[tuple[Any, ...]]:
+    return db.execute(f"SELECT * FROM {qualified} ORDER BY 1").fetchall()
+
+
+def _load(sink: PostgresSink, table: TableRef, rows: pa.Table, **kw: Any) -> int:
+    request = LoadRequest(
+        table=table, mode=kw.pop("mode", LoadMode.REPLACE), schema=rows.schema,
+        lake_table="lake/t", batch_ids=kw.pop("batch_ids", (1,)), run_id=kw.pop("run_id", 1), **kw,
+    )
+    return sink.load(request, iter(rows.to_batches())).rows_in_table
+
+
+def test_failed_replace_after_the_swap_leaves_the_old_table_intact(db, sink) -> None:
+    table = TableRef("swap_me", "atomic")
+    old = pa.table({"id": pa.array([1, 2, 3], pa.int64()), "v": ["a", "b", "c"]})
+    assert _load(sink, table, old, primary_key=("id",)) == 3
+
+    new = pa.table({"id": pa.array([7, 8], pa.int64()), "v": ["x", "y"], "w": [1.0, 2.0]})
+    # The same lake batch twice violates the state table's key: this fails after the live table
+    # was dropped and the new one renamed into its place, inside the same transaction.
+    with pytest.raises(TerminalError, match="duplicate key"):
+        _load(sink, table, new, batch_ids=(5, 5), run_id=2)
+
+    assert _live_rows(db, "atomic.swap_me") == [(1, "a"), (2, "b"), (3, "c")]
+    assert sink.held_batches(table, "lake/t") == {1}
+    leftovers = scalar(db, "SELECT count(*) FROM pg_class WHERE relname LIKE '\\_\\_sluice\\_%'")
+    assert leftovers == 0
+
+
+def test_bad_data_fails_the_load_and_keeps_the_old_table(db, sink) -> None:
+    table = TableRef("keep_me", "atomic")
+    assert _load(sink, table, pa.table({"id": pa.array([1], pa.int64())})) == 1
+    finer_than_postgres = pa.table({"id": pa.array([1_000_000_001], pa.timestamp("ns"))})
+    with pytest.raises(TerminalError, match="without losing data"):
+        _load(sink, table, finer_than_postgres, run_id=2)
+    assert _live_rows(db, "atomic.keep_me") == [(1,)]
+    assert scalar(db, "SELECT to_regclass('atomic.__sluice_stage_2_keep_me')") is None
+    # A value PostgreSQL itself rejects: text read from an inet column that is no address.
+    inet = pa.field("addr", pa.string(), metadata={"POSTGRESQL:type": "inet"})
+    bad_address = pa.table({"id": pa.array([2], pa.int64()), "addr": ["not an address"]})
+    with pytest.raises(TerminalError, match="invalid input syntax for type inet"):
+        _load(sink, table, bad_address.cast(pa.schema([bad_address.schema.field(0), inet])),
+              mode=LoadMode.APPEND, run_id=3)
+    assert scalar(db, "SELECT to_regclass('atomic.__sluice_stage_3_keep_me')") is None
+    assert _live_rows(db, "atomic.keep_me") == [(1,)]
+    assert sink.ping().startswith("PostgreSQL")  # the connection survived both failures
+
+
+def test_readers_never_see_an_empty_or_missing_table_during_replace(database, db, sink) -> None:
+    table = TableRef("busy", "atomic")
+    _load(sink, table, pa.table({"id": pa.array([1], pa.int64())}))
+    lid = scalar(db, "SELECT 'atomic.busy'::regclass::oid")
+    dsn = {"host": HOST, "port": PORT, "user": "postgres", "dbname": database}
+
+    def waiting_locks() -> int:
+        return int(scalar(
+            db, "SELECT count(*) FROM pg_locks WHERE relation = %s AND NOT granted", (lid,)
+        ))
+
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 20
+        while waiting_locks() < count:
+            assert time.monotonic() < deadline, "the expected lock wait never happened"
+            time.sleep(0.02)
+
+    results: dict[str, Any] = {}
+
+    def load_new() -> None:
+        try:
+            results["load"] = _load(
+                sink, table, pa.table({"id": pa.array(range(10, 15), pa.int64())}), run_id=2
+            )
+        except StageError as exc:  # reported through results, asserted below
+            results["load"] = exc
+
+    def late_reader() -> None:
+        with psycopg.connect(**dsn, autocommit=True) as reader:
+            try:
+                results["reader"] = scalar(reader, "SELECT count(*) FROM atomic.busy")
+            except psycopg.Error as exc:
+                results["reader"] = exc
+
+    with psycopg.connect(**dsn) as early_reader:
+        early_reader.execute("SELECT count(*) FROM atomic.busy").fetchone()  # holds its lock
+        loader = threading.Thread(target=load_new)
+        loader.start()
+        wait_for(1)  # the swap waits for the early reader
+        reader = threading.Thread(target=late_reader)
+        reader.start()
+        wait_for(2)  # a new reader queues behind the swap
+        early_reader.commit()
+    loader.join(30)
+    reader.join(30)
+    assert results == {"load": 5, "reader": 5}
+
+
+# ---- (5) MERGE and schema drift ------------------------------------------------------------
+def test_merge_upserts_on_the_primary_key(db, sink) -> None:
+    table = TableRef("customers", "merge")
+    first = pa.table({"id": pa.array([1, 2, 3], pa.int32()), "name": ["ann", "bob", "cy"]})
+    assert _load(sink, table, first, primary_key=("id",)) == 3
+
+    change = pa.table(
+        {"id": pa.array([2, 4, 4], pa.int32()), "name": ["bobby", "dee (old)", "dee"]}
+    )
+    rows = _load(
+        sink, table, change, mode=LoadMode.MERGE, batch_ids=(2,), run_id=2,
+        primary_key=("id",), dedupe=True,
+    )
+
+    assert rows == 4
+    assert _live_rows(db, "merge.customers") == [(1, "ann"), (2, "bobby"), (3, "cy"), (4, "dee")]
+    assert sink.held_batches(table, "lake/t") == {1, 2}
+    assert scalar(
+        db, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'merge.customers'::regclass "
+        "AND contype = 'p'"
+    ) == 1
+
+
+def test_schema_drift_adds_columns_and_widens_types(db, sink) -> None:
+    db.execute("CREATE SCHEMA IF NOT EXISTS drift")
+    db.execute("CREATE TABLE drift.t (id smallint PRIMARY KEY, label varchar(3), x real)")
+    db.execute("INSERT INTO drift.t VALUES (1, 'abc', 1.5)")
+    incoming = pa.table({
+        "id": pa.array([70000], pa.int32()), "label": ["much longer"],
+        "x": pa.array([0.1], pa.float64()),
+        "extra": pa.array([Decimal("1.10")], pa.decimal128(5, 2)),
+    })
+    _load(sink, TableRef("t", "drift"), incoming, mode=LoadMode.APPEND, batch_ids=(2,))
+    assert column_types(db, "drift.t") == {
+        "id": "integer", "label": "text", "x": "double precision", "extra": "numeric(5,2)",
+    }
+    assert _live_rows(db, "drift.t")[-1] == (70000, "much longer", 0.1, Decimal("1.10"))
+
+    with pytest.raises(TerminalError, match="incompatible type change"):
+        _load(sink, TableRef("t", "drift"), pa.table({"id": ["not a number"]}),
+              mode=LoadMode.APPEND, batch_ids=(3,))
+
+
+# ---- (6) errors: clear, classified, and without the password ---------------------------------
+def test_missing_table_is_terminal_and_says_where_it_looked(db, source) -> None:
+    db.execute('CREATE SCHEMA sales; CREATE TABLE sales."Orders" (id int)')
+    with pytest.raises(TerminalError) as caught:
+        source.check(TableRef("orders", "sales"))
+    message = str(caught.value)
+    assert "'sales.orders' does not exist" in message
+    assert "looked in schema 'sales'" in message
+    assert "sales.Orders" in message  # the name differs only in case: say so
+
+    looked = r"'nowhere' does not exist .*search_path schemas \(public\)"
+    with pytest.raises(TerminalError, match=looked):
+        list(source.read(ReadRequest(TableRef("nowhere"))))
+
+
+@pytest.mark.parametrize(
+    ("creds", "error", "words"),
+    [
+        (
+            {"host": HOST, "port": 1, "user": "postgres", "password": PASSWORD, "database": "x"},
+            TransientError, "Connection refused",
+        ),
+        (
+            {"host": HOST, "user": "no_such_role", "password": PASSWORD, "database": "postgres"},
+            TerminalError, "no_such_role",
+        ),
+        (  # libpq quotes this part of the URL back in its message
+            {"url": f"postgresql://postgres:{PASSWORD} x@{HOST}:{PORT}/postgres"},
+            TerminalError, "unexpected spaces",
+        ),
+    ],
+)
+def test_connection_errors_are_classified_and_never_show_the_password(
+    database, creds, error, words
+) -> None:
+    model = PostgresCreds.model_validate(creds)
+    with pytest.raises(error) as caught:
+        PostgresSource(model).ping()
+    message = str(caught.value)
+    assert words in message
+    assert PASSWORD not in message
+    assert PASSWORD not in repr(caught.value)
+    assert model.location() in message
+
+
+def test_a_connection_lost_mid_read_is_transient(database, db, creds) -> None:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS big AS "
+        "SELECT g AS id, repeat(md5(g::text), 4) AS s FROM generate_series(1, 400000) g"
+    )
+    source = PostgresSource(creds)
+    try:
+        reader = source.read(ReadRequest(TableRef("big"), batch_rows=1000))
+        next(reader)
+        db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+            "AND application_name = 'sluice' AND pid <> pg_backend_pid()", (database,),
+        )
+        with pytest.raises(TransientError):
+            for _ in reader:
+                pass
+    finally:
+        source.close()
+
+
+def test_ping_names_the_server(source, sink, database) -> None:
+    assert source.ping().startswith("PostgreSQL ")
+    assert source.ping().endswith(f" at {HOST}:{PORT}/{database}")
+    assert sink.ping() == source.ping()
+
+
+# ---- creds -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("creds", "message"),
+    [
+        ({"url": "postgresql://u@h/db", "host": "h"}, "not both"),
+        ({"host": "h", "user": "u"}, "missing: 'database'"),
+        ({"url": "mysql://u@h/db"}, "must be a PostgreSQL URL"),
+        ({"url": "postgresql://u@h/db?sslmode=require", "sslmode": "disable"}, "give it once"),
+        ({"host": "h", "user": "u", "database": "d", "sslmode": "maybe"}, "sslmode"),
+        ({"host": "h", "user": "u", "database": "d", "port": 0}, "port"),
+    ],
+)
+def test_creds_validation_messages(creds, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        validate_creds("postgres", creds, role="source")
+
+
+def test_password_and_url_are_secret_in_every_display() -> None:
+    shown = redacted_creds(
+        "postgres",
+        {"host": "h", "user": "u", "password": PASSWORD, "database": "d"}, role="source",
+    )
+    assert shown["password"] != PASSWORD and PASSWORD not in repr(shown)
+    url = f"postgresql://u:{PASSWORD}@h/d"
+    model = validate_creds("postgres", {"url": url}, role="destination")
+    assert PASSWORD not in repr(model) and PASSWORD not in str(model.model_dump(mode="json"))
+    assert isinstance(model, PostgresCreds) and model.location() == "h/d"
+
+
+def test_odd_passwords_survive_the_connection_string(database) -> None:
+    # Trust auth ignores the password, but a badly escaped one breaks libpq's parsing.
+    odd = PostgresCreds.model_validate(
+        {"host": HOST, "user": "postgres", "password": "it's a \\ pass=word", "database": database}
+    )
+    source = PostgresSource(odd)
+    try:
+        assert source.ping().startswith("PostgreSQL")
+    finally:
+        source.close()
+    url = PostgresCreds.model_validate(
+        {"url": f"postgresql://postgres:p%40ss%20w@{HOST}:{PORT}/{database}", "sslmode": "disable"}
+    )
+    sink = PostgresSink(url)
+    try:
+        assert sink.ping().startswith("PostgreSQL")
+    finally:
+        sink.close()
+
+
+def test_registry_does_not_import_the_driver() -> None:
+    code = (
+        "import sys; from sluice.connectors import registry; "
+        "registry.validate_creds('postgres', {'url': 'postgresql://u@h/d'}, role='source'); "
+        "assert 'postgres' in registry.source_types() and 'postgres' in registry.sink_types(); "
+        "assert not [m for m in sys.modules if m.startswith('adbc')], 'driver imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
