@@ -22,6 +22,16 @@ def _unreachable(service: str, error: Exception) -> None:
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     """A throwaway PostgreSQL database; yields its URL and drops it afterwards."""
+    yield from _throwaway_database()
+
+
+@pytest.fixture
+def pg_target() -> Iterator[str]:
+    """A second throwaway database, for tests that copy between two."""
+    yield from _throwaway_database()
+
+
+def _throwaway_database() -> Iterator[str]:
     import psycopg
 
     name = f"sluice_t_{uuid.uuid4().hex[:12]}"

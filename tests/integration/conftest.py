@@ -1,5 +1,5 @@
 """Service fixtures for the integration tests (defined in tests/services.py)."""
 
-from tests.services import pg_database
+from tests.services import pg_database, pg_target
 
-__all__ = ["pg_database"]
+__all__ = ["pg_database", "pg_target"]
