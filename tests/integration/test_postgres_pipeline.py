@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from tests.conftest import SHARED, Sluice
+from tests.integration.sinks import read_sink
 
 pytestmark = pytest.mark.postgres
 
@@ -236,3 +237,37 @@ def test_the_sink_password_never_shows(sluice: Sluice, pg_database: str, workdir
     shown = sluice("runs show 1 --json", ok=True)
     for text in (failed.out, failed.err, shown.out):
         assert secret not in text
+
+
+@pytest.mark.parametrize("sink_type", ["duckdb", "sqlite"])
+def test_every_postgresql_type_loads_into_the_embedded_sinks(
+    sluice: Sluice, pg_database: str, workdir: Path, sink_type: str
+) -> None:
+    execute(pg_database, TYPES_DDL)
+    sluice("init", ok=True)
+    sluice(f"source add src --type postgres --creds '{json.dumps({'url': pg_database})}'", ok=True)
+    path = workdir / f"wh.{sink_type}"
+    sluice(
+        f"destination add dst --type {sink_type} --creds '{json.dumps({'path': str(path)})}'",
+        ok=True,
+    )
+    name = 'Odd Schema.All "Types"'
+    sluice(
+        "table add",
+        name,
+        "--source",
+        "src",
+        "--destination",
+        "dst",
+        "--sink-table",
+        "all_types",
+        "--primary-key",
+        "id",
+        ok=True,
+    )
+    assert run(sluice, f"'{name}'")["status"] == "success"
+    loaded = read_sink(sink_type, path, "all_types").sort_by("id")
+    assert loaded.num_rows == 4
+    uuids = [str(u) if u is not None else None for u in loaded.column("u").to_pylist()]
+    assert uuids[0] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+    assert loaded.column("t").to_pylist()[2] == "ünïcödé ✓"

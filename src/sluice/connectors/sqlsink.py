@@ -11,6 +11,7 @@ catalog; the steps here are plain SQL that the embedded engines and PostgreSQL a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
@@ -19,7 +20,7 @@ import pyarrow as pa
 from sluice.connectors.base import LoadRequest, LoadResult, TableInfo
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.clock import iso, utcnow
-from sluice.core.errors import TerminalError
+from sluice.core.errors import StageError, TerminalError
 from sluice.core.models import LoadMode, TableRef
 
 STATE_TABLE = "_sluice_state"
@@ -111,29 +112,41 @@ class SqlSinkBase:
         staging = self.sibling(request.table, "__sluice_stage_", request.run_id)
         self.execute(f"DROP TABLE IF EXISTS {self.qualified(staging)}")
         stage_schema = request.schema.append(pa.field(ORDINAL, pa.int64()))
-        rows = self.bulk_stage(staging, stage_schema, _with_ordinal(batches, stage_schema))
-        columns = [field.name for field in request.schema]
-        staged_types = self.table_columns(staging) or {}
-        self.begin()
         try:
-            added: tuple[str, ...] = ()
-            if request.mode is LoadMode.REPLACE:
-                self._replace(request, staging, columns, staged_types)
-            else:
-                added = self._evolve(request, columns, staged_types)
-                if request.mode is LoadMode.MERGE:
-                    self._merge(request, staging, columns)
-                else:
-                    self._append(request, staging, columns)
-            self._record_batches(request)
-            self.execute(f"DROP TABLE {self.qualified(staging)}")
-            total = self.row_count_of(request.table)
-            self.commit()
-        except BaseException:
-            self.rollback()
-            self.execute(f"DROP TABLE IF EXISTS {self.qualified(staging)}")
-            raise
+            rows = self.bulk_stage(staging, stage_schema, _with_ordinal(batches, stage_schema))
+            columns = [field.name for field in request.schema]
+            staged_types = self.table_columns(staging) or {}
+            self.begin()
+            try:
+                added = self._apply(request, staging, columns, staged_types)
+                self._record_batches(request)
+                self.execute(f"DROP TABLE {self.qualified(staging)}")
+                total = self.row_count_of(request.table)
+                self.commit()
+            except BaseException:
+                self.rollback()
+                raise
+        finally:
+            self._discard(staging)
         return LoadResult(rows_loaded=rows, rows_in_table=total, columns_added=added)
+
+    def _apply(
+        self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]
+    ) -> tuple[str, ...]:
+        if request.mode is LoadMode.REPLACE:
+            self._replace(request, staging, columns, types)
+            return ()
+        added = self._evolve(request, columns, types)
+        if request.mode is LoadMode.MERGE:
+            self._merge(request, staging, columns)
+        else:
+            self._append(request, staging, columns)
+        return added
+
+    def _discard(self, staging: TableRef) -> None:
+        """Drop a leftover staging table; a failure here must not hide the original error."""
+        with contextlib.suppress(StageError):
+            self.execute(f"DROP TABLE IF EXISTS {self.qualified(staging)}")
 
     def _rows_sql(self, request: LoadRequest, staging: TableRef, columns: list[str]) -> str:
         cols = ", ".join(quote_ident(c) for c in columns)

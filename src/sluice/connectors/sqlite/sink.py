@@ -95,9 +95,14 @@ class SQLiteSink(SqlSinkBase):
                 yield _storable(batch, sqlite_schema)
 
         reader = pa.RecordBatchReader.from_batches(sqlite_schema, storable())
+        import adbc_driver_manager
+
         self.begin()
         try:
             self._cursor.adbc_ingest(staging.name, reader, mode="append")
+        except adbc_driver_manager.Error as exc:
+            self.rollback()
+            raise TerminalError(f"SQLite sink {self.path}: loading failed: {exc}") from exc
         except BaseException:
             self.rollback()
             raise
@@ -111,6 +116,8 @@ class SQLiteSink(SqlSinkBase):
 
 def _storable_field(field: pa.Field) -> pa.Field:
     kind = field.type
+    if isinstance(kind, pa.BaseExtensionType):
+        return field.with_type(pa.string())
     if (
         pa.types.is_integer(kind)
         or pa.types.is_floating(kind)
@@ -136,7 +143,11 @@ def _storable(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     for column, field in zip(batch.columns, schema, strict=True):
         if column.type == field.type:
             arrays.append(column)
-        elif pa.types.is_nested(column.type):
+        elif isinstance(column.type, pa.UuidType):
+            arrays.append(pa.array([None if v is None else str(v) for v in column.to_pylist()]))
+        elif isinstance(column.type, pa.BaseExtensionType):
+            arrays.append(_storable_column(column.storage, field.type))
+        elif pa.types.is_nested(column.type) or pa.types.is_interval(column.type):
             arrays.append(
                 pa.array(
                     [None if v is None else json.dumps(v, default=str) for v in column.to_pylist()],
@@ -144,5 +155,17 @@ def _storable(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
                 )
             )
         else:
-            arrays.append(pc.cast(column, field.type))
+            arrays.append(_storable_column(column, field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _storable_column(column: pa.Array, target: pa.DataType) -> pa.Array:
+    try:
+        return pc.cast(column, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # No vectorised cast (binary that is not UTF-8, intervals): exact text, value by value.
+        return pa.array([None if v is None else _text(v) for v in column.to_pylist()], type=target)
+
+
+def _text(value: object) -> str:
+    return value.hex() if isinstance(value, bytes) else str(value)
