@@ -82,6 +82,10 @@ CREATE TABLE pipeline_runs_master (
     error_message TEXT,
     -- sluice:
     hop TEXT DEFAULT 'all',
+    heartbeat_at TIMESTAMP,
+    worker_host TEXT,
+    worker_pid INTEGER,
+    worker_started TEXT,
     PRIMARY KEY (id),
     FOREIGN KEY (source_tablename) REFERENCES pipeline_config (source_tablename) ON DELETE CASCADE
 );
@@ -100,6 +104,7 @@ CREATE TABLE pipeline_run_stage_logs (
     stage_type TEXT,
     completed_at TIMESTAMP,
     error_message TEXT,
+    attempts INTEGER,
     PRIMARY KEY (id),
     FOREIGN KEY (pipeline_run_id) REFERENCES pipeline_runs_master (id) ON DELETE CASCADE
 );
@@ -115,6 +120,24 @@ CREATE TABLE sluice_settings (
     PRIMARY KEY ("key")
 );
 
+-- sluice: at most one active run per (table, hop); a run of both hops holds two rows.
+CREATE TABLE sluice_run_locks (
+    source_tablename TEXT NOT NULL,
+    hop TEXT NOT NULL,
+    run_id INTEGER NOT NULL,
+    acquired_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (source_tablename, hop),
+    FOREIGN KEY (run_id) REFERENCES pipeline_runs_master (id) ON DELETE CASCADE
+);
+
+-- sluice: time-limited leases (the scheduler's), taken over when they expire.
+CREATE TABLE sluice_leases (
+    name TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    expires_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (name)
+);
+
 -- The default stage template: two worker pools, one per hop.
 INSERT INTO pipeline_stages (pipeline_name, stage_order, stage_name, stage_type, driver_container) VALUES
     ('default', 1, 'Check source', 'check_source', 'driver_source_to_dl'),
@@ -128,4 +151,4 @@ CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0003');
+INSERT INTO alembic_version (version_num) VALUES ('0004');

@@ -73,6 +73,9 @@ class RunRecord:
     started_at: datetime | None
     completed_at: datetime | None
     error_message: str | None
+    heartbeat_at: datetime | None = None
+    worker_host: str | None = None
+    worker_pid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,3 +92,4 @@ class StageLogRecord:
     started_at: datetime | None
     completed_at: datetime | None
     error_message: str | None
+    attempts: int | None = None

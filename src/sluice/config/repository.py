@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from sluice.config import schema as s
-from sluice.config.records import (
-    ConnectionRecord,
-    HopConfig,
-    RunRecord,
-    StageLogRecord,
-    StageRecord,
-    TableConfig,
-)
+from sluice.config.records import ConnectionRecord, HopConfig, StageRecord, TableConfig
+from sluice.config.runs import RunRepository
 from sluice.core.clock import utcnow
 from sluice.core.errors import ConflictError, NotFoundError
 from sluice.core.ids import new_uuid7
-from sluice.core.models import Hop, LoadType, RunStatus
+from sluice.core.models import Hop, LoadType
 
 
 @dataclass(frozen=True)
@@ -53,14 +44,8 @@ DESTINATIONS = ConnectionKind(
 )
 
 
-class ConfigRepository:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    @contextmanager
-    def tx(self) -> Iterator[sa.Connection]:
-        with self.engine.begin() as connection:
-            yield connection
+class ConfigRepository(RunRepository):
+    """Sources, destinations, tables, stage templates and settings (runs: RunRepository)."""
 
     # ---- settings -------------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
@@ -305,134 +290,3 @@ class ConfigRepository:
             )
         if result.rowcount == 0:
             raise NotFoundError(f"pipeline {pipeline!r} has no stage at order {order}")
-
-    # ---- runs and stage logs --------------------------------------------------------------
-    @staticmethod
-    def _to_run(row: sa.RowMapping) -> RunRecord:
-        return RunRecord(
-            id=row["id"],
-            source_tablename=row["source_tablename"],
-            pipeline_name=row["pipeline_name"],
-            status=RunStatus(row["status"]),
-            current_stage=row["current_stage"] or 0,
-            total_stages=row["total_stages"] or 0,
-            triggered_by=row["triggered_by"],
-            hop=row["hop"] or "all",
-            started_at=row["started_at"],
-            completed_at=row["completed_at"],
-            error_message=row["error_message"],
-        )
-
-    def create_run(
-        self, table: str, pipeline: str, hop: str, triggered_by: str, total_stages: int
-    ) -> RunRecord:
-        with self.tx() as c:
-            run_id = c.execute(
-                s.pipeline_runs_master.insert()
-                .values(
-                    source_tablename=table,
-                    pipeline_name=pipeline,
-                    status=RunStatus.PENDING.value,
-                    current_stage=0,
-                    total_stages=total_stages,
-                    triggered_by=triggered_by,
-                    hop=hop,
-                )
-                .returning(s.pipeline_runs_master.c.id)
-            ).scalar_one()
-        return self.get_run(int(run_id))
-
-    def update_run(self, run_id: int, **values: Any) -> None:
-        with self.tx() as c:
-            c.execute(
-                s.pipeline_runs_master.update()
-                .where(s.pipeline_runs_master.c.id == run_id)
-                .values(**values)
-            )
-
-    def get_run(self, run_id: int) -> RunRecord:
-        with self.tx() as c:
-            row = (
-                c.execute(
-                    sa.select(s.pipeline_runs_master).where(s.pipeline_runs_master.c.id == run_id)
-                )
-                .mappings()
-                .first()
-            )
-        if row is None:
-            raise NotFoundError(f"no run with id {run_id}: see `sluice runs`")
-        return self._to_run(row)
-
-    def list_runs(
-        self, table: str | None = None, status: str | None = None, limit: int = 20
-    ) -> list[RunRecord]:
-        t = s.pipeline_runs_master
-        query = sa.select(t).order_by(t.c.id.desc()).limit(limit)
-        if table is not None:
-            query = query.where(t.c.source_tablename == table)
-        if status is not None:
-            query = query.where(t.c.status == status)
-        with self.tx() as c:
-            rows = c.execute(query).mappings().all()
-        return [self._to_run(row) for row in rows]
-
-    def start_stage_log(self, run_id: int, stage: StageRecord, started_at: datetime) -> int:
-        with self.tx() as c:
-            log_id = c.execute(
-                s.pipeline_run_stage_logs.insert()
-                .values(
-                    pipeline_run_id=run_id,
-                    stage_order=stage.stage_order,
-                    stage_name=stage.stage_name,
-                    stage_type=stage.stage_type,
-                    status="running",
-                    started_at=started_at,
-                )
-                .returning(s.pipeline_run_stage_logs.c.id)
-            ).scalar_one()
-            c.execute(
-                s.pipeline_runs_master.update()
-                .where(s.pipeline_runs_master.c.id == run_id)
-                .values(current_stage=stage.stage_order)
-            )
-        return int(log_id)
-
-    def finish_stage_log(self, log_id: int, **values: Any) -> None:
-        if "file_paths" in values:
-            values["file_paths"] = json.dumps(values["file_paths"])
-        with self.tx() as c:
-            c.execute(
-                s.pipeline_run_stage_logs.update()
-                .where(s.pipeline_run_stage_logs.c.id == log_id)
-                .values(**values)
-            )
-
-    def stage_logs(self, run_id: int) -> list[StageLogRecord]:
-        t = s.pipeline_run_stage_logs
-        with self.tx() as c:
-            rows = (
-                c.execute(
-                    sa.select(t)
-                    .where(t.c.pipeline_run_id == run_id)
-                    .order_by(t.c.stage_order, t.c.id)
-                )
-                .mappings()
-                .all()
-            )
-        return [
-            StageLogRecord(
-                id=row["id"],
-                pipeline_run_id=row["pipeline_run_id"],
-                stage_order=row["stage_order"],
-                stage_name=row["stage_name"],
-                stage_type=row["stage_type"],
-                status=row["status"],
-                rows_processed=row["rows_processed"],
-                file_paths=json.loads(row["file_paths"]) if row["file_paths"] else [],
-                time_taken=row["time_taken"],
-                started_at=row["started_at"],
-                completed_at=row["completed_at"],
-                error_message=row["error_message"],
-            )
-            for row in rows
-        ]

@@ -102,6 +102,11 @@ pipeline_runs_master = sa.Table(
     sa.Column("error_message", sa.Text),
     # sluice: which hop(s) the run covers: source_to_dl, dl_to_sink or all.
     sa.Column("hop", sa.Text, server_default="all"),
+    # sluice: liveness of the process executing the run, for reaping dead runs.
+    sa.Column("heartbeat_at", UTCTimestamp),
+    sa.Column("worker_host", sa.Text),
+    sa.Column("worker_pid", sa.Integer),
+    sa.Column("worker_started", sa.Text),
     sa.Index("ix_runs_table_id", "source_tablename", "id"),
     sa.Index("ix_runs_status", "status"),
 )
@@ -127,6 +132,7 @@ pipeline_run_stage_logs = sa.Table(
     sa.Column("stage_type", sa.Text),
     sa.Column("completed_at", UTCTimestamp),
     sa.Column("error_message", sa.Text),
+    sa.Column("attempts", sa.Integer),
     sa.Index("ix_stage_logs_run", "pipeline_run_id", "stage_order"),
 )
 
@@ -145,4 +151,29 @@ SEED_TABLES = (
     "pipeline_stages",
     "pipeline_runs_master",
     "pipeline_run_stage_logs",
+)
+
+# sluice: at most one active run per (table, hop), whoever starts it; a run of both hops holds
+# two rows. The primary key is the lock: a second insert fails inside the database.
+sluice_run_locks = sa.Table(
+    "sluice_run_locks",
+    metadata,
+    sa.Column("source_tablename", sa.Text, primary_key=True),
+    sa.Column("hop", sa.Text, primary_key=True),
+    sa.Column(
+        "run_id",
+        sa.Integer,
+        sa.ForeignKey("pipeline_runs_master.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("acquired_at", UTCTimestamp, nullable=False),
+)
+
+# sluice: time-limited leases, e.g. the scheduler's: one holder at a time, taken over on expiry.
+sluice_leases = sa.Table(
+    "sluice_leases",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text, nullable=False),
+    sa.Column("expires_at", UTCTimestamp, nullable=False),
 )

@@ -10,6 +10,7 @@ pipeline_config. Stages execute through an executor keyed by the stage's driver_
 from __future__ import annotations
 
 import logging
+import random
 import time
 from typing import Protocol
 
@@ -17,10 +18,12 @@ from sluice.config.records import RunRecord, StageRecord, TableConfig
 from sluice.config.repository import DESTINATIONS, SOURCES, ConfigRepository
 from sluice.connectors import registry
 from sluice.core.clock import utcnow
-from sluice.core.errors import ConfigError, NotFoundError, SluiceError
+from sluice.core.errors import ConfigError, NotFoundError, SluiceError, TransientError
 from sluice.core.models import Hop, HopChoice, RunStatus, TriggeredBy
 from sluice.core.redact import scrub
+from sluice.engine.liveness import Heartbeat, reap, this_worker
 from sluice.engine.services import Services
+from sluice.engine.settings import EngineSettings
 from sluice.executors.base import Executor, StageTask
 from sluice.stages.registry import get_stage_type
 
@@ -88,10 +91,20 @@ def _secrets(repo: ConfigRepository, table: TableConfig) -> list[str]:
 
 
 class RunEngine:
-    def __init__(self, services: Services, executor: Executor) -> None:
+    def __init__(
+        self, services: Services, executor: Executor, settings: EngineSettings | None = None
+    ) -> None:
         self.services = services
         self.repo = services.repo
         self.executor = executor
+        self.settings = settings or EngineSettings.from_env()
+
+    def reap(self) -> list[int]:
+        """Fail runs whose worker died, releasing their locks (see engine/liveness.py)."""
+        reaped = reap(self.repo, self.settings.heartbeat_timeout)
+        for run_id in reaped:
+            log.warning("run %s was abandoned by its worker: marked failed", run_id)
+        return reaped
 
     def create(
         self,
@@ -103,8 +116,15 @@ class RunEngine:
         table = self.repo.get_table(table_name)
         pipeline_name = pipeline or table.pipeline_name
         stages = stages_for(self.repo, table, hop, pipeline_name)
+        # A run that died a moment ago must not block this one until its heartbeat times out.
+        self.reap()
         return self.repo.create_run(
-            table.source_tablename, pipeline_name, hop.value, triggered_by.value, len(stages)
+            table.source_tablename,
+            pipeline_name,
+            hop.value,
+            triggered_by.value,
+            len(stages),
+            worker=this_worker(),
         )
 
     def execute(self, run_id: int, observer: RunObserver | None = None) -> RunRecord:
@@ -113,8 +133,21 @@ class RunEngine:
         table = self.repo.get_table(run.source_tablename)
         stages = stages_for(self.repo, table, HopChoice(run.hop), run.pipeline_name)
         secrets = _secrets(self.repo, table)
-        self.repo.update_run(run_id, status=RunStatus.RUNNING.value, started_at=utcnow())
+        self.repo.start_run(run_id, this_worker())
         watcher.run_started(self.repo.get_run(run_id), stages)
+        with Heartbeat(self.repo, run_id, self.settings.heartbeat_interval):
+            failure = self._execute_stages(run_id, table, stages, watcher, secrets)
+        self.repo.finish_run(run_id, RunStatus.FAILED if failure else RunStatus.SUCCESS, failure)
+        return self.repo.get_run(run_id)
+
+    def _execute_stages(
+        self,
+        run_id: int,
+        table: TableConfig,
+        stages: list[StageRecord],
+        watcher: RunObserver,
+        secrets: list[str],
+    ) -> str | None:
         failure: str | None = None
         for index, stage in enumerate(stages):
             hop = get_stage_type(stage.stage_type).hop
@@ -128,13 +161,12 @@ class RunEngine:
                 self.repo.set_hop_result(table.source_tablename, hop, status.value, utcnow())
             if failure is not None:
                 break
-        self.repo.update_run(
-            run_id,
-            status=(RunStatus.FAILED if failure else RunStatus.SUCCESS).value,
-            completed_at=utcnow(),
-            error_message=failure,
-        )
-        return self.repo.get_run(run_id)
+        return failure
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter, so retries of many runs do not stampede."""
+        ceiling = self.settings.retry_base * 2.0 ** (attempt - 1)
+        return float(min(self.settings.retry_cap, ceiling) * _jitter())
 
     def _execute_stage(
         self, run_id: int, stage: StageRecord, watcher: RunObserver, secrets: list[str]
@@ -149,14 +181,34 @@ class RunEngine:
         error: str | None = None
         rows = 0
         paths: list[str] = []
-        try:
-            result = self.executor.execute(task, lambda n: watcher.stage_progress(stage, n))
-            rows, paths = result.rows, result.file_paths
-        except SluiceError as exc:
-            error = scrub(f"{stage.stage_type}: {exc}", secrets)
-        except Exception as exc:  # the engine is the one place that catches everything
-            log.exception("stage %s of run %s crashed", stage.stage_type, run_id)
-            error = scrub(f"{stage.stage_type}: unexpected {type(exc).__name__}: {exc}", secrets)
+        attempt = 1
+        while True:
+            try:
+                result = self.executor.execute(task, lambda n: watcher.stage_progress(stage, n))
+                rows, paths = result.rows, result.file_paths
+            except TransientError as exc:
+                if attempt >= self.settings.max_attempts:
+                    error = scrub(
+                        f"{stage.stage_type}: {exc} (gave up after {attempt} attempts)", secrets
+                    )
+                else:
+                    delay = self._backoff(attempt)
+                    note = scrub(
+                        f"attempt {attempt} failed: {exc}; retrying in {delay:.1f}s", secrets
+                    )
+                    log.warning("run %s stage %s: %s", run_id, stage.stage_type, note)
+                    self.repo.finish_stage_log(log_id, attempts=attempt + 1, error_message=note)
+                    time.sleep(delay)
+                    attempt += 1
+                    continue
+            except SluiceError as exc:
+                error = scrub(f"{stage.stage_type}: {exc}", secrets)
+            except Exception as exc:  # the engine is the one place that catches everything
+                log.exception("stage %s of run %s crashed", stage.stage_type, run_id)
+                error = scrub(
+                    f"{stage.stage_type}: unexpected {type(exc).__name__}: {exc}", secrets
+                )
+            break
         seconds = time.perf_counter() - started
         self.repo.finish_stage_log(
             log_id,
@@ -166,6 +218,7 @@ class RunEngine:
             time_taken=f"{seconds:.3f}",
             completed_at=utcnow(),
             error_message=error,
+            attempts=attempt,
         )
         watcher.stage_finished(stage, "failed" if error else "success", rows, seconds, error)
         return error
@@ -173,3 +226,7 @@ class RunEngine:
 
 def hop_of(stage: StageRecord) -> Hop:
     return get_stage_type(stage.stage_type).hop
+
+
+def _jitter() -> float:
+    return random.uniform(0.5, 1.0)

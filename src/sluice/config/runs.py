@@ -1,0 +1,362 @@
+"""Runs, stage logs, run locks, heartbeats and leases in the config database.
+
+At most one run per (table, hop) is active, whoever starts it: creating a run inserts one
+`sluice_run_locks` row per hop it covers in the same transaction as the run, and the primary
+key refuses a second holder. Finishing a run (or reaping a dead one) deletes its rows in the
+same transaction as its final status.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from sluice.config import schema as s
+from sluice.config.records import RunRecord, StageLogRecord, StageRecord
+from sluice.config.store import Store
+from sluice.core.clock import utcnow
+from sluice.core.errors import ConflictError, NotFoundError
+from sluice.core.models import Hop, HopChoice, RunStatus
+
+ACTIVE = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
+
+
+@dataclass(frozen=True)
+class Worker:
+    """The process executing a run: where it lives and when it started (pids are reused)."""
+
+    host: str
+    pid: int
+    started: str
+
+
+class RunRepository(Store):
+    @staticmethod
+    def _to_run(row: sa.RowMapping) -> RunRecord:
+        return RunRecord(
+            id=row["id"],
+            source_tablename=row["source_tablename"],
+            pipeline_name=row["pipeline_name"],
+            status=RunStatus(row["status"]),
+            current_stage=row["current_stage"] or 0,
+            total_stages=row["total_stages"] or 0,
+            triggered_by=row["triggered_by"],
+            hop=row["hop"] or "all",
+            started_at=row["started_at"],
+            completed_at=row["completed_at"],
+            error_message=row["error_message"],
+            heartbeat_at=row["heartbeat_at"],
+            worker_host=row["worker_host"],
+            worker_pid=row["worker_pid"],
+        )
+
+    # ---- creating and finishing ------------------------------------------------------------
+    def create_run(
+        self,
+        table: str,
+        pipeline: str,
+        hop: str,
+        triggered_by: str,
+        total_stages: int,
+        worker: Worker | None = None,
+    ) -> RunRecord:
+        """A pending run holding the lock of every hop it covers, or ConflictError."""
+        now = utcnow()
+        try:
+            with self.tx() as c:
+                run_id = c.execute(
+                    s.pipeline_runs_master.insert()
+                    .values(
+                        source_tablename=table,
+                        pipeline_name=pipeline,
+                        status=RunStatus.PENDING.value,
+                        current_stage=0,
+                        total_stages=total_stages,
+                        triggered_by=triggered_by,
+                        hop=hop,
+                        heartbeat_at=now,
+                        worker_host=worker.host if worker else None,
+                        worker_pid=worker.pid if worker else None,
+                        worker_started=worker.started if worker else None,
+                    )
+                    .returning(s.pipeline_runs_master.c.id)
+                ).scalar_one()
+                for covered in HopChoice(hop).hops():
+                    c.execute(
+                        s.sluice_run_locks.insert().values(
+                            source_tablename=table,
+                            hop=covered.value,
+                            run_id=run_id,
+                            acquired_at=now,
+                        )
+                    )
+        except IntegrityError:
+            raise self._busy(table, HopChoice(hop)) from None
+        return self.get_run(int(run_id))
+
+    def _busy(self, table: str, hop: HopChoice) -> ConflictError:
+        t = s.sluice_run_locks
+        with self.tx() as c:
+            holder = c.execute(
+                sa.select(t.c.run_id, t.c.hop).where(
+                    t.c.source_tablename == table, t.c.hop.in_([h.value for h in hop.hops()])
+                )
+            ).first()
+        if holder is None:  # released between our insert and this look: a plain retry works
+            return ConflictError(f"table {table!r} was busy a moment ago: try again")
+        return ConflictError(
+            f"table {table!r} hop {holder.hop} is already being run by run {holder.run_id}: "
+            f"wait for it to finish (`sluice runs show {holder.run_id}`)"
+        )
+
+    def start_run(self, run_id: int, worker: Worker) -> None:
+        self.update_run(
+            run_id,
+            status=RunStatus.RUNNING.value,
+            started_at=utcnow(),
+            heartbeat_at=utcnow(),
+            worker_host=worker.host,
+            worker_pid=worker.pid,
+            worker_started=worker.started,
+        )
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: RunStatus,
+        error: str | None,
+        hop_results: dict[Hop, str] | None = None,
+    ) -> None:
+        """Final status, released locks and the hops' last results: all or nothing."""
+        now = utcnow()
+        with self.tx() as c:
+            self._finish(c, run_id, status, error, now)
+            run = c.execute(
+                sa.select(s.pipeline_runs_master.c.source_tablename).where(
+                    s.pipeline_runs_master.c.id == run_id
+                )
+            ).scalar_one()
+            for hop, result in (hop_results or {}).items():
+                c.execute(
+                    s.pipeline_config.update()
+                    .where(s.pipeline_config.c.source_tablename == run)
+                    .values(
+                        {
+                            f"{hop.value}_last_loader_run_status": result,
+                            f"{hop.value}_last_loader_run_timestamp": now,
+                        }
+                    )
+                )
+
+    @staticmethod
+    def _finish(
+        c: sa.Connection, run_id: int, status: RunStatus, error: str | None, now: datetime
+    ) -> None:
+        c.execute(
+            s.pipeline_runs_master.update()
+            .where(s.pipeline_runs_master.c.id == run_id)
+            .values(status=status.value, completed_at=now, error_message=error)
+        )
+        c.execute(s.sluice_run_locks.delete().where(s.sluice_run_locks.c.run_id == run_id))
+
+    def beat(self, run_id: int) -> None:
+        with self.tx() as c:
+            c.execute(
+                s.pipeline_runs_master.update()
+                .where(
+                    s.pipeline_runs_master.c.id == run_id,
+                    s.pipeline_runs_master.c.status.in_(ACTIVE),
+                )
+                .values(heartbeat_at=utcnow())
+            )
+
+    # ---- reaping dead runs -----------------------------------------------------------------
+    def active_runs(self) -> list[tuple[RunRecord, str | None]]:
+        """Active runs with the start time their worker recorded."""
+        t = s.pipeline_runs_master
+        with self.tx() as c:
+            rows = c.execute(sa.select(t).where(t.c.status.in_(ACTIVE))).mappings().all()
+        return [(self._to_run(row), row["worker_started"]) for row in rows]
+
+    def fail_abandoned(self, run: RunRecord, reason: str) -> bool:
+        """Mark an active run failed and release its locks; False if it finished meanwhile."""
+        now = utcnow()
+        message = (
+            f"run {run.id} was abandoned: {reason}; its locks were released and its watermark "
+            "did not move"
+        )
+        with self.tx() as c:
+            current = c.execute(
+                sa.select(s.pipeline_runs_master.c.status).where(
+                    s.pipeline_runs_master.c.id == run.id
+                )
+            ).scalar_one()
+            if current not in ACTIVE:
+                return False
+            self._finish(c, run.id, RunStatus.FAILED, message, now)
+            c.execute(
+                s.pipeline_run_stage_logs.update()
+                .where(
+                    s.pipeline_run_stage_logs.c.pipeline_run_id == run.id,
+                    s.pipeline_run_stage_logs.c.status == "running",
+                )
+                .values(status="failed", completed_at=now, error_message=message)
+            )
+            for hop in HopChoice(run.hop).hops():
+                c.execute(
+                    s.pipeline_config.update()
+                    .where(s.pipeline_config.c.source_tablename == run.source_tablename)
+                    .values(
+                        {
+                            f"{hop.value}_last_loader_run_status": RunStatus.FAILED.value,
+                            f"{hop.value}_last_loader_run_timestamp": now,
+                        }
+                    )
+                )
+        return True
+
+    # ---- leases ----------------------------------------------------------------------------
+    def take_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
+        """Take or renew a lease; True while `holder` has it. An expired lease is taken over."""
+        now = utcnow()
+        t = s.sluice_leases
+        with self.tx() as c:
+            row = c.execute(sa.select(t).where(t.c.name == name)).mappings().first()
+            if row is None:
+                try:
+                    with c.begin_nested():
+                        c.execute(t.insert().values(name=name, holder=holder, expires_at=now + ttl))
+                except IntegrityError:
+                    return False
+                return True
+            if row["holder"] != holder and row["expires_at"] > now:
+                return False
+            result = c.execute(
+                t.update()
+                .where(
+                    t.c.name == name,
+                    t.c.holder == row["holder"],
+                    t.c.expires_at == row["expires_at"],
+                )
+                .values(holder=holder, expires_at=now + ttl)
+            )
+            return bool(result.rowcount == 1)
+
+    def drop_lease(self, name: str, holder: str) -> None:
+        t = s.sluice_leases
+        with self.tx() as c:
+            c.execute(t.delete().where(t.c.name == name, t.c.holder == holder))
+
+    # ---- reading and stage logs ------------------------------------------------------------
+    def update_run(self, run_id: int, **values: Any) -> None:
+        with self.tx() as c:
+            c.execute(
+                s.pipeline_runs_master.update()
+                .where(s.pipeline_runs_master.c.id == run_id)
+                .values(**values)
+            )
+
+    def get_run(self, run_id: int) -> RunRecord:
+        with self.tx() as c:
+            row = (
+                c.execute(
+                    sa.select(s.pipeline_runs_master).where(s.pipeline_runs_master.c.id == run_id)
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id}: see `sluice runs`")
+        return self._to_run(row)
+
+    def list_runs(
+        self, table: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[RunRecord]:
+        t = s.pipeline_runs_master
+        query = sa.select(t).order_by(t.c.id.desc()).limit(limit)
+        if table is not None:
+            query = query.where(t.c.source_tablename == table)
+        if status is not None:
+            query = query.where(t.c.status == status)
+        with self.tx() as c:
+            rows = c.execute(query).mappings().all()
+        return [self._to_run(row) for row in rows]
+
+    def last_run_started(self, table: str, hop: Hop) -> datetime | None:
+        """When the newest run covering this hop was created or started."""
+        t = s.pipeline_runs_master
+        with self.tx() as c:
+            row = c.execute(
+                sa.select(sa.func.max(sa.func.coalesce(t.c.started_at, t.c.heartbeat_at))).where(
+                    t.c.source_tablename == table, t.c.hop.in_([hop.value, HopChoice.ALL.value])
+                )
+            ).scalar()
+        return row if isinstance(row, datetime) or row is None else None
+
+    def start_stage_log(self, run_id: int, stage: StageRecord, started_at: datetime) -> int:
+        with self.tx() as c:
+            log_id = c.execute(
+                s.pipeline_run_stage_logs.insert()
+                .values(
+                    pipeline_run_id=run_id,
+                    stage_order=stage.stage_order,
+                    stage_name=stage.stage_name,
+                    stage_type=stage.stage_type,
+                    status="running",
+                    started_at=started_at,
+                    attempts=1,
+                )
+                .returning(s.pipeline_run_stage_logs.c.id)
+            ).scalar_one()
+            c.execute(
+                s.pipeline_runs_master.update()
+                .where(s.pipeline_runs_master.c.id == run_id)
+                .values(current_stage=stage.stage_order, heartbeat_at=utcnow())
+            )
+        return int(log_id)
+
+    def finish_stage_log(self, log_id: int, **values: Any) -> None:
+        if "file_paths" in values:
+            values["file_paths"] = json.dumps(values["file_paths"])
+        with self.tx() as c:
+            c.execute(
+                s.pipeline_run_stage_logs.update()
+                .where(s.pipeline_run_stage_logs.c.id == log_id)
+                .values(**values)
+            )
+
+    def stage_logs(self, run_id: int) -> list[StageLogRecord]:
+        t = s.pipeline_run_stage_logs
+        with self.tx() as c:
+            rows = (
+                c.execute(
+                    sa.select(t)
+                    .where(t.c.pipeline_run_id == run_id)
+                    .order_by(t.c.stage_order, t.c.id)
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            StageLogRecord(
+                id=row["id"],
+                pipeline_run_id=row["pipeline_run_id"],
+                stage_order=row["stage_order"],
+                stage_name=row["stage_name"],
+                stage_type=row["stage_type"],
+                status=row["status"],
+                rows_processed=row["rows_processed"],
+                file_paths=json.loads(row["file_paths"]) if row["file_paths"] else [],
+                time_taken=row["time_taken"],
+                started_at=row["started_at"],
+                completed_at=row["completed_at"],
+                error_message=row["error_message"],
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]

@@ -1,0 +1,83 @@
+"""Is the process behind a run still there? Heartbeats, and on the same host a direct look."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from sluice.config.records import RunRecord
+from sluice.config.runs import RunRepository, Worker
+from sluice.core.clock import utcnow
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def this_worker() -> Worker:
+    pid = os.getpid()
+    return Worker(host=socket.gethostname(), pid=pid, started=_start_time(pid) or "")
+
+
+def process_gone(pid: int, started: str | None) -> bool:
+    """True when that process no longer exists (or its pid now belongs to another process)."""
+    current = _start_time(pid)
+    if current is None:
+        return True
+    return bool(started) and current != started
+
+
+def abandoned_reason(
+    run: RunRecord, worker_started: str | None, host: str, timeout: timedelta
+) -> str | None:
+    """Why an active run is dead, or None while it may still be alive."""
+    if run.worker_host == host and run.worker_pid and process_gone(run.worker_pid, worker_started):
+        return f"its process {run.worker_pid} on {host} is gone"
+    last = run.heartbeat_at or run.started_at
+    if last is not None and utcnow() - last > timeout:
+        seconds = int((utcnow() - last).total_seconds())
+        return f"no heartbeat for {seconds}s (limit {int(timeout.total_seconds())}s)"
+    return None
+
+
+def reap(runs: RunRepository, timeout: timedelta) -> list[int]:
+    """Fail every active run whose worker died; return their ids."""
+    host = socket.gethostname()
+    reaped = []
+    for run, started in runs.active_runs():
+        reason = abandoned_reason(run, started, host, timeout)
+        if reason is not None and runs.fail_abandoned(run, reason):
+            reaped.append(run.id)
+    return reaped
+
+
+class Heartbeat:
+    """Touches the run's heartbeat every `interval` seconds from a background thread."""
+
+    def __init__(self, runs: RunRepository, run_id: int, interval: float) -> None:
+        self._runs = runs
+        self._run_id = run_id
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._runs.beat(self._run_id)
