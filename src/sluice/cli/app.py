@@ -15,6 +15,7 @@ import typer
 from sluice.cli import output
 from sluice.cli.connections import connection_app
 from sluice.cli.runs import run_command, runs_app
+from sluice.cli.schedule import scheduler_command, status_command
 from sluice.cli.state import STATE
 from sluice.cli.tables import app as tables_app
 from sluice.config.repository import DESTINATIONS, SOURCES
@@ -148,6 +149,8 @@ app.add_typer(connection_app(DESTINATIONS), name="destination")
 app.add_typer(tables_app, name="table")
 app.add_typer(stages_app, name="stages")
 app.command("run")(run_command)
+app.command("scheduler")(scheduler_command)
+app.command("status")(status_command)
 app.add_typer(runs_app, name="runs")
 
 

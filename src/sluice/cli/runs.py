@@ -111,6 +111,15 @@ def runs_list(
     )
 
 
+@runs_app.command("execute", hidden=True)
+def runs_execute(run_id: int) -> None:
+    """Execute a run that was created already (what the scheduler's child processes do)."""
+    services = STATE.services()
+    finished = RunEngine(services, LocalExecutor(services)).execute(run_id)
+    if finished.status is not RunStatus.SUCCESS:
+        raise RunFailedError(f"run {run_id} failed: {finished.error_message}")
+
+
 @runs_app.command("show")
 def runs_show(run_id: int, as_json: JsonOpt = False) -> None:
     """Show a run and its stages: status, rows, files, time taken, error."""

@@ -220,6 +220,22 @@ class RunRepository(Store):
                 )
         return True
 
+    def locked_hops(self) -> set[tuple[str, Hop]]:
+        """(table, hop) pairs that an active run holds."""
+        t = s.sluice_run_locks
+        with self.tx() as c:
+            rows = c.execute(sa.select(t.c.source_tablename, t.c.hop)).all()
+        return _locked([(str(r[0]), str(r[1])) for r in rows])
+
+    def count_active(self) -> int:
+        t = s.pipeline_runs_master
+        with self.tx() as c:
+            return int(
+                c.execute(
+                    sa.select(sa.func.count()).select_from(t).where(t.c.status.in_(ACTIVE))
+                ).scalar_one()
+            )
+
     # ---- leases ----------------------------------------------------------------------------
     def take_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
         """Take or renew a lease; True while `holder` has it. An expired lease is taken over."""
@@ -360,3 +376,7 @@ class RunRepository(Store):
             )
             for row in rows
         ]
+
+
+def _locked(rows: list[tuple[str, str]]) -> set[tuple[str, Hop]]:
+    return {(table, Hop(hop)) for table, hop in rows}

@@ -18,7 +18,13 @@ from sluice.config.records import RunRecord, StageRecord, TableConfig
 from sluice.config.repository import DESTINATIONS, SOURCES, ConfigRepository
 from sluice.connectors import registry
 from sluice.core.clock import utcnow
-from sluice.core.errors import ConfigError, NotFoundError, SluiceError, TransientError
+from sluice.core.errors import (
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    SluiceError,
+    TransientError,
+)
 from sluice.core.models import Hop, HopChoice, RunStatus, TriggeredBy
 from sluice.core.redact import scrub
 from sluice.engine.liveness import Heartbeat, reap, this_worker
@@ -130,6 +136,8 @@ class RunEngine:
     def execute(self, run_id: int, observer: RunObserver | None = None) -> RunRecord:
         watcher = observer or SilentObserver()
         run = self.repo.get_run(run_id)
+        if run.status is not RunStatus.PENDING:
+            raise ConflictError(f"run {run_id} is {run.status.value}, not pending: it ran already")
         table = self.repo.get_table(run.source_tablename)
         stages = stages_for(self.repo, table, HopChoice(run.hop), run.pipeline_name)
         secrets = _secrets(self.repo, table)

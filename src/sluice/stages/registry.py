@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from typing import ClassVar
 
 from sluice.core.errors import ConfigError
@@ -33,8 +34,15 @@ class StageType:
 
 
 def _load_builtins() -> None:
-    for module in _BUILTINS:
-        importlib.import_module(module)
+    """The built-in stage types, and plug-in modules named in SLUICE_STAGE_MODULES."""
+    extra = [m.strip() for m in os.environ.get("SLUICE_STAGE_MODULES", "").split(",") if m.strip()]
+    for module in (*_BUILTINS, *extra):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(
+                f"stage module {module!r} (SLUICE_STAGE_MODULES) cannot be imported: {exc}"
+            ) from None
 
 
 def stage_types() -> dict[str, type[StageType]]:

@@ -1,0 +1,111 @@
+"""`sluice scheduler` and `sluice status`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated, Any
+
+import typer
+
+from sluice.cli.output import console, emit_json, table
+from sluice.cli.state import STATE
+from sluice.core.clock import utcnow
+from sluice.scheduler.daemon import Scheduler, SubprocessLauncher
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def scheduler_command(
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass, wait for its runs, exit.")
+    ] = False,
+    max_concurrent: Annotated[
+        int, typer.Option("--max-concurrent", min=1, help="Runs at the same time.")
+    ] = 2,
+    tick: Annotated[float, typer.Option("--tick", min=0.5, help="Seconds between passes.")] = 15.0,
+    grace: Annotated[
+        float, typer.Option("--grace", min=0, help="Seconds running runs get to finish on stop.")
+    ] = 300.0,
+) -> None:
+    """Start each active hop's runs when its interval has passed (triggered_by schedule)."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    services = STATE.services()
+    launcher = SubprocessLauncher(services.config_url)
+    scheduler = Scheduler(
+        services, launcher, max_concurrent=max_concurrent, tick_seconds=tick, grace_seconds=grace
+    )
+    if not once:
+        scheduler.serve()
+        return
+    report = scheduler.tick()
+    if not report.leader:
+        console.print("another scheduler holds the lease: nothing started")
+        return
+    while launcher.running():
+        time.sleep(0.2)
+    scheduler.repo.drop_lease("scheduler", scheduler.holder)
+    console.print(
+        f"started {len(report.started)} run(s) {report.started}, reaped {len(report.reaped)}, "
+        f"{len(report.waiting)} due hop(s) waiting for a free slot",
+        highlight=False,
+    )
+
+
+def status_command(as_json: JsonOpt = False) -> None:
+    """Every table and hop: state, last status and time, watermark, next due time."""
+    services = STATE.services()
+    scheduler = Scheduler(services, SubprocessLauncher(services.config_url))
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for state in scheduler.states(now):
+        hop = state.table.hop(state.hop)
+        next_due = state.next_due(now)
+        rows.append(
+            {
+                "table": state.table.source_tablename,
+                "hop": state.hop.value,
+                "state": "running" if state.busy else ("active" if state.active else "paused"),
+                "load_type": hop.load_type.value,
+                "schedule_minutes": hop.schedule_minutes,
+                "last_status": hop.last_run_status,
+                "last_run_at": hop.last_run_at.isoformat() if hop.last_run_at else None,
+                "watermark": hop.last_incremental_value,
+                "next_due_at": next_due.isoformat() if next_due else None,
+            }
+        )
+    if as_json:
+        emit_json(rows)
+        return
+    table(
+        "status",
+        [
+            "table",
+            "hop",
+            "state",
+            "load",
+            "every",
+            "last status",
+            "last run",
+            "watermark",
+            "next due",
+        ],
+        [
+            (
+                r["table"],
+                r["hop"],
+                r["state"],
+                r["load_type"],
+                f"{r['schedule_minutes']}m" if r["schedule_minutes"] else "-",
+                r["last_status"] or "-",
+                (r["last_run_at"] or "-")[:19],
+                r["watermark"] or "-",
+                "now"
+                if r["next_due_at"] and r["next_due_at"] <= now.isoformat()
+                else (r["next_due_at"] or "-")[:19],
+            )
+            for r in rows
+        ],
+    )

@@ -1,0 +1,1 @@
+"""The scheduler: finds due hops, starts their runs within a bound, holds a lease."""

@@ -1,0 +1,201 @@
+"""The scheduler loop: lease, reap, find due hops, start runs within the bound, stop cleanly.
+
+Runs execute in child processes (`sluice runs execute RUN_ID`), so a crash in one run cannot
+take the scheduler down, and a shutdown can stop what outlived its grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sluice.core.clock import utcnow
+from sluice.core.errors import ConflictError
+from sluice.core.models import Hop, HopChoice, TriggeredBy
+from sluice.engine.runner import RunEngine
+from sluice.engine.services import Services
+from sluice.executors.local import LocalExecutor
+from sluice.scheduler.due import DueHop, HopState, due_hops
+
+log = logging.getLogger("sluice.scheduler")
+LEASE = "scheduler"
+
+
+class Launcher(Protocol):
+    """Starts the execution of a created run and reports whether it is still going."""
+
+    def start(self, run_id: int) -> None: ...
+
+    def running(self) -> list[int]: ...
+
+    def stop_all(self) -> list[int]: ...
+
+
+class SubprocessLauncher:
+    def __init__(self, config_url: str) -> None:
+        self.config_url = config_url
+        self.children: dict[int, subprocess.Popen[bytes]] = {}
+
+    def start(self, run_id: int) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "sluice",
+            "--config-db",
+            self.config_url,
+            "runs",
+            "execute",
+            str(run_id),
+        ]
+        self.children[run_id] = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+
+    def running(self) -> list[int]:
+        for run_id, child in list(self.children.items()):
+            if child.poll() is not None:
+                del self.children[run_id]
+        return list(self.children)
+
+    def stop_all(self) -> list[int]:
+        stopped = list(self.running())
+        for run_id in stopped:
+            self.children[run_id].kill()
+            self.children[run_id].wait()
+        self.children.clear()
+        return stopped
+
+
+class InlineLauncher:
+    """Executes each run to completion in this process (for --once passes and tests)."""
+
+    def __init__(self, services: Services) -> None:
+        self.engine = RunEngine(services, LocalExecutor(services))
+
+    def start(self, run_id: int) -> None:
+        self.engine.execute(run_id)
+
+    def running(self) -> list[int]:
+        return []
+
+    def stop_all(self) -> list[int]:
+        return []
+
+
+@dataclass
+class TickReport:
+    reaped: list[int] = field(default_factory=list)
+    started: list[int] = field(default_factory=list)
+    waiting: list[DueHop] = field(default_factory=list)
+    leader: bool = True
+
+
+class Scheduler:
+    def __init__(
+        self,
+        services: Services,
+        launcher: Launcher,
+        *,
+        max_concurrent: int = 2,
+        tick_seconds: float = 15.0,
+        grace_seconds: float = 300.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.services = services
+        self.repo = services.repo
+        self.launcher = launcher
+        self.max_concurrent = max_concurrent
+        self.tick_seconds = tick_seconds
+        self.grace_seconds = grace_seconds
+        self.clock = clock
+        self.engine = RunEngine(services, LocalExecutor(services))
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+
+    def states(self, now: datetime) -> list[HopState]:
+        locked = self.repo.locked_hops()
+        return [
+            HopState(
+                table=table,
+                hop=hop,
+                last_started=self.repo.last_run_started(table.source_tablename, hop),
+                busy=(table.source_tablename, hop) in locked,
+            )
+            for table in self.repo.list_tables()
+            for hop in Hop
+        ]
+
+    def tick(self) -> TickReport:
+        """One pass: everything the scheduler does, once."""
+        report = TickReport()
+        ttl = timedelta(seconds=max(3 * self.tick_seconds, 30))
+        if not self.repo.take_lease(LEASE, self.holder, ttl):
+            report.leader = False
+            return report
+        report.reaped = self.engine.reap()
+        now = self.clock()
+        due = due_hops(self.states(now), now)
+        for item in due:
+            if self.repo.count_active() >= self.max_concurrent:
+                report.waiting.append(item)
+                continue
+            try:
+                run = self.engine.create(
+                    item.table, HopChoice(item.hop.value), TriggeredBy.SCHEDULE
+                )
+            except ConflictError as exc:  # started by someone else since we looked
+                log.info("skipping %s %s: %s", item.table, item.hop.value, exc)
+                continue
+            log.info("starting run %s: %s %s", run.id, item.table, item.hop.value)
+            report.started.append(run.id)
+            self.launcher.start(run.id)
+        return report
+
+    def serve(self) -> None:
+        """Tick until SIGTERM/SIGINT, then stop within the grace period."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self._stop.set())
+        log.info(
+            "scheduler %s started (tick %ss, max %s runs)",
+            self.holder,
+            self.tick_seconds,
+            self.max_concurrent,
+        )
+        while not self._stop.is_set():
+            report = self.tick()
+            if not report.leader:
+                log.debug("another scheduler holds the lease")
+            self._stop.wait(self.tick_seconds)
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        log.info(
+            "stopping: no new runs; waiting up to %ss for %s running run(s)",
+            self.grace_seconds,
+            len(self.launcher.running()),
+        )
+        deadline = time.monotonic() + self.grace_seconds
+        while self.launcher.running() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        cut_short = self.launcher.stop_all()
+        for run_id in cut_short:
+            run = self.repo.get_run(run_id)
+            reason = f"cut short: the scheduler stopped and the {self.grace_seconds}s grace ran out"
+            if self.repo.fail_abandoned(run, reason):
+                log.warning("run %s %s", run_id, reason)
+        self.repo.drop_lease(LEASE, self.holder)
+        log.info("scheduler stopped (%s run(s) cut short)", len(cut_short))
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,153 @@
+"""The scheduler: due hops start once, paused ones never, within a bound, under one lease."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from sluice.config import schema
+from sluice.core.clock import utcnow
+from sluice.engine.services import Services
+from sluice.scheduler.daemon import Scheduler, SubprocessLauncher
+from tests.conftest import CHINOOK_SQLITE, PROJECT, Sluice
+
+TABLES = ("Genre", "Artist", "MediaType")
+
+
+@pytest.fixture
+def configured(sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sluice]:
+    monkeypatch.setenv("PYTHONPATH", f"{PROJECT}{os.pathsep}{PROJECT / 'src'}")
+    sluice("init", ok=True)
+    sluice(f'source add chinook --type sqlite --creds \'{{"path": "{CHINOOK_SQLITE}"}}\'', ok=True)
+    sluice(
+        f'destination add wh --type sqlite --creds \'{{"path": "{workdir / "wh.db"}"}}\'', ok=True
+    )
+    for name in TABLES:
+        sluice(f"table add {name} --source chinook --destination wh", ok=True)
+    yield sluice
+
+
+@pytest.fixture
+def services(configured: Sluice) -> Iterator[Services]:
+    opened = Services.open(None)
+    yield opened
+    opened.close()
+
+
+def runs(sluice: Sluice) -> list[dict[str, object]]:
+    result: list[dict[str, object]] = sluice("runs --json --limit 100", ok=True).json()
+    return result
+
+
+def test_once_starts_every_due_hop_and_then_nothing(configured: Sluice) -> None:
+    configured("table pause MediaType", ok=True)
+    out = configured("scheduler --once --max-concurrent 4", ok=True).out
+    assert "started 4 run(s)" in out
+    first = runs(configured)
+    assert len(first) == 4
+    assert {r["triggered_by"] for r in first} == {"schedule"}
+    assert {r["source_tablename"] for r in first} == {"Genre", "Artist"}
+    assert {r["hop"] for r in first} == {"source_to_dl", "dl_to_sink"}
+    # hop 2 may start while hop 1 still runs (its lake may be empty then): it must end anyway
+    assert {r["status"] for r in first} <= {"success", "failed"}
+    assert "started 0 run(s)" in configured("scheduler --once", ok=True).out  # 60 min not passed
+    configured("table resume MediaType", ok=True)
+    assert "started 2 run(s)" in configured("scheduler --once", ok=True).out
+
+
+def test_a_new_interval_takes_effect_on_the_next_pass(
+    configured: Sluice, services: Services
+) -> None:
+    configured("scheduler --once --max-concurrent 6", ok=True)
+    with services.repo.tx() as c:  # the runs started 10 minutes ago
+        c.execute(
+            schema.pipeline_runs_master.update().values(started_at=utcnow() - timedelta(minutes=10))
+        )
+    assert "started 0 run(s)" in configured("scheduler --once", ok=True).out
+    configured("table edit Genre --every 5", ok=True)
+    assert "started 1 run(s)" in configured("scheduler --once", ok=True).out
+
+
+def test_the_concurrency_bound_queues_the_rest(services: Services) -> None:
+    launcher = SubprocessLauncher(services.config_url)
+    scheduler = Scheduler(services, launcher, max_concurrent=1)
+    report = scheduler.tick()
+    assert len(report.started) == 1
+    assert len(report.waiting) == 5
+    while launcher.running():
+        time.sleep(0.1)
+
+
+def test_two_schedulers_never_both_lead(services: Services) -> None:
+    first = Scheduler(services, SubprocessLauncher(services.config_url), max_concurrent=0)
+    second = Scheduler(services, SubprocessLauncher(services.config_url), max_concurrent=0)
+    assert first.tick().leader is True
+    assert second.tick().leader is False
+    assert first.tick().leader is True  # renewal
+    with services.repo.tx() as c:  # the first scheduler died: its lease runs out
+        c.execute(schema.sluice_leases.update().values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert second.tick().leader is True
+    assert first.tick().leader is False
+    with services.repo.tx() as c:
+        holders = c.execute(sa.select(schema.sluice_leases.c.holder)).scalars().all()
+    assert holders == [second.holder]
+
+
+def test_sigterm_stops_cleanly_and_fails_what_was_cut_short(
+    configured: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLUICE_STAGE_MODULES", "tests.plugins.slow_stages")
+    monkeypatch.setenv("SLUICE_TEST_SLEEP", "60")
+    configured("stages add --pipeline slow --order 1 --type test_sleep --name Sleep", ok=True)
+    for name in TABLES:
+        configured(f"table pause {name}", ok=True)
+    configured("table resume Genre --hop source_to_dl", ok=True)
+    configured("table edit Genre --pipeline slow", ok=True)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "sluice", "scheduler", "--tick", "0.5", "--grace", "1"],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = runs(configured)
+        if found and found[0]["status"] == "running":
+            break
+        time.sleep(0.2)
+    else:
+        daemon.kill()
+        pytest.fail("the scheduler never started the run")
+    daemon.send_signal(signal.SIGTERM)
+    _out, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, err
+    assert "stopping: no new runs" in err
+    assert "cut short" in err
+    run = runs(configured)[0]
+    assert run["status"] == "failed"
+    assert "cut short: the scheduler stopped" in str(run["error_message"])
+    assert configured("run Genre --hop source_to_dl --pipeline default").code == 0  # lock released
+
+
+def test_status_shows_every_hop_with_its_next_due_time(configured: Sluice) -> None:
+    configured("table pause Artist --hop dl_to_sink", ok=True)
+    configured("run Genre", ok=True)
+    rows = {(r["table"], r["hop"]): r for r in configured("status --json", ok=True).json()}
+    assert len(rows) == 6
+    genre = rows[("Genre", "source_to_dl")]
+    assert genre["last_status"] == "success" and genre["state"] == "active"
+    assert genre["next_due_at"] > genre["last_run_at"]
+    assert rows[("Artist", "dl_to_sink")]["state"] == "paused"
+    assert rows[("Artist", "dl_to_sink")]["next_due_at"] is None
+    assert rows[("Artist", "source_to_dl")]["last_status"] is None
+    assert "Genre" in configured("status", ok=True).out
