@@ -21,6 +21,7 @@ from sluice.connectors.base import LoadRequest, LoadResult, TableInfo
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.clock import iso, utcnow
 from sluice.core.errors import StageError, TerminalError
+from sluice.core.faults import crash_point
 from sluice.core.models import LoadMode, TableRef
 
 STATE_TABLE = "_sluice_state"
@@ -120,6 +121,7 @@ class SqlSinkBase:
             try:
                 added = self._apply(request, staging, columns, staged_types)
                 self._record_batches(request)
+                crash_point("load:inside_transaction")
                 self.execute(f"DROP TABLE {self.qualified(staging)}")
                 total = self.row_count_of(request.table)
                 self.commit()

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sluice.core.clock import iso, utcnow
+from sluice.core.faults import crash_point
 from sluice.lake.layout import batch_dir_name, part_name
 from sluice.lake.manifest import MANIFEST_NAME, WINDOW_NAME, Manifest, PartInfo
 from sluice.lake.reader import LakeTable
@@ -134,6 +135,7 @@ class BatchWriter:
             self._open_part()  # an empty table still gets one (empty) part with its schema
         self._close_part()
         window_part = self._write_window(window) if window is not None else None
+        crash_point("lake:before_manifest")
         final = dataclasses.replace(
             manifest,
             sequence=self.sequence,

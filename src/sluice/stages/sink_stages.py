@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 
 from sluice.connectors.base import LoadRequest, Sink
 from sluice.core.errors import TerminalError
+from sluice.core.faults import crash_point
 from sluice.core.models import Hop, LoadMode, LoadType
 from sluice.core.watermark import format_value, parse_value
 from sluice.lake.manifest import Manifest
@@ -97,6 +98,7 @@ class Load(StageType):
                 dedupe=plan.dedupe,
             )
             result = sink.load(request, stream())
+            crash_point("load:after_commit")
         finally:
             sink.close()
         self._advance_watermark(ctx, set(plan.batch_ids) | held, key_filter)

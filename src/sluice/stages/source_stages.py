@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -10,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sluice.connectors.base import ReadRequest
-from sluice.core.errors import TerminalError
+from sluice.core.errors import ConfigError, TerminalError
+from sluice.core.faults import crash_point
 from sluice.core.models import Hop, LoadType
 from sluice.core.watermark import format_value, lookback_floor, parse_value
 from sluice.lake.manifest import Manifest
@@ -44,6 +46,14 @@ class CheckSource(StageType):
                     + ", ".join(info.schema.names)
                 )
         return StageResult(rows=info.row_count or 0)
+
+
+def read_batch_rows() -> int:
+    """Rows per batch asked of a source (SLUICE_READ_BATCH_ROWS; memory grows with it)."""
+    raw = os.environ.get("SLUICE_READ_BATCH_ROWS", "100000")
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"SLUICE_READ_BATCH_ROWS={raw!r} must be a positive integer")
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,7 @@ class Extract(StageType):
                     incremental_key=key,
                     lower_bound=point.floor,
                     fallback_key=fallback,
+                    batch_rows=read_batch_rows(),
                 )
                 for batch in source.read(request):
                     kept = row_filter.apply(batch) if row_filter is not None else batch
@@ -107,6 +118,7 @@ class Extract(StageType):
                         tracker.update(kept)
                     writer.write(kept)
                     ctx.progress(writer.seen)
+                    crash_point("extract:between_batches")
                 if incremental and writer.seen == 0:
                     writer.abort()  # nothing new: no empty batch, the watermark stays
                     return StageResult(rows=0)
@@ -121,6 +133,7 @@ class Extract(StageType):
                 raise
         finally:
             source.close()
+        crash_point("extract:after_manifest")
         if manifest.watermark_after is not None:
             # Only after the manifest is published: the watermark never runs ahead of the lake.
             ctx.repo.set_watermark(

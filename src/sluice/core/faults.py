@@ -1,0 +1,23 @@
+"""Named points where a test can kill the process, to prove crash safety (SLUICE_CRASH_AT).
+
+Off unless the environment names a point; then the process is SIGKILLed there, with no
+chance to clean up, exactly as a power cut or the OOM killer would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+POINTS = (
+    "extract:between_batches",
+    "lake:before_manifest",
+    "extract:after_manifest",
+    "load:inside_transaction",
+    "load:after_commit",
+)
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get("SLUICE_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
