@@ -40,7 +40,11 @@ PASSWORD = "pw-Secr3t-9431"
 def database() -> Iterator[str]:
     try:
         admin = psycopg.connect(
-            host=HOST, port=PORT, user="postgres", dbname="postgres", autocommit=True,
+            host=HOST,
+            port=PORT,
+            user="postgres",
+            dbname="postgres",
+            autocommit=True,
             connect_timeout=5,
         )
     except psycopg.OperationalError as exc:
@@ -85,16 +89,28 @@ def sink(creds: PostgresCreds) -> Iterator[PostgresSink]:
 
 
 def copy_table(
-    source: PostgresSource, sink: PostgresSink, src: TableRef, dst: TableRef, *,
-    mode: LoadMode = LoadMode.REPLACE, batch_ids: tuple[int, ...] = (1,), run_id: int = 1,
-    primary_key: tuple[str, ...] | None = None, dedupe: bool = False,
+    source: PostgresSource,
+    sink: PostgresSink,
+    src: TableRef,
+    dst: TableRef,
+    *,
+    mode: LoadMode = LoadMode.REPLACE,
+    batch_ids: tuple[int, ...] = (1,),
+    run_id: int = 1,
+    primary_key: tuple[str, ...] | None = None,
+    dedupe: bool = False,
 ) -> tuple[int, int]:
     info = source.check(src)
     result = sink.load(
         LoadRequest(
-            table=dst, mode=mode, schema=info.schema, lake_table=f"lake/{src.name}",
-            batch_ids=batch_ids, run_id=run_id,
-            primary_key=info.primary_key if primary_key is None else primary_key, dedupe=dedupe,
+            table=dst,
+            mode=mode,
+            schema=info.schema,
+            lake_table=f"lake/{src.name}",
+            batch_ids=batch_ids,
+            run_id=run_id,
+            primary_key=info.primary_key if primary_key is None else primary_key,
+            dedupe=dedupe,
         ),
         source.read(ReadRequest(table=src)),
     )
@@ -199,16 +215,25 @@ def test_source_schema_keeps_numeric_exact(source, db) -> None:
         "CREATE TABLE nums (small numeric(12,2), wide numeric(39,0), free numeric, "
         "cash money, neg numeric(5,-2))"
     )
-    db.execute("INSERT INTO nums VALUES (1.5, 10^38, 1.000000000000000000000000000000000000001, "
-               "12.34, 12345)")
+    db.execute(
+        "INSERT INTO nums VALUES (1.5, 10^38, 1.000000000000000000000000000000000000001, "
+        "12.34, 12345)"
+    )
     info = source.check(TableRef("nums"))
     assert [f.type for f in info.schema] == [
-        pa.decimal128(12, 2), pa.string(), pa.string(), pa.string(), pa.string()
+        pa.decimal128(12, 2),
+        pa.string(),
+        pa.string(),
+        pa.string(),
+        pa.string(),
     ]
     [row] = pa.Table.from_batches(list(source.read(ReadRequest(TableRef("nums"))))).to_pylist()
     assert row == {
-        "small": Decimal("1.50"), "wide": "1" + "0" * 38,
-        "free": "1.000000000000000000000000000000000000001", "cash": "12.34", "neg": "12300",
+        "small": Decimal("1.50"),
+        "wide": "1" + "0" * 38,
+        "free": "1.000000000000000000000000000000000000001",
+        "cash": "12.34",
+        "neg": "12300",
     }
 
 
@@ -295,8 +320,13 @@ def _live_rows(db: psycopg.Connection[Any], qualified: str) -> list[tuple[Any, .
 
 def _load(sink: PostgresSink, table: TableRef, rows: pa.Table, **kw: Any) -> int:
     request = LoadRequest(
-        table=table, mode=kw.pop("mode", LoadMode.REPLACE), schema=rows.schema,
-        lake_table="lake/t", batch_ids=kw.pop("batch_ids", (1,)), run_id=kw.pop("run_id", 1), **kw,
+        table=table,
+        mode=kw.pop("mode", LoadMode.REPLACE),
+        schema=rows.schema,
+        lake_table="lake/t",
+        batch_ids=kw.pop("batch_ids", (1,)),
+        run_id=kw.pop("run_id", 1),
+        **kw,
     )
     return sink.load(request, iter(rows.to_batches())).rows_in_table
 
@@ -330,8 +360,13 @@ def test_bad_data_fails_the_load_and_keeps_the_old_table(db, sink) -> None:
     inet = pa.field("addr", pa.string(), metadata={"POSTGRESQL:type": "inet"})
     bad_address = pa.table({"id": pa.array([2], pa.int64()), "addr": ["not an address"]})
     with pytest.raises(TerminalError, match="invalid input syntax for type inet"):
-        _load(sink, table, bad_address.cast(pa.schema([bad_address.schema.field(0), inet])),
-              mode=LoadMode.APPEND, run_id=3)
+        _load(
+            sink,
+            table,
+            bad_address.cast(pa.schema([bad_address.schema.field(0), inet])),
+            mode=LoadMode.APPEND,
+            run_id=3,
+        )
     assert scalar(db, "SELECT to_regclass('atomic.__sluice_stage_3_keep_me')") is None
     assert _live_rows(db, "atomic.keep_me") == [(1,)]
     assert sink.ping().startswith("PostgreSQL")  # the connection survived both failures
@@ -344,9 +379,9 @@ def test_readers_never_see_an_empty_or_missing_table_during_replace(database, db
     dsn = {"host": HOST, "port": PORT, "user": "postgres", "dbname": database}
 
     def waiting_locks() -> int:
-        return int(scalar(
-            db, "SELECT count(*) FROM pg_locks WHERE relation = %s AND NOT granted", (lid,)
-        ))
+        return int(
+            scalar(db, "SELECT count(*) FROM pg_locks WHERE relation = %s AND NOT granted", (lid,))
+        )
 
     def wait_for(count: int) -> None:
         deadline = time.monotonic() + 20
@@ -395,37 +430,58 @@ def test_merge_upserts_on_the_primary_key(db, sink) -> None:
         {"id": pa.array([2, 4, 4], pa.int32()), "name": ["bobby", "dee (old)", "dee"]}
     )
     rows = _load(
-        sink, table, change, mode=LoadMode.MERGE, batch_ids=(2,), run_id=2,
-        primary_key=("id",), dedupe=True,
+        sink,
+        table,
+        change,
+        mode=LoadMode.MERGE,
+        batch_ids=(2,),
+        run_id=2,
+        primary_key=("id",),
+        dedupe=True,
     )
 
     assert rows == 4
     assert _live_rows(db, "merge.customers") == [(1, "ann"), (2, "bobby"), (3, "cy"), (4, "dee")]
     assert sink.held_batches(table, "lake/t") == {1, 2}
-    assert scalar(
-        db, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'merge.customers'::regclass "
-        "AND contype = 'p'"
-    ) == 1
+    assert (
+        scalar(
+            db,
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'merge.customers'::regclass "
+            "AND contype = 'p'",
+        )
+        == 1
+    )
 
 
 def test_schema_drift_adds_columns_and_widens_types(db, sink) -> None:
     db.execute("CREATE SCHEMA IF NOT EXISTS drift")
     db.execute("CREATE TABLE drift.t (id smallint PRIMARY KEY, label varchar(3), x real)")
     db.execute("INSERT INTO drift.t VALUES (1, 'abc', 1.5)")
-    incoming = pa.table({
-        "id": pa.array([70000], pa.int32()), "label": ["much longer"],
-        "x": pa.array([0.1], pa.float64()),
-        "extra": pa.array([Decimal("1.10")], pa.decimal128(5, 2)),
-    })
+    incoming = pa.table(
+        {
+            "id": pa.array([70000], pa.int32()),
+            "label": ["much longer"],
+            "x": pa.array([0.1], pa.float64()),
+            "extra": pa.array([Decimal("1.10")], pa.decimal128(5, 2)),
+        }
+    )
     _load(sink, TableRef("t", "drift"), incoming, mode=LoadMode.APPEND, batch_ids=(2,))
     assert column_types(db, "drift.t") == {
-        "id": "integer", "label": "text", "x": "double precision", "extra": "numeric(5,2)",
+        "id": "integer",
+        "label": "text",
+        "x": "double precision",
+        "extra": "numeric(5,2)",
     }
     assert _live_rows(db, "drift.t")[-1] == (70000, "much longer", 0.1, Decimal("1.10"))
 
     with pytest.raises(TerminalError, match="incompatible type change"):
-        _load(sink, TableRef("t", "drift"), pa.table({"id": ["not a number"]}),
-              mode=LoadMode.APPEND, batch_ids=(3,))
+        _load(
+            sink,
+            TableRef("t", "drift"),
+            pa.table({"id": ["not a number"]}),
+            mode=LoadMode.APPEND,
+            batch_ids=(3,),
+        )
 
 
 # ---- (6) errors: clear, classified, and without the password ---------------------------------
@@ -448,15 +504,18 @@ def test_missing_table_is_terminal_and_says_where_it_looked(db, source) -> None:
     [
         (
             {"host": HOST, "port": 1, "user": "postgres", "password": PASSWORD, "database": "x"},
-            TransientError, "Connection refused",
+            TransientError,
+            "Connection refused",
         ),
         (
             {"host": HOST, "user": "no_such_role", "password": PASSWORD, "database": "postgres"},
-            TerminalError, "no_such_role",
+            TerminalError,
+            "no_such_role",
         ),
         (  # libpq quotes this part of the URL back in its message
             {"url": f"postgresql://postgres:{PASSWORD} x@{HOST}:{PORT}/postgres"},
-            TerminalError, "unexpected spaces",
+            TerminalError,
+            "unexpected spaces",
         ),
     ],
 )
@@ -484,7 +543,8 @@ def test_a_connection_lost_mid_read_is_transient(database, db, creds) -> None:
         next(reader)
         db.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-            "AND application_name = 'sluice' AND pid <> pg_backend_pid()", (database,),
+            "AND application_name = 'sluice' AND pid <> pg_backend_pid()",
+            (database,),
         )
         with pytest.raises(TransientError):
             for _ in reader:
@@ -519,7 +579,8 @@ def test_creds_validation_messages(creds, message) -> None:
 def test_password_and_url_are_secret_in_every_display() -> None:
     shown = redacted_creds(
         "postgres",
-        {"host": "h", "user": "u", "password": PASSWORD, "database": "d"}, role="source",
+        {"host": "h", "user": "u", "password": PASSWORD, "database": "d"},
+        role="source",
     )
     assert shown["password"] != PASSWORD and PASSWORD not in repr(shown)
     url = f"postgresql://u:{PASSWORD}@h/d"

@@ -18,8 +18,9 @@ def table(name: str, every: int | None = 60, active: bool = True) -> TableConfig
     return TableConfig(name, name, "sqlite", "duckdb", "s", "d", (), "default", hop, hop)
 
 
-def state(name: str, ago: float | None, *, every: int | None = 60, active: bool = True,
-          busy: bool = False) -> HopState:
+def state(
+    name: str, ago: float | None, *, every: int | None = 60, active: bool = True, busy: bool = False
+) -> HopState:
     started = None if ago is None else NOW - timedelta(minutes=ago)
     return HopState(table(name, every, active), Hop.SOURCE_TO_DL, started, busy)
 
@@ -38,6 +39,19 @@ def state(name: str, ago: float | None, *, every: int | None = 60, active: bool 
 )
 def test_due(label: str, hop: HopState, due: bool) -> None:
     assert bool(due_hops([hop], NOW)) is due, label
+
+
+def test_hop_two_waits_for_the_first_successful_hop_one() -> None:
+    waiting = HopState(table("t"), Hop.DL_TO_SINK, None, False)
+    assert due_hops([waiting], NOW) == []
+    fed = table("t")
+    fed = TableConfig(
+        **{
+            **fed.__dict__,
+            "source_to_dl": HopConfig(60, LoadType.FULL, True, None, None, NOW, "success"),
+        }
+    )
+    assert len(due_hops([HopState(fed, Hop.DL_TO_SINK, None, False)], NOW)) == 1
 
 
 def test_a_day_of_missed_intervals_gives_one_run() -> None:
