@@ -18,7 +18,6 @@ from sluice.cli.runs import run_command, runs_app
 from sluice.cli.schedule import scheduler_command, status_command
 from sluice.cli.state import STATE
 from sluice.cli.tables import app as tables_app
-from sluice.config.repository import DESTINATIONS, SOURCES
 from sluice.core.errors import SluiceError
 
 app = typer.Typer(
@@ -144,8 +143,8 @@ def demo(
     run_demo(directory, order_items)
 
 
-app.add_typer(connection_app(SOURCES), name="source")
-app.add_typer(connection_app(DESTINATIONS), name="destination")
+app.add_typer(connection_app("source"), name="source")
+app.add_typer(connection_app("destination"), name="destination")
 app.add_typer(tables_app, name="table")
 app.add_typer(stages_app, name="stages")
 app.command("run")(run_command)

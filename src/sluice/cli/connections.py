@@ -1,18 +1,24 @@
 """`sluice source ...` and `sluice destination ...`: one implementation for both kinds."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from sluice.cli.output import console, emit_json, table
 from sluice.cli.state import STATE
-from sluice.config.catalog import Catalog
-from sluice.config.repository import SOURCES, ConnectionKind
 from sluice.connectors import registry
 from sluice.core.errors import ConfigError
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _catalog(label: str) -> tuple[Any, Any]:
+    """The shared config layer and the kind of connection, imported only when used."""
+    from sluice.config.catalog import Catalog
+    from sluice.config.repository import DESTINATIONS, SOURCES
+
+    return Catalog(STATE.services().repo), SOURCES if label == "source" else DESTINATIONS
 
 
 def read_creds(value: str) -> str:
@@ -26,12 +32,13 @@ def read_creds(value: str) -> str:
     return value
 
 
-def connection_app(kind: ConnectionKind) -> typer.Typer:
-    label = kind.label
+def connection_app(label: str) -> typer.Typer:
+    """The sub-commands of `sluice source` (label 'source') or `sluice destination`."""
     app = typer.Typer(
         help=f"Manage {label}s (connections and their credentials).", no_args_is_help=True
     )
-    types = registry.source_types() if kind is SOURCES else registry.sink_types()
+    is_source = label == "source"
+    types = registry.source_types() if is_source else registry.sink_types()
 
     @app.command("add")
     def add(
@@ -41,7 +48,7 @@ def connection_app(kind: ConnectionKind) -> typer.Typer:
         as_json: JsonOpt = False,
     ) -> None:
         """Add a {label}."""
-        catalog = Catalog(STATE.services().repo)
+        catalog, kind = _catalog(label)
         record = catalog.add_connection(kind, name, type_name, read_creds(creds))
         shown = catalog.describe_connection(kind, record)
         if as_json:
@@ -52,7 +59,7 @@ def connection_app(kind: ConnectionKind) -> typer.Typer:
     @app.command("list")
     def list_(as_json: JsonOpt = False) -> None:
         """List the configured {label}s (credentials redacted)."""
-        catalog = Catalog(STATE.services().repo)
+        catalog, kind = _catalog(label)
         rows = [catalog.describe_connection(kind, r) for r in catalog.repo.list_connections(kind)]
         if as_json:
             emit_json(rows)
@@ -69,7 +76,7 @@ def connection_app(kind: ConnectionKind) -> typer.Typer:
     @app.command("show")
     def show(name: str, as_json: JsonOpt = False) -> None:
         """Show one {label} (credentials redacted)."""
-        catalog = Catalog(STATE.services().repo)
+        catalog, kind = _catalog(label)
         shown = catalog.describe_connection(kind, catalog.repo.get_connection(kind, name))
         if as_json:
             emit_json(shown)
@@ -80,14 +87,16 @@ def connection_app(kind: ConnectionKind) -> typer.Typer:
     @app.command("remove")
     def remove(name: str) -> None:
         """Remove a {label} that no table uses."""
-        STATE.services().repo.remove_connection(kind, name)
+        catalog, kind = _catalog(label)
+        catalog.repo.remove_connection(kind, name)
         console.print(f"{label} [bold]{name}[/] removed")
 
     @app.command("test")
     def test(name: str, as_json: JsonOpt = False) -> None:
         """Connect to the {label} and report what answered."""
-        record = STATE.services().repo.get_connection(kind, name)
-        if kind is SOURCES:
+        catalog, kind = _catalog(label)
+        record = catalog.repo.get_connection(kind, name)
+        if is_source:
             source = registry.open_source(record.type, record.creds)
             try:
                 answer = source.ping()

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sluice.cli.output import console, emit_json, errors, table, when
-from sluice.cli.progress import LiveRunView
 from sluice.cli.state import STATE
-from sluice.config.records import RunRecord, StageLogRecord
 from sluice.core.errors import RunFailedError
 from sluice.core.models import HopChoice, RunStatus, TriggeredBy
-from sluice.engine.runner import RunEngine
-from sluice.executors.local import LocalExecutor
+
+if TYPE_CHECKING:
+    from sluice.config.records import RunRecord, StageLogRecord
+    from sluice.engine.runner import RunEngine
 
 runs_app = typer.Typer(help="List runs, or show one with its stages.", invoke_without_command=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _engine() -> RunEngine:
+    from sluice.engine.runner import RunEngine
+    from sluice.executors.local import LocalExecutor
+
+    services = STATE.services()
+    return RunEngine(services, LocalExecutor(services))
 
 
 def describe_run(run: RunRecord, logs: list[StageLogRecord] | None = None) -> dict[str, Any]:
@@ -60,8 +68,10 @@ def run_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a table's hop(s) now (triggered_by manual). Exit 0 only if the run succeeded."""
+    from sluice.cli.progress import LiveRunView
+
     services = STATE.services()
-    engine = RunEngine(services, LocalExecutor(services))
+    engine = _engine()
     run = engine.create(source_tablename, hop, TriggeredBy.MANUAL, pipeline)
     if as_json:
         finished = engine.execute(run.id)
@@ -114,8 +124,7 @@ def runs_list(
 @runs_app.command("execute", hidden=True)
 def runs_execute(run_id: int) -> None:
     """Execute a run that was created already (what the scheduler's child processes do)."""
-    services = STATE.services()
-    finished = RunEngine(services, LocalExecutor(services)).execute(run_id)
+    finished = _engine().execute(run_id)
     if finished.status is not RunStatus.SUCCESS:
         raise RunFailedError(f"run {run_id} failed: {finished.error_message}")
 

@@ -11,7 +11,6 @@ import typer
 from sluice.cli.output import console, emit_json, table
 from sluice.cli.state import STATE
 from sluice.core.clock import utcnow
-from sluice.scheduler.daemon import Scheduler, SubprocessLauncher
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -29,6 +28,8 @@ def scheduler_command(
     ] = 300.0,
 ) -> None:
     """Start each active hop's runs when its interval has passed (triggered_by schedule)."""
+    from sluice.scheduler.daemon import Scheduler, SubprocessLauncher
+
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -56,6 +57,8 @@ def scheduler_command(
 
 def status_command(as_json: JsonOpt = False) -> None:
     """Every table and hop: state, last status and time, watermark, next due time."""
+    from sluice.scheduler.daemon import Scheduler, SubprocessLauncher
+
     services = STATE.services()
     scheduler = Scheduler(services, SubprocessLauncher(services.config_url))
     now = utcnow()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sluice.engine.services import Services
+if TYPE_CHECKING:
+    from sluice.engine.services import Services
 
 
 @dataclass
@@ -14,6 +16,8 @@ class CliState:
 
     def services(self) -> Services:
         if self._services is None:
+            from sluice.engine.services import Services
+
             self._services = Services.open(self.config_db)
         return self._services
 

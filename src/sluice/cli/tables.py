@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sluice.cli.output import console, emit_json, table, when
 from sluice.cli.state import STATE
-from sluice.config.catalog import Catalog, TableChanges
-from sluice.config.records import TableConfig
 from sluice.core.models import Hop, HopChoice
+
+if TYPE_CHECKING:
+    from sluice.config.catalog import Catalog, TableChanges
+    from sluice.config.records import TableConfig
 
 app = typer.Typer(help="Manage the tables to replicate (pipeline_config).", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -54,7 +56,15 @@ def describe(t: TableConfig) -> dict[str, Any]:
     }
 
 
+def _catalog() -> Catalog:
+    from sluice.config.catalog import Catalog
+
+    return Catalog(STATE.services().repo)
+
+
 def _changes(**options: Any) -> TableChanges:
+    from sluice.config.catalog import TableChanges
+
     primary_key = options.pop("primary_key")
     return TableChanges(
         primary_key=None if primary_key is None else primary_key.split(","), **options
@@ -107,7 +117,7 @@ def add(
         lookback=lookback,
         null_key_fallback=null_key_fallback,
     )
-    config = Catalog(STATE.services().repo).add_table(source_tablename, changes)
+    config = _catalog().add_table(source_tablename, changes)
     if as_json:
         emit_json(describe(config))
     else:
@@ -148,7 +158,7 @@ def edit(
         lookback=lookback,
         null_key_fallback=null_key_fallback,
     )
-    config = Catalog(STATE.services().repo).edit_table(source_tablename, changes)
+    config = _catalog().edit_table(source_tablename, changes)
     if as_json:
         emit_json(describe(config))
     else:
@@ -198,14 +208,14 @@ def show(source_tablename: str, as_json: JsonOpt = False) -> None:
 @app.command("pause")
 def pause(source_tablename: str, hop: HopOpt = HopChoice.ALL) -> None:
     """Stop scheduling a table's hop(s)."""
-    Catalog(STATE.services().repo).set_active(source_tablename, hop, False)
+    _catalog().set_active(source_tablename, hop, False)
     console.print(f"table [bold]{source_tablename}[/] paused ({hop.value})")
 
 
 @app.command("resume")
 def resume(source_tablename: str, hop: HopOpt = HopChoice.ALL) -> None:
     """Schedule a table's hop(s) again."""
-    Catalog(STATE.services().repo).set_active(source_tablename, hop, True)
+    _catalog().set_active(source_tablename, hop, True)
     console.print(f"table [bold]{source_tablename}[/] resumed ({hop.value})")
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import importlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from sluice.connectors.base import Creds, Sink, Source
 from sluice.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sluice.connectors.base import Creds, Sink, Source
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,8 @@ def parse_creds_json(raw: str, *, role: str, type_name: str) -> dict[str, Any]:
 
 
 def validate_creds(type_name: str, creds: dict[str, Any], *, role: str) -> Creds:
+    from pydantic import ValidationError
+
     spec = _spec(type_name, role)
     model: type[Creds] = _load(spec.creds)
     try:
