@@ -32,6 +32,17 @@ class CliResult:
 Sluice = Callable[..., CliResult]
 
 
+TEST_SECRET_KEY = "k3NcJ3G9B0YxM3mX2pQv8LkVnTf6RzWcA1sDyHuIoEg="  # a Fernet key, for tests only
+
+
+@pytest.fixture(autouse=True)
+def secret_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test encrypts creds with a known key unless it removes it to test key files."""
+    monkeypatch.setenv("SLUICE_SECRET_KEY", TEST_SECRET_KEY)
+    monkeypatch.delenv("SLUICE_SECRET_KEY_FILE", raising=False)
+    return TEST_SECRET_KEY
+
+
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh working directory: the default config database and lake land inside it."""

@@ -6,6 +6,7 @@ Exit codes: 0 success; 1 a run failed; 2 bad command-line usage; 3 invalid confi
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -57,12 +58,15 @@ def init(
     from sluice.config.database import create_config_engine, display_url, resolve_url
     from sluice.config.migrate import upgrade
     from sluice.config.repository import ConfigRepository
+    from sluice.config.secrets import ensure_key_file, key_file_for
     from sluice.engine.services import DEFAULT_LAKE, LAKE_SETTING, normalise_lake
 
     url = resolve_url(STATE.config_db)
     engine = create_config_engine(url)
+    key_file = key_file_for(url).absolute()
     try:
         before, after = upgrade(engine)
+        key_created = ensure_key_file(key_file)
         repo = ConfigRepository(engine)
         current = repo.get_setting(LAKE_SETTING)
         if lake is not None or current is None:
@@ -77,6 +81,7 @@ def init(
                 "revision": after,
                 "previous_revision": before,
                 "lake": current,
+                "secret_key_file": None if os.environ.get("SLUICE_SECRET_KEY") else str(key_file),
             }
         )
         return
@@ -85,6 +90,12 @@ def init(
         f"config database {display_url(url)} {state} (revision {after})", highlight=False
     )
     output.console.print(f"lake: {current}", highlight=False)
+    if key_created:
+        output.console.print(
+            f"secret key created: {key_file} (mode 0600; stored credentials are encrypted with "
+            "it: back it up, and keep it out of version control)",
+            highlight=False,
+        )
 
 
 @stages_app.command("list")

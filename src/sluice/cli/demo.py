@@ -15,6 +15,7 @@ from sluice.config.catalog import Catalog, TableChanges
 from sluice.config.database import create_config_engine
 from sluice.config.migrate import upgrade
 from sluice.config.repository import ConfigRepository
+from sluice.config.secrets import ensure_key_file, key_file_for
 from sluice.connectors.base import ReadRequest
 from sluice.connectors.duckdb.config import DuckDBCreds
 from sluice.connectors.duckdb.sink import DuckDBSink
@@ -69,6 +70,7 @@ def run_demo(directory: Path, order_items: int) -> None:
     url = f"sqlite:///{root / 'config.db'}"
     engine = create_config_engine(url)
     upgrade(engine)
+    ensure_key_file(key_file_for(url))
     ConfigRepository(engine).set_setting(LAKE_SETTING, str(root / "lake"))
     engine.dispose()
     services = Services.open(url)

@@ -47,7 +47,7 @@ class Catalog:
         v.connection_name(name, kind.label)
         role = "source" if kind is SOURCES else "destination"
         creds = registry.parse_creds_json(creds_json, role=kind.label, type_name=type_name)
-        registry.validate_creds(type_name, creds, role=role)
+        registry.validate_creds(type_name, creds, role=role, resolve_env=False)
         return self.repo.add_connection(kind, name, type_name, creds)
 
     def add_source(self, name: str, type_name: str, creds_json: str) -> ConnectionRecord:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from sluice.config import schema as s
 from sluice.config.records import ConnectionRecord, HopConfig, StageRecord, TableConfig
 from sluice.config.runs import RunRepository
+from sluice.config.secrets import CredsCipher, key_file_for
 from sluice.core.clock import utcnow
 from sluice.core.errors import ConflictError, NotFoundError
 from sluice.core.ids import new_uuid7
@@ -47,6 +48,10 @@ DESTINATIONS = ConnectionKind(
 class ConfigRepository(RunRepository):
     """Sources, destinations, tables, stage templates and settings (runs: RunRepository)."""
 
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.cipher = CredsCipher(key_file_for(engine.url.render_as_string(hide_password=False)))
+
     # ---- settings -------------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
         with self.tx() as c:
@@ -69,7 +74,7 @@ class ConfigRepository(RunRepository):
             id=row["id"],
             name=row[kind.name_col],
             type=row[kind.type_col],
-            creds=json.loads(row[kind.creds_col] or "{}"),
+            creds=self.cipher.open(row[kind.creds_col], f"{kind.label} {row[kind.name_col]!r}"),
             created_at=row["created_at"],
         )
 
@@ -80,7 +85,7 @@ class ConfigRepository(RunRepository):
             "id": new_uuid7(),
             kind.name_col: name,
             kind.type_col: type_name,
-            kind.creds_col: json.dumps(creds, sort_keys=True),
+            kind.creds_col: self.cipher.seal(creds),
             "created_at": utcnow(),
         }
         try:

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sluice.connectors.envrefs import is_env_ref, resolve_env_refs
 from sluice.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -100,9 +101,20 @@ def parse_creds_json(raw: str, *, role: str, type_name: str) -> dict[str, Any]:
     return value
 
 
-def validate_creds(type_name: str, creds: dict[str, Any], *, role: str) -> Creds:
+def validate_creds(
+    type_name: str, creds: dict[str, Any], *, role: str, resolve_env: bool = True
+) -> Creds:
+    """The creds as the connector's model, with environment references resolved.
+
+    With resolve_env=False (when creds are stored) a reference only has to be well formed:
+    the variable is needed where connections open, not where the config is edited.
+    """
     from pydantic import ValidationError
 
+    if resolve_env:
+        creds = resolve_env_refs(creds, role)
+    else:
+        creds = {k: "${" + v["env"] + "}" if is_env_ref(v) else v for k, v in creds.items()}
     spec = _spec(type_name, role)
     model: type[Creds] = _load(spec.creds)
     try:
@@ -127,12 +139,24 @@ def _describe(error: Any) -> str:
 
 
 def redacted_creds(type_name: str, creds: dict[str, Any], *, role: str) -> dict[str, Any]:
-    """Creds for display: secret fields masked, by their declared type."""
-    try:
-        model = validate_creds(type_name, creds, role=role)
-    except ConfigError:
+    """Creds for display: secret fields masked by their declared type, env references shown."""
+    from pydantic import SecretStr
+
+    spec = _SPECS.get(type_name)
+    if spec is None:
         return {key: "***" for key in creds}
-    return model.model_dump(mode="json")
+    model: type[Creds] = _load(spec.creds)
+    shown: dict[str, Any] = {}
+    for field, value in creds.items():
+        info = model.model_fields.get(field)
+        secret = info is None or "SecretStr" in str(info.annotation) or info.annotation is SecretStr
+        if is_env_ref(value):
+            shown[field] = value
+        elif secret and value is not None:
+            shown[field] = "***"
+        else:
+            shown[field] = value
+    return shown
 
 
 def open_source(type_name: str, creds: dict[str, Any]) -> Source:
