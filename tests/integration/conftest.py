@@ -1,5 +1,22 @@
-"""Service fixtures for the integration tests (defined in tests/services.py)."""
+"""Fixtures for the integration tests; service fixtures are defined in tests/services.py."""
 
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CHINOOK_SQLITE, Sluice
 from tests.services import pg_database, pg_target
 
-__all__ = ["pg_database", "pg_target"]
+__all__ = ["configured", "pg_database", "pg_target"]
+
+
+@pytest.fixture
+def configured(sluice: Sluice, workdir: Path) -> Sluice:
+    """An initialised config: Chinook (SQLite) as source, DuckDB as sink, table Genre."""
+    sluice("init", ok=True)
+    source = CHINOOK_SQLITE
+    sluice(f"source add chinook --type sqlite --creds '{{\"path\": \"{source}\"}}'", ok=True)
+    sink = workdir / "wh.duckdb"
+    sluice(f"destination add wh --type duckdb --creds '{{\"path\": \"{sink}\"}}'", ok=True)
+    sluice("table add Genre --source chinook --destination wh --primary-key GenreId", ok=True)
+    return sluice

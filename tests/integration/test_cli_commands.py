@@ -11,18 +11,6 @@ from sluice.config.migrate import head_revision
 from tests.conftest import CHINOOK_SQLITE, Sluice
 
 
-@pytest.fixture
-def configured(sluice: Sluice, workdir: Path) -> Sluice:
-    sluice("init", ok=True)
-    sluice(f'source add chinook --type sqlite --creds \'{{"path": "{CHINOOK_SQLITE}"}}\'', ok=True)
-    sluice(
-        f'destination add wh --type duckdb --creds \'{{"path": "{workdir / "wh.duckdb"}"}}\'',
-        ok=True,
-    )
-    sluice("table add Genre --source chinook --destination wh --primary-key GenreId", ok=True)
-    return sluice
-
-
 def test_init_creates_the_default_config_database_and_lake(sluice: Sluice, workdir: Path) -> None:
     result = sluice("init --json", ok=True).json()
     assert result["revision"] == head_revision() and result["previous_revision"] is None

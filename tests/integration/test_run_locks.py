@@ -22,7 +22,7 @@ from sluice.engine.settings import EngineSettings
 from sluice.executors.local import LocalExecutor
 from sluice.stages.context import StageContext, StageResult
 from sluice.stages.registry import StageType
-from tests.conftest import CHINOOK_SQLITE, PROJECT, Sluice
+from tests.conftest import PROJECT, Sluice
 
 FAST = EngineSettings(
     heartbeat_interval=0.2,
@@ -31,18 +31,6 @@ FAST = EngineSettings(
     retry_base=0.01,
     retry_cap=0.05,
 )
-
-
-@pytest.fixture
-def configured(sluice: Sluice, workdir: Path) -> Iterator[Sluice]:
-    sluice("init", ok=True)
-    sluice(f'source add chinook --type sqlite --creds \'{{"path": "{CHINOOK_SQLITE}"}}\'', ok=True)
-    sluice(
-        f'destination add wh --type duckdb --creds \'{{"path": "{workdir / "wh.duckdb"}"}}\'',
-        ok=True,
-    )
-    sluice("table add Genre --source chinook --destination wh --primary-key GenreId", ok=True)
-    yield sluice
 
 
 @pytest.fixture

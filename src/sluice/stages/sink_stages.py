@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sluice.connectors.base import LoadRequest, Sink
+from sluice.connectors.base import LoadRequest
 from sluice.core.errors import TerminalError
 from sluice.core.faults import crash_point
 from sluice.core.models import Hop, LoadMode, LoadType
@@ -204,6 +204,3 @@ class VerifySink(StageType):
                 "rows of the lake batches it holds"
             )
 
-
-def open_sink_for(ctx: StageContext) -> Sink:
-    return ctx.open_sink()

@@ -1,18 +1,9 @@
-"""Creds of a DuckDB database: the file's path (relative paths are from the working directory)."""
+"""Creds of a DuckDB database: the file's path."""
 
 from __future__ import annotations
 
-from pydantic import field_validator
-
-from sluice.connectors.base import Creds
+from sluice.connectors.embedded import FileCreds
 
 
-class DuckDBCreds(Creds):
-    path: str
-
-    @field_validator("path")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must name a file")
-        return value
+class DuckDBCreds(FileCreds):
+    pass
