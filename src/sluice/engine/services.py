@@ -10,10 +10,11 @@ from sluice.config.database import create_config_engine, resolve_url
 from sluice.config.migrate import current_revision, head_revision
 from sluice.config.repository import ConfigRepository
 from sluice.core.errors import ConfigError
-from sluice.lake.store import LakeStore
+from sluice.lake.store import LakeOptions, LakeStore
 
 ENV_LAKE = "SLUICE_LAKE"
 LAKE_SETTING = "lake_uri"
+LAKE_OPTIONS_SETTING = "lake_options"
 DEFAULT_LAKE = "lake"
 
 
@@ -36,8 +37,15 @@ class Services:
     def lake_uri(self) -> str:
         return os.environ.get(ENV_LAKE) or self.repo.get_setting(LAKE_SETTING) or DEFAULT_LAKE
 
+    def lake_options(self) -> LakeOptions | None:
+        """Object store options saved (encrypted) by `sluice init --lake-options`."""
+        sealed = self.repo.get_setting(LAKE_OPTIONS_SETTING)
+        if not sealed:
+            return None
+        return LakeOptions.from_dict(self.repo.cipher.open(sealed, "the lake options"))
+
     def lake(self) -> LakeStore:
-        return LakeStore(self.lake_uri())
+        return LakeStore(self.lake_uri(), self.lake_options())
 
     def close(self) -> None:
         self.repo.engine.dispose()

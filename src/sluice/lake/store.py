@@ -1,20 +1,28 @@
-"""Storage by URI: a local directory today, any pyarrow filesystem (S3, GCS, ...) by URI.
+"""Storage by URI: a local directory, or S3 and S3-compatible stores (GCS and others where
+pyarrow's filesystems give them) by URI.
 
 Local files are written with fsync and published by rename, so a batch part or a manifest is
-either whole or absent, even after a crash.
+either whole or absent, even after a crash. On an object store an object appears whole when
+its (multipart) upload completes, and never if the writer dies first.
+
+S3 credentials, region and endpoint come from the standard AWS chain (AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, instance roles), or from
+lake options stored encrypted with `sluice init --lake-options` (see LakeOptions).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
 import pyarrow.fs as pafs
 
 from sluice.core.errors import ConfigError
+from sluice.core.redact import scrub
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,7 @@ class HashingWriter:
         if self.closed:
             return
         self._raw.flush()
-        if hasattr(self._raw, "fileno"):
+        if isinstance(self._raw, io.BufferedWriter):
             os.fsync(self._raw.fileno())
         self._raw.close()
         self.closed = True
@@ -62,18 +70,64 @@ class HashingWriter:
         return self._hash.hexdigest()
 
 
+@dataclass(frozen=True)
+class LakeOptions:
+    """Object store settings that override the AWS chain; secrets never leave this object."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> LakeOptions:
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(
+                f"unknown lake option(s) {', '.join(sorted(unknown))}: use endpoint_url, region, "
+                "access_key_id, secret_access_key, session_token"
+            )
+        return cls(**values)
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self.secret_access_key, self.session_token) if s]
+
+
+def _s3(options: LakeOptions) -> pafs.FileSystem:
+    kwargs: dict[str, Any] = {}
+    if options.endpoint_url:
+        scheme, _, host = options.endpoint_url.partition("://")
+        kwargs.update(endpoint_override=host or scheme, scheme=scheme if host else "https")
+    if options.region:
+        kwargs["region"] = options.region
+    if options.access_key_id:
+        kwargs.update(
+            access_key=options.access_key_id,
+            secret_key=options.secret_access_key,
+            session_token=options.session_token,
+        )
+    return pafs.S3FileSystem(**kwargs)
+
+
 class LakeStore:
     """A root location and the few operations the lake needs on it."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, options: LakeOptions | None = None) -> None:
         self.uri = uri
         if "://" in uri and not uri.startswith("file://"):
             try:
                 self.fs, self.root = pafs.FileSystem.from_uri(uri)
+                if options is not None and uri.startswith("s3://"):
+                    self.fs = _s3(options)
             except (ValueError, OSError) as exc:
+                secrets = options.secrets() if options else []
                 raise ConfigError(
-                    f"lake location {uri!r} cannot be opened: {exc}; use a local path or a "
-                    "URI such as s3://bucket/prefix"
+                    scrub(
+                        f"lake location {uri!r} cannot be opened: {exc}; use a local path or a "
+                        "URI such as s3://bucket/prefix",
+                        secrets,
+                    )
                 ) from None
             self.local = False
         else:
