@@ -51,7 +51,10 @@ class HashingWriter:
         return self.size
 
     def flush(self) -> None:
-        self._raw.flush()
+        # On an object store a flush uploads a multipart part, and parts under 5 MiB (but the
+        # last) make the upload fail: let the stream cut its own parts; close() finishes it.
+        if isinstance(self._raw, io.BufferedWriter):
+            self._raw.flush()
 
     def writable(self) -> bool:
         return True
@@ -59,11 +62,11 @@ class HashingWriter:
     def close(self) -> None:
         if self.closed:
             return
-        self._raw.flush()
+        self.closed = True
         if isinstance(self._raw, io.BufferedWriter):
+            self._raw.flush()
             os.fsync(self._raw.fileno())
         self._raw.close()
-        self.closed = True
 
     @property
     def sha256(self) -> str:
