@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -15,9 +16,12 @@ from sluice.core.models import Hop, LoadMode, LoadType
 from sluice.core.watermark import format_value, parse_value
 from sluice.lake.manifest import Manifest
 from sluice.stages.context import StageContext, StageResult
+from sluice.stages.housekeeping import collect_garbage
 from sluice.stages.incremental import conform, unify
 from sluice.stages.registry import StageType
 from sluice.stages.sink_plan import SinkPlan, plan_load
+
+log = logging.getLogger("sluice.stages")
 
 
 def _committed_or_fail(ctx: StageContext) -> list[Manifest]:
@@ -102,10 +106,22 @@ class Load(StageType):
         finally:
             sink.close()
         self._advance_watermark(ctx, set(plan.batch_ids) | held, key_filter)
+        self._retention(ctx)
         paths = [
             lake_table.store.display(p) for m in plan.batches for p in lake_table.part_paths(m)
         ]
         return StageResult(rows=result.rows_loaded, file_paths=paths)
+
+    @staticmethod
+    def _retention(ctx: StageContext) -> None:
+        """The automatic retention pass after a successful load; a failure only warns."""
+        try:
+            removed = collect_garbage(ctx.lake, ctx.repo.get_table(ctx.table.source_tablename))
+        except OSError as exc:
+            log.warning("retention of %s skipped: %s", ctx.table.source_tablename, exc)
+            return
+        if removed:
+            log.info("retention removed lake batches %s of %s", removed, ctx.table.source_tablename)
 
     @staticmethod
     def _advance_watermark(

@@ -1,0 +1,97 @@
+"""`sluice lake ls` and `sluice lake gc`: what a table's lake holds, and retention."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from sluice.cli.output import console, emit_json, table
+from sluice.cli.state import STATE
+
+if TYPE_CHECKING:
+    from sluice.config.records import TableConfig
+    from sluice.engine.services import Services
+
+app = typer.Typer(help="Inspect the lake and apply retention.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _lake_table(services: Services, config: TableConfig) -> Any:
+    from sluice.lake.reader import LakeTable
+
+    return LakeTable(services.lake(), config.source_name or "_", config.source_tablename)
+
+
+@app.command("ls")
+def ls(source_tablename: str, as_json: JsonOpt = False) -> None:
+    """List a table's committed batches: rows, size, run id, watermark range."""
+    services = STATE.services()
+    lake_table = _lake_table(services, services.repo.get_table(source_tablename))
+    rows = [
+        {
+            "batch": m.sequence,
+            "load_type": m.load_type,
+            "rows": m.row_count,
+            "bytes": sum(p.bytes for p in m.parts),
+            "run_id": m.run_id,
+            "created_at": m.created_at,
+            "key": m.incremental_key,
+            "key_min": m.key_min,
+            "key_max": m.key_max,
+            "path": lake_table.store.display(lake_table.batch_path(m)),
+        }
+        for m in lake_table.committed()
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    table(
+        f"lake: {source_tablename}",
+        ["batch", "type", "rows", "bytes", "run", "created", "key range"],
+        [
+            (
+                r["batch"],
+                r["load_type"],
+                f"{r['rows']:,}",
+                f"{r['bytes']:,}",
+                r["run_id"],
+                r["created_at"][:19],
+                f"{r['key_min'] or '-'} .. {r['key_max'] or '-'}",
+            )
+            for r in rows
+        ],
+    )
+
+
+@app.command("gc")
+def gc(
+    source_tablename: Annotated[
+        str | None, typer.Argument(help="One table; all tables when left out.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove batches the newest full snapshots supersede (never ones hop 2 still needs)."""
+    from sluice.stages.housekeeping import collect_garbage
+
+    services = STATE.services()
+    configs = (
+        [services.repo.get_table(source_tablename)]
+        if source_tablename
+        else services.repo.list_tables()
+    )
+    report: list[dict[str, Any]] = []
+    for config in configs:
+        removed = collect_garbage(services.lake(), config, dry_run=dry_run)
+        report.append({"table": config.source_tablename, "removed": removed, "dry_run": dry_run})
+    if as_json:
+        emit_json(report)
+        return
+    verb = "would remove" if dry_run else "removed"
+    for entry in report:
+        console.print(
+            f"{entry['table']}: {verb} {len(entry['removed'])} batch(es) "
+            + ", ".join(str(b) for b in entry["removed"]),
+            highlight=False,
+        )

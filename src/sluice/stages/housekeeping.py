@@ -1,0 +1,25 @@
+"""Retention applied to one table: the planned batches removed, hop 2's progress respected."""
+
+from __future__ import annotations
+
+from sluice.config.records import TableConfig
+from sluice.lake.reader import LakeTable
+from sluice.lake.retention import DEFAULT_KEEP_FULL, plan_retention, remove_batches
+from sluice.lake.store import LakeStore
+
+
+def loaded_up_to(config: TableConfig) -> int | None:
+    """The newest lake batch hop 2 has loaded, when its watermark is the batch sequence."""
+    value = config.dl_to_sink.last_incremental_value
+    if config.dl_to_sink.incremental_key or value is None or not value.isdigit():
+        return None
+    return int(value)
+
+
+def collect_garbage(store: LakeStore, config: TableConfig, *, dry_run: bool = False) -> list[int]:
+    """Remove what retention allows for this table; return the batch sequences (to be) removed."""
+    lake_table = LakeTable(store, config.source_name or "_", config.source_tablename)
+    plan = plan_retention(lake_table.committed(), DEFAULT_KEEP_FULL, loaded_up_to(config))
+    if not dry_run:
+        remove_batches(lake_table, plan.remove)
+    return list(plan.remove)
