@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint services clean
+.PHONY: demo test lint services browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,15 @@ demo: $(VENV)/.installed
 services:
 	bash scripts/ensure-services.sh
 
+# The dashboard test drives Debian's Chromium (Playwright cannot download its own browser here).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
 lint: $(STAMP)
 	$(BIN)/ruff check
 	$(BIN)/mypy
 
-test: $(STAMP) services
+test: $(STAMP) services browser
 	$(BIN)/ruff check
 	$(BIN)/mypy
 	$(BIN)/pytest

@@ -147,8 +147,29 @@ INSERT INTO pipeline_stages (pipeline_name, stage_order, stage_name, stage_type,
     ('default', 5, 'Load sink', 'load', 'driver_dl_to_sink'),
     ('default', 6, 'Verify sink', 'verify_sink', 'driver_dl_to_sink');
 
+-- sluice: indexes of the REST API's run listings and dashboard figures (revision 0005).
+CREATE INDEX ix_runs_started_status ON pipeline_runs_master (started_at, status);
+CREATE INDEX ix_runs_triggered_by_id ON pipeline_runs_master (triggered_by, id);
+CREATE INDEX ix_runs_table_started ON pipeline_runs_master (source_tablename, started_at);
+CREATE INDEX ix_runs_table_hop_id ON pipeline_runs_master (source_tablename, hop, id);
+CREATE INDEX ix_runs_table_hop_status ON pipeline_runs_master (source_tablename, hop, status, completed_at);
+CREATE INDEX ix_stage_logs_type_started ON pipeline_run_stage_logs (stage_type, started_at, status, rows_processed, time_taken, pipeline_run_id);
+
+-- sluice: REST API tokens; only the SHA-256 of each token is stored.
+CREATE TABLE sluice_api_tokens (
+    id INTEGER NOT NULL,
+    name TEXT,
+    role TEXT NOT NULL,
+    token_sha256 TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    last_used_at TIMESTAMP,
+    revoked_at TIMESTAMP,
+    PRIMARY KEY (id),
+    UNIQUE (token_sha256)
+);
+
 CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0004');
+INSERT INTO alembic_version (version_num) VALUES ('0005');

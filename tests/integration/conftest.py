@@ -15,8 +15,8 @@ def configured(sluice: Sluice, workdir: Path) -> Sluice:
     """An initialised config: Chinook (SQLite) as source, DuckDB as sink, table Genre."""
     sluice("init", ok=True)
     source = CHINOOK_SQLITE
-    sluice(f"source add chinook --type sqlite --creds '{{\"path\": \"{source}\"}}'", ok=True)
+    sluice(f'source add chinook --type sqlite --creds \'{{"path": "{source}"}}\'', ok=True)
     sink = workdir / "wh.duckdb"
-    sluice(f"destination add wh --type duckdb --creds '{{\"path\": \"{sink}\"}}'", ok=True)
+    sluice(f'destination add wh --type duckdb --creds \'{{"path": "{sink}"}}\'', ok=True)
     sluice("table add Genre --source chinook --destination wh --primary-key GenreId", ok=True)
     return sluice

@@ -15,10 +15,13 @@ import typer
 
 from sluice.cli import output
 from sluice.cli.connections import connection_app
+from sluice.cli.lake import app as lake_app
 from sluice.cli.runs import run_command, runs_app
 from sluice.cli.schedule import scheduler_command, status_command
+from sluice.cli.serve import serve_command
 from sluice.cli.state import STATE
 from sluice.cli.tables import app as tables_app
+from sluice.cli.tokens import token_app
 from sluice.core.errors import SluiceError
 
 app = typer.Typer(
@@ -162,6 +165,9 @@ app.command("run")(run_command)
 app.command("scheduler")(scheduler_command)
 app.command("status")(status_command)
 app.add_typer(runs_app, name="runs")
+app.add_typer(lake_app, name="lake")
+app.command("serve")(serve_command)
+app.add_typer(token_app, name="token")
 
 
 def main() -> None:

@@ -111,7 +111,8 @@ class RunRepository(Store):
             return ConflictError(f"table {table!r} was busy a moment ago: try again")
         return ConflictError(
             f"table {table!r} hop {holder.hop} is already being run by run {holder.run_id}: "
-            f"wait for it to finish (`sluice runs show {holder.run_id}`)"
+            f"wait for it to finish (`sluice runs show {holder.run_id}`)",
+            active_run_id=int(holder.run_id),
         )
 
     def start_run(self, run_id: int, worker: Worker) -> None:

@@ -177,3 +177,53 @@ sluice_leases = sa.Table(
     sa.Column("holder", sa.Text, nullable=False),
     sa.Column("expires_at", UTCTimestamp, nullable=False),
 )
+
+# sluice: run listings and dashboard figures of the REST API (revision 0005). Time windows
+# read runs by start time, for all tables or one; each (table, hop)'s newest and last
+# successful run is one index lookup; the stage log index is covering for the windowed
+# figures (rows loaded per day, mean duration per stage type).
+sa.Index(
+    "ix_runs_started_status", pipeline_runs_master.c.started_at, pipeline_runs_master.c.status
+)
+sa.Index("ix_runs_triggered_by_id", pipeline_runs_master.c.triggered_by, pipeline_runs_master.c.id)
+sa.Index(
+    "ix_runs_table_started",
+    pipeline_runs_master.c.source_tablename,
+    pipeline_runs_master.c.started_at,
+)
+sa.Index(
+    "ix_runs_table_hop_id",
+    pipeline_runs_master.c.source_tablename,
+    pipeline_runs_master.c.hop,
+    pipeline_runs_master.c.id,
+)
+sa.Index(
+    "ix_runs_table_hop_status",
+    pipeline_runs_master.c.source_tablename,
+    pipeline_runs_master.c.hop,
+    pipeline_runs_master.c.status,
+    pipeline_runs_master.c.completed_at,
+)
+sa.Index(
+    "ix_stage_logs_type_started",
+    pipeline_run_stage_logs.c.stage_type,
+    pipeline_run_stage_logs.c.started_at,
+    pipeline_run_stage_logs.c.status,
+    pipeline_run_stage_logs.c.rows_processed,
+    pipeline_run_stage_logs.c.time_taken,
+    pipeline_run_stage_logs.c.pipeline_run_id,
+)
+
+# sluice: REST API tokens. Only the SHA-256 of a token is stored; the token itself is shown
+# once, when it is created. A revoked token keeps its row (revoked_at) so listings stay honest.
+sluice_api_tokens = sa.Table(
+    "sluice_api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("token_sha256", sa.Text, nullable=False, unique=True),
+    sa.Column("created_at", UTCTimestamp, nullable=False),
+    sa.Column("last_used_at", UTCTimestamp),
+    sa.Column("revoked_at", UTCTimestamp),
+)

@@ -35,9 +35,17 @@ class NotFoundError(SluiceError):
 
 
 class ConflictError(SluiceError):
-    """The object exists already, or the operation collides with an active run."""
+    """The object exists already, or the operation collides with an active run.
+
+    `active_run_id` names the run that holds the lock when the conflict is a busy hop, so a
+    caller (the REST API's 409 body) can point at it without parsing the message.
+    """
 
     exit_code = 5
+
+    def __init__(self, message: str, *, active_run_id: int | None = None) -> None:
+        super().__init__(message)
+        self.active_run_id = active_run_id
 
 
 class StageError(SluiceError):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from typing import cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -67,8 +70,35 @@ class LakeTable:
         return window
 
     def read(self, manifest: Manifest, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
-        """Stream a batch's rows; memory stays at about one row group."""
+        """Stream a batch's rows, decoding the next batch while the caller uses this one.
+
+        Memory stays at a few batches: pages are read as needed (no pre-buffering of whole
+        row groups), and only one batch is decoded ahead.
+        """
+        return _read_ahead(self._decode(manifest, batch_rows))
+
+    def _decode(self, manifest: Manifest, batch_rows: int) -> Iterator[pa.RecordBatch]:
         for path in self.part_paths(manifest):
             with self.store.open_input(path) as handle:
                 parquet = pq.ParquetFile(handle, pre_buffer=False, buffer_size=READ_BUFFER)
                 yield from parquet.iter_batches(batch_size=batch_rows)
+
+
+_END = object()
+
+
+def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """`batches`, each produced on a helper thread while the previous one is consumed.
+
+    Decoding and decompressing release the GIL, so the reader and a sink's encoder share
+    the cores. Errors surface here, in the caller's thread.
+    """
+    # The pool is shut down (its pending batch finished) before the source is closed.
+    with (
+        closing(cast(Generator[pa.RecordBatch, None, None], batches)) as source,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="sluice-lake-read") as pool,
+    ):
+        pending = pool.submit(next, source, _END)
+        while (item := pending.result()) is not _END:
+            pending = pool.submit(next, source, _END)
+            yield cast(pa.RecordBatch, item)

@@ -7,6 +7,7 @@ with the secrets scrubbed out of the driver's text.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from sluice.connectors.postgres.config import PostgresCreds
@@ -14,7 +15,7 @@ from sluice.core.errors import StageError, TerminalError, TransientError
 from sluice.core.redact import scrub
 
 if TYPE_CHECKING:
-    from adbc_driver_manager.dbapi import Connection
+    from adbc_driver_manager.dbapi import Connection, Cursor
 
 # SQLSTATEs after which the same work may succeed when tried again.
 TRANSIENT_SQLSTATES = frozenset(
@@ -52,6 +53,16 @@ def connect(creds: PostgresCreds) -> Connection:
     except adbc_driver_manager.Error as exc:
         raise translate(exc, creds, "cannot connect to") from exc
     return connection
+
+
+def close_quietly(connection: Connection, cursor: Cursor) -> None:
+    """Close a helper connection of a split read or load; closing rolls back what is open."""
+    import adbc_driver_manager
+
+    with suppress(adbc_driver_manager.Error):
+        cursor.close()
+    with suppress(adbc_driver_manager.Error):
+        connection.close()
 
 
 def translate(exc: BaseException, creds: PostgresCreds, doing: str = "") -> StageError:

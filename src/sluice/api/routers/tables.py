@@ -1,0 +1,150 @@
+"""/api/tables: the rows of pipeline_config, with each hop's state for a dashboard overview."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response, status
+
+from sluice.api.auth import ADMIN, VIEWER
+from sluice.api.context import ApiContext, Ctx
+from sluice.api.errors import responses
+from sluice.api.schemas import HopIn, HopView, Table, TableEdit, TableIn, TableOptions
+from sluice.config.catalog import TableChanges
+from sluice.config.records import TableConfig
+from sluice.core.clock import utcnow
+from sluice.core.models import Hop
+from sluice.scheduler.due import HopState
+
+router = APIRouter(prefix="/api/tables", tags=["tables"])
+
+
+def views(ctx: ApiContext, tables: Iterable[TableConfig]) -> list[Table]:
+    """Tables with each hop's state, next due time and last success (a few queries in all)."""
+    now = utcnow()
+    locked = ctx.services.repo.locked_hops()
+    started = ctx.history.last_started()
+    succeeded = ctx.history.last_success()
+    shown = []
+    for table in tables:
+        hops = {}
+        for hop in Hop:
+            key = (table.source_tablename, hop)
+            state = HopState(
+                table=table, hop=hop, last_started=started.get(key), busy=key in locked
+            )
+            config = table.hop(hop)
+            hops[hop] = HopView(
+                schedule_minutes=config.schedule_minutes,
+                load_type=config.load_type.value,
+                is_active=config.is_active,
+                incremental_key=config.incremental_key,
+                last_incremental_value=config.last_incremental_value,
+                last_run_at=config.last_run_at,
+                last_run_status=config.last_run_status,
+                state="running" if state.busy else ("active" if state.active else "paused"),
+                next_due_at=state.next_due(now),
+                last_success_at=succeeded.get(key),
+            )
+        shown.append(Table.of(table, hops))
+    return shown
+
+
+def _changes(body: TableOptions, *, source: str | None, destination: str | None) -> TableChanges:
+    """The options given, named as TableChanges names them (null: not given)."""
+    options = body.model_dump(exclude_none=True, include=set(TableOptions.model_fields))
+    return TableChanges(source=source, destination=destination, **options)
+
+
+@router.get(
+    "",
+    response_model=list[Table],
+    dependencies=[VIEWER],
+    responses=responses(401),
+    summary="List tables with both hops' state, next due time and last success",
+    operation_id="list_tables",
+)
+def list_tables(ctx: Ctx) -> list[Table]:
+    return views(ctx, ctx.services.repo.list_tables())
+
+
+@router.post(
+    "",
+    response_model=Table,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[ADMIN],
+    responses=responses(400, 401, 403, 404, 409, 422),
+    summary="Configure a table for replication",
+    operation_id="add_table",
+)
+def add_table(body: TableIn, ctx: Ctx) -> Table:
+    changes = _changes(body, source=body.source, destination=body.destination)
+    return views(ctx, [ctx.catalog.add_table(body.source_tablename, changes)])[0]
+
+
+@router.get(
+    "/{source_tablename}",
+    response_model=Table,
+    dependencies=[VIEWER],
+    responses=responses(401, 404, 422),
+    summary="Show a table",
+    operation_id="get_table",
+)
+def get_table(source_tablename: str, ctx: Ctx) -> Table:
+    return views(ctx, [ctx.services.repo.get_table(source_tablename)])[0]
+
+
+@router.patch(
+    "/{source_tablename}",
+    response_model=Table,
+    dependencies=[ADMIN],
+    responses=responses(400, 401, 403, 404, 422),
+    summary="Change a table's settings (only the fields given; '' clears a text option)",
+    operation_id="edit_table",
+)
+def edit_table(source_tablename: str, body: TableEdit, ctx: Ctx) -> Table:
+    changes = _changes(body, source=body.source, destination=body.destination)
+    return views(ctx, [ctx.catalog.edit_table(source_tablename, changes)])[0]
+
+
+@router.delete(
+    "/{source_tablename}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[ADMIN],
+    responses=responses(401, 403, 404, 422),
+    summary="Remove a table's configuration and run history (lake and sink stay as they are)",
+    operation_id="remove_table",
+)
+def remove_table(source_tablename: str, ctx: Ctx) -> Response:
+    ctx.services.repo.remove_table(source_tablename)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+OptionalHop = Annotated[HopIn | None, Body()]
+
+
+@router.post(
+    "/{source_tablename}/pause",
+    response_model=Table,
+    dependencies=[ADMIN],
+    responses=responses(400, 401, 403, 404, 422),
+    summary="Stop scheduling a table's hop(s)",
+    operation_id="pause_table",
+)
+def pause(source_tablename: str, ctx: Ctx, body: OptionalHop = None) -> Table:
+    hop = (body or HopIn()).hop
+    return views(ctx, [ctx.catalog.set_active(source_tablename, hop, False)])[0]
+
+
+@router.post(
+    "/{source_tablename}/resume",
+    response_model=Table,
+    dependencies=[ADMIN],
+    responses=responses(400, 401, 403, 404, 422),
+    summary="Schedule a table's hop(s) again",
+    operation_id="resume_table",
+)
+def resume(source_tablename: str, ctx: Ctx, body: OptionalHop = None) -> Table:
+    hop = (body or HopIn()).hop
+    return views(ctx, [ctx.catalog.set_active(source_tablename, hop, True)])[0]

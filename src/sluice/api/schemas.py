@@ -1,0 +1,172 @@
+"""Request and response bodies of the config endpoints: what the OpenAPI document describes.
+
+Field names follow the CLI: a table's options are named as `sluice table add` names them
+(`--sink-load` is `sink_load`), so a validation message that names an option points at the
+field too. Responses have the shape of the CLI's `--json` output.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sluice.config.records import StageRecord, TableConfig
+from sluice.core.models import Hop, HopChoice
+
+# Bounds that keep a value inside the config database's INTEGER column; everything finer is
+# checked by the shared validation layer, with the CLI's messages.
+Int32 = Annotated[int, Field(le=2**31 - 1, ge=-(2**31))]
+
+
+class Body(BaseModel):
+    """Request bodies: unknown fields are an error, so a typo is not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="What is wrong and how to fix it; one line.")
+
+
+class ConflictBody(ErrorBody):
+    active_run_id: int | None = Field(
+        default=None, description="The run holding the hop, when a run is already active."
+    )
+
+
+# ---- sources and destinations ----------------------------------------------------------------
+class ConnectionIn(Body):
+    name: str = Field(description="A unique name: letters, digits, '_', '-' or '.'.")
+    type: str = Field(description="Connector type, such as sqlite, duckdb or postgres.")
+    creds: dict[str, Any] = Field(
+        description='Connection details as a JSON object; a value {"env": "NAME"} is read from '
+        "the environment when a connection opens. Never returned: responses mask secrets."
+    )
+
+
+class Connection(BaseModel):
+    id: str
+    name: str
+    type: str
+    creds: dict[str, Any] = Field(description="Redacted: secret values are '***'.")
+    created_at: datetime | None
+
+
+class ConnectionTest(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+# ---- tables ----------------------------------------------------------------------------------
+class TableOptions(Body):
+    """A table's options as `sluice table add/edit` takes them; absent or null: unchanged."""
+
+    sink_table: str | None = None
+    load: str | None = Field(default=None, description="Hop 1 load type: full | incremental.")
+    key: str | None = Field(default=None, description="Hop 1 incremental key column.")
+    every: Int32 | None = Field(default=None, description="Hop 1 interval, minutes.")
+    sink_load: str | None = Field(default=None, description="Hop 2: full | incremental.")
+    sink_key: str | None = Field(default=None, description="Hop 2 key (default: lake batch).")
+    sink_every: Int32 | None = Field(default=None, description="Hop 2 interval, minutes.")
+    primary_key: list[str] | None = Field(default=None, description="Columns to merge on.")
+    pipeline: str | None = Field(default=None, description="Stage template name.")
+    lookback: str | None = Field(default=None, description="Hop 1 look-back: 15m, 2h, 100.")
+    null_key_fallback: str | None = Field(
+        default=None, description="Hop 1: column used where the key is NULL."
+    )
+
+
+class TableIn(TableOptions):
+    source_tablename: str = Field(description="Table in the source, e.g. sales.Orders.")
+    source: str = Field(description="Source connection name.")
+    destination: str = Field(description="Destination connection name.")
+
+
+class TableEdit(TableOptions):
+    """Only the fields given change; '' clears a text option, [] the primary key."""
+
+    source: str | None = None
+    destination: str | None = None
+
+
+class HopIn(Body):
+    hop: HopChoice = Field(default=HopChoice.ALL, description="Which hop(s); both by default.")
+
+
+class HopView(BaseModel):
+    schedule_minutes: int | None
+    load_type: Literal["full", "incremental"]
+    is_active: bool
+    incremental_key: str | None
+    last_incremental_value: str | None = Field(description="The watermark.")
+    last_run_at: datetime | None
+    last_run_status: str | None
+    state: Literal["running", "active", "paused"] = Field(
+        description="running: a run holds the hop; paused: inactive or unscheduled."
+    )
+    next_due_at: datetime | None = Field(description="When the scheduler starts it next.")
+    last_success_at: datetime | None
+
+
+class Table(BaseModel):
+    source_tablename: str
+    sink_tablename: str
+    source_name: str | None
+    source_type: str
+    destination_name: str | None
+    sink_type: str
+    primary_key: list[str]
+    pipeline_name: str
+    lookback: str | None
+    null_key_fallback: str | None
+    source_to_dl: HopView
+    dl_to_sink: HopView
+
+    @classmethod
+    def of(cls, t: TableConfig, hops: dict[Hop, HopView]) -> Table:
+        return cls(
+            source_tablename=t.source_tablename,
+            sink_tablename=t.sink_tablename,
+            source_name=t.source_name,
+            source_type=t.source_type,
+            destination_name=t.destination_name,
+            sink_type=t.sink_type,
+            primary_key=list(t.primary_key),
+            pipeline_name=t.pipeline_name,
+            lookback=t.lookback,
+            null_key_fallback=t.null_key_fallback,
+            source_to_dl=hops[Hop.SOURCE_TO_DL],
+            dl_to_sink=hops[Hop.DL_TO_SINK],
+        )
+
+
+# ---- stage templates -------------------------------------------------------------------------
+class StageIn(Body):
+    pipeline: str = Field(description="Template name (new or existing).")
+    order: Int32 = Field(description="Position in the template (1, 2, ...).")
+    type: str = Field(description="A registered stage type.")
+    name: str = Field(description="Human-readable name.")
+    driver_container: str | None = Field(default=None, description="Worker pool that runs it.")
+
+
+class Stage(BaseModel):
+    id: int
+    pipeline_name: str
+    stage_order: int
+    stage_name: str
+    stage_type: str
+    driver_container: str | None
+
+    @classmethod
+    def of(cls, st: StageRecord) -> Stage:
+        return cls(
+            id=st.id,
+            pipeline_name=st.pipeline_name,
+            stage_order=st.stage_order,
+            stage_name=st.stage_name,
+            stage_type=st.stage_type,
+            driver_container=st.driver_container,
+        )

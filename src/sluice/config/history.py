@@ -1,0 +1,209 @@
+"""Run history as the REST API reads it: filtered pages of runs, their stage logs, last runs.
+
+Pages are keyset-paginated on the run id (newest first): a page costs the same however deep
+it is, and runs created meanwhile do not shift it. Every filter has an index (revision 0005).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from sluice.config import schema as s
+from sluice.config.records import RunRecord, StageLogRecord
+from sluice.config.runs import RunRepository
+from sluice.config.store import Store
+from sluice.core.models import Hop, HopChoice, RunStatus
+
+runs = s.pipeline_runs_master
+logs = s.pipeline_run_stage_logs
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs to list; None means any. since/until bound the start time (until exclusive)."""
+
+    table: str | None = None
+    status: str | None = None
+    triggered_by: str | None = None
+    hop: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        found: list[sa.ColumnElement[bool]] = []
+        for column, value in (
+            (runs.c.source_tablename, self.table),
+            (runs.c.status, self.status),
+            (runs.c.triggered_by, self.triggered_by),
+            (runs.c.hop, self.hop),
+        ):
+            if value is not None:
+                found.append(column == value)
+        if self.since is not None:
+            found.append(runs.c.started_at >= self.since)
+        if self.until is not None:
+            found.append(runs.c.started_at < self.until)
+        return found
+
+
+@dataclass(frozen=True)
+class StageBrief:
+    """A stage as a run listing shows it: no times, files or error, so it is cheap to read."""
+
+    stage_order: int
+    stage_name: str | None
+    stage_type: str | None
+    status: str
+    rows_processed: int | None
+    time_taken: str | None
+
+
+def to_stage_log(row: sa.RowMapping) -> StageLogRecord:
+    return StageLogRecord(
+        id=row["id"],
+        pipeline_run_id=row["pipeline_run_id"],
+        stage_order=row["stage_order"],
+        stage_name=row["stage_name"],
+        stage_type=row["stage_type"],
+        status=row["status"],
+        rows_processed=row["rows_processed"],
+        file_paths=_paths(row["file_paths"]),
+        time_taken=row["time_taken"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        error_message=row["error_message"],
+        attempts=row["attempts"],
+    )
+
+
+def _paths(raw: str | None) -> list[str]:
+    """file_paths is a JSON array; a database made by other tools may hold a bare path."""
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return [raw]
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+class RunHistory(Store):
+    def page(self, where: RunFilter, limit: int, before_id: int | None) -> list[RunRecord]:
+        """Up to `limit` runs matching `where` with ids below `before_id`, newest first."""
+        query = sa.select(runs).where(*where.where()).order_by(runs.c.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(runs.c.id < before_id)
+        with self.tx() as c:
+            rows = c.execute(query).mappings().all()
+        return [RunRepository._to_run(row) for row in rows]
+
+    def stage_logs_of(self, run_ids: Sequence[int]) -> dict[int, list[StageLogRecord]]:
+        """The full stage logs of several runs in one query, each run's in stage order."""
+        found: dict[int, list[StageLogRecord]] = {run_id: [] for run_id in run_ids}
+        if run_ids:
+            with self.tx() as c:
+                for row in c.execute(self._logs_query(run_ids, sa.select(logs))).mappings():
+                    found[row["pipeline_run_id"]].append(to_stage_log(row))
+        return found
+
+    def stage_briefs_of(self, run_ids: Sequence[int]) -> dict[int, list[StageBrief]]:
+        """What a listing shows of the stages of several runs, in one query."""
+        found: dict[int, list[StageBrief]] = {run_id: [] for run_id in run_ids}
+        if run_ids:
+            columns = sa.select(
+                logs.c.pipeline_run_id,
+                logs.c.stage_order,
+                logs.c.stage_name,
+                logs.c.stage_type,
+                logs.c.status,
+                logs.c.rows_processed,
+                logs.c.time_taken,
+            )
+            with self.tx() as c:
+                for run_id, *brief in c.execute(self._logs_query(run_ids, columns)):
+                    found[run_id].append(StageBrief(*brief))
+        return found
+
+    @staticmethod
+    def _logs_query(run_ids: Sequence[int], query: sa.Select[Any]) -> sa.Select[Any]:
+        return query.where(logs.c.pipeline_run_id.in_(list(run_ids))).order_by(
+            logs.c.pipeline_run_id, logs.c.stage_order, logs.c.id
+        )
+
+    def last_started(self) -> dict[tuple[str, Hop], datetime]:
+        """When the newest run covering each (table, hop) was created or started.
+
+        The newest run is the one with the highest id; one index lookup per table and hop
+        (ix_runs_table_hop_id), where a MAX over start times would read every run of the table.
+        """
+        config = s.pipeline_config
+        newest = {
+            choice: sa.select(sa.func.max(runs.c.id))
+            .where(runs.c.source_tablename == config.c.source_tablename, runs.c.hop == choice)
+            .scalar_subquery()
+            for choice in HopChoice
+        }
+        query = sa.select(config.c.source_tablename, *newest.values())
+        with self.tx() as c:
+            rows = c.execute(query).all()
+            ids = {int(i) for row in rows for i in row[1:] if i is not None}
+            started = self._start_times(c, ids)
+        found: dict[tuple[str, Hop], datetime] = {}
+        for row in rows:
+            by_choice = dict(zip(newest, row[1:], strict=True))
+            for hop in Hop:
+                candidates = [by_choice[HopChoice(hop.value)], by_choice[HopChoice.ALL]]
+                best = max((i for i in candidates if i is not None), default=None)
+                if best is not None and best in started:
+                    found[(row[0], hop)] = started[best]
+        return found
+
+    @staticmethod
+    def _start_times(c: sa.Connection, ids: set[int]) -> dict[int, datetime]:
+        if not ids:
+            return {}
+        at = sa.func.coalesce(runs.c.started_at, runs.c.heartbeat_at)
+        query = sa.select(runs.c.id, at).where(runs.c.id.in_(sorted(ids)))
+        return {int(row[0]): row[1] for row in c.execute(query) if row[1] is not None}
+
+    def last_success(self) -> dict[tuple[str, Hop], datetime]:
+        """When a run covering each (table, hop) last finished successfully.
+
+        A run of both hops that failed in hop 2 still succeeded in hop 1: the hop's own last
+        result in pipeline_config covers that case.
+        """
+        config = s.pipeline_config
+        columns: list[sa.ColumnElement[Any]] = []
+        for hop in Hop:
+            columns.append(
+                sa.select(sa.func.max(runs.c.completed_at))
+                .where(
+                    runs.c.source_tablename == config.c.source_tablename,
+                    runs.c.hop.in_([hop.value, HopChoice.ALL.value]),
+                    runs.c.status == RunStatus.SUCCESS.value,
+                )
+                .scalar_subquery()
+            )
+            columns += [
+                config.c[f"{hop.value}_last_loader_run_status"],
+                config.c[f"{hop.value}_last_loader_run_timestamp"],
+            ]
+        with self.tx() as c:
+            rows = c.execute(sa.select(config.c.source_tablename, *columns)).all()
+        found: dict[tuple[str, Hop], datetime] = {}
+        for row in rows:
+            for index, hop in enumerate(Hop):
+                from_runs, status, at = row[1 + 3 * index : 4 + 3 * index]
+                candidates = [from_runs]
+                if status == RunStatus.SUCCESS.value:
+                    candidates.append(at)
+                best = max((c for c in candidates if c is not None), default=None)
+                if best is not None:
+                    found[(row[0], hop)] = best
+        return found
