@@ -50,7 +50,7 @@ class PostgresSink(SqlSinkBase):
     # The shared steps write `?`; libpq numbers its parameters.
     param_marker: ClassVar[str] = "${}"
     # A load COPYs over this many connections once it has sent `split_rows` rows (small
-    # loads stay on one): see _ParallelCopy.
+    # loads stay on one), in pieces of about `copy_batch_bytes`: see _ParallelCopy.
     copy_streams: ClassVar[int] = 2
     split_rows: ClassVar[int] = 200_000
     copy_batch_bytes: ClassVar[int] = 4 << 20
@@ -175,7 +175,7 @@ class PostgresSink(SqlSinkBase):
         kind = "UNLOGGED TABLE" if unlogged else "TABLE"
         self.execute(f"CREATE {kind} {self.qualified(table)} ({definition})")
         try:
-            rows = self._copy(table, columns, batches)
+            rows = _ParallelCopy(self, table, columns, batches).run(self._cursor)
             self._retype(table, columns)
         except BaseException:
             # The shared load only cleans up after the apply step; this table is ours to drop.
@@ -183,13 +183,6 @@ class PostgresSink(SqlSinkBase):
                 self.execute(f"DROP TABLE IF EXISTS {self.qualified(table)}")
             raise
         return rows
-
-    def _copy(
-        self, table: TableRef, columns: list[SinkColumn], batches: Iterator[pa.RecordBatch]
-    ) -> int:
-        wire_schema = pa.schema([pa.field(column.name, column.wire) for column in columns])
-        copy = _ParallelCopy(self, table, wire_schema, batches, columns)
-        return copy.run()
 
     def _retype(self, table: TableRef, columns: list[SinkColumn]) -> None:
         """Text loaded for a richer type becomes that type: one ALTER, so one table rewrite."""
@@ -247,38 +240,42 @@ class _ParallelCopy:
         self,
         sink: PostgresSink,
         table: TableRef,
-        wire_schema: pa.Schema,
-        batches: Iterator[pa.RecordBatch],
         columns: list[SinkColumn],
+        batches: Iterator[pa.RecordBatch],
     ) -> None:
-        self.sink = sink
+        self.creds = sink.creds
         self.table = table
-        self.wire_schema = wire_schema
         self.columns = columns
+        self.wire_schema = pa.schema([pa.field(c.name, c.wire) for c in columns])
+        self.helpers_wanted = sink.copy_streams - 1
+        self.split_rows = sink.split_rows
+        self.piece_bytes = sink.copy_batch_bytes
         self.rows = 0
         self._batches = batches
         self._lock = threading.Lock()
         self._ended = False
+        self._grown = False
         self._failure: BaseException | None = None  # raised as is: the driver keeps only text
         self._errors: list[BaseException] = []
         self._helpers: list[tuple[Connection, Cursor, threading.Thread]] = []
 
-    def run(self) -> int:
+    def run(self, cursor: Cursor) -> int:
+        """COPY everything, starting on `cursor`; the rows loaded."""
         import adbc_driver_manager
 
         try:
-            self._ingest(self.sink._cursor)
+            self._ingest(cursor)
         except adbc_driver_manager.Error as exc:
             self._errors.insert(0, exc)
         finally:
             self._ended = True
-            for connection, cursor, thread in self._helpers:
+            for connection, helper, thread in self._helpers:
                 thread.join()
-                close_quietly(connection, cursor)
+                close_quietly(connection, helper)
         if self._failure is not None:
             raise self._failure from (self._errors[0] if self._errors else None)
         if self._errors:
-            raise translate(self._errors[0], self.sink.creds) from self._errors[0]
+            raise translate(self._errors[0], self.creds) from self._errors[0]
         return self.rows
 
     def _ingest(self, cursor: Cursor) -> None:
@@ -297,7 +294,8 @@ class _ParallelCopy:
                         self._ended = True
                         return
                     self.rows += batch.num_rows
-                    grow = not self._helpers and self.rows >= self.sink.split_rows
+                    grow = not self._grown and self.rows >= self.split_rows
+                    self._grown = self._grown or grow
                 if grow:
                     self._add_helpers()
                 wire = to_wire(batch, self.columns, self.wire_schema)
@@ -305,12 +303,12 @@ class _ParallelCopy:
                 self._failure = self._failure or exc
                 self._ended = True
                 raise
-            yield from _slices(wire, self.sink.copy_batch_bytes)
+            yield from _slices(wire, self.piece_bytes)
 
     def _add_helpers(self) -> None:
-        for _ in range(self.sink.copy_streams - 1):
+        for _ in range(self.helpers_wanted):
             try:
-                connection = connect(self.sink.creds)
+                connection = connect(self.creds)
             except StageError as exc:
                 log.warning("loading on fewer connections: %s", exc)
                 return
@@ -330,7 +328,7 @@ class _ParallelCopy:
 
 def _slices(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
     """`batch` in pieces of about `max_bytes`: the driver buffers the encoded form of what it
-    is handed, so smaller pieces keep a COPY's memory small (and cost no speed)."""
+    is handed, so smaller pieces keep a COPY's memory small (4 MiB pieces load as fast)."""
     rows = max(1, batch.num_rows * max_bytes // max(batch.nbytes, 1))
     for offset in range(0, batch.num_rows, rows):
         yield batch.slice(offset, rows)
