@@ -40,6 +40,7 @@ HOST, PORT, USER = "127.0.0.1", 5432, "postgres"
 TABLE = "bench_rows"
 RAW_TARGET = "bench_rows_raw"
 COPY_CHUNK = 1 << 20
+RSS_LIMIT_MB = 400
 
 COLUMNS = """
     id          bigint PRIMARY KEY,
@@ -223,9 +224,9 @@ def print_report(rows: int, steps: dict[str, Step], same: bool) -> None:
     header = f"{'step':<20} {'seconds':>9} {'rows/s':>12} {'vs raw':>8} {'peak RSS MB':>12}"
     print(header)
     print("-" * len(header))
-    ratios = {"hop1": steps["copy_to"].seconds, "hop2": steps["copy_from"].seconds}
+    raw = {"hop1": steps["copy_to"].seconds, "hop2": steps["copy_from"].seconds}
     for key, step in steps.items():
-        ratio = f"{step.seconds / ratios[key]:.2f}x" if key in ratios else ""
+        ratio = f"{step.seconds / raw[key]:.2f}x" if key in raw else ""
         rss = f"{step.peak_rss_mb:.0f}" if step.peak_rss_mb is not None else ""
         print(
             f"{step.name:<20} {step.seconds:>9.2f} {step.rows_per_second:>12,.0f} "
@@ -235,6 +236,15 @@ def print_report(rows: int, steps: dict[str, Step], same: bool) -> None:
         stages = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in steps[key].stages)
         print(f"  {steps[key].name} stages: {stages}")
     print(f"\ntarget equals source (count + sum of row hashes): {'yes' if same else 'NO'}")
+    checks = [
+        ("hop 1 within 1.6x of raw COPY TO", steps["hop1"].seconds <= 1.6 * raw["hop1"]),
+        ("hop 2 within 1.3x of raw COPY FROM", steps["hop2"].seconds <= 1.3 * raw["hop2"]),
+        ("peak RSS of each hop under 400 MB", all(
+            (steps[key].peak_rss_mb or 0) < RSS_LIMIT_MB for key in ("hop1", "hop2")
+        )),
+    ]
+    for name, ok in checks:
+        print(f"{'ok  ' if ok else 'MISS'} {name}")
 
 
 def main() -> int:
@@ -249,30 +259,39 @@ def main() -> int:
     tag = secrets.token_hex(4)
     source_db, target_db = f"sluice_bench_src_{tag}", f"sluice_bench_dst_{tag}"
     workdir = Path(tempfile.mkdtemp(prefix="sluice_bench_"))
+    try:
+        steps, same = run_all(args.rows, source_db, target_db, workdir, args)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print_report(args.rows, steps, same)
+    if args.keep:
+        print(f"kept: databases {source_db}, {target_db}; files in {workdir}")
+    return 0 if same else 1
+
+
+def run_all(
+    rows: int, source_db: str, target_db: str, workdir: Path, args: argparse.Namespace
+) -> tuple[dict[str, Step], bool]:
     steps: dict[str, Step] = {}
     with databases([source_db, target_db], args.keep):
-        print(f"filling {args.rows:,} rows ... ", end="", flush=True)
-        print(f"{fill_source(source_db, args.rows):.1f}s")
+        print(f"filling {rows:,} rows ... ", end="", flush=True)
+        print(f"{fill_source(source_db, rows):.1f}s")
         sluice = Sluice(workdir, args.sluice)
         sluice.configure(source_db, target_db)
         copy_file = workdir / "raw.copy"
         for key, measure in (
-            ("copy_to", lambda: raw_copy_to(source_db, copy_file, args.rows)),
-            ("copy_from", lambda: raw_copy_from(target_db, copy_file, args.rows)),
-            ("hop1", lambda: sluice.run_hop("source_to_dl", "sluice hop 1", args.rows)),
-            ("hop2", lambda: sluice.run_hop("dl_to_sink", "sluice hop 2", args.rows)),
+            ("copy_to", lambda: raw_copy_to(source_db, copy_file, rows)),
+            ("copy_from", lambda: raw_copy_from(target_db, copy_file, rows)),
+            ("hop1", lambda: sluice.run_hop("source_to_dl", "sluice hop 1", rows)),
+            ("hop2", lambda: sluice.run_hop("dl_to_sink", "sluice hop 2", rows)),
         ):
             steps[key] = measure()
             print(f"  {steps[key].name}: {steps[key].seconds:.2f}s", flush=True)
             if key == "copy_from":
                 copy_file.unlink()
         same = checksum(source_db, TABLE) == checksum(target_db, TABLE)
-    print_report(args.rows, steps, same)
-    if args.keep:
-        print(f"kept: databases {source_db}, {target_db}; files in {workdir}")
-    else:
-        shutil.rmtree(workdir)
-    return 0 if same else 1
+    return steps, same
 
 
 if __name__ == "__main__":

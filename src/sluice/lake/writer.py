@@ -45,8 +45,8 @@ def release_freed_memory() -> None:
 
     Drivers build batches with malloc, on their own threads, and the batches are freed here
     in another order; glibc keeps the holes this leaves resident, so without a trim the
-    process grew with the table (measured: 330 MB after 1M rows, 400 MB after 5M) instead
-    of staying at the row groups in flight. One trim per row group costs microseconds.
+    process grew with the table (measured on a PostgreSQL extract: 264 MB peak after 1M
+    rows, 303 MB after 5M; with it, 261 and 266). One trim per row group costs microseconds.
     """
     trim = _malloc_trim()
     if trim is not None:
