@@ -54,6 +54,9 @@ class ReadRequest:
     # Where the key is NULL this column stands in: the predicate is COALESCE(key, fallback).
     fallback_key: str | None = None
     batch_rows: int = 100_000
+    # Count the table's rows inside the read's own snapshot (full loads: verify_lake compares
+    # the lake batch with it). Costs one more scan, so incremental reads do not ask.
+    count_rows: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,15 @@ class Source(Protocol):
         """Connect and describe what answered; raise TerminalError/TransientError if nothing."""
         ...
 
-    def check(self, table: TableRef) -> TableInfo: ...
+    def check(self, table: TableRef, *, count_rows: bool = True) -> TableInfo:
+        """Columns and primary key; the row count too unless `count_rows` is False."""
+        ...
 
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]: ...
+
+    def counted_rows(self) -> int | None:
+        """Rows the table held in the snapshot of the last read that asked `count_rows`."""
+        ...
 
     def close(self) -> None: ...
 

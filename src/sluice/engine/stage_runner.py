@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sluice.engine.services import Services
+from sluice.lake.errors import storage_error
 from sluice.stages.context import StageContext, StageResult
 from sluice.stages.registry import get_stage_type
 
@@ -23,4 +24,9 @@ def run_stage(
         table=repo.get_table(run.source_tablename),
         progress=progress,
     )
-    return get_stage_type(stage.stage_type)().run(context)
+    try:
+        return get_stage_type(stage.stage_type)().run(context)
+    except OSError as exc:
+        # Connectors translate their own driver errors; a bare OSError left over comes from
+        # the lake's filesystem (local or object store), where a retry may well succeed.
+        raise storage_error(exc) from exc

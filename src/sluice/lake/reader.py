@@ -53,6 +53,16 @@ class LakeTable:
                 manifests.append(manifest)
         return manifests
 
+    def retract(self, manifest: Manifest) -> None:
+        """Make a committed batch invisible again (its manifest goes; the parts stay until
+        the next writer or `lake gc` removes the directory). For a batch that failed
+        verification: no reader or hop 2 picks it up from then on."""
+        path = self.batch_dirs().get(manifest.sequence)
+        if path is not None:
+            manifest_path = posixpath.join(path, MANIFEST_NAME)
+            if self.store.exists(manifest_path):
+                self.store.fs.delete_file(manifest_path)
+
     def batch_path(self, manifest: Manifest) -> str:
         return self.batch_dirs().get(manifest.sequence) or ""
 

@@ -16,6 +16,7 @@ from sluice.core.faults import crash_point
 from sluice.core.models import Hop, LoadType
 from sluice.core.watermark import format_value, lookback_floor, parse_value
 from sluice.lake.manifest import Manifest
+from sluice.lake.reader import LakeTable
 from sluice.lake.writer import BatchWriter
 from sluice.stages.context import StageContext, StageResult
 from sluice.stages.incremental import IncrementalFilter, KeyTracker, check_compatible
@@ -31,7 +32,8 @@ class CheckSource(StageType):
     def run(self, ctx: StageContext) -> StageResult:
         source = ctx.open_source()
         try:
-            info = source.check(ctx.source_ref)
+            # No count: a full scan on every run would cost more than the check is worth.
+            info = source.check(ctx.source_ref, count_rows=False)
         finally:
             source.close()
         names = set(info.schema.names)
@@ -45,7 +47,7 @@ class CheckSource(StageType):
                     f"{role} {column!r} is not a column of {ctx.source_ref}; its columns are "
                     + ", ".join(info.schema.names)
                 )
-        return StageResult(rows=info.row_count or 0)
+        return StageResult(rows=0)
 
 
 def read_batch_rows() -> int:
@@ -84,7 +86,7 @@ class Extract(StageType):
         fallback = ctx.table.null_key_fallback
         source = ctx.open_source()
         try:
-            info = source.check(ctx.source_ref)
+            info = source.check(ctx.source_ref, count_rows=False)
             if committed:
                 check_compatible(committed[-1].schema, info.schema)
             point = _ResumePoint()
@@ -111,6 +113,7 @@ class Extract(StageType):
                     lower_bound=point.floor,
                     fallback_key=fallback,
                     batch_rows=read_batch_rows(),
+                    count_rows=not incremental,
                 )
                 for batch in source.read(request):
                     kept = row_filter.apply(batch) if row_filter is not None else batch
@@ -122,11 +125,18 @@ class Extract(StageType):
                 if incremental and writer.seen == 0:
                     writer.abort()  # nothing new: no empty batch, the watermark stays
                     return StageResult(rows=0)
+                counted = source.counted_rows() if not incremental else None
+                if counted is not None and counted != writer.seen:
+                    raise TerminalError(
+                        f"the source counted {counted} rows in {ctx.source_ref} but its read "
+                        f"returned {writer.seen} in the same snapshot; nothing was committed "
+                        "to the lake"
+                    )
                 window = None
                 if tracker is not None and key is not None:
                     window = tracker.window(point.since, point.held, info.schema.field(key).type)
                 manifest = writer.commit(
-                    self._manifest(ctx, hop.load_type, key, point, tracker), window
+                    self._manifest(ctx, hop.load_type, key, point, tracker, counted), window
                 )
             except BaseException:
                 writer.abort()
@@ -187,6 +197,7 @@ class Extract(StageType):
         key: str | None,
         point: _ResumePoint,
         tracker: KeyTracker | None,
+        source_rows: int | None,
     ) -> Manifest:
         after = tracker.watermark(point.since) if tracker else None
         return Manifest(
@@ -204,11 +215,17 @@ class Extract(StageType):
             key_max=tracker.text(tracker.max) if tracker else None,
             watermark_before=None if point.since is None else format_value(point.since),
             watermark_after=None if after is None else format_value(after),
+            source_row_count=source_rows,
         )
 
 
 class VerifyLake(StageType):
-    """The batch this run wrote matches its manifest: parts, checksums, row counts, schema."""
+    """The batch this run wrote matches its manifest (parts, checksums, row counts, schema)
+    and, for a full load, the row count the source took in the read's own snapshot.
+
+    A batch that fails is retracted, and the watermark it advanced goes back, so hop 2 never
+    loads it and the next run reads its rows again.
+    """
 
     name: ClassVar[str] = "verify_lake"
     hop: ClassVar[Hop] = Hop.SOURCE_TO_DL
@@ -219,33 +236,68 @@ class VerifyLake(StageType):
         rows = 0
         paths: list[str] = []
         for manifest in mine:
-            base = lake_table.batch_path(manifest)
-            counted = 0
-            for part in manifest.parts:
-                path = posixpath.join(base, part.path)
-                digest, size = lake_table.store.sha256_of(path)
-                if digest != part.sha256 or size != part.bytes:
-                    raise TerminalError(
-                        f"lake part {path} does not match its manifest: sha256 {digest[:12]} "
-                        f"vs {part.sha256[:12]}, {size} vs {part.bytes} bytes"
-                    )
-                with lake_table.store.open_input(path) as handle:
-                    parquet = pq.ParquetFile(handle)
-                    part_rows = parquet.metadata.num_rows
-                    if not parquet.schema_arrow.equals(manifest.schema):
-                        raise TerminalError(
-                            f"lake part {path} has a schema other than its manifest's"
-                        )
-                if part_rows != part.rows:
-                    raise TerminalError(
-                        f"lake part {path} holds {part_rows} rows, its manifest says {part.rows}"
-                    )
-                counted += part_rows
-                paths.append(lake_table.store.display(path))
-            if counted != manifest.row_count:
-                raise TerminalError(
-                    f"lake batch {manifest.sequence} holds {counted} rows, its manifest says "
-                    f"{manifest.row_count}"
-                )
+            try:
+                counted, found = self._verify(lake_table, manifest)
+            except TerminalError:
+                self._retract(ctx, manifest)
+                raise
             rows += counted
+            paths.extend(lake_table.store.display(path) for path in found)
         return StageResult(rows=rows, file_paths=paths)
+
+    def _verify(self, lake_table: LakeTable, manifest: Manifest) -> tuple[int, list[str]]:
+        base = lake_table.batch_path(manifest)
+        counted = 0
+        paths: list[str] = []
+        for part in manifest.parts:
+            path = posixpath.join(base, part.path)
+            digest, size = lake_table.store.sha256_of(path)
+            if digest != part.sha256 or size != part.bytes:
+                raise TerminalError(
+                    f"lake part {path} does not match its manifest: sha256 {digest[:12]} "
+                    f"vs {part.sha256[:12]}, {size} vs {part.bytes} bytes"
+                )
+            with lake_table.store.open_input(path) as handle:
+                parquet = pq.ParquetFile(handle)
+                part_rows = parquet.metadata.num_rows
+                if not parquet.schema_arrow.equals(manifest.schema):
+                    raise TerminalError(f"lake part {path} has a schema other than its manifest's")
+            if part_rows != part.rows:
+                raise TerminalError(
+                    f"lake part {path} holds {part_rows} rows, its manifest says {part.rows}"
+                )
+            counted += part_rows
+            paths.append(path)
+        if counted != manifest.row_count:
+            raise TerminalError(
+                f"lake batch {manifest.sequence} holds {counted} rows, its manifest says "
+                f"{manifest.row_count}"
+            )
+        expected = manifest.source_row_count
+        full = manifest.load_type == LoadType.FULL.value
+        if full and expected is not None and counted != expected:
+            raise TerminalError(
+                f"lake batch {manifest.sequence} holds {counted} rows, the source counted "
+                f"{expected} in the same snapshot"
+            )
+        return counted, paths
+
+    def _retract(self, ctx: StageContext, manifest: Manifest) -> None:
+        lake_table = ctx.lake_table
+        lake_table.retract(manifest)
+        name = ctx.table.source_tablename
+        stored = ctx.repo.get_table(name).source_to_dl.last_incremental_value
+        if manifest.watermark_after is None or stored != manifest.watermark_after:
+            return  # the watermark is not this batch's (the user set it since): theirs stays
+        restored = manifest.watermark_before
+        if manifest.load_type == LoadType.FULL.value:
+            # A full read starts from nothing; the key's range it replaced is the one before.
+            restored = next(
+                (
+                    m.watermark_after
+                    for m in reversed(lake_table.committed())
+                    if m.incremental_key == manifest.incremental_key
+                ),
+                None,
+            )
+        ctx.repo.set_watermark(name, Hop.SOURCE_TO_DL, restored)

@@ -66,6 +66,7 @@ class PostgresSource:
     def __init__(self, creds: PostgresCreds) -> None:
         self.creds = creds
         self._connection: Connection | None = None
+        self._counted: int | None = None
 
     @contextmanager
     def _transaction(self) -> Iterator[Cursor]:
@@ -99,10 +100,10 @@ class PostgresSource:
             version = str(_fetch(cursor, "SELECT current_setting('server_version')")[0][0])
         return f"PostgreSQL {version.split()[0]} at {self.creds.location()}"
 
-    def check(self, table: TableRef) -> TableInfo:
+    def check(self, table: TableRef, *, count_rows: bool = True) -> TableInfo:
         with self._transaction() as cursor:
             columns = self._columns(cursor, table)
-            count = int(_fetch(cursor, f"SELECT count(*) FROM {_qualified(table)}")[0][0])
+            count = self._count(cursor, table) if count_rows else None
             primary_key = tuple(
                 str(row[0]) for row in _fetch(cursor, _PRIMARY_KEY_SQL, (_qualified(table),))
             )
@@ -111,8 +112,12 @@ class PostgresSource:
 
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
         table = request.table
+        self._counted = None
         with self._transaction() as cursor:
             columns = self._columns(cursor, table)
+            # The transaction's first statement fixed the snapshot: this count and every
+            # stream below (helpers import the same snapshot) see exactly the same rows.
+            counted = self._count(cursor, table) if request.count_rows else None
             schema = pa.schema([column.field for column in columns])
             select = ", ".join(column.expression for column in columns)
             sql = f"SELECT {select} FROM {_qualified(table)}"
@@ -129,6 +134,13 @@ class PostgresSource:
                     for each, query in zip(cursors, queries, strict=True)
                 ]
                 yield from _merged(streams, depth=2 * len(streams))
+        self._counted = counted
+
+    def counted_rows(self) -> int | None:
+        return self._counted
+
+    def _count(self, cursor: Cursor, table: TableRef) -> int:
+        return int(_fetch(cursor, f"SELECT count(*) FROM {_qualified(table)}")[0][0])
 
     def _lower_bound(self, cursor: Cursor, request: ReadRequest, key: str) -> str:
         key_type = self._key_type(cursor, request.table, key)

@@ -24,6 +24,7 @@ class SQLiteSource:
 
     def __init__(self, creds: SQLiteCreds) -> None:
         self.path = Path(creds.path).expanduser()
+        self._counted: int | None = None
 
     def _connect(self) -> sqlite3.Connection:
         if not self.path.is_file():
@@ -72,25 +73,28 @@ class SQLiteSource:
             connection.close()
         return f"SQLite {sqlite3.sqlite_version} at {self.path}, {tables} table(s)"
 
-    def check(self, table: TableRef) -> TableInfo:
+    def check(self, table: TableRef, *, count_rows: bool = True) -> TableInfo:
         connection = self._connect()
         try:
             columns = self._columns(connection, table)
-            count = connection.execute(f"SELECT count(*) FROM {_qualified(table)}").fetchone()[0]
+            count = self._count(connection, table) if count_rows else None
         except sqlite3.Error as exc:
             raise _translate(exc, self.path) from exc
         finally:
             connection.close()
         schema = pa.schema([(name, arrow_type(decl)) for name, decl, _ in columns])
         primary_key = tuple(name for name, _, pk in sorted(columns, key=lambda c: c[2]) if pk)
-        return TableInfo(table=table, schema=schema, row_count=int(count), primary_key=primary_key)
+        return TableInfo(table=table, schema=schema, row_count=count, primary_key=primary_key)
 
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
+        self._counted = None
         connection = self._connect()
         try:
-            # One read transaction: every batch comes from the same snapshot of the file.
+            # One read transaction: every batch comes from the same snapshot of the file,
+            # which the first read (the count, when asked) fixes.
             connection.execute("BEGIN")
             columns = self._columns(connection, request.table)
+            counted = self._count(connection, request.table) if request.count_rows else None
             schema = pa.schema([(name, arrow_type(decl)) for name, decl, _ in columns])
             sql = f"SELECT * FROM {_qualified(request.table)}"
             params: tuple[Any, ...] = ()
@@ -108,6 +112,13 @@ class SQLiteSource:
             raise _translate(exc, self.path) from exc
         finally:
             connection.close()
+        self._counted = counted
+
+    def counted_rows(self) -> int | None:
+        return self._counted
+
+    def _count(self, connection: sqlite3.Connection, table: TableRef) -> int:
+        return int(connection.execute(f"SELECT count(*) FROM {_qualified(table)}").fetchone()[0])
 
     def close(self) -> None:
         """Connections live for one call; nothing stays open."""

@@ -1,0 +1,96 @@
+"""Lake storage failures: what a retry can fix is retried, the rest fails once and says why.
+
+The failures are real ones: pyarrow's S3 client against a closed loopback port, and against
+moto's S3 server (tests/s3.py) asked for a bucket that does not exist.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from typing import Any
+
+import pyarrow.fs as pafs
+import pytest
+
+from sluice.core.errors import TerminalError, TransientError
+from sluice.lake.errors import storage_error
+from tests.conftest import CHINOOK_SQLITE, Sluice
+from tests.s3 import s3_endpoint
+
+__all__ = ["s3_endpoint"]
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # nothing listens once the probe closes
+
+
+def raised(call: Any) -> OSError:
+    with pytest.raises(OSError) as caught:
+        call()
+    return caught.value
+
+
+def test_an_unreachable_store_is_worth_a_retry() -> None:
+    fs = pafs.S3FileSystem(
+        endpoint_override=f"127.0.0.1:{closed_port()}",
+        scheme="http",
+        access_key="k",
+        secret_key="s",
+        region="us-east-1",
+        retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1),
+    )
+    error = storage_error(raised(lambda: fs.get_file_info("lake/x/_manifest.json")))
+    assert isinstance(error, TransientError)
+    assert "lake storage unreachable" in str(error) and "NETWORK_CONNECTION" in str(error)
+
+
+def test_a_missing_bucket_is_not_worth_a_retry(s3_endpoint: str) -> None:
+    fs = pafs.S3FileSystem(
+        endpoint_override=s3_endpoint.removeprefix("http://"),
+        scheme="http",
+        access_key="testing",
+        secret_key="testing",
+        region="us-east-1",
+    )
+    for call in (
+        lambda: fs.create_dir("no-such-bucket/x", recursive=True),
+        lambda: fs.open_output_stream("no-such-bucket/x/part.parquet").close(),
+    ):
+        error = storage_error(raised(call))
+        assert isinstance(error, TerminalError) and not isinstance(error, TransientError)
+        assert "the bucket does not exist: create it or fix the lake location" in str(error)
+
+
+def test_local_disk_errors_say_what_to_do() -> None:
+    full = storage_error(OSError(errno.ENOSPC, "No space left on device"))
+    assert isinstance(full, TerminalError) and "free space and run again" in str(full)
+    refused = storage_error(PermissionError(errno.EACCES, "Permission denied"))
+    assert isinstance(refused, TerminalError) and "write access" in str(refused)
+
+
+def test_a_run_retries_an_unreachable_lake_then_fails_with_the_reason(
+    sluice: Sluice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("SLUICE_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("SLUICE_RETRY_BASE", "0.01")
+    sluice("init --lake s3://lake/sluice", ok=True)
+    sluice(f'source add chinook --type sqlite --creds \'{{"path": "{CHINOOK_SQLITE}"}}\'', ok=True)
+    sluice('destination add wh --type duckdb --creds \'{"path": "wh.duckdb"}\'', ok=True)
+    sluice("table add Genre --source chinook --destination wh", ok=True)
+
+    result = sluice("run Genre --hop source_to_dl --json")
+
+    assert result.code != 0
+    shown = sluice(f"runs show {result.json()['id']} --json", ok=True).json()
+    failed = next(s for s in shown["stages"] if s["status"] == "failed")
+    assert failed["stage_type"] == "extract"
+    assert "lake storage unreachable" in failed["error_message"]
+    assert "gave up after 2 attempts" in failed["error_message"]

@@ -1,0 +1,138 @@
+"""verify_lake catches a damaged batch, retracts it and puts the watermark back.
+
+The damage is done by a test stage (tests/plugins/lake_tampering.py) placed between extract
+and verify_lake, the way a faulty disk, upload or driver would leave a batch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Sluice
+from tests.integration.sinks import duckdb_table, same_rows, sqlite_table
+
+STAGES = [
+    ("check_source", "Check source"),
+    ("extract", "Extract"),
+    ("test_tamper_lake", "Damage the batch"),
+    ("verify_lake", "Verify lake"),
+    ("check_sink", "Check sink"),
+    ("load", "Load"),
+    ("verify_sink", "Verify sink"),
+]
+
+
+@pytest.fixture
+def tampering(sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config with an `events` source table and a `tampered` pipeline; returns the source."""
+    monkeypatch.setenv("SLUICE_STAGE_MODULES", "tests.plugins.lake_tampering")
+    source = workdir / "events.db"
+    with sqlite3.connect(source) as c:
+        c.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, v TEXT, at DATETIME NOT NULL)")
+        c.executemany(
+            "INSERT INTO events VALUES (?, ?, ?)",
+            [(i, f"v{i}", f"2025-01-01 10:00:{i:02d}") for i in range(1, 41)],
+        )
+    sluice("init", ok=True)
+    sluice(f'source add src --type sqlite --creds \'{{"path": "{source}"}}\'', ok=True)
+    sink = workdir / "wh.duckdb"
+    sluice(f'destination add wh --type duckdb --creds \'{{"path": "{sink}"}}\'', ok=True)
+    for order, (kind, name) in enumerate(STAGES, start=1):
+        sluice(
+            f"stages add --pipeline tampered --order {order} --type {kind} --name '{name}'",
+            ok=True,
+        )
+    return source
+
+
+def run_hop(sluice: Sluice, hop: str) -> dict[str, Any]:
+    result = sluice(f"run events --hop {hop} --json")
+    payload: dict[str, Any] = result.json()
+    return payload
+
+
+def failed_stage(sluice: Sluice, run_id: int) -> dict[str, Any]:
+    shown = sluice(f"runs show {run_id} --json", ok=True).json()
+    return next(s for s in shown["stages"] if s["status"] == "failed")
+
+
+def lake_batches(sluice: Sluice) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = sluice("lake ls events --json", ok=True).json()
+    return listed
+
+
+def watermark(sluice: Sluice) -> str | None:
+    shown = sluice("table show events --json", ok=True).json()
+    value: str | None = shown["source_to_dl"]["last_incremental_value"]
+    return value
+
+
+def test_full_batch_short_of_the_source_count_fails_and_is_never_loaded(
+    tampering: Path, sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sluice(
+        "table add events --source src --destination wh --primary-key id --pipeline tampered",
+        ok=True,
+    )
+    monkeypatch.setenv("SLUICE_TEST_TAMPER", "drop_row")
+
+    failed = run_hop(sluice, "source_to_dl")
+
+    assert failed["status"] == "failed"
+    stage = failed_stage(sluice, int(failed["id"]))
+    assert stage["stage_type"] == "verify_lake"
+    assert "holds 39 rows, the source counted 40 in the same snapshot" in stage["error_message"]
+    assert lake_batches(sluice) == []  # retracted: no reader and no hop 2 sees it
+    hop2 = run_hop(sluice, "dl_to_sink")
+    assert hop2["status"] == "failed"
+    assert "holds no committed batch" in failed_stage(sluice, int(hop2["id"]))["error_message"]
+
+    sluice("table edit events --pipeline default", ok=True)
+    assert run_hop(sluice, "source_to_dl")["status"] == "success"
+    assert run_hop(sluice, "dl_to_sink")["status"] == "success"
+    assert [b["rows"] for b in lake_batches(sluice)] == [40]
+    assert same_rows(
+        sqlite_table(tampering, "events"), duckdb_table(workdir / "wh.duckdb", "events"), ["id"]
+    )
+
+
+def test_damaged_incremental_batch_is_retracted_and_its_watermark_restored(
+    tampering: Path, sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sluice(
+        "table add events --source src --destination wh --primary-key id --load incremental "
+        "--key at --sink-load incremental",
+        ok=True,
+    )
+    assert run_hop(sluice, "source_to_dl")["status"] == "success"
+    before = watermark(sluice)
+    assert before is not None and before.startswith("2025-01-01T10:00:40")
+    with sqlite3.connect(tampering) as c:
+        c.executemany(
+            "INSERT INTO events VALUES (?, ?, ?)",
+            [(i, f"v{i}", f"2025-01-01 11:00:{i - 40:02d}") for i in range(41, 51)],
+        )
+    sluice("table edit events --pipeline tampered", ok=True)
+    monkeypatch.setenv("SLUICE_TEST_TAMPER", "flip_byte")
+
+    failed = run_hop(sluice, "source_to_dl")
+
+    assert failed["status"] == "failed"
+    stage = failed_stage(sluice, int(failed["id"]))
+    assert stage["stage_type"] == "verify_lake"
+    assert "does not match its manifest" in stage["error_message"]
+    assert watermark(sluice) == before  # the next run reads the damaged batch's rows again
+    assert [b["rows"] for b in lake_batches(sluice)] == [40]
+
+    sluice("table edit events --pipeline default", ok=True)
+    assert run_hop(sluice, "source_to_dl")["status"] == "success"
+    assert [b["rows"] for b in lake_batches(sluice)] == [40, 10]
+    assert watermark(sluice) != before
+    assert run_hop(sluice, "dl_to_sink")["status"] == "success"
+    assert same_rows(
+        sqlite_table(tampering, "events"), duckdb_table(workdir / "wh.duckdb", "events"), ["id"]
+    )

@@ -1,0 +1,52 @@
+"""A stage that damages the batch its run just wrote, as a faulty disk or driver would
+(loaded via SLUICE_STAGE_MODULES; SLUICE_TEST_TAMPER picks the damage)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import posixpath
+from typing import ClassVar
+
+import pyarrow.parquet as pq
+
+from sluice.core.models import Hop
+from sluice.lake.manifest import MANIFEST_NAME
+from sluice.stages.context import StageContext, StageResult
+from sluice.stages.registry import StageType
+
+
+class TamperLake(StageType):
+    """`flip_byte`: one byte of the first part changes (checksums no longer match).
+    `drop_row`: the first part loses its last row and the manifest is rewritten to agree,
+    so only the source's own count can tell."""
+
+    name: ClassVar[str] = "test_tamper_lake"
+    hop: ClassVar[Hop] = Hop.SOURCE_TO_DL
+
+    def run(self, ctx: StageContext) -> StageResult:
+        table = ctx.lake_table
+        manifest = next(m for m in reversed(table.committed()) if m.run_id == ctx.run.id)
+        base = table.batch_path(manifest)
+        part = manifest.parts[0]
+        path = posixpath.join(base, part.path)
+        damage = os.environ["SLUICE_TEST_TAMPER"]
+        if damage == "flip_byte":
+            data = bytearray(table.store.read_bytes(path))
+            data[len(data) // 2] ^= 0xFF
+            table.store.write_atomic(path, bytes(data))
+            return StageResult(rows=0)
+        assert damage == "drop_row", damage
+        with table.store.open_input(path) as handle:
+            rows = pq.read_table(handle)
+        pq.write_table(rows.slice(0, rows.num_rows - 1), path)
+        data = table.store.read_bytes(path)
+        shorter = dataclasses.replace(
+            part, rows=part.rows - 1, bytes=len(data), sha256=hashlib.sha256(data).hexdigest()
+        )
+        rewritten = dataclasses.replace(
+            manifest, parts=(shorter, *manifest.parts[1:]), row_count=manifest.row_count - 1
+        )
+        table.store.write_atomic(posixpath.join(base, MANIFEST_NAME), rewritten.to_json())
+        return StageResult(rows=0)
