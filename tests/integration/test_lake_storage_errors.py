@@ -94,3 +94,17 @@ def test_a_run_retries_an_unreachable_lake_then_fails_with_the_reason(
     assert failed["stage_type"] == "extract"
     assert "lake storage unreachable" in failed["error_message"]
     assert "gave up after 2 attempts" in failed["error_message"]
+
+
+def test_gcs_and_azure_locations_open_through_pyarrow_and_others_fail_in_one_line() -> None:
+    from sluice.core.errors import ConfigError
+    from sluice.lake.store import LakeStore
+
+    gcs = LakeStore("gs://bucket/prefix")
+    azure = LakeStore("abfs://container@account.dfs.core.windows.net/prefix")
+    assert (type(gcs.fs).__name__, gcs.root) == ("GcsFileSystem", "bucket/prefix")
+    assert (type(azure.fs).__name__, azure.root) == ("AzureFileSystem", "container/prefix")
+    with pytest.raises(ConfigError) as caught:
+        LakeStore("hdfs://namenode/lake")  # no JVM here: pyarrow lists every path it tried
+    message = str(caught.value)
+    assert "\n" not in message and "use a local path or a URI such as s3://" in message

@@ -127,8 +127,11 @@ class LakeStore:
                 secrets = options.secrets() if options else []
                 raise ConfigError(
                     scrub(
-                        f"lake location {uri!r} cannot be opened: {exc}; use a local path or a "
-                        "URI such as s3://bucket/prefix",
+                        # The first line says it; pyarrow's next ones can be a hundred
+                        # library paths it tried (hdfs:// without a JVM).
+                        f"lake location {uri!r} cannot be opened: {str(exc).splitlines()[0]}; "
+                        "use a local path or a URI such as s3://bucket/prefix, gs://bucket/"
+                        "prefix or abfs://container@account.dfs.core.windows.net/prefix",
                         secrets,
                     )
                 ) from None
