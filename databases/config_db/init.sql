@@ -35,6 +35,7 @@ CREATE TABLE pipeline_config (
     pipeline_name TEXT DEFAULT 'default',
     source_to_dl_lookback TEXT,
     source_to_dl_null_key_fallback TEXT,
+    lake_keep_full INTEGER,
     PRIMARY KEY (source_tablename)
 );
 
@@ -172,4 +173,4 @@ CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0005');
+INSERT INTO alembic_version (version_num) VALUES ('0006');

@@ -96,6 +96,7 @@ SAME_INPUT: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("table edit Genre --pipeline nope", "PATCH", "/api/tables/Genre", {"pipeline": "nope"}),
     ("table edit Genre --lookback soon", "PATCH", "/api/tables/Genre", {"lookback": "soon"}),
     ("table edit Genre --key 'a;b'", "PATCH", "/api/tables/Genre", {"key": "a;b"}),
+    ("table edit Genre --lake-keep-full 0", "PATCH", "/api/tables/Genre", {"lake_keep_full": 0}),
     ("table edit Nope --every 5", "PATCH", "/api/tables/Nope", {"every": 5}),
     ("table show Nope", "GET", "/api/tables/Nope", None),
     ("table pause Nope", "POST", "/api/tables/Nope/pause", None),

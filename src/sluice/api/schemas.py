@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from sluice.config.records import StageRecord, TableConfig
 from sluice.core.models import Hop, HopChoice
@@ -18,6 +18,7 @@ from sluice.core.models import Hop, HopChoice
 # Bounds that keep a value inside the config database's INTEGER column; everything finer is
 # checked by the shared validation layer, with the CLI's messages.
 Int32 = Annotated[int, Field(le=2**31 - 1, ge=-(2**31))]
+StrictInt32 = Annotated[StrictInt, Field(le=2**31 - 1, ge=-(2**31))]  # true is not 1
 
 
 class Body(BaseModel):
@@ -77,6 +78,12 @@ class TableOptions(Body):
     null_key_fallback: str | None = Field(
         default=None, description="Hop 1: column used where the key is NULL."
     )
+    # A string is let through so that the shared validation answers with the CLI's message.
+    lake_keep_full: StrictInt32 | str | None = Field(
+        default=None,
+        description="Full snapshots the lake keeps for this table: N >= 1, or '' for the "
+        "default (3).",
+    )
 
 
 class TableIn(TableOptions):
@@ -122,6 +129,7 @@ class Table(BaseModel):
     pipeline_name: str
     lookback: str | None
     null_key_fallback: str | None
+    lake_keep_full: int | None = Field(description="Full snapshots kept; null: the default (3).")
     source_to_dl: HopView
     dl_to_sink: HopView
 
@@ -138,6 +146,7 @@ class Table(BaseModel):
             pipeline_name=t.pipeline_name,
             lookback=t.lookback,
             null_key_fallback=t.null_key_fallback,
+            lake_keep_full=t.lake_keep_full,
             source_to_dl=hops[Hop.SOURCE_TO_DL],
             dl_to_sink=hops[Hop.DL_TO_SINK],
         )

@@ -72,8 +72,11 @@ def gc(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Remove batches the newest full snapshots supersede (never ones hop 2 still needs)."""
-    from sluice.stages.housekeeping import collect_garbage
+    """Remove batches the newest N full snapshots supersede (never ones hop 2 still needs).
+
+    N is each table's `--lake-keep-full` (3 where not set).
+    """
+    from sluice.stages.housekeeping import collect_garbage, keep_full
 
     services = STATE.services()
     configs = (
@@ -84,14 +87,21 @@ def gc(
     report: list[dict[str, Any]] = []
     for config in configs:
         removed = collect_garbage(services.lake(), config, dry_run=dry_run)
-        report.append({"table": config.source_tablename, "removed": removed, "dry_run": dry_run})
+        report.append(
+            {
+                "table": config.source_tablename,
+                "keep_full": keep_full(config),
+                "removed": removed,
+                "dry_run": dry_run,
+            }
+        )
     if as_json:
         emit_json(report)
         return
     verb = "would remove" if dry_run else "removed"
     for entry in report:
         console.print(
-            f"{entry['table']}: {verb} {len(entry['removed'])} batch(es) "
-            + ", ".join(str(b) for b in entry["removed"]),
+            f"{entry['table']} (keeps {entry['keep_full']} full): {verb} "
+            f"{len(entry['removed'])} batch(es) " + ", ".join(str(b) for b in entry["removed"]),
             highlight=False,
         )

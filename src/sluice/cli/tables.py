@@ -24,6 +24,15 @@ FallbackOpt = Annotated[
     str | None,
     typer.Option("--null-key-fallback", help="Hop 1: column used where the key is NULL."),
 ]
+# Text, not int: the shared validation gives the message (and '' restores the default).
+KeepFullOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lake-keep-full",
+        metavar="N",
+        help="Full snapshots the lake keeps for this table (N >= 1; '' = default, 3).",
+    ),
+]
 HopOpt = Annotated[HopChoice, typer.Option("--hop", help="Which hop; both by default.")]
 
 
@@ -51,6 +60,7 @@ def describe(t: TableConfig) -> dict[str, Any]:
         "pipeline_name": t.pipeline_name,
         "lookback": t.lookback,
         "null_key_fallback": t.null_key_fallback,
+        "lake_keep_full": t.lake_keep_full,
         "source_to_dl": hop(Hop.SOURCE_TO_DL),
         "dl_to_sink": hop(Hop.DL_TO_SINK),
     }
@@ -99,6 +109,7 @@ def add(
     pipeline: Annotated[str | None, typer.Option("--pipeline", help="Stage template name.")] = None,
     lookback: LookbackOpt = None,
     null_key_fallback: FallbackOpt = None,
+    lake_keep_full: KeepFullOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Configure a table for replication."""
@@ -116,6 +127,7 @@ def add(
         pipeline=pipeline,
         lookback=lookback,
         null_key_fallback=null_key_fallback,
+        lake_keep_full=lake_keep_full,
     )
     config = _catalog().add_table(source_tablename, changes)
     if as_json:
@@ -140,6 +152,7 @@ def edit(
     pipeline: Annotated[str | None, typer.Option("--pipeline")] = None,
     lookback: LookbackOpt = None,
     null_key_fallback: FallbackOpt = None,
+    lake_keep_full: KeepFullOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change a table's settings (only the options given; '' clears a text option)."""
@@ -157,6 +170,7 @@ def edit(
         pipeline=pipeline,
         lookback=lookback,
         null_key_fallback=null_key_fallback,
+        lake_keep_full=lake_keep_full,
     )
     config = _catalog().edit_table(source_tablename, changes)
     if as_json:

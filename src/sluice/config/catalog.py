@@ -34,6 +34,7 @@ class TableChanges:
     pipeline: str | None = None
     lookback: str | None = None
     null_key_fallback: str | None = None
+    lake_keep_full: int | str | None = None  # '' restores the default
 
 
 class Catalog:
@@ -165,6 +166,8 @@ class Catalog:
             if fallback:
                 v.identifier(fallback, "NULL-key fallback column (--null-key-fallback)")
             values["source_to_dl_null_key_fallback"] = fallback
+        if changes.lake_keep_full is not None:
+            values["lake_keep_full"] = v.lake_keep_full(changes.lake_keep_full, "--lake-keep-full")
         if changes.primary_key is not None:
             values["primary_key"] = ",".join(v.primary_key(changes.primary_key)) or None
         pipeline = pick(changes.pipeline, current and current.pipeline_name, "default")

@@ -45,6 +45,7 @@ class TableConfig:
     dl_to_sink: HopConfig
     lookback: str | None = None
     null_key_fallback: str | None = None
+    lake_keep_full: int | None = None  # full snapshots the lake keeps; None: the default
 
     def hop(self, hop: Hop) -> HopConfig:
         return self.source_to_dl if hop is Hop.SOURCE_TO_DL else self.dl_to_sink

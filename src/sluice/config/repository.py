@@ -165,6 +165,7 @@ class ConfigRepository(RunRepository):
             dl_to_sink=hop("dl_to_sink"),
             lookback=row["source_to_dl_lookback"],
             null_key_fallback=row["source_to_dl_null_key_fallback"],
+            lake_keep_full=row["lake_keep_full"],
         )
 
     def add_table(self, values: dict[str, Any]) -> TableConfig:

@@ -48,6 +48,8 @@ pipeline_config = sa.Table(
     # column that stands in for a NULL incremental key (none: a NULL key fails the run).
     sa.Column("source_to_dl_lookback", sa.Text),
     sa.Column("source_to_dl_null_key_fallback", sa.Text),
+    # sluice: how many full snapshots the lake keeps for this table (none: the default).
+    sa.Column("lake_keep_full", sa.Integer),
 )
 
 sources_config = sa.Table(

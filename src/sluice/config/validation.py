@@ -84,3 +84,32 @@ def pool_name(value: str) -> str:
             "'-' or '.'"
         )
     return value
+
+
+_WHOLE_NUMBER = re.compile(r"^[+-]?[0-9]+$")
+MAX_INTEGER = 2**31 - 1  # the config database's INTEGER column
+
+
+def lake_keep_full(value: int | str, option: str) -> int | None:
+    """How many full snapshots the lake keeps for a table; '' means the default (None)."""
+    text = value.strip() if isinstance(value, str) else str(value)
+    if text == "":
+        return None
+    shown = text if len(text) <= 40 else f"{text[:40]}..."
+    what = f"full snapshots to keep {shown} ({option})"
+    # bool is an int to Python, but `true` is no count of snapshots.
+    if isinstance(value, bool) or not _WHOLE_NUMBER.match(text):
+        raise ConfigError(
+            f"full snapshots to keep {shown!r} ({option}) is not a whole number: give a number "
+            "N >= 1, or '' for the default"
+        )
+    digits = text.lstrip("+-").lstrip("0")
+    if not digits or text.startswith("-"):
+        raise ConfigError(
+            f"{what} must be at least 1: the newest full snapshot is always kept; give '' for "
+            "the default"
+        )
+    # Compared as text first: Python refuses to parse integers of thousands of digits.
+    if len(digits) > len(str(MAX_INTEGER)) or int(digits) > MAX_INTEGER:
+        raise ConfigError(f"{what} is above {MAX_INTEGER}")
+    return int(digits)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sluice.lake.manifest import MANIFEST_NAME, Manifest
 from sluice.lake.reader import LakeTable
 
+# N is per table (pipeline_config.lake_keep_full); this is N where a table does not set it.
 DEFAULT_KEEP_FULL = 3
 
 
@@ -28,9 +29,11 @@ def plan_retention(
     """`loaded_up_to`: the newest batch sequence hop 2 has loaded (None: unknown or none)."""
     fulls = [m.sequence for m in committed if m.load_type == "full"]
     everything = tuple(m.sequence for m in committed)
-    if keep_full < 1 or len(fulls) <= keep_full:
+    if keep_full < 1 or not fulls:
         return RetentionPlan(keep=everything, remove=())
-    cut = fulls[-keep_full]
+    # With fewer snapshots than N all are kept, but loaded incrementals before the first one
+    # are superseded by it all the same.
+    cut = fulls[-min(keep_full, len(fulls))]
     remove = tuple(
         m.sequence
         for m in committed

@@ -16,10 +16,15 @@ def loaded_up_to(config: TableConfig) -> int | None:
     return int(value)
 
 
+def keep_full(config: TableConfig) -> int:
+    """The full snapshots this table's lake keeps: its own setting, else the default."""
+    return config.lake_keep_full or DEFAULT_KEEP_FULL
+
+
 def collect_garbage(store: LakeStore, config: TableConfig, *, dry_run: bool = False) -> list[int]:
     """Remove what retention allows for this table; return the batch sequences (to be) removed."""
     lake_table = LakeTable(store, config.source_name or "_", config.source_tablename)
-    plan = plan_retention(lake_table.committed(), DEFAULT_KEEP_FULL, loaded_up_to(config))
+    plan = plan_retention(lake_table.committed(), keep_full(config), loaded_up_to(config))
     if not dry_run:
         remove_batches(lake_table, plan.remove)
     return list(plan.remove)

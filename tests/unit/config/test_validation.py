@@ -143,6 +143,44 @@ CASES: list[tuple[str, Callable[[Catalog], object], type[SluiceError], str]] = [
         "source name 'my source' is not valid",
     ),
     (
+        "keep no full snapshot",
+        table(lake_keep_full=0),
+        ConfigError,
+        "full snapshots to keep 0 (--lake-keep-full) must be at least 1: the newest full "
+        "snapshot is always kept; give '' for the default",
+    ),
+    (
+        "keep a negative number of snapshots",
+        table(lake_keep_full="-2"),
+        ConfigError,
+        "full snapshots to keep -2 (--lake-keep-full) must be at least 1",
+    ),
+    (
+        "keep a fraction of a snapshot",
+        table(lake_keep_full="1.5"),
+        ConfigError,
+        "full snapshots to keep '1.5' (--lake-keep-full) is not a whole number: give a number "
+        "N >= 1, or '' for the default",
+    ),
+    (
+        "keep a word of snapshots",
+        table(lake_keep_full="three"),
+        ConfigError,
+        "full snapshots to keep 'three' (--lake-keep-full) is not a whole number",
+    ),
+    (
+        "keep true snapshots",
+        table(lake_keep_full=True),
+        ConfigError,
+        "full snapshots to keep 'True' (--lake-keep-full) is not a whole number",
+    ),
+    (
+        "keep more snapshots than an INTEGER holds",
+        table(lake_keep_full="9" * 5000),
+        ConfigError,
+        "(--lake-keep-full) is above 2147483647",
+    ),
+    (
         "unknown stage type",
         lambda c: c.add_stage("p", 1, "x", "transform", None),
         ConfigError,
@@ -189,6 +227,20 @@ def test_edit_validates_the_merged_result(catalog: Catalog) -> None:
     edited = catalog.edit_table("orders", TableChanges(load="incremental", key="updated_at"))
     assert edited.source_to_dl.incremental_key == "updated_at"
     assert edited.sink_tablename == "orders"
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"), [(1, 1), ("5", 5), (" +07 ", 7), (2**31 - 1, 2**31 - 1)]
+)
+def test_full_snapshots_to_keep_are_stored_per_table(
+    catalog: Catalog, given: int | str, stored: int
+) -> None:
+    assert table()(catalog).lake_keep_full is None  # type: ignore[attr-defined]
+    edited = catalog.edit_table("orders", TableChanges(lake_keep_full=given))
+    assert catalog.repo.get_table("orders").lake_keep_full == edited.lake_keep_full == stored
+    untouched = catalog.edit_table("orders", TableChanges(every=5))
+    assert untouched.lake_keep_full == stored
+    assert catalog.edit_table("orders", TableChanges(lake_keep_full="")).lake_keep_full is None
 
 
 def test_a_source_in_use_cannot_be_removed(catalog: Catalog) -> None:
