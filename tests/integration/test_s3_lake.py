@@ -171,3 +171,73 @@ def test_a_kill_during_the_upload_leaves_nothing_visible(
     assert same_rows(sqlite_table(source, "events"), loaded, ["id"])
     manifests = [k for k in s3_keys(s3_endpoint) if k.endswith("_manifest.json")]
     assert len(manifests) == 1
+
+
+LAKE_SECRET = "S3-Lake-Opt10ns-Pl4nted-S3cret-7731"
+AWS_VARIABLES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+)
+
+
+@pytest.mark.parametrize("secret_given", ["inline", "env reference"])
+def test_lake_options_in_the_config_database_stand_in_for_the_aws_variables(
+    sluice: Sluice,
+    workdir: Path,
+    s3_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+    secret_given: str,
+) -> None:
+    for name in AWS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    # The AWS chain would find nothing: no variables, no config or credentials file.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(workdir / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(workdir / "no-aws-credentials"))
+    source = workdir / "src.db"
+    with sqlite3.connect(source) as c:
+        c.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
+        c.executemany("INSERT INTO items VALUES (?, ?)", [(i, f"item {i}") for i in range(120)])
+    secret: object = LAKE_SECRET
+    if secret_given == "env reference":
+        monkeypatch.setenv("SLUICE_TEST_LAKE_SECRET", LAKE_SECRET)
+        secret = {"env": "SLUICE_TEST_LAKE_SECRET"}
+    options = {
+        "endpoint_url": s3_endpoint,
+        "region": "us-east-1",
+        "access_key_id": "AKIASLUICELAKE",
+        "secret_access_key": secret,
+    }
+    outputs = []
+
+    def step(command: str) -> None:
+        result = sluice(command, ok=True)
+        outputs.append(result.out + result.err)
+
+    step(f"init --lake {LAKE} --lake-options '{json.dumps(options)}'")
+    step(f"source add src --type sqlite --creds '{json.dumps({'path': str(source)})}'")
+    step(f"destination add wh --type duckdb --creds '{json.dumps({'path': 'wh.duckdb'})}'")
+    step("table add items --source src --destination wh --primary-key id")
+    step("scheduler --once")  # hop 1, in a child process the scheduler starts
+    step("runs --json")
+    assert [(r["hop"], r["status"], r["error_message"]) for r in json.loads(outputs[-1])] == [
+        ("source_to_dl", "success", None)
+    ]
+    step("run items --hop dl_to_sink")  # hop 2, in this process
+    step("lake ls items")
+    step("lake options")
+    step("runs show 2")
+
+    loaded = duckdb_table(workdir / "wh.duckdb", "items")
+    assert loaded.num_rows == 120
+    assert same_rows(sqlite_table(source, "items"), loaded, ["id"])
+    assert any(k.endswith("_manifest.json") for k in s3_keys(s3_endpoint, "sluice/src/items/"))
+    assert "secret_access_key" in outputs[-2]
+    assert all(LAKE_SECRET not in output for output in outputs)
+    stored = b"".join(p.read_bytes() for p in (workdir / "databases").rglob("config.db*"))
+    assert stored and LAKE_SECRET.encode() not in stored

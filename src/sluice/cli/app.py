@@ -6,6 +6,7 @@ Exit codes: 0 success; 1 a run failed; 2 bad command-line usage; 3 invalid confi
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ from sluice.cli.serve import serve_command
 from sluice.cli.state import STATE
 from sluice.cli.tables import app as tables_app
 from sluice.cli.tokens import token_app
-from sluice.core.errors import SluiceError
+from sluice.core.errors import ConfigError, SluiceError
 
 app = typer.Typer(
     name="sluice",
@@ -55,15 +56,36 @@ def init(
     lake: Annotated[
         str | None, typer.Option("--lake", help="Lake location: a path or URI [default: lake/].")
     ] = None,
+    lake_options: Annotated[
+        str | None,
+        typer.Option(
+            "--lake-options",
+            help="S3 options as a JSON object, or @FILE: endpoint_url, region, access_key_id, "
+            'secret_access_key, session_token; a value may be {"env": "NAME"}. Stored '
+            "encrypted; '{}' removes them (the AWS chain alone).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create or upgrade the config database and set the lake location."""
+    """Create or upgrade the config database and set the lake location and options."""
+    from sluice.cli.connections import read_creds
     from sluice.config.database import create_config_engine, display_url, resolve_url
     from sluice.config.migrate import upgrade
     from sluice.config.repository import ConfigRepository
     from sluice.config.secrets import ensure_key_file, key_file_for
-    from sluice.engine.services import DEFAULT_LAKE, LAKE_SETTING, normalise_lake
+    from sluice.engine.services import (
+        DEFAULT_LAKE,
+        ENV_LAKE,
+        LAKE_SETTING,
+        normalise_lake,
+        parse_lake_options,
+        redacted_lake_options,
+        store_lake_options,
+        stored_lake_options,
+    )
 
+    # Checked before anything is written, so a typo leaves the installation as it was.
+    options = None if lake_options is None else parse_lake_options(read_creds(lake_options))
     url = resolve_url(STATE.config_db)
     engine = create_config_engine(url)
     key_file = key_file_for(url).absolute()
@@ -74,7 +96,23 @@ def init(
         current = repo.get_setting(LAKE_SETTING)
         if lake is not None or current is None:
             current = normalise_lake(lake or DEFAULT_LAKE)
-            repo.set_setting(LAKE_SETTING, current)
+        in_use = os.environ.get(ENV_LAKE) or current
+        if options and not in_use.startswith("s3://"):
+            raise ConfigError(
+                f"--lake-options apply to an S3 lake (s3://bucket/prefix), and the lake is "
+                f"{in_use}: give --lake s3://... as well"
+            )
+        repo.set_setting(LAKE_SETTING, current)
+        if options is not None:
+            store_lake_options(repo, options)
+        else:
+            try:
+                options = stored_lake_options(repo)
+            except ConfigError as exc:
+                # Upgrading must not depend on the key; the runs will say the same.
+                output.warn(str(exc))
+                options = {}
+        shown_options = redacted_lake_options(options)
     finally:
         engine.dispose()
     if as_json:
@@ -84,6 +122,7 @@ def init(
                 "revision": after,
                 "previous_revision": before,
                 "lake": current,
+                "lake_options": shown_options or None,
                 "secret_key_file": None if os.environ.get("SLUICE_SECRET_KEY") else str(key_file),
             }
         )
@@ -93,6 +132,8 @@ def init(
         f"config database {display_url(url)} {state} (revision {after})", highlight=False
     )
     output.console.print(f"lake: {current}", highlight=False)
+    if shown_options:
+        output.console.print(f"lake options: {json.dumps(shown_options)}", highlight=False)
     if key_created:
         output.console.print(
             f"secret key created: {key_file} (mode 0600; stored credentials are encrypted with "

@@ -1,7 +1,9 @@
-"""`sluice lake ls` and `sluice lake gc`: what a table's lake holds, and retention."""
+"""`sluice lake ls`, `lake gc` and `lake options`: what a table's lake holds, retention, and
+where the lake is."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -105,3 +107,21 @@ def gc(
             f"{len(entry['removed'])} batch(es) " + ", ".join(str(b) for b in entry["removed"]),
             highlight=False,
         )
+
+
+@app.command("options")
+def options(as_json: JsonOpt = False) -> None:
+    """Show the lake location and its stored options (secrets masked)."""
+    from sluice.engine.services import redacted_lake_options
+
+    services = STATE.services()
+    uri = services.lake_uri()
+    stored = redacted_lake_options(services.stored_lake_options())
+    if as_json:
+        emit_json({"lake": uri, "lake_options": stored or None})
+        return
+    console.print(f"lake: {uri}", highlight=False)
+    if not stored:
+        console.print("lake options: none (the AWS chain and variables alone)", highlight=False)
+    for name, value in stored.items():
+        console.print(f"  {name}: {json.dumps(value)}", highlight=False)

@@ -40,3 +40,7 @@ def when(value: datetime | None) -> str:
 
 def fail(message: str) -> None:
     errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    errors.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)

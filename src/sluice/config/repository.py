@@ -60,6 +60,10 @@ class ConfigRepository(RunRepository):
             ).first()
         return None if row is None else str(row[0])
 
+    def delete_setting(self, key: str) -> None:
+        with self.tx() as c:
+            c.execute(s.sluice_settings.delete().where(s.sluice_settings.c.key == key))
+
     def set_setting(self, key: str, value: str) -> None:
         t = s.sluice_settings
         with self.tx() as c:

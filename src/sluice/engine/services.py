@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from sluice.config.database import create_config_engine, resolve_url
 from sluice.config.migrate import current_revision, head_revision
 from sluice.config.repository import ConfigRepository
+from sluice.connectors.envrefs import is_env_ref, resolve_env_refs
 from sluice.core.errors import ConfigError
 from sluice.lake.store import LakeOptions, LakeStore
 
@@ -37,15 +40,21 @@ class Services:
     def lake_uri(self) -> str:
         return os.environ.get(ENV_LAKE) or self.repo.get_setting(LAKE_SETTING) or DEFAULT_LAKE
 
+    def stored_lake_options(self) -> dict[str, Any]:
+        """The options as stored: secrets in clear, env references unresolved. Never print."""
+        return stored_lake_options(self.repo)
+
     def lake_options(self) -> LakeOptions | None:
         """Object store options saved (encrypted) by `sluice init --lake-options`."""
-        sealed = self.repo.get_setting(LAKE_OPTIONS_SETTING)
-        if not sealed:
+        stored = self.stored_lake_options()
+        if not stored:
             return None
-        return LakeOptions.from_dict(self.repo.cipher.open(sealed, "the lake options"))
+        return LakeOptions.from_dict(resolve_env_refs(stored, "lake options"))
 
     def lake(self) -> LakeStore:
-        return LakeStore(self.lake_uri(), self.lake_options())
+        uri = self.lake_uri()
+        # The options are S3's: a local lake must not need their key or env variables.
+        return LakeStore(uri, self.lake_options() if uri.startswith("s3://") else None)
 
     def close(self) -> None:
         self.repo.engine.dispose()
@@ -56,3 +65,67 @@ def normalise_lake(uri: str) -> str:
     if "://" in uri and not uri.startswith("file://"):
         return uri
     return str(Path(uri.removeprefix("file://")).expanduser().resolve())
+
+
+LAKE_OPTION_NAMES = tuple(f.name for f in fields(LakeOptions))
+LAKE_OPTION_SECRETS = ("secret_access_key", "session_token")
+LAKE_OPTIONS_EXAMPLE = (
+    '{"endpoint_url": "https://s3.example.com", "region": "eu-west-1", '
+    '"access_key_id": "AKIA...", "secret_access_key": {"env": "LAKE_SECRET"}}'
+)
+
+
+def parse_lake_options(raw: str) -> dict[str, Any]:
+    """Check `--lake-options` JSON without ever echoing its text (it may hold a secret).
+
+    Each option is a string or {"env": "NAME"}, read from the environment when the lake opens.
+    An empty object means: no options, the AWS chain alone.
+    """
+    try:
+        values = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"--lake-options is not valid JSON ({exc.msg} at line {exc.lineno} column "
+            f"{exc.colno}): pass an object such as '{LAKE_OPTIONS_EXAMPLE}', or @FILE"
+        ) from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"--lake-options must be a JSON object, not {type(values).__name__}")
+    unknown = sorted(set(values) - set(LAKE_OPTION_NAMES))
+    if unknown:
+        raise ConfigError(
+            f"unknown lake option(s) {', '.join(repr(u)[:60] for u in unknown)}: use "
+            + ", ".join(LAKE_OPTION_NAMES)
+        )
+    for name, value in values.items():
+        if not (isinstance(value, str) and value.strip()) and not is_env_ref(value):
+            raise ConfigError(
+                f'lake option {name!r} must be a non-empty string or {{"env": "NAME"}}, not '
+                f"{type(value).__name__}"
+            )
+    if ("access_key_id" in values) != ("secret_access_key" in values):
+        raise ConfigError(
+            "lake options access_key_id and secret_access_key go together: give both, or "
+            "neither to use the AWS chain's credentials"
+        )
+    return dict(values)
+
+
+def redacted_lake_options(values: dict[str, Any]) -> dict[str, Any]:
+    """Lake options for display: secret values masked, env references shown (names only)."""
+    return {
+        name: "***" if name in LAKE_OPTION_SECRETS and not is_env_ref(value) else value
+        for name, value in values.items()
+    }
+
+
+def stored_lake_options(repo: ConfigRepository) -> dict[str, Any]:
+    sealed = repo.get_setting(LAKE_OPTIONS_SETTING)
+    return repo.cipher.open(sealed, "the lake options") if sealed else {}
+
+
+def store_lake_options(repo: ConfigRepository, values: dict[str, Any]) -> None:
+    """Seal the options into the settings table, as connection creds are; {} removes them."""
+    if values:
+        repo.set_setting(LAKE_OPTIONS_SETTING, repo.cipher.seal(values))
+    else:
+        repo.delete_setting(LAKE_OPTIONS_SETTING)

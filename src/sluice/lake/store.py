@@ -120,9 +120,12 @@ class LakeStore:
         self.uri = uri
         if "://" in uri and not uri.startswith("file://"):
             try:
-                self.fs, self.root = pafs.FileSystem.from_uri(uri)
                 if options is not None and uri.startswith("s3://"):
-                    self.fs = _s3(options)
+                    # Not from_uri: it asks AWS for the bucket's region before the options'
+                    # endpoint and keys are known, and fails where only they reach the store.
+                    self.fs, self.root = _s3(options), uri.removeprefix("s3://")
+                else:
+                    self.fs, self.root = pafs.FileSystem.from_uri(uri)
             except (ValueError, OSError) as exc:
                 secrets = options.secrets() if options else []
                 raise ConfigError(
