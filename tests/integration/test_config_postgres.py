@@ -53,7 +53,8 @@ def test_the_cli_works_on_a_postgresql_config_database(
     )
     first = sluice(f"{db} run Artist --json", ok=True).json()
     assert first["status"] == "success"
-    assert [s["rows_processed"] for s in first["stages"]] == [275, 275, 275, 0, 275, 275]
+    # check_source counts nothing: the one count is extract's, inside its read's snapshot.
+    assert [s["rows_processed"] for s in first["stages"]] == [0, 275, 275, 0, 275, 275]
     second = sluice(f"{db} run Artist --json", ok=True).json()
     assert second["stages"][1]["rows_processed"] == 0
     shown = sluice(f"{db} table show Artist --json", ok=True).json()

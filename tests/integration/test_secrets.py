@@ -108,3 +108,29 @@ def test_plain_creds_from_a_seed_made_database_still_work(sluice: Sluice, workdi
             "('0190a1b2-0000-7000-8000-000000000001', 'legacy', 'sqlite', '{\"path\": \"x.db\"}')"
         )
     assert sluice("source show legacy --json", ok=True).json()["creds"] == {"path": "x.db"}
+
+
+def test_lake_option_secrets_are_scrubbed_from_run_errors(
+    sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLUICE_STAGE_MODULES", "tests.plugins.leaky_stage")
+    monkeypatch.setenv("SLUICE_TEST_LEAK", SECRET)
+    options = {
+        "endpoint_url": "http://127.0.0.1:1",
+        "access_key_id": "AKIDLAKE",
+        "secret_access_key": SECRET,
+    }
+    sluice(f"init --lake s3://lake/x --lake-options '{json.dumps(options)}'", ok=True)
+    sluice('source add src --type sqlite --creds \'{"path": "src.db"}\'', ok=True)
+    sluice('destination add wh --type duckdb --creds \'{"path": "wh.duckdb"}\'', ok=True)
+    sluice("stages add --pipeline leaky --order 1 --type test_leak_secret --name Leak", ok=True)
+    sluice("table add t --source src --destination wh --pipeline leaky", ok=True)
+
+    outputs = [sluice("run t --hop source_to_dl --json"), sluice("runs show 1 --json")]
+
+    error = outputs[1].json()["stages"][0]["error_message"]
+    assert "could not sign the request with ***" in error
+    for result in outputs:
+        assert SECRET not in result.out + result.err
+    raw = b"".join(p.read_bytes() for p in (workdir / "databases/config_db/data").glob("*"))
+    assert SECRET.encode() not in raw

@@ -105,6 +105,14 @@ class RunEngine:
         self.executor = executor
         self.settings = settings or EngineSettings.from_env()
 
+    def _lake_secrets(self) -> list[str]:
+        """The lake options' secret values, scrubbed from run errors like connection creds."""
+        try:
+            options = self.services.lake_options()
+        except ConfigError:
+            return []  # unreadable options fail the stage that opens the lake, with the reason
+        return options.secrets() if options is not None else []
+
     def reap(self) -> list[int]:
         """Fail runs whose worker died, releasing their locks (see engine/liveness.py)."""
         reaped = reap(self.repo, self.settings.heartbeat_timeout)
@@ -140,7 +148,7 @@ class RunEngine:
             raise ConflictError(f"run {run_id} is {run.status.value}, not pending: it ran already")
         table = self.repo.get_table(run.source_tablename)
         stages = stages_for(self.repo, table, HopChoice(run.hop), run.pipeline_name)
-        secrets = _secrets(self.repo, table)
+        secrets = _secrets(self.repo, table) + self._lake_secrets()
         self.repo.start_run(run_id, this_worker())
         watcher.run_started(self.repo.get_run(run_id), stages)
         with Heartbeat(self.repo, run_id, self.settings.heartbeat_interval):
