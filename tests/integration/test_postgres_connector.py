@@ -7,6 +7,7 @@ through the code under test.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import subprocess
@@ -27,6 +28,7 @@ from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.sink import PostgresSink
 from sluice.connectors.postgres.source import PostgresSource
 from sluice.connectors.registry import redacted_creds, validate_creds
+from sluice.connectors.sqlsink import Change
 from sluice.core.errors import ConfigError, StageError, TerminalError, TransientError
 from sluice.core.models import LoadMode, TableRef
 
@@ -155,7 +157,7 @@ ROUND_TRIP_TYPES = {
     "c_real": ("real", "real"),
     "c_double": ("double precision", "double precision"),
     "c_text": ("text", "text"),
-    "c_varchar": ("character varying(20)", "text"),
+    "c_varchar": ("character varying(20)", "character varying(20)"),
     "c_boolean": ("boolean", "boolean"),
     "c_date": ("date", "date"),
     "c_timestamp": ("timestamp without time zone", "timestamp without time zone"),
@@ -163,7 +165,13 @@ ROUND_TRIP_TYPES = {
     "c_uuid": ("uuid", "uuid"),
     "c_jsonb": ("jsonb", "jsonb"),
     "c_bytea": ("bytea", "bytea"),
+    "c_char": ("character(3)", "character(3)"),
+    "c_varchar_free": ("character varying", "character varying"),
+    "c_varchar_list": ("character varying(4)[]", "character varying(4)[]"),
+    # The sink creates the enum in the target's schema, with the same labels in order.
+    "c_enum": ("rt_mood", "copy.rt_mood"),
 }
+RT_MOOD_LABELS = ["sad", "it's ok", "happy", "Ünïcode"]
 
 ROUND_TRIP_ROWS = """
 INSERT INTO types_src VALUES
@@ -173,22 +181,31 @@ INSERT INTO types_src VALUES
   3.25, 2.718281828459045, 'héllo, ''world'' 🚀', 'short', true, '2024-02-29',
   '2024-02-29 23:59:59.999999', '2024-02-29 23:59:59.123456+05:30',
   'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2.5, null], "ü": {"b": "c"}}',
-  '\\x00ff10'),
+  '\\x00ff10', 'ab', 'free', '{ab,NULL,abcd}', 'it''s ok'),
  (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  NULL, NULL, NULL),
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL),
  (3, -32768, -2147483648, -9223372036854775808, -0.01, -0.000000000001, 'NaN',
   'NaN', 'NaN', '', '', false, '0001-01-01', '1900-01-01 00:00:00',
-  '1970-01-01 00:00:00+00', '00000000-0000-0000-0000-000000000000', '[]', '\\x'),
+  '1970-01-01 00:00:00+00', '00000000-0000-0000-0000-000000000000', '[]', '\\x',
+  '', '', '{}', 'sad'),
  (4, 0, 0, 0, 0, 0, '-0.5', 'Infinity', 'Infinity', E'line\\nbreak\\ttab', 'x', true,
   '9999-12-31', '2262-04-11 23:47:16', '1969-12-31 23:59:59.999999-01',
-  'ffffffff-ffff-ffff-ffff-ffffffffffff', '"just a string"', '\\x5c00'),
+  'ffffffff-ffff-ffff-ffff-ffffffffffff', '"just a string"', '\\x5c00', ' b ', ' b ',
+  '{""," a "}', 'Ünïcode'),
  (5, 1, 1, 1, 1, 1, '1e-30', '-Infinity', '-Infinity', 'NULL', 'null', false,
   '1999-12-31', '2000-01-01 00:00:00.000001', '2038-01-19 03:14:08+00',
-  '123e4567-e89b-12d3-a456-426614174000', '{"nested": {"deep": [true, false]}}', '\\xdeadbeef')
+  '123e4567-e89b-12d3-a456-426614174000', '{"nested": {"deep": [true, false]}}', '\\xdeadbeef',
+  'abc', repeat('long ', 100), '{abcd}', 'happy')
 """
 
 
+def enum_labels(db: psycopg.Connection[Any], type_name: str) -> list[str]:
+    return list(scalar(db, "SELECT enum_range(NULL::%s)::text[]" % type_name))  # noqa: UP031
+
+
 def test_types_round_trip_source_to_sink_exactly(db, source, sink) -> None:
+    labels = ", ".join("'" + label.replace("'", "''") + "'" for label in RT_MOOD_LABELS)
+    db.execute(f"CREATE TYPE rt_mood AS ENUM ({labels})")
     columns = ", ".join(f"{name} {kind}" for name, (kind, _) in ROUND_TRIP_TYPES.items())
     db.execute(f"CREATE TABLE types_src (id integer PRIMARY KEY, {columns})")
     db.execute(ROUND_TRIP_ROWS)
@@ -203,7 +220,14 @@ def test_types_round_trip_source_to_sink_exactly(db, source, sink) -> None:
     assert column_types(db, "copy.types_dst") == expected
     # NULL in every column of row 2, NaN/Infinity kept as such (not as NULL or text).
     every = ", ".join(ROUND_TRIP_TYPES)
-    assert scalar(db, f"SELECT num_nulls({every}) FROM copy.types_dst WHERE id = 2") == 17
+    assert scalar(db, f"SELECT num_nulls({every}) FROM copy.types_dst WHERE id = 2") == len(
+        ROUND_TRIP_TYPES
+    )
+    assert enum_labels(db, "copy.rt_mood") == RT_MOOD_LABELS
+    # char(n) keeps its padding, the enum its order (not the labels' alphabetical one).
+    assert scalar(db, "SELECT octet_length(c_char) FROM copy.types_dst WHERE id = 4") == 3
+    ordered = db.execute("SELECT id FROM copy.types_dst ORDER BY c_enum, id").fetchall()
+    assert [row[0] for row in ordered] == [3, 1, 5, 4, 2]
     assert scalar(
         db, "SELECT c_double = 'Infinity' AND c_real = 'Infinity' FROM copy.types_dst WHERE id = 4"
     )
@@ -418,6 +442,294 @@ def test_readers_never_see_an_empty_or_missing_table_during_replace(database, db
     loader.join(30)
     reader.join(30)
     assert results == {"load": 5, "reader": 5}
+
+
+@pytest.fixture
+def roles(db: psycopg.Connection[Any]) -> Iterator[tuple[str, str]]:
+    """An owner and a reader role of the test's own (roles are cluster-wide)."""
+    names = tuple(f"sluice_{kind}_{secrets.token_hex(4)}" for kind in ("owner", "reader"))
+    for name in names:
+        db.execute(f'CREATE ROLE "{name}"')
+    try:
+        yield names[0], names[1]
+    finally:
+        for name in names:
+            db.execute(f'DROP OWNED BY "{name}"')  # its tables, and what was granted to it
+            db.execute(f'DROP ROLE "{name}"')
+
+
+def table_grants(db: psycopg.Connection[Any], role: str, qualified: str) -> list[str]:
+    rows = db.execute(
+        "SELECT privilege_type || CASE WHEN is_grantable = 'YES' THEN '*' ELSE '' END "
+        "FROM information_schema.role_table_grants WHERE grantee = %s "
+        "AND format('%%I.%%I', table_schema, table_name) = %s ORDER BY 1",
+        (role, qualified),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def acl(db: psycopg.Connection[Any], qualified: str) -> list[str]:
+    rows = db.execute(
+        "SELECT item::text FROM pg_class, unnest(relacl) AS item WHERE oid = %s::regclass "
+        "ORDER BY 1",
+        (qualified,),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+@pytest.mark.parametrize("dedupe", [False, True], ids=["direct", "staged"])
+def test_a_full_load_keeps_owner_grants_and_comments(db, sink, roles, dedupe) -> None:
+    owner, reader = roles
+    table = TableRef("granted", f"keep_{int(dedupe)}")
+    qualified = f"{table.schema}.granted"
+    first = pa.table({"id": pa.array([1], pa.int64()), "gone": ["x"], "v": ["a"]})
+    _load(sink, table, first, primary_key=("id",))
+    db.execute(f'ALTER TABLE {qualified} OWNER TO "{owner}"')
+    db.execute(f'GRANT SELECT ON {qualified} TO "{reader}"')
+    db.execute(f'GRANT UPDATE, DELETE ON {qualified} TO "{reader}" WITH GRANT OPTION')
+    db.execute(f'GRANT INSERT (v), UPDATE (gone) ON {qualified} TO "{reader}"')
+    db.execute(f"GRANT SELECT ON {qualified} TO PUBLIC")
+    db.execute(f'REVOKE TRUNCATE ON {qualified} FROM "{owner}"')  # the owner's own, too
+    db.execute(f"COMMENT ON TABLE {qualified} IS 'Orders; it''s \\ \"quoted\"'")
+    db.execute(f"COMMENT ON COLUMN {qualified}.v IS 'the value'")
+    db.execute(f"COMMENT ON COLUMN {qualified}.gone IS 'dropped by the next load'")
+    before = acl(db, qualified)
+
+    second = pa.table({"id": pa.array([1, 2], pa.int64()), "v": ["b", "c"], "new": [1.0, 2.0]})
+    assert _load(sink, table, second, run_id=2, primary_key=("id",), dedupe=dedupe) == 2
+
+    oid = scalar(db, f"SELECT '{qualified}'::regclass::oid")
+    assert scalar(db, f"SELECT v FROM {qualified} WHERE id = 2") == "c"  # the new table
+    assert scalar(db, f"SELECT relowner::regrole::text FROM pg_class WHERE oid = {oid}") == owner
+    assert table_grants(db, reader, qualified) == ["DELETE*", "SELECT", "UPDATE*"]
+    assert table_grants(db, "PUBLIC", qualified) == ["SELECT"]
+    assert acl(db, qualified) == before
+    assert not scalar(db, f"SELECT has_table_privilege('{owner}', {oid}, 'TRUNCATE')")
+    assert scalar(db, f"SELECT has_table_privilege('{owner}', {oid}, 'SELECT')")
+    assert scalar(db, f"SELECT has_column_privilege('{reader}', {oid}, 'v', 'INSERT')")
+    assert not scalar(db, f"SELECT has_column_privilege('{reader}', {oid}, 'id', 'INSERT')")
+    assert scalar(db, f"SELECT obj_description({oid}, 'pg_class')") == 'Orders; it\'s \\ "quoted"'
+    comments = db.execute(
+        "SELECT attname, col_description(attrelid, attnum) FROM pg_attribute "
+        "WHERE attrelid = %s AND attnum > 0 ORDER BY attnum",
+        (oid,),
+    ).fetchall()
+    assert comments == [("id", None), ("v", "the value"), ("new", None)]
+
+
+def test_a_first_load_grants_nothing_extra(db, sink) -> None:
+    table = TableRef("fresh_grants", "keep")
+    _load(sink, table, pa.table({"id": pa.array([1], pa.int64())}))
+    _load(sink, table, pa.table({"id": pa.array([2], pa.int64())}), run_id=2)
+    assert scalar(db, "SELECT relacl FROM pg_class WHERE oid = 'keep.fresh_grants'::regclass") is (
+        None
+    )
+
+
+# ---- leftovers of killed loads -------------------------------------------------------------
+def test_leftover_staging_tables_of_the_same_table_are_dropped_exactly(db, sink) -> None:
+    table = TableRef("orders", "leftover")
+    _load(sink, table, pa.table({"id": pa.array([1], pa.int64())}))
+    long_name = "orders_" + "x" * 60
+    mine = [
+        sink.sibling(table, "__sluice_stage_", 7).name,
+        sink.sibling(table, "__sluice_new_", 8).name,
+    ]
+    others = [
+        sink.sibling(TableRef("orders_archive", "leftover"), "__sluice_stage_", 7).name,
+        sink.sibling(TableRef(long_name, "leftover"), "__sluice_new_", 9).name,
+        "__sluice_stage_x_orders",  # no run id: not a name sluice gives
+    ]
+    for name in mine + others:
+        db.execute(f'CREATE UNLOGGED TABLE leftover."{name}" (id bigint)')
+    db.execute('CREATE TABLE public."__sluice_stage_7_orders" (id bigint)')  # another schema
+
+    for run_id, mode in ((11, LoadMode.MERGE), (12, LoadMode.REPLACE)):
+        rows = pa.table({"id": pa.array([run_id], pa.int64())})
+        _load(sink, table, rows, mode=mode, run_id=run_id, batch_ids=(run_id,))
+        remaining = db.execute(
+            "SELECT relname FROM pg_class WHERE relnamespace = 'leftover'::regnamespace "
+            "AND relname LIKE '\\_\\_sluice%%' ORDER BY 1"
+        ).fetchall()
+        assert sorted(row[0] for row in remaining) == sorted(others)
+        db.execute(f'CREATE UNLOGGED TABLE leftover."{mine[0]}" (id bigint)')
+    assert scalar(db, "SELECT to_regclass('public.\"__sluice_stage_7_orders\"') IS NOT NULL")
+
+
+def test_long_names_that_begin_alike_get_distinct_siblings(sink) -> None:
+    a = TableRef("a" * 50 + "_one", "s")
+    b = TableRef("a" * 50 + "_two", "s")
+    names = {sink.sibling(t, "__sluice_stage_", 123456).name for t in (a, b)}
+    assert len(names) == 2
+    assert all(len(name.encode()) <= 60 for name in names)
+    unicode = sink.sibling(TableRef("ü" * 40, "s"), "__sluice_new_", 1).name
+    assert len(unicode.encode()) <= 60
+
+
+# ---- declared types: varchar(n), char(n), enums ----------------------------------------------
+def declared(kind: pa.DataType, pg_type: str, enum: tuple[str, list[str]] | None = None) -> Any:
+    from sluice.connectors.postgres.types import declared_metadata
+
+    return kind, declared_metadata(pg_type, enum)
+
+
+def with_declared(rows: pa.Table, types: dict[str, Any]) -> pa.Table:
+    fields = [
+        rows.schema.field(name).with_metadata(types[name][1])
+        if name in types
+        else rows.schema.field(name)
+        for name in rows.column_names
+    ]
+    return rows.cast(pa.schema(fields))
+
+
+def test_declared_text_types_drift_by_widening_only(db, sink) -> None:
+    table = TableRef("sized", "drift_sized")
+    rows = pa.table({"id": pa.array([1], pa.int64()), "v": ["abc"], "c": ["ab"]})
+    first = {
+        "v": declared(pa.string(), "character varying(10)"),
+        "c": declared(pa.string(), "character(2)"),
+    }
+    _load(sink, table, with_declared(rows, first), primary_key=("id",))
+    assert column_types(db, "drift_sized.sized") == {
+        "id": "bigint",
+        "v": "character varying(10)",
+        "c": "character(2)",
+    }
+
+    wider = {
+        "v": declared(pa.string(), "character varying(20)"),
+        "c": declared(pa.string(), "character(4)"),
+    }
+    more = pa.table({"id": pa.array([2], pa.int64()), "v": ["x" * 20], "c": ["abcd"]})
+    _load(
+        sink,
+        table,
+        with_declared(more, wider),
+        mode=LoadMode.MERGE,
+        run_id=2,
+        batch_ids=(2,),
+        primary_key=("id",),
+    )
+    assert column_types(db, "drift_sized.sized") == {
+        "id": "bigint",
+        "v": "character varying(20)",
+        "c": "character(4)",
+    }
+    text = {"v": declared(pa.string(), "text"), "c": wider["c"]}
+    third = pa.table({"id": pa.array([3], pa.int64()), "v": ["y" * 30], "c": ["a"]})
+    _load(sink, table, with_declared(third, text), mode=LoadMode.APPEND, run_id=3, batch_ids=(3,))
+    assert column_types(db, "drift_sized.sized")["v"] == "text"
+
+    narrower = {"c": declared(pa.string(), "character(3)")}
+    with pytest.raises(
+        TerminalError,
+        match=r"column 'c' .* is character\(4\) but the lake now "
+        r"has character\(3\)",
+    ):
+        _load(
+            sink,
+            table,
+            with_declared(pa.table({"id": pa.array([4], pa.int64()), "c": ["abc"]}), narrower),
+            mode=LoadMode.APPEND,
+            run_id=4,
+            batch_ids=(4,),
+        )
+    assert scalar(db, "SELECT count(*) FROM drift_sized.sized") == 3
+
+
+TYPE_CHANGES = [
+    ("character varying(10)", "character varying(20)", Change.WIDEN),
+    ("character varying(20)", "character varying(10)", Change.REFUSE),
+    ("character varying(10)", "character varying", Change.WIDEN),
+    ("character varying", "character varying(10)", Change.REFUSE),
+    ("character varying(10)", "text", Change.WIDEN),
+    ("character(2)", "character(4)", Change.WIDEN),
+    ("character(4)", "character(2)", Change.REFUSE),
+    ("character(4)", "character varying(4)", Change.WIDEN),
+    ("character varying(4)", "character(4)", Change.REFUSE),
+    ("character varying(3)[]", "character varying(5)[]", Change.WIDEN),
+    ("character varying(3)[]", "text[]", Change.WIDEN),
+    ("character varying(3)", "text[]", Change.REFUSE),
+    ("text", "character varying(4)", Change.KEEP),
+    ("text", "character(4)", Change.KEEP),
+    ("character varying(4)", "character varying(4)", Change.KEEP),
+    ("integer", "bigint", Change.WIDEN),
+    ("bigint", "integer", Change.REFUSE),
+    ("text", "integer", Change.REFUSE),
+]
+
+
+@pytest.mark.parametrize(("live", "incoming", "change"), TYPE_CHANGES)
+def test_type_changes_of_sink_columns(sink, live, incoming, change) -> None:
+    assert sink.type_change(live, incoming) is change
+
+
+def test_text_columns_of_earlier_loads_take_declared_types_as_they_are(db, sink) -> None:
+    """A sink table from before declared types (text) keeps loading, values unchanged."""
+    db.execute("CREATE SCHEMA legacy")
+    db.execute("CREATE TABLE legacy.t (id bigint PRIMARY KEY, v text, c text, m text)")
+    types = {
+        "v": declared(pa.string(), "character varying(5)"),
+        "c": declared(pa.string(), "character(4)"),
+        "m": declared(pa.string(), "legacy_mood", ("legacy_mood", ["a", "b"])),
+    }
+    rows = pa.table({"id": pa.array([1], pa.int64()), "v": ["abc"], "c": ["ab  "], "m": ["b"]})
+    _load(
+        sink,
+        TableRef("t", "legacy"),
+        with_declared(rows, types),
+        mode=LoadMode.MERGE,
+        primary_key=("id",),
+    )
+    assert column_types(db, "legacy.t") == {"id": "bigint", "v": "text", "c": "text", "m": "text"}
+    assert _live_rows(db, "legacy.t") == [(1, "abc", "ab  ", "b")]  # char(n)'s padding kept
+
+
+def test_an_enum_gains_the_labels_the_source_added(db, sink) -> None:
+    table = TableRef("moods", "enums")
+    one = {"m": declared(pa.string(), "gain", ("gain", ["b", "d"]))}
+    _load(sink, table, with_declared(pa.table({"m": ["b", "d"]}), one))
+    two = {"m": declared(pa.string(), "gain", ("gain", ["a", "b", "c", "d", "e"]))}
+    rows = pa.table({"m": ["a", "c", "e", None]})
+    _load(sink, table, with_declared(rows, two), mode=LoadMode.APPEND, run_id=2, batch_ids=(2,))
+    assert enum_labels(db, "enums.gain") == ["a", "b", "c", "d", "e"]
+    assert column_types(db, "enums.moods") == {"m": "enums.gain"}
+    ordered = db.execute("SELECT m::text FROM enums.moods ORDER BY m NULLS LAST").fetchall()
+    assert [row[0] for row in ordered] == ["a", "b", "c", "d", "e", None]
+    # The lake holding fewer labels than the sink is fine: every value still fits.
+    _load(
+        sink,
+        table,
+        with_declared(pa.table({"m": ["b"]}), one),
+        mode=LoadMode.APPEND,
+        run_id=3,
+        batch_ids=(3,),
+    )
+    assert enum_labels(db, "enums.gain") == ["a", "b", "c", "d", "e"]
+
+
+def test_an_enum_that_conflicts_in_the_sink_becomes_text(db, sink, caplog) -> None:
+    db.execute("CREATE SCHEMA clash; CREATE TYPE clash.mood AS ENUM ('x', 'y')")
+    types = {"m": declared(pa.string(), "mood", ("mood", ["a", "b"]))}
+    with caplog.at_level(logging.WARNING, logger="sluice.postgres"):
+        _load(sink, TableRef("t", "clash"), with_declared(pa.table({"m": ["a", "b"]}), types))
+    assert column_types(db, "clash.t") == {"m": "text"}
+    assert enum_labels(db, "clash.mood") == ["x", "y"]  # left alone
+    assert "loaded as text" in caplog.text
+    # A later load whose enum does map changes the column back only by a full load.
+    db.execute("CREATE TYPE clash.other AS ENUM ('a', 'b')")
+    other = {"m": declared(pa.string(), "other", ("other", ["a", "b"]))}
+    _load(
+        sink,
+        TableRef("t", "clash"),
+        with_declared(pa.table({"m": ["a"]}), other),
+        mode=LoadMode.APPEND,
+        run_id=2,
+        batch_ids=(2,),
+    )
+    assert column_types(db, "clash.t") == {"m": "text"}
+    assert scalar(db, "SELECT count(*) FROM clash.t") == 3
 
 
 # ---- (5) MERGE and schema drift ------------------------------------------------------------

@@ -143,6 +143,77 @@ def test_every_type_arrives_identical_through_the_lake(
     assert run(sluice, f"'{name}'")["status"] == "success"
     qualified = '"Odd Schema"."All ""Types"""'
     assert rows_text(pg_target, qualified, "id") == rows_text(pg_database, qualified, "id")
+    # Declared types survive the lake: varchar(n), char(n), numeric(p,s), and the enum,
+    # created in the sink table's schema.
+    expected = column_types(pg_database, qualified)
+    expected["feeling"] = '"Odd Schema".mood'
+    assert column_types(pg_target, qualified) == expected
+    assert labels(pg_target, '"Odd Schema".mood') == ["sad", "ok", "happy"]
+
+
+def column_types(url: str, qualified: str) -> dict[str, str]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
+            "attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            (qualified,),
+        ).fetchall()
+    return dict(rows)
+
+
+def labels(url: str, type_name: str) -> list[str]:
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT array_agg(enumlabel ORDER BY enumsortorder) FROM pg_enum "
+            "WHERE enumtypid = to_regtype(%s)",
+            (type_name,),
+        ).fetchone()
+    assert row is not None
+    return list(row[0])
+
+
+def test_declared_types_drift_through_the_lake(
+    sluice: Sluice, pg_database: str, pg_target: str
+) -> None:
+    """Incremental batches whose declared types change: the sink widens and gains labels."""
+    execute(
+        pg_database,
+        "CREATE TYPE state AS ENUM ('new', 'done'); "
+        "CREATE TABLE tickets (id int PRIMARY KEY, title varchar(10), code char(3), s state); "
+        "INSERT INTO tickets VALUES (1, 'short', 'ab', 'new'), (2, NULL, NULL, NULL)",
+    )
+    configure(sluice, pg_database, pg_target)
+    sluice(
+        "table add tickets --source src --destination dst --load incremental --key id "
+        "--sink-load incremental --primary-key id",
+        ok=True,
+    )
+    assert run(sluice, "tickets")["status"] == "success"
+    assert column_types(pg_target, "tickets") == {
+        "id": "integer",
+        "title": "character varying(10)",
+        "code": "character(3)",
+        "s": "state",
+    }
+    execute(
+        pg_database,
+        "ALTER TABLE tickets ALTER title TYPE varchar(40); "
+        "ALTER TYPE state ADD VALUE 'open' AFTER 'new'",
+    )
+    execute(pg_database, "INSERT INTO tickets VALUES (3, repeat('long', 10), 'xyz', 'open')")
+    assert run(sluice, "tickets")["status"] == "success"
+    assert column_types(pg_target, "tickets")["title"] == "character varying(40)"
+    assert labels(pg_target, "state") == ["new", "open", "done"]
+    assert rows_text(pg_target, "tickets", "id") == rows_text(pg_database, "tickets", "id")
+
+    execute(pg_database, "ALTER TABLE tickets ALTER code TYPE char(2) USING left(code, 2)")
+    execute(pg_database, "INSERT INTO tickets VALUES (4, 'x', 'ab', 'done')")
+    failed = sluice("run tickets")
+    assert failed.code == 1
+    assert "column 'code' of sink table tickets is character(3) but the lake now has " in (
+        failed.err
+    )
+    assert "character(2)" in failed.err
 
 
 KEYS = [

@@ -3,6 +3,7 @@
 A concrete sink supplies a connection, a native bulk path into a staging table and its
 catalog; the steps here are plain SQL that the embedded engines and PostgreSQL all speak.
 
+    tidy    drop staging tables that a killed load of the same table left behind
     stage   bulk-load the batches into a fresh staging table (plus an ordinal column)
     apply   in ONE transaction: replace (build new table, drop live, rename) | merge (delete
             matching keys, insert deduplicated rows) | append; record the lake batches in the
@@ -12,6 +13,10 @@ catalog; the steps here are plain SQL that the embedded engines and PostgreSQL a
 from __future__ import annotations
 
 import contextlib
+import enum
+import hashlib
+import logging
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
@@ -26,6 +31,20 @@ from sluice.core.models import LoadMode, TableRef
 
 STATE_TABLE = "_sluice_state"
 ORDINAL = "_sluice_ord"
+# The names of the tables a load builds beside its target: see SqlSinkBase.sibling.
+_SIBLING = re.compile(r"^(__sluice_stage_|__sluice_new_)(\d+)_")
+# A sibling's name stays within every sink's identifier limit (PostgreSQL's is 63 bytes).
+_SIBLING_MAX_BYTES = 60
+
+log = logging.getLogger("sluice.sink")
+
+
+class Change(enum.Enum):
+    """What the sink does when a live column meets the type the lake now has."""
+
+    KEEP = "keep"  # the live column holds the incoming values as they are
+    WIDEN = "widen"  # ALTER the live column to the incoming type
+    REFUSE = "refuse"  # an incompatible change: the load fails
 
 
 class SqlSinkBase:
@@ -56,6 +75,11 @@ class SqlSinkBase:
         """Column name -> declared type, or None when the table does not exist."""
         raise NotImplementedError
 
+    def sibling_names(self, schema: str | None) -> list[str]:
+        """Names of the tables in `schema` (the default one for None) that start with one
+        of SIBLING_PREFIXES: the candidates for leftovers of killed loads."""
+        raise NotImplementedError
+
     def bulk_stage(
         self, staging: TableRef, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
     ) -> int:
@@ -75,7 +99,38 @@ class SqlSinkBase:
         return quote_ident(table.name)
 
     def sibling(self, table: TableRef, prefix: str, run_id: int) -> TableRef:
-        return TableRef(name=f"{prefix}{run_id}_{table.name}"[:60], schema=table.schema)
+        """The table a load by run `run_id` builds beside `table`, in the same schema.
+
+        The name is unique to (prefix, run, table): a name too long for the limit keeps its
+        head and gains a hash of the whole, so two long names that begin alike never share
+        a sibling, and a leftover can be told apart from another table's exactly.
+        """
+        name = f"{prefix}{run_id}_{table.name}"
+        if len(name.encode()) > _SIBLING_MAX_BYTES:
+            digest = hashlib.blake2b(table.name.encode(), digest_size=4).hexdigest()
+            head = name.encode()[: _SIBLING_MAX_BYTES - len(digest) - 1]
+            name = f"{head.decode(errors='ignore')}_{digest}"
+        return TableRef(name=name, schema=table.schema)
+
+    def drop_stale_siblings(self, table: TableRef, run_id: int) -> list[str]:
+        """Drop what killed loads of `table` left beside it (staging and half-built tables).
+
+        Only one load of a table runs at a time (the engine's run lock), so a sibling of
+        `table` from another run is a leftover; a name counts only when it is exactly the
+        name `sibling` gives this table for that run, so other tables' siblings stay.
+        """
+        dropped = []
+        for name in self.sibling_names(table.schema):
+            match = _SIBLING.match(name)
+            if match is None or int(match.group(2)) == run_id:
+                continue
+            if self.sibling(table, match.group(1), int(match.group(2))).name != name:
+                continue
+            self.execute(f"DROP TABLE IF EXISTS {self.qualified(TableRef(name, table.schema))}")
+            dropped.append(name)
+        if dropped:
+            log.info("dropped leftovers of interrupted loads of %s: %s", table, ", ".join(dropped))
+        return dropped
 
     def _normal_type(self, declared: str) -> str:
         upper = declared.upper().strip()
@@ -108,15 +163,35 @@ class SqlSinkBase:
         )
         return {int(row[0]) for row in rows}
 
-    def load(self, request: LoadRequest, batches: Iterable[pa.RecordBatch]) -> LoadResult:
+    def prepare(self, request: LoadRequest) -> None:
+        """Before a load: the state table exists, and no leftover of a killed load remains."""
         self.ensure_state_table()
+        self.drop_stale_siblings(request.table, request.run_id)
+
+    def final_types(self, request: LoadRequest, staging: TableRef) -> dict[str, str]:
+        """Column -> the type the target table declares for it: by default the staged one."""
+        return self.table_columns(staging) or {}
+
+    def type_change(self, live: str, incoming: str) -> Change:
+        have, want = self._normal_type(live), self._normal_type(incoming)
+        if have == want:
+            return Change.KEEP
+        if (have, want) in self.widenings:
+            return Change.WIDEN
+        return Change.REFUSE
+
+    def before_swap(self, live: TableRef, fresh: TableRef) -> None:
+        """Inside the replace's transaction, before `live` is dropped for `fresh`."""
+
+    def load(self, request: LoadRequest, batches: Iterable[pa.RecordBatch]) -> LoadResult:
+        self.prepare(request)
         staging = self.sibling(request.table, "__sluice_stage_", request.run_id)
         self.execute(f"DROP TABLE IF EXISTS {self.qualified(staging)}")
         stage_schema = request.schema.append(pa.field(ORDINAL, pa.int64()))
         try:
             rows = self.bulk_stage(staging, stage_schema, _with_ordinal(batches, stage_schema))
             columns = [field.name for field in request.schema]
-            staged_types = self.table_columns(staging) or {}
+            staged_types = self.final_types(request, staging)
             self.begin()
             try:
                 added = self._apply(request, staging, columns, staged_types)
@@ -182,6 +257,7 @@ class SqlSinkBase:
         self.execute(self._create_table_sql(fresh, columns, types, request.primary_key))
         rows = self._rows_sql(request, staging, columns)
         self.execute(f"INSERT INTO {self.qualified(fresh)} ({cols}) {rows}")
+        self.before_swap(request.table, fresh)
         self.execute(f"DROP TABLE IF EXISTS {self.qualified(request.table)}")
         self.execute(
             f"ALTER TABLE {self.qualified(fresh)} RENAME TO {quote_ident(request.table.name)}"
@@ -207,10 +283,10 @@ class SqlSinkBase:
                 )
                 added.append(column)
                 continue
-            have, want = self._normal_type(live[column]), self._normal_type(incoming)
-            if have == want:
+            change = self.type_change(live[column], incoming)
+            if change is Change.KEEP:
                 continue
-            if (have, want) in self.widenings:
+            if change is Change.WIDEN:
                 self.alter_column_type(request.table, column, incoming)
                 continue
             raise TerminalError(

@@ -153,7 +153,11 @@ class KeyTracker:
 
 
 def check_compatible(old: pa.Schema, new: pa.Schema) -> None:
-    """New columns are fine; a changed type must be a widening, else the run fails."""
+    """New columns are fine; a changed type must be a widening, else the run fails.
+
+    Only Arrow types count: field metadata (a source's declared types) may differ freely,
+    and a sink judges a change of declared type against its own columns.
+    """
     for field in new:
         index = old.get_field_index(field.name)
         if index < 0:
@@ -184,13 +188,15 @@ def _widens(old: pa.DataType, new: pa.DataType) -> bool:
 
 
 def unify(schemas: list[pa.Schema]) -> pa.Schema:
-    """One schema for several batches: every column, each at its widest type."""
+    """One schema for several batches, oldest first: every column, each at its widest type,
+    with the newest batch's field metadata (the source's declared type as it is now)."""
     result = pa.schema([f.with_nullable(True) for f in schemas[0]])
     for schema in schemas[1:]:
         check_compatible(result, schema)
         fields = {f.name: f for f in result}
         for field in schema:
-            if field.name not in fields or field.type != fields[field.name].type:
+            held = fields.get(field.name)
+            if held is None or field.type != held.type or field.metadata != held.metadata:
                 fields[field.name] = field.with_nullable(True)
         result = pa.schema(list(fields.values()))
     return result

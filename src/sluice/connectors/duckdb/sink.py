@@ -87,6 +87,14 @@ class DuckDBSink(SqlSinkBase):
         )
         return {str(name): str(kind) for name, kind in rows} if rows else None
 
+    def sibling_names(self, schema: str | None) -> list[str]:
+        rows = self.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
+            "AND starts_with(table_name, '__sluice_')",
+            (schema or "main",),
+        )
+        return [str(row[0]) for row in rows]
+
     def bulk_stage(
         self, staging: TableRef, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
     ) -> int:

@@ -4,10 +4,18 @@ ADBC's own "create" would declare decimals as bare numeric and JSON as json, so 
 created first and the COPY appends into it. A replace that needs no deduplication COPYs
 straight into the new table beside the live one and swaps it in; merges, appends and
 deduplicating replaces COPY into an unlogged staging table and apply the shared SQL steps.
+
+A replace hands the new table the old one's owner, privileges (table and column) and
+comments in the swap's transaction. Columns a PostgreSQL source read from varchar(n),
+char(n) or an enum are declared so again (see types.py); an enum is created in the target's
+schema, or extended when the source gained labels. An enum of that name whose labels cannot
+be reconciled with the source's (a label the source lacks, another order, or not an enum)
+is left alone: the column is declared text, with a warning.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -20,9 +28,9 @@ import pyarrow as pa
 from sluice.connectors.base import LoadRequest, LoadResult, SinkCapabilities
 from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.connection import close_quietly, connect, number_params, translate
-from sluice.connectors.postgres.types import SinkColumn, sink_column, to_wire
+from sluice.connectors.postgres.types import SinkColumn, enum_of, sink_column, to_wire
 from sluice.connectors.sqlquote import quote_ident
-from sluice.connectors.sqlsink import STATE_TABLE, SqlSinkBase
+from sluice.connectors.sqlsink import STATE_TABLE, Change, SqlSinkBase
 from sluice.core.errors import StageError
 from sluice.core.models import LoadMode, TableRef
 
@@ -31,8 +39,74 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sluice.postgres")
 
-_VARCHAR = re.compile(r"^CHARACTER VARYING\(\d+\)$")
+# format_type's spelling of a sized text type: kind, length (none: unbounded), array marker.
+_SIZED = re.compile(r"^(character varying|character)(?:\((\d+)\))?(\[\])?$")
 _MAX_IDENTIFIER_BYTES = 63
+_GRANTEE = (
+    "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END"
+)
+_GRANT_OPTION = "CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END"
+# The statements that give the new table ($2) the privileges and comments of the live one
+# ($1), written by the server so that every name and literal is quoted by its own rules.
+# When either table has an ACL, the new one's (from default privileges, if any) is revoked
+# and the live one's granted entry by entry; column privileges and comments follow for the
+# columns both tables have. Grantors become the table's owner.
+_CARRY_OVER_SQL = f"""
+WITH live AS (SELECT oid, relowner, relacl FROM pg_class WHERE oid = to_regclass($1)),
+fresh AS (SELECT oid, relowner, relacl FROM pg_class WHERE oid = to_regclass($2)),
+pairs AS (
+    SELECT f.oid AS fresh_oid, la.attname, la.attacl, la.attnum, l.oid AS live_oid
+    FROM live l CROSS JOIN fresh f
+    JOIN pg_attribute la ON la.attrelid = l.oid AND la.attnum > 0 AND NOT la.attisdropped
+    JOIN pg_attribute fa ON fa.attrelid = f.oid AND fa.attname = la.attname
+        AND NOT fa.attisdropped
+)
+SELECT statement FROM (
+    SELECT 1 AS step, format('REVOKE ALL ON TABLE %s FROM %s', f.oid::regclass, {_GRANTEE})
+        AS statement
+    FROM live l CROSS JOIN fresh f
+    CROSS JOIN LATERAL aclexplode(coalesce(f.relacl, acldefault('r', f.relowner))) a
+    WHERE l.relacl IS NOT NULL OR f.relacl IS NOT NULL
+    GROUP BY f.oid, a.grantee
+    UNION ALL
+    SELECT 2, format('GRANT %s ON TABLE %s TO %s%s', string_agg(a.privilege_type, ', '),
+        f.oid::regclass, {_GRANTEE}, {_GRANT_OPTION})
+    FROM live l CROSS JOIN fresh f
+    CROSS JOIN LATERAL aclexplode(coalesce(l.relacl, acldefault('r', l.relowner))) a
+    WHERE l.relacl IS NOT NULL OR f.relacl IS NOT NULL
+    GROUP BY f.oid, a.grantee, a.is_grantable
+    UNION ALL
+    SELECT 3, format('GRANT %s (%I) ON TABLE %s TO %s%s', string_agg(a.privilege_type, ', '),
+        p.attname, p.fresh_oid::regclass, {_GRANTEE}, {_GRANT_OPTION})
+    FROM pairs p CROSS JOIN LATERAL aclexplode(p.attacl) a
+    GROUP BY p.fresh_oid, p.attname, a.grantee, a.is_grantable
+    UNION ALL
+    SELECT 4, format('COMMENT ON TABLE %s IS %L', f.oid::regclass, d.description)
+    FROM live l CROSS JOIN fresh f
+    JOIN pg_description d ON d.objoid = l.oid AND d.classoid = 'pg_class'::regclass
+        AND d.objsubid = 0
+    UNION ALL
+    SELECT 5, format('COMMENT ON COLUMN %s.%I IS %L', p.fresh_oid::regclass, p.attname,
+        d.description)
+    FROM pairs p JOIN pg_description d ON d.objoid = p.live_oid
+        AND d.classoid = 'pg_class'::regclass AND d.objsubid = p.attnum
+) AS carried ORDER BY step, statement
+"""
+_OWNER_SQL = (
+    "SELECT l.relowner <> f.relowner, quote_ident(pg_get_userbyid(l.relowner)) "
+    "FROM pg_class l, pg_class f WHERE l.oid = to_regclass($1) AND f.oid = to_regclass($2)"
+)
+_ENUM_SQL = (
+    "SELECT t.typtype = 'e', format_type(t.oid, NULL), (SELECT coalesce(json_agg(e.enumlabel "
+    "ORDER BY e.enumsortorder), '[]')::text FROM pg_enum e WHERE e.enumtypid = t.oid) "
+    "FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+    "WHERE n.nspname = $1 AND t.typname = $2"
+)
+_CREATE_ENUM_SQL = (
+    "SELECT format('CREATE TYPE %I.%I AS ENUM (%s)', $1::text, $2::text, (SELECT "
+    "string_agg(quote_literal(u.label), ', ' ORDER BY u.n) FROM "
+    "json_array_elements_text($3::json) WITH ORDINALITY AS u(label, n)))"
+)
 
 
 class PostgresSink(SqlSinkBase):
@@ -40,11 +114,11 @@ class PostgresSink(SqlSinkBase):
     capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
         max_identifier_length=_MAX_IDENTIFIER_BYTES, supports_schemas=True
     )
-    # Spelled as format_type() spells them; varchar(n) is normalized to CHARACTER VARYING.
+    # Spelled as format_type() spells them; sized text types: see type_change.
     widenings: ClassVar[frozenset[tuple[str, str]]] = frozenset(
         {
             ("SMALLINT", "INTEGER"), ("SMALLINT", "BIGINT"), ("INTEGER", "BIGINT"),
-            ("REAL", "DOUBLE PRECISION"), ("CHARACTER VARYING", "TEXT"),
+            ("REAL", "DOUBLE PRECISION"),
         }
     )
     # The shared steps write `?`; libpq numbers its parameters.
@@ -59,6 +133,8 @@ class PostgresSink(SqlSinkBase):
         self.creds = creds
         self._connection: Connection = connect(creds)
         self._cursor: Cursor = self._connection.cursor()
+        # Column -> the sink's enum type, for the load under way (see _ensure_enums).
+        self._enum_types: dict[str, str] = {}
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> None:
         import adbc_driver_manager
@@ -105,13 +181,125 @@ class PostgresSink(SqlSinkBase):
         )
         return {str(name): str(kind) for name, kind in rows} if rows else None
 
-    def _normal_type(self, declared: str) -> str:
-        return _VARCHAR.sub("CHARACTER VARYING", super()._normal_type(declared))
+    def sibling_names(self, schema: str | None) -> list[str]:
+        where = "n.nspname = $1" if schema else "n.nspname = current_schema()"
+        rows = self.query(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            f"WHERE {where} AND c.relkind IN ('r', 'p') AND starts_with(c.relname, '__sluice_')",
+            (schema,) if schema else (),
+        )
+        return [str(row[0]) for row in rows]
+
+    def type_change(self, live: str, incoming: str) -> Change:
+        """Sized text types widen to a larger size or to text; a smaller size is refused.
+
+        text takes varchar(n), char(n) and enum values as they are: earlier versions declared
+        these columns text, and such a table keeps loading. An enum column becomes text when
+        the lake's column no longer maps to it (a conflicting type in the sink, a new source).
+        """
+        have, want = _SIZED.match(live), _SIZED.match(incoming)
+        arrays = (live.endswith("[]"), incoming.endswith("[]"))
+        if have and want and arrays[0] == arrays[1]:
+            if have.group(0) == want.group(0):
+                return Change.KEEP
+            room, needed = _room(want), _room(have)
+            fits = room is None or (needed is not None and room >= needed)
+            shrinks = have.group(1) == "character varying" and want.group(1) == "character"
+            return Change.WIDEN if fits and not shrinks else Change.REFUSE
+        if have and incoming == ("text[]" if arrays[0] else "text"):
+            return Change.WIDEN
+        if live == "text" and (want or incoming in self._enum_types.values()):
+            return Change.KEEP
+        if incoming == "text" and self._is_enum(live):
+            return Change.WIDEN
+        return super().type_change(live, incoming)
+
+    def _is_enum(self, type_name: str) -> bool:
+        rows = self.query(
+            "SELECT typtype = 'e' FROM pg_type WHERE oid = to_regtype(?)", (type_name,)
+        )
+        return bool(rows and rows[0][0])
 
     def load(self, request: LoadRequest, batches: Iterable[pa.RecordBatch]) -> LoadResult:
+        self._enum_types = self._ensure_enums(request.table, request.schema)
         if request.mode is LoadMode.REPLACE and not request.dedupe:
             return self._replace_directly(request, iter(batches))
         return super().load(request, batches)
+
+    def final_types(self, request: LoadRequest, staging: TableRef) -> dict[str, str]:
+        # Staged as text, declared varchar(n) or char(n): an assignment cast converts them.
+        types = super().final_types(request, staging)
+        for column in self._sink_columns(request.schema):
+            if column.direct:
+                types[column.name] = column.declared
+        return types
+
+    def _sink_columns(self, schema: pa.Schema) -> list[SinkColumn]:
+        return [sink_column(field, self._enum_types.get(field.name)) for field in schema]
+
+    def _ensure_enums(self, table: TableRef, schema: pa.Schema) -> dict[str, str]:
+        """The sink's enum for each column read from a source enum; see the module docstring.
+
+        Done before the load's transaction (autocommit): a label added to an enum can only
+        be used once its ALTER TYPE has committed.
+        """
+        wanted = {field.name: enum for field in schema if (enum := enum_of(field)) is not None}
+        if not wanted:
+            return {}
+        namespace = table.schema or str(self.query("SELECT current_schema()")[0][0])
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(namespace)}")
+        resolved: dict[tuple[str, tuple[str, ...]], str | None] = {}
+        for enum in set(wanted.values()):
+            resolved[enum] = self._enum_type(namespace, *enum)
+        return {
+            column: type_name
+            for column, enum in wanted.items()
+            if (type_name := resolved[enum]) is not None
+        }
+
+    def _enum_type(self, namespace: str, name: str, labels: tuple[str, ...]) -> str | None:
+        """The sink's spelling of enum `name` in `namespace` with (at least) `labels`."""
+        found = self.query(_ENUM_SQL, (namespace, name))
+        if not found:
+            try:
+                [(create,)] = self.query(_CREATE_ENUM_SQL, (namespace, name, json.dumps(labels)))
+                self.execute(str(create))
+            except StageError:
+                found = self.query(_ENUM_SQL, (namespace, name))  # another load just made it
+                if not found:
+                    raise
+            else:
+                found = self.query(_ENUM_SQL, (namespace, name))
+        is_enum, spelling, have_json = found[0]
+        have = tuple(json.loads(have_json))
+        if is_enum and _is_subsequence(labels, have):
+            return str(spelling)
+        if is_enum and _is_subsequence(have, labels):
+            self._add_labels(str(spelling), have, labels)
+            return str(spelling)
+        log.warning(
+            "type %s in schema %s is not an enum with the labels %s (it has %s): columns of "
+            "that enum are loaded as text",
+            name, namespace, list(labels), list(have) if is_enum else "no labels",
+        )
+        return None
+
+    def _add_labels(self, spelling: str, have: tuple[str, ...], labels: tuple[str, ...]) -> None:
+        """Add the labels the source gained, each beside its neighbour in the source's order."""
+        present = set(have)
+        for position, label in enumerate(labels):
+            if label in present:
+                continue
+            sql = "ALTER TYPE %s ADD VALUE IF NOT EXISTS %L"
+            params: tuple[str, ...] = (spelling, label)
+            if position:
+                sql, params = sql + " AFTER %L", (*params, labels[position - 1])
+            elif have:  # `have` keeps the source's order: its first label follows this one
+                sql, params = sql + " BEFORE %L", (*params, have[0])
+            placeholders = ", ".join("?::text" for _ in params)
+            [(statement,)] = self.query(f"SELECT format('{sql}', {placeholders})", params)
+            self.execute(str(statement))
+            present.add(label)
 
     def _replace_directly(
         self, request: LoadRequest, batches: Iterator[pa.RecordBatch]
@@ -124,10 +312,10 @@ class PostgresSink(SqlSinkBase):
         one transaction drops the live table, renames the new one into its place and records
         the lake batches: readers see the old table or the new one, never neither.
         """
-        self.ensure_state_table()
+        self.prepare(request)
         fresh = self.sibling(request.table, "__sluice_new_", request.run_id)
         self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")
-        rows = self._create_and_copy(fresh, request.schema, batches, unlogged=False)
+        rows = self._create_and_copy(fresh, request.schema, batches, kept=True)
         try:
             if request.primary_key:
                 keys = ", ".join(quote_ident(c) for c in request.primary_key)
@@ -147,6 +335,7 @@ class PostgresSink(SqlSinkBase):
         return LoadResult(rows_loaded=rows, rows_in_table=rows)
 
     def _swap_in(self, request: LoadRequest, fresh: TableRef) -> None:
+        self.before_swap(request.table, fresh)
         self.execute(f"DROP TABLE IF EXISTS {self.qualified(request.table)}")
         self.execute(
             f"ALTER TABLE {self.qualified(fresh)} RENAME TO {quote_ident(request.table.name)}"
@@ -159,24 +348,30 @@ class PostgresSink(SqlSinkBase):
     def bulk_stage(
         self, staging: TableRef, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
     ) -> int:
-        # Unlogged: the staging rows are copied once more into the final table, so WAL for
-        # them would only be written to be thrown away.
-        return self._create_and_copy(staging, schema, batches, unlogged=True)
+        return self._create_and_copy(staging, schema, batches, kept=False)
 
     def _create_and_copy(
         self, table: TableRef, schema: pa.Schema, batches: Iterator[pa.RecordBatch], *,
-        unlogged: bool,
+        kept: bool,
     ) -> int:
-        """Create `table` for `schema` and fill it by binary COPY; dropped again on failure."""
-        columns = [sink_column(field) for field in schema]
+        """Create `table` for `schema` and fill it by binary COPY; dropped again on failure.
+
+        A staging table (not `kept`) is unlogged: its rows are copied once more into the
+        final table, so WAL for them would only be written to be thrown away.
+        """
+        columns = self._sink_columns(schema)
         if table.schema:
             self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(table.schema)}")
-        definition = ", ".join(f"{quote_ident(c.name)} {c.staged}" for c in columns)
-        kind = "UNLOGGED TABLE" if unlogged else "TABLE"
+        created = [c.copied if kept else c.staged for c in columns]
+        definition = ", ".join(
+            f"{quote_ident(c.name)} {kind}" for c, kind in zip(columns, created, strict=True)
+        )
+        kind = "TABLE" if kept else "UNLOGGED TABLE"
         self.execute(f"CREATE {kind} {self.qualified(table)} ({definition})")
         try:
             rows = _ParallelCopy(self, table, columns, batches).run(self._cursor)
-            self._retype(table, columns)
+            final = [c.declared if kept or not c.direct else c.staged for c in columns]
+            self._retype(table, columns, created, final)
         except BaseException:
             # The shared load only cleans up after the apply step; this table is ours to drop.
             with suppress(StageError):
@@ -184,13 +379,14 @@ class PostgresSink(SqlSinkBase):
             raise
         return rows
 
-    def _retype(self, table: TableRef, columns: list[SinkColumn]) -> None:
+    def _retype(
+        self, table: TableRef, columns: list[SinkColumn], created: list[str], final: list[str]
+    ) -> None:
         """Text loaded for a richer type becomes that type: one ALTER, so one table rewrite."""
         changes = [
-            f"ALTER COLUMN {quote_ident(c.name)} TYPE {c.declared} "
-            f"USING {quote_ident(c.name)}::{c.declared}"
-            for c in columns
-            if c.declared != c.staged
+            f"ALTER COLUMN {quote_ident(c.name)} TYPE {want} USING {quote_ident(c.name)}::{want}"
+            for c, have, want in zip(columns, created, final, strict=True)
+            if have != want
         ]
         if changes:
             self.execute(f"ALTER TABLE {self.qualified(table)} {', '.join(changes)}")
@@ -200,6 +396,23 @@ class PostgresSink(SqlSinkBase):
     ) -> None:
         super()._replace(request, staging, columns, types)
         self._rename_primary_key(request.table)
+
+    def before_swap(self, live: TableRef, fresh: TableRef) -> None:
+        """The new table takes the live one's owner, privileges and comments (if it exists)."""
+        names = (self.qualified(live), self.qualified(fresh))
+        owner = self.query(_OWNER_SQL, names)
+        if owner and owner[0][0]:
+            # Only a role that may act as the owner can hand the table to it; without that,
+            # the table stays the loading role's and the privileges below are still copied.
+            self.execute("SAVEPOINT sluice_owner")
+            try:
+                self.execute(f"ALTER TABLE {names[1]} OWNER TO {owner[0][1]}")
+            except StageError as exc:
+                self.execute("ROLLBACK TO SAVEPOINT sluice_owner")
+                log.warning("%s keeps the loading role as its owner: %s", live, exc)
+            self.execute("RELEASE SAVEPOINT sluice_owner")
+        for (statement,) in self.query(_CARRY_OVER_SQL, names):
+            self.execute(str(statement))
 
     def _rename_primary_key(self, table: TableRef) -> None:
         # The primary key index was named after the table built beside the live one; with
@@ -332,6 +545,17 @@ def _slices(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
     rows = max(1, batch.num_rows * max_bytes // max(batch.nbytes, 1))
     for offset in range(0, batch.num_rows, rows):
         yield batch.slice(offset, rows)
+
+
+def _room(sized: re.Match[str]) -> int | None:
+    """Characters a sized text type holds; None when unbounded."""
+    return int(sized.group(2)) if sized.group(2) else None
+
+
+def _is_subsequence(part: tuple[str, ...], whole: tuple[str, ...]) -> bool:
+    """Whether `part` is `whole` with some labels left out, in the same order."""
+    remaining = iter(whole)
+    return all(label in remaining for label in part)
 
 
 def _pkey_name(table: str) -> str:

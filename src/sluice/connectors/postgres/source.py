@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import re
@@ -17,7 +18,12 @@ import pyarrow as pa
 from sluice.connectors.base import ReadRequest, TableInfo
 from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.connection import close_quietly, connect, translate
-from sluice.connectors.postgres.types import SourceColumn, conform, source_column
+from sluice.connectors.postgres.types import (
+    SourceColumn,
+    conform,
+    declared_metadata,
+    source_column,
+)
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import StageError, TerminalError, TransientError
 from sluice.core.models import TableRef
@@ -38,6 +44,15 @@ _SIZE_SQL = (
 # What pg_export_snapshot() returns, e.g. 00000003-0000001B-1: checked before it is spliced
 # into SET TRANSACTION SNAPSHOT, which takes no parameters.
 _SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+-[0-9]+$")
+# Each column's declared type as format_type prints it (the driver's schema has no typmod),
+# and an enum's name and labels.
+_DECLARED_SQL = (
+    "SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, CASE WHEN "
+    "t.typtype = 'e' THEN (SELECT coalesce(json_agg(e.enumlabel ORDER BY e.enumsortorder), "
+    "'[]')::text FROM pg_enum e WHERE e.enumtypid = t.oid) END FROM pg_attribute a "
+    "JOIN pg_type t ON t.oid = a.atttypid "
+    "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"
+)
 _PRIMARY_KEY_SQL = (
     "SELECT a.attname FROM pg_index i "
     "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position) "
@@ -227,7 +242,8 @@ class PostgresSource:
 
     # ---- catalog ----------------------------------------------------------------------
     def _columns(self, cursor: Cursor, table: TableRef) -> list[SourceColumn]:
-        """The SELECT list and Arrow fields, from the driver's own answer to a LIMIT 0 query."""
+        """The SELECT list and Arrow fields, from the driver's own answer to a LIMIT 0 query,
+        each field carrying its column's declared type in its metadata."""
         found = _fetch(
             cursor, f"SELECT relkind IN {_RELKINDS} FROM pg_class WHERE oid = to_regclass($1)",
             (_qualified(table),),
@@ -238,8 +254,20 @@ class PostgresSource:
         reader = cursor.fetch_record_batch()
         raw = reader.schema
         reader.close()
+        declared = {
+            str(name): declared_metadata(
+                str(pg_type), None if labels is None else (str(typname), json.loads(labels))
+            )
+            for name, pg_type, typname, labels in _fetch(
+                cursor, _DECLARED_SQL, (_qualified(table),)
+            )
+        }
         return [
-            _text_numeric(source_column(field, quote_ident(field.name)), field) for field in raw
+            _with_metadata(
+                _text_numeric(source_column(field, quote_ident(field.name)), field),
+                declared.get(field.name, {}),
+            )
+            for field in raw
         ]
 
     def _key_type(self, cursor: Cursor, table: TableRef, key: str) -> str:
@@ -365,6 +393,11 @@ def _text_numeric(column: SourceColumn, raw: pa.Field) -> SourceColumn:
     if plain and isinstance(kind, pa.OpaqueType) and kind.type_name == "numeric":
         return SourceColumn(f"{column.expression}::text AS {column.expression}", column.field)
     return column
+
+
+def _with_metadata(column: SourceColumn, extra: dict[bytes, bytes]) -> SourceColumn:
+    field = column.field
+    return SourceColumn(column.expression, field.with_metadata({**(field.metadata or {}), **extra}))
 
 
 def _ctid_range(low: int | None, high: int | None) -> str:

@@ -9,11 +9,17 @@ Writing, ADBC's COPY writer encodes by the Arrow type and refuses a column whose
 match it, so every Arrow type maps to exactly one wire type and one PostgreSQL type. Text that a
 PostgreSQL source read from a richer type (field metadata `POSTGRESQL:type`) is loaded as text
 and then converted back, so a PostgreSQL-to-PostgreSQL copy keeps numeric and its friends.
+
+The driver names a column's type but not its modifier, so the source also records each
+column's declared type (`sluice.pg_type`, as format_type() prints it) and an enum's name and
+labels (`sluice.pg_enum`). A PostgreSQL sink declares varchar(n), char(n) and enums from them;
+their binary COPY form is the text's, so they are written directly, with no conversion.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -22,6 +28,13 @@ from sluice.core.errors import TerminalError
 
 PG_TYPE = b"POSTGRESQL:type"
 PG_TYPMOD = b"POSTGRESQL:typmod"
+# Written by the PostgreSQL source: format_type(atttypid, atttypmod) of every column, and
+# {"name": typname, "labels": [...in sort order]} of an enum column.
+DECLARED_TYPE = b"sluice.pg_type"
+ENUM_TYPE = b"sluice.pg_enum"
+# Declared types a text column keeps exactly: their values are the text, and binary COPY of
+# the text fills them as they are.
+_EXACT_TEXT_TYPE = re.compile(r"^(character varying(\(\d+\))?|character\(\d+\))(\[\])?$")
 DECIMAL128_MAX_PRECISION = 38
 # Types whose text form, read by the source, converts back exactly with a cast.
 RETYPED_FROM_TEXT = frozenset(
@@ -44,6 +57,38 @@ def numeric_typmod(field: pa.Field) -> tuple[int, int] | None:
     if scale & 0x400:  # an 11-bit signed scale since PostgreSQL 15
         scale -= 0x800
     return packed >> 16, scale
+
+
+def declared_type_of(field: pa.Field) -> str | None:
+    value = (field.metadata or {}).get(DECLARED_TYPE)
+    return value.decode() if value is not None else None
+
+
+def enum_of(field: pa.Field) -> tuple[str, tuple[str, ...]] | None:
+    """(type name, labels in order) of a column read from a PostgreSQL enum, else None."""
+    value = (field.metadata or {}).get(ENUM_TYPE)
+    if value is None or not _is_text(field.type):
+        return None
+    body = json.loads(value)
+    return str(body["name"]), tuple(str(label) for label in body["labels"])
+
+
+def declared_metadata(pg_type: str, enum: tuple[str, list[str]] | None) -> dict[bytes, bytes]:
+    """The field metadata recording a column's declared type (and its enum's labels)."""
+    metadata = {DECLARED_TYPE: pg_type.encode()}
+    if enum is not None:
+        name, labels = enum
+        metadata[ENUM_TYPE] = json.dumps({"name": name, "labels": labels}).encode()
+    return metadata
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    if isinstance(kind, pa.ExtensionType):
+        return False
+    return bool(
+        pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        or pa.types.is_string_view(kind)
+    )
 
 
 # ---- reading ---------------------------------------------------------------------------
@@ -107,7 +152,15 @@ class SinkColumn:
     name: str
     wire: pa.DataType  # the Arrow type handed to the COPY writer
     staged: str  # the staging column's type, matching `wire`
-    declared: str  # the final type; differs from `staged` only for retyped text
+    declared: str  # the final type; differs from `staged` only for retyped or exact text
+    # Binary COPY of `wire` fills `declared` as it is (varchar(n), char(n)): a table COPYed
+    # into and kept is created with it, and a staging table holds the plain text.
+    direct: bool = False
+
+    @property
+    def copied(self) -> str:
+        """The type of this column in a table that is COPYed into and then kept."""
+        return self.declared if self.direct else self.staged
 
 
 # Arrow types the COPY writer takes as they are, or after a lossless cast.
@@ -127,12 +180,13 @@ _SCALARS: tuple[tuple[pa.DataType, tuple[pa.DataType, ...], str], ...] = (
 )
 
 
-def sink_column(field: pa.Field) -> SinkColumn:
+def sink_column(field: pa.Field, enum_type: str | None = None) -> SinkColumn:
+    """How a field is loaded; `enum_type` is the sink's enum for a column read from one."""
     kind = field.type
     if isinstance(kind, pa.OpaqueType):
-        return sink_column(field.with_type(kind.storage_type))
+        return sink_column(field.with_type(kind.storage_type), enum_type)
     if pa.types.is_dictionary(kind):
-        return sink_column(field.with_type(kind.value_type))
+        return sink_column(field.with_type(kind.value_type), enum_type)
     wire, staged = _wire_and_type(field.name, kind)
     declared = staged
     pg_type = pg_type_of(field)
@@ -141,6 +195,13 @@ def sink_column(field: pa.Field) -> SinkColumn:
         declared = f"numeric({bounds[0]},{bounds[1]})" if bounds else str(pg_type)
     if isinstance(kind, pa.JsonType) and pg_type == "json":
         declared = staged = "json"  # json keeps the text as given; jsonb is the default
+    if staged == "text" and enum_type is not None:
+        # Staged as the enum too: text converts to an enum only by an explicit cast, which
+        # the shared INSERT ... SELECT steps do not write.
+        return SinkColumn(field.name, wire, enum_type, enum_type)
+    exact = declared_type_of(field)
+    if staged in ("text", "text[]") and exact and _EXACT_TEXT_TYPE.match(exact):
+        return SinkColumn(field.name, wire, staged, exact, direct=True)
     return SinkColumn(field.name, wire, staged, declared)
 
 

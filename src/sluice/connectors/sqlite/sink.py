@@ -78,6 +78,13 @@ class SQLiteSink(SqlSinkBase):
             return None
         return {str(row[1]): str(row[2]) for row in rows}
 
+    def sibling_names(self, schema: str | None) -> list[str]:
+        rows = self.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND substr(name, 1, 9) = '__sluice_'"
+        )
+        return [str(row[0]) for row in rows]
+
     def bulk_stage(
         self, staging: TableRef, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
     ) -> int:
