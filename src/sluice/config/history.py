@@ -6,7 +6,6 @@ it is, and runs created meanwhile do not shift it. Every filter has an index (re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 
 from sluice.config import schema as s
 from sluice.config.records import RunRecord, StageLogRecord
-from sluice.config.runs import RunRepository
+from sluice.config.runs import to_run, to_stage_log
 from sluice.config.store import Store
 from sluice.core.models import Hop, HopChoice, RunStatus
 
@@ -64,35 +63,6 @@ class StageBrief:
     time_taken: str | None
 
 
-def to_stage_log(row: sa.RowMapping) -> StageLogRecord:
-    return StageLogRecord(
-        id=row["id"],
-        pipeline_run_id=row["pipeline_run_id"],
-        stage_order=row["stage_order"],
-        stage_name=row["stage_name"],
-        stage_type=row["stage_type"],
-        status=row["status"],
-        rows_processed=row["rows_processed"],
-        file_paths=_paths(row["file_paths"]),
-        time_taken=row["time_taken"],
-        started_at=row["started_at"],
-        completed_at=row["completed_at"],
-        error_message=row["error_message"],
-        attempts=row["attempts"],
-    )
-
-
-def _paths(raw: str | None) -> list[str]:
-    """file_paths is a JSON array; a database made by other tools may hold a bare path."""
-    if not raw:
-        return []
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        return [raw]
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-
 class RunHistory(Store):
     def page(self, where: RunFilter, limit: int, before_id: int | None) -> list[RunRecord]:
         """Up to `limit` runs matching `where` with ids below `before_id`, newest first."""
@@ -101,7 +71,7 @@ class RunHistory(Store):
             query = query.where(runs.c.id < before_id)
         with self.tx() as c:
             rows = c.execute(query).mappings().all()
-        return [RunRepository._to_run(row) for row in rows]
+        return [to_run(row) for row in rows]
 
     def stage_logs_of(self, run_ids: Sequence[int]) -> dict[int, list[StageLogRecord]]:
         """The full stage logs of several runs in one query, each run's in stage order."""

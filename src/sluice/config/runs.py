@@ -36,25 +36,6 @@ class Worker:
 
 
 class RunRepository(Store):
-    @staticmethod
-    def _to_run(row: sa.RowMapping) -> RunRecord:
-        return RunRecord(
-            id=row["id"],
-            source_tablename=row["source_tablename"],
-            pipeline_name=row["pipeline_name"],
-            status=RunStatus(row["status"]),
-            current_stage=row["current_stage"] or 0,
-            total_stages=row["total_stages"] or 0,
-            triggered_by=row["triggered_by"],
-            hop=row["hop"] or "all",
-            started_at=row["started_at"],
-            completed_at=row["completed_at"],
-            error_message=row["error_message"],
-            heartbeat_at=row["heartbeat_at"],
-            worker_host=row["worker_host"],
-            worker_pid=row["worker_pid"],
-        )
-
     # ---- creating and finishing ------------------------------------------------------------
     def create_run(
         self,
@@ -182,7 +163,7 @@ class RunRepository(Store):
         t = s.pipeline_runs_master
         with self.tx() as c:
             rows = c.execute(sa.select(t).where(t.c.status.in_(ACTIVE))).mappings().all()
-        return [(self._to_run(row), row["worker_started"]) for row in rows]
+        return [(to_run(row), row["worker_started"]) for row in rows]
 
     def fail_abandoned(self, run: RunRecord, reason: str) -> bool:
         """Mark an active run failed and release its locks; False if it finished meanwhile."""
@@ -289,7 +270,7 @@ class RunRepository(Store):
             )
         if row is None:
             raise NotFoundError(f"no run with id {run_id}: see `sluice runs`")
-        return self._to_run(row)
+        return to_run(row)
 
     def list_runs(
         self, table: str | None = None, status: str | None = None, limit: int = 20
@@ -302,7 +283,7 @@ class RunRepository(Store):
             query = query.where(t.c.status == status)
         with self.tx() as c:
             rows = c.execute(query).mappings().all()
-        return [self._to_run(row) for row in rows]
+        return [to_run(row) for row in rows]
 
     def last_run_started(self, table: str, hop: Hop) -> datetime | None:
         """When the newest run covering this hop was created or started."""
@@ -359,24 +340,57 @@ class RunRepository(Store):
                 .mappings()
                 .all()
             )
-        return [
-            StageLogRecord(
-                id=row["id"],
-                pipeline_run_id=row["pipeline_run_id"],
-                stage_order=row["stage_order"],
-                stage_name=row["stage_name"],
-                stage_type=row["stage_type"],
-                status=row["status"],
-                rows_processed=row["rows_processed"],
-                file_paths=json.loads(row["file_paths"]) if row["file_paths"] else [],
-                time_taken=row["time_taken"],
-                started_at=row["started_at"],
-                completed_at=row["completed_at"],
-                error_message=row["error_message"],
-                attempts=row["attempts"],
-            )
-            for row in rows
-        ]
+        return [to_stage_log(row) for row in rows]
+
+
+def to_run(row: sa.RowMapping) -> RunRecord:
+    """A pipeline_runs_master row as sluice sees it."""
+    return RunRecord(
+        id=row["id"],
+        source_tablename=row["source_tablename"],
+        pipeline_name=row["pipeline_name"],
+        status=RunStatus(row["status"]),
+        current_stage=row["current_stage"] or 0,
+        total_stages=row["total_stages"] or 0,
+        triggered_by=row["triggered_by"],
+        hop=row["hop"] or "all",
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        error_message=row["error_message"],
+        heartbeat_at=row["heartbeat_at"],
+        worker_host=row["worker_host"],
+        worker_pid=row["worker_pid"],
+    )
+
+
+def to_stage_log(row: sa.RowMapping) -> StageLogRecord:
+    """A pipeline_run_stage_logs row as sluice sees it."""
+    return StageLogRecord(
+        id=row["id"],
+        pipeline_run_id=row["pipeline_run_id"],
+        stage_order=row["stage_order"],
+        stage_name=row["stage_name"],
+        stage_type=row["stage_type"],
+        status=row["status"],
+        rows_processed=row["rows_processed"],
+        file_paths=_paths(row["file_paths"]),
+        time_taken=row["time_taken"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        error_message=row["error_message"],
+        attempts=row["attempts"],
+    )
+
+
+def _paths(raw: str | None) -> list[str]:
+    """file_paths is a JSON array; a database made by other tools may hold a bare path."""
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return [raw]
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def _locked(rows: list[tuple[str, str]]) -> set[tuple[str, Hop]]:
