@@ -47,6 +47,22 @@ class ConnectionIn(Body):
     )
 
 
+class ConnectionEdit(Body):
+    """As `sluice source edit` takes it: only the fields given change."""
+
+    type: str | None = Field(
+        default=None, description="A new connector type; only while no table uses it."
+    )
+    creds: dict[str, Any] | None = Field(
+        default=None, description="New creds replacing the stored ones as a whole."
+    )
+    set: dict[str, Any] | None = Field(
+        default=None,
+        description="Single creds fields to change, the others kept (a rotated password). "
+        "Applied after creds when both are given.",
+    )
+
+
 class Connection(BaseModel):
     id: str
     name: str

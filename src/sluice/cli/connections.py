@@ -32,6 +32,20 @@ def read_creds(value: str) -> str:
     return value
 
 
+def parse_updates(pairs: list[str]) -> dict[str, str]:
+    """`--set FIELD=VALUE` options as a dict; the value is never quoted back (a password)."""
+    updates: dict[str, str] = {}
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        if not sep or not field.strip():
+            raise ConfigError(
+                "--set takes FIELD=VALUE, one field of the creds such as password=...; "
+                "an argument without a field name before '=' was given"
+            )
+        updates[field.strip()] = value
+    return updates
+
+
 def connection_app(label: str) -> typer.Typer:
     """The sub-commands of `sluice source` (label 'source') or `sluice destination`."""
     app = typer.Typer(
@@ -55,6 +69,42 @@ def connection_app(label: str) -> typer.Typer:
             emit_json(shown)
         else:
             console.print(f"{label} [bold]{record.name}[/] added ({record.type}, id {record.id})")
+
+    @app.command("edit")
+    def edit(
+        name: Annotated[str, typer.Argument(help=f"The {label} to change.")],
+        creds: Annotated[
+            str | None,
+            typer.Option("--creds", help="New creds replacing the stored ones: JSON, or @FILE."),
+        ] = None,
+        updates: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--set",
+                metavar="FIELD=VALUE",
+                help="Change one creds field and keep the others (repeatable); numbers are "
+                "read as the connector's creds declare them.",
+            ),
+        ] = None,
+        type_name: Annotated[
+            str | None,
+            typer.Option("--type", help=f"New type, only while no table uses the {label}."),
+        ] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Change a {label}'s creds or type; its name, id and tables stay."""
+        catalog, kind = _catalog(label)
+        record = catalog.edit_connection(
+            kind,
+            name,
+            type_name=type_name,
+            creds_json=None if creds is None else read_creds(creds),
+            updates=parse_updates(updates or []),
+        )
+        if as_json:
+            emit_json(catalog.describe_connection(kind, record))
+        else:
+            console.print(f"{label} [bold]{record.name}[/] updated ({record.type}, id {record.id})")
 
     @app.command("list")
     def list_(as_json: JsonOpt = False) -> None:
@@ -95,24 +145,12 @@ def connection_app(label: str) -> typer.Typer:
     def test(name: str, as_json: JsonOpt = False) -> None:
         """Connect to the {label} and report what answered."""
         catalog, kind = _catalog(label)
-        record = catalog.repo.get_connection(kind, name)
-        if is_source:
-            source = registry.open_source(record.type, record.creds)
-            try:
-                answer = source.ping()
-            finally:
-                source.close()
-        else:
-            sink = registry.open_sink(record.type, record.creds)
-            try:
-                answer = sink.ping()
-            finally:
-                sink.close()
+        answer = catalog.ping_connection(kind, name)
         if as_json:
             emit_json({"name": name, "ok": True, "detail": answer})
         else:
             console.print(f"[green]ok[/] {label} {name}: {answer}", highlight=False)
 
-    for command in (add, list_, show, remove, test):
+    for command in (add, edit, list_, show, remove, test):
         command.__doc__ = (command.__doc__ or "").replace("{label}", label)
     return app

@@ -9,8 +9,9 @@ from sluice.config import validation as v
 from sluice.config.records import ConnectionRecord, StageRecord, TableConfig
 from sluice.config.repository import DESTINATIONS, SOURCES, ConfigRepository, ConnectionKind
 from sluice.connectors import registry
-from sluice.core.errors import ConfigError, NotFoundError
+from sluice.core.errors import ConfigError, NotFoundError, StageError
 from sluice.core.models import Hop, HopChoice
+from sluice.core.redact import scrub
 from sluice.core.watermark import check_lookback
 from sluice.stages.registry import stage_types
 
@@ -46,9 +47,8 @@ class Catalog:
         self, kind: ConnectionKind, name: str, type_name: str, creds_json: str
     ) -> ConnectionRecord:
         v.connection_name(name, kind.label)
-        role = "source" if kind is SOURCES else "destination"
         creds = registry.parse_creds_json(creds_json, role=kind.label, type_name=type_name)
-        registry.validate_creds(type_name, creds, role=role, resolve_env=False)
+        registry.validate_creds(type_name, creds, role=kind.label, resolve_env=False)
         return self.repo.add_connection(kind, name, type_name, creds)
 
     def add_source(self, name: str, type_name: str, creds_json: str) -> ConnectionRecord:
@@ -57,14 +57,69 @@ class Catalog:
     def add_destination(self, name: str, type_name: str, creds_json: str) -> ConnectionRecord:
         return self.add_connection(DESTINATIONS, name, type_name, creds_json)
 
+    def edit_connection(
+        self,
+        kind: ConnectionKind,
+        name: str,
+        *,
+        type_name: str | None = None,
+        creds_json: str | None = None,
+        updates: dict[str, Any] | None = None,
+    ) -> ConnectionRecord:
+        """Change a connection's type or creds, checked and sealed exactly as `add` does.
+
+        `creds_json` replaces the stored creds as a whole; `updates` then changes single fields
+        (a rotated password) and keeps the rest. A type change is refused while tables use the
+        connection (the repository checks, in the transaction that writes).
+        """
+        if type_name is None and creds_json is None and not updates:
+            raise ConfigError(
+                f"nothing to change in {kind.label} {name!r}: give --creds JSON, "
+                "--set FIELD=VALUE or --type TYPE"
+            )
+        current = self.repo.get_connection(kind, name)
+        new_type = current.type if type_name is None else type_name
+        if creds_json is None:
+            creds = dict(current.creds)
+        else:
+            creds = registry.parse_creds_json(creds_json, role=kind.label, type_name=new_type)
+        creds.update(updates or {})
+        model = registry.validate_creds(new_type, creds, role=kind.label, resolve_env=False)
+        for field in updates or {}:
+            # `--set port=5433` arrives as text: keep numbers and flags as the model read them,
+            # so the stored creds look as they would had they come in as JSON.
+            typed = getattr(model, field)
+            if isinstance(typed, int | float):
+                creds[field] = typed
+        return self.repo.update_connection(kind, name, new_type, creds)
+
+    def ping_connection(self, kind: ConnectionKind, name: str) -> str:
+        """Connect and say what answered (`source test`, POST .../test).
+
+        A connector's failure is raised again as the same StageError class with the creds'
+        secret values masked, so every caller can show its message as it is.
+        """
+        record = self.repo.get_connection(kind, name)
+        masked = registry.validate_creds(record.type, record.creds, role=kind.label).secret_values()
+        try:
+            connector = (registry.open_source if kind is SOURCES else registry.open_sink)(
+                record.type, record.creds
+            )
+            try:
+                answer = connector.ping()
+            finally:
+                connector.close()
+        except StageError as exc:
+            raise type(exc)(scrub(str(exc), masked)) from None
+        return scrub(answer, masked)
+
     def describe_connection(self, kind: ConnectionKind, record: ConnectionRecord) -> dict[str, Any]:
         """A connection as it may be shown anywhere: secrets masked."""
-        role = "source" if kind is SOURCES else "destination"
         return {
             "id": record.id,
             "name": record.name,
             "type": record.type,
-            "creds": registry.redacted_creds(record.type, record.creds, role=role),
+            "creds": registry.redacted_creds(record.type, record.creds, role=kind.label),
             "created_at": record.created_at.isoformat() if record.created_at else None,
         }
 

@@ -45,6 +45,10 @@ DESTINATIONS = ConnectionKind(
 )
 
 
+def _no_connection(kind: ConnectionKind, name: str) -> NotFoundError:
+    return NotFoundError(f"no {kind.label} named {name!r}: see `sluice {kind.label} list`")
+
+
 class ConfigRepository(RunRepository):
     """Sources, destinations, tables, stage templates and settings (runs: RunRepository)."""
 
@@ -110,7 +114,7 @@ class ConfigRepository(RunRepository):
                 .first()
             )
         if row is None:
-            raise NotFoundError(f"no {kind.label} named {name!r}: see `sluice {kind.label} list`")
+            raise _no_connection(kind, name)
         return self._to_connection(kind, row)
 
     def list_connections(self, kind: ConnectionKind) -> list[ConnectionRecord]:
@@ -122,24 +126,56 @@ class ConfigRepository(RunRepository):
             )
         return [self._to_connection(kind, row) for row in rows]
 
+    def update_connection(
+        self, kind: ConnectionKind, name: str, type_name: str, creds: dict[str, Any]
+    ) -> ConnectionRecord:
+        """Replace a connection's type and creds (sealed); keep its id, name and created_at.
+
+        Tables copy the connection's type into pipeline_config, so the type may change only
+        while no table uses the connection; the check and the write share one transaction.
+        """
+        t = kind.table
+        with self.tx() as c:
+            stored = c.execute(
+                sa.select(t.c[kind.type_col]).where(t.c[kind.name_col] == name)
+            ).scalar_one_or_none()
+            if stored is None:
+                raise _no_connection(kind, name)
+            if stored != type_name and (users := self._users(c, kind, name)):
+                raise ConflictError(
+                    f"{kind.label} {name!r} is used by table(s) {', '.join(users)}, so its type "
+                    f"cannot change from {stored} to {type_name}: re-point those tables to "
+                    f"another {kind.label} first, or add a new {kind.label}"
+                )
+            c.execute(
+                t.update()
+                .where(t.c[kind.name_col] == name)
+                .values({kind.type_col: type_name, kind.creds_col: self.cipher.seal(creds)})
+            )
+        return self.get_connection(kind, name)
+
     def remove_connection(self, kind: ConnectionKind, name: str) -> None:
         self.get_connection(kind, name)
         with self.tx() as c:
-            users = (
-                c.execute(
-                    sa.select(s.pipeline_config.c.source_tablename).where(
-                        s.pipeline_config.c[kind.config_col] == name
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if users:
+            if users := self._users(c, kind, name):
                 raise ConflictError(
                     f"{kind.label} {name!r} is used by table(s) {', '.join(users)}: remove or "
                     "re-point those tables first"
                 )
             c.execute(kind.table.delete().where(kind.table.c[kind.name_col] == name))
+
+    @staticmethod
+    def _users(c: sa.Connection, kind: ConnectionKind, name: str) -> list[str]:
+        """The tables whose pipeline_config row names this connection."""
+        return list(
+            c.execute(
+                sa.select(s.pipeline_config.c.source_tablename).where(
+                    s.pipeline_config.c[kind.config_col] == name
+                )
+            )
+            .scalars()
+            .all()
+        )
 
     # ---- tables (pipeline_config) ---------------------------------------------------------
     @staticmethod

@@ -1,0 +1,216 @@
+"""Editing a source or destination: new creds checked as `add` checks them, sealed, never shown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import Sluice
+from tests.integration.api_support import Api, api_fixture, chinook_fixture
+
+__all__ = ["api_fixture", "chinook_fixture"]  # fixtures used here
+
+SECRET = "Ed1t-Pl4nted-S3cret-5820"
+EXIT_TO_STATUS = {3: 422, 4: 404, 5: 409}
+
+
+def _pg_creds(pg_database: str, port: int) -> dict[str, Any]:
+    """host/port creds for the throwaway database (trust auth: the password is never asked)."""
+    database = urlsplit(pg_database).path.lstrip("/")
+    return {
+        "host": "127.0.0.1",
+        "port": port,
+        "user": "postgres",
+        "password": SECRET,
+        "database": database,
+    }
+
+
+def _config_bytes(workdir: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in (workdir / "databases/config_db/data").glob("*"))
+
+
+@pytest.mark.postgres
+def test_a_rotated_port_and_password_reach_the_server_through_the_cli(
+    sluice: Sluice, workdir: Path, pg_database: str
+) -> None:
+    sluice("init", ok=True)
+    creds = json.dumps(_pg_creds(pg_database, port=1))
+    added = sluice(f"source add pg --type postgres --creds '{creds}' --json", ok=True).json()
+    sluice('destination add wh --type duckdb --creds \'{"path": "wh.duckdb"}\'', ok=True)
+    sluice("table add orders --source pg --destination wh", ok=True)
+    before = sluice("source test pg")
+    assert before.code == 1 and "127.0.0.1:1/" in before.err
+
+    edited = sluice(f"source edit pg --set port=5432 --set password={SECRET}2 --json", ok=True)
+    shown = edited.json()
+    assert shown["creds"]["port"] == 5432  # stored as a number, as JSON creds would be
+    assert shown["creds"]["password"] == "***"
+    assert (shown["id"], shown["created_at"]) == (added["id"], added["created_at"])
+    tested = sluice("source test pg --json", ok=True).json()
+    assert tested["ok"] is True and "PostgreSQL" in tested["detail"]
+    assert "127.0.0.1:5432/" in tested["detail"]
+
+    # The whole object replaced: another style of creds, the old fields gone.
+    url = {"url": f"postgresql://postgres:{SECRET}@127.0.0.1:5432/{urlsplit(pg_database).path[1:]}"}
+    replaced = sluice(f"source edit pg --creds '{json.dumps(url)}' --json", ok=True).json()
+    assert replaced["creds"] == {"url": "***"}
+    human = sluice(f"source edit pg --creds '{json.dumps(url)}'", ok=True)
+    assert f"source pg updated (postgres, id {added['id']})" in human.out
+    assert sluice("source test pg", ok=True).out.startswith("ok source pg: PostgreSQL")
+    assert sluice("table show orders --json", ok=True).json()["source_name"] == "pg"
+
+    outputs = [before, edited, human, sluice("source show pg"), sluice("source list --json")]
+    for result in outputs:
+        assert SECRET not in result.out + result.err
+    assert SECRET.encode() not in _config_bytes(workdir)
+
+
+@pytest.mark.parametrize(
+    "creds",
+    [
+        "'{bad'",
+        "'[1, 2]'",
+        "@missing.json",
+        f'\'{{"host": "h", "user": "u", "database": "d", "colour": "{SECRET}"}}\'',
+        f'\'{{"host": "h", "user": "u", "database": "d", "port": "{SECRET}"}}\'',
+        f'\'{{"url": "mysql://u:{SECRET}@h/d"}}\'',
+        '\'{"host": "h", "database": "d"}\'',
+    ],
+)
+def test_bad_creds_are_refused_with_the_add_message_and_nothing_changes(
+    sluice: Sluice, workdir: Path, creds: str
+) -> None:
+    sluice("init", ok=True)
+    good = {"host": "127.0.0.1", "port": 1, "user": "app", "password": SECRET, "database": "d"}
+    sluice(f"source add pg --type postgres --creds '{json.dumps(good)}'", ok=True)
+    stored = sluice("source show pg --json", ok=True).json()
+
+    added = sluice(f"source add other --type postgres --creds {creds}")
+    edited = sluice(f"source edit pg --creds {creds}")
+
+    assert edited.code == added.code == 3
+    assert edited.err == added.err and edited.err.startswith("error:")
+    assert SECRET not in edited.err + edited.out
+    assert sluice("source show pg --json", ok=True).json() == stored
+    assert sluice("source list --json", ok=True).json() == [stored]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("", "nothing to change in source 'chinook': give --creds JSON, --set FIELD=VALUE"),
+        (f"--set {SECRET}", "--set takes FIELD=VALUE"),
+        (f"--set ={SECRET}", "--set takes FIELD=VALUE"),
+        (f"--set colour={SECRET}", "field 'colour' is not known"),
+        ("--set path=", "field 'path': Value error, must name a file"),
+        ("--type duckdb", "unknown source type 'duckdb': available source types are"),
+    ],
+)
+def test_edit_refusals_name_the_problem_and_never_the_value(
+    configured: Sluice, options: str, message: str
+) -> None:
+    result = configured(f"source edit chinook {options}")
+    assert result.code == 3, result.err
+    assert message in result.err
+    assert SECRET not in result.err + result.out
+
+
+def test_a_type_changes_only_while_no_table_uses_the_connection(
+    configured: Sluice, workdir: Path
+) -> None:
+    refused = configured("destination edit wh --type sqlite")
+    assert refused.code == 5
+    assert (
+        "destination 'wh' is used by table(s) Genre, so its type cannot change from duckdb to "
+        "sqlite: re-point those tables to another destination first" in refused.err
+    )
+    assert configured("destination show wh --json", ok=True).json()["type"] == "duckdb"
+    # The same type named again is no change of type.
+    configured(f"destination edit wh --type duckdb --set path={workdir / 'wh.duckdb'}", ok=True)
+
+    configured('destination add spare --type duckdb --creds \'{"path": "spare.duckdb"}\'', ok=True)
+    moved = configured("destination edit spare --type sqlite --json", ok=True).json()
+    assert moved["type"] == "sqlite" and moved["creds"] == {"path": "spare.duckdb"}
+    configured("table edit Genre --destination spare", ok=True)
+    assert configured("table show Genre --json", ok=True).json()["sink_type"] == "sqlite"
+    configured("run Genre", ok=True)
+    assert (workdir / "spare.duckdb").is_file()  # a SQLite file, whatever its name says
+    assert configured("destination test spare", ok=True).out.startswith("ok destination spare")
+
+
+def test_edit_of_a_missing_connection_is_not_found(configured: Sluice) -> None:
+    result = configured("destination edit nope --set path=x.db")
+    assert result.code == 4
+    assert "no destination named 'nope': see `sluice destination list`" in result.err
+
+
+# ---- the same through the REST API -----------------------------------------------------------
+@pytest.mark.postgres
+def test_api_patch_rotates_creds_and_the_test_reaches_the_server(
+    api: Api, workdir: Path, pg_database: str
+) -> None:
+    body = {"name": "pg", "type": "postgres", "creds": _pg_creds(pg_database, port=1)}
+    created = api.call("POST", "/api/sources", json=body).json()
+    failed = api.call("POST", "/api/sources/pg/test").json()
+    assert failed["ok"] is False and "127.0.0.1:1/" in failed["detail"]
+
+    edited = api.call("PATCH", "/api/sources/pg", json={"set": {"port": 5432}})
+    assert edited.status_code == 200
+    assert edited.json()["creds"]["port"] == 5432 and edited.json()["creds"]["password"] == "***"
+    assert edited.json()["id"] == created["id"]
+    tested = api.call("POST", "/api/sources/pg/test").json()
+    assert tested["ok"] is True and "127.0.0.1:5432/" in tested["detail"]
+
+    replaced = api.call(
+        "PATCH", "/api/sources/pg", json={"creds": {**_pg_creds(pg_database, 5432), "port": 1}}
+    )
+    assert replaced.status_code == 200 and replaced.json()["creds"]["port"] == 1
+    assert api.call("POST", "/api/sources/pg/test").json()["ok"] is False
+
+    for text in api.bodies:
+        assert SECRET not in text
+    assert SECRET.encode() not in _config_bytes(workdir)
+
+
+# (CLI options, PATCH body): the same wrong edit both ways.
+SAME_EDIT: list[tuple[str, str, dict[str, Any]]] = [
+    ("source edit chinook", "/api/sources/chinook", {}),
+    ("source edit chinook", "/api/sources/chinook", {"set": {}}),
+    ("source edit chinook --set colour=x", "/api/sources/chinook", {"set": {"colour": "x"}}),
+    ("source edit chinook --creds '{}'", "/api/sources/chinook", {"creds": {}}),
+    (
+        f'source edit chinook --creds \'{{"file": "{SECRET}"}}\'',
+        "/api/sources/chinook",
+        {"creds": {"file": SECRET}},
+    ),
+    ("source edit chinook --type oracle", "/api/sources/chinook", {"type": "oracle"}),
+    ("destination edit wh --type sqlite", "/api/destinations/wh", {"type": "sqlite"}),
+    ("source edit nope --set path=x.db", "/api/sources/nope", {"set": {"path": "x.db"}}),
+]
+
+
+@pytest.mark.parametrize(("command", "path", "body"), SAME_EDIT)
+def test_api_edit_messages_are_the_clis(
+    api: Api, chinook: Sluice, command: str, path: str, body: dict[str, Any]
+) -> None:
+    cli = chinook(command)
+    assert cli.code in EXIT_TO_STATUS, cli.err
+    response = api.call("PATCH", path, json=body)
+    assert response.status_code == EXIT_TO_STATUS[cli.code]
+    assert response.json()["detail"] == cli.err.strip().removeprefix("error:").strip()
+    assert SECRET not in response.text + cli.err
+
+
+def test_api_edit_needs_an_admin_token_and_a_known_body(api: Api) -> None:
+    body = {"set": {"path": "elsewhere.db"}}
+    assert api.call("PATCH", "/api/sources/chinook", json=body, token="viewer").status_code == 403
+    assert api.call("PATCH", "/api/sources/chinook", json=body, token="none").status_code == 401
+    typo = api.call("PATCH", "/api/sources/chinook", json={"cred": {"path": "x.db"}})
+    assert typo.status_code == 422 and "body.cred: Extra inputs" in typo.json()["detail"]
+    shown = api.call("GET", "/api/sources/chinook").json()
+    assert shown["creds"]["path"].endswith("Chinook_Sqlite.sqlite")
