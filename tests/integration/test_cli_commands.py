@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -202,3 +203,29 @@ def test_the_config_database_rows_follow_the_contract(configured: Sluice, workdi
     ]
     assert all(float(t) >= 0 for _, _, _, t, _ in logs)
     assert hop[:2] == ("success", "success") and hop[3:] == ("sqlite", "duckdb")
+
+
+def test_table_add_and_edit_take_the_same_options(configured: Sluice) -> None:
+    def options(command: str) -> set[str]:
+        text = configured(f"{command} --help", ok=True).out
+        return set(re.findall(r"--[a-z][a-z-]+", text)) - {"--help"}
+
+    assert options("table add") == options("table edit")
+    given = (
+        "--sink-table genres --load incremental --key GenreId --every 5 --sink-load incremental "
+        "--sink-key GenreId --sink-every 7 --primary-key GenreId,Name --pipeline default "
+        "--lookback 10 --null-key-fallback Name --lake-keep-full 4"
+    )
+    added = configured(f"table add Track --source chinook --destination wh {given} --json", ok=True)
+    edited = configured(f"table edit Genre {given} --json", ok=True).json()
+    for shown in (added.json(), edited):
+        assert shown["sink_tablename"] == "genres"
+        assert shown["source_to_dl"]["load_type"] == "incremental"
+        assert shown["source_to_dl"]["incremental_key"] == "GenreId"
+        assert shown["source_to_dl"]["schedule_minutes"] == 5
+        assert shown["dl_to_sink"]["load_type"] == "incremental"
+        assert shown["dl_to_sink"]["incremental_key"] == "GenreId"
+        assert shown["dl_to_sink"]["schedule_minutes"] == 7
+        assert shown["primary_key"] == ["GenreId", "Name"]
+        assert (shown["lookback"], shown["null_key_fallback"]) == ("10", "Name")
+        assert shown["lake_keep_full"] == 4

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -16,23 +18,63 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Manage the tables to replicate (pipeline_config).", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-LookbackOpt = Annotated[
-    str | None,
-    typer.Option("--lookback", help="Hop 1: re-read this far behind the watermark (15m, 2h, 100)."),
-]
-FallbackOpt = Annotated[
-    str | None,
-    typer.Option("--null-key-fallback", help="Hop 1: column used where the key is NULL."),
-]
-# Text, not int: the shared validation gives the message (and '' restores the default).
-KeepFullOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--lake-keep-full",
-        metavar="N",
-        help="Full snapshots the lake keeps for this table (N >= 1; '' = default, 3).",
+SOURCE_HELP = "Source connection name."
+DESTINATION_HELP = "Destination name."
+# The options `table add` and `table edit` share, each named as the TableChanges field it fills.
+# Declared once and given to both commands by _table_options, so the two cannot drift apart.
+_TABLE_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("sink_table", Annotated[str | None, typer.Option("--sink-table", help="Table in the sink.")]),
+    ("load", Annotated[str | None, typer.Option("--load", help="Hop 1: full | incremental.")]),
+    ("key", Annotated[str | None, typer.Option("--key", help="Hop 1 incremental key column.")]),
+    ("every", Annotated[int | None, typer.Option("--every", help="Hop 1 interval, minutes.")]),
+    (
+        "sink_load",
+        Annotated[str | None, typer.Option("--sink-load", help="Hop 2: full | incremental.")],
     ),
-]
+    (
+        "sink_key",
+        Annotated[
+            str | None, typer.Option("--sink-key", help="Hop 2 key column (default: lake batch).")
+        ],
+    ),
+    (
+        "sink_every",
+        Annotated[int | None, typer.Option("--sink-every", help="Hop 2 interval, minutes.")],
+    ),
+    (
+        "primary_key",
+        Annotated[str | None, typer.Option("--primary-key", help="COL[,COL...] to merge on.")],
+    ),
+    ("pipeline", Annotated[str | None, typer.Option("--pipeline", help="Stage template name.")]),
+    (
+        "lookback",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--lookback", help="Hop 1: re-read this far behind the watermark (15m, 2h, 100)."
+            ),
+        ],
+    ),
+    (
+        "null_key_fallback",
+        Annotated[
+            str | None,
+            typer.Option("--null-key-fallback", help="Hop 1: column used where the key is NULL."),
+        ],
+    ),
+    (
+        "lake_keep_full",
+        # Text, not int: the shared validation gives the message (and '' restores the default).
+        Annotated[
+            str | None,
+            typer.Option(
+                "--lake-keep-full",
+                metavar="N",
+                help="Full snapshots the lake keeps for this table (N >= 1; '' = default, 3).",
+            ),
+        ],
+    ),
+)
 HopOpt = Annotated[HopChoice, typer.Option("--hop", help="Which hop; both by default.")]
 
 
@@ -72,7 +114,25 @@ def _catalog() -> Catalog:
     return Catalog(STATE.services().repo)
 
 
-def _changes(**options: Any) -> TableChanges:
+def _table_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add the shared options to a command that takes them as **options, before --json.
+
+    Typer reads a command's parameters from its signature, so the signature is what is
+    extended; Typer then calls the command with every option by name.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=a)
+        for name, a in _TABLE_OPTIONS
+    ]
+    parameters = [p for p in own if p.name != "as_json"] + shared
+    parameters += [p for p in own if p.name == "as_json"]
+    cast(Any, command).__signature__ = signature.replace(parameters=parameters)
+    return command
+
+
+def _changes(options: dict[str, Any]) -> TableChanges:
     from sluice.config.catalog import TableChanges
 
     primary_key = options.pop("primary_key")
@@ -82,53 +142,18 @@ def _changes(**options: Any) -> TableChanges:
 
 
 @app.command("add")
+@_table_options
 def add(
     source_tablename: Annotated[
         str, typer.Argument(help="Table in the source, e.g. sales.Orders.")
     ],
-    source: Annotated[str, typer.Option("--source", help="Source connection name.")],
-    destination: Annotated[str, typer.Option("--destination", help="Destination name.")],
-    sink_table: Annotated[
-        str | None, typer.Option("--sink-table", help="Table in the sink.")
-    ] = None,
-    load: Annotated[str | None, typer.Option("--load", help="Hop 1: full | incremental.")] = None,
-    key: Annotated[str | None, typer.Option("--key", help="Hop 1 incremental key column.")] = None,
-    every: Annotated[int | None, typer.Option("--every", help="Hop 1 interval, minutes.")] = None,
-    sink_load: Annotated[
-        str | None, typer.Option("--sink-load", help="Hop 2: full | incremental.")
-    ] = None,
-    sink_key: Annotated[
-        str | None, typer.Option("--sink-key", help="Hop 2 key column (default: lake batch).")
-    ] = None,
-    sink_every: Annotated[
-        int | None, typer.Option("--sink-every", help="Hop 2 interval, minutes.")
-    ] = None,
-    primary_key: Annotated[
-        str | None, typer.Option("--primary-key", help="COL[,COL...] to merge on.")
-    ] = None,
-    pipeline: Annotated[str | None, typer.Option("--pipeline", help="Stage template name.")] = None,
-    lookback: LookbackOpt = None,
-    null_key_fallback: FallbackOpt = None,
-    lake_keep_full: KeepFullOpt = None,
+    source: Annotated[str, typer.Option("--source", help=SOURCE_HELP)],
+    destination: Annotated[str, typer.Option("--destination", help=DESTINATION_HELP)],
     as_json: JsonOpt = False,
+    **options: Any,
 ) -> None:
     """Configure a table for replication."""
-    changes = _changes(
-        source=source,
-        destination=destination,
-        sink_table=sink_table,
-        load=load,
-        key=key,
-        every=every,
-        sink_load=sink_load,
-        sink_key=sink_key,
-        sink_every=sink_every,
-        primary_key=primary_key,
-        pipeline=pipeline,
-        lookback=lookback,
-        null_key_fallback=null_key_fallback,
-        lake_keep_full=lake_keep_full,
-    )
+    changes = _changes({**options, "source": source, "destination": destination})
     config = _catalog().add_table(source_tablename, changes)
     if as_json:
         emit_json(describe(config))
@@ -137,41 +162,16 @@ def add(
 
 
 @app.command("edit")
+@_table_options
 def edit(
     source_tablename: str,
-    source: Annotated[str | None, typer.Option("--source")] = None,
-    destination: Annotated[str | None, typer.Option("--destination")] = None,
-    sink_table: Annotated[str | None, typer.Option("--sink-table")] = None,
-    load: Annotated[str | None, typer.Option("--load")] = None,
-    key: Annotated[str | None, typer.Option("--key")] = None,
-    every: Annotated[int | None, typer.Option("--every")] = None,
-    sink_load: Annotated[str | None, typer.Option("--sink-load")] = None,
-    sink_key: Annotated[str | None, typer.Option("--sink-key")] = None,
-    sink_every: Annotated[int | None, typer.Option("--sink-every")] = None,
-    primary_key: Annotated[str | None, typer.Option("--primary-key")] = None,
-    pipeline: Annotated[str | None, typer.Option("--pipeline")] = None,
-    lookback: LookbackOpt = None,
-    null_key_fallback: FallbackOpt = None,
-    lake_keep_full: KeepFullOpt = None,
+    source: Annotated[str | None, typer.Option("--source", help=SOURCE_HELP)] = None,
+    destination: Annotated[str | None, typer.Option("--destination", help=DESTINATION_HELP)] = None,
     as_json: JsonOpt = False,
+    **options: Any,
 ) -> None:
     """Change a table's settings (only the options given; '' clears a text option)."""
-    changes = _changes(
-        source=source,
-        destination=destination,
-        sink_table=sink_table,
-        load=load,
-        key=key,
-        every=every,
-        sink_load=sink_load,
-        sink_key=sink_key,
-        sink_every=sink_every,
-        primary_key=primary_key,
-        pipeline=pipeline,
-        lookback=lookback,
-        null_key_fallback=null_key_fallback,
-        lake_keep_full=lake_keep_full,
-    )
+    changes = _changes({**options, "source": source, "destination": destination})
     config = _catalog().edit_table(source_tablename, changes)
     if as_json:
         emit_json(describe(config))
