@@ -51,6 +51,10 @@ def views(ctx: ApiContext, tables: Iterable[TableConfig]) -> list[Table]:
     return shown
 
 
+def view(ctx: ApiContext, table: TableConfig) -> Table:
+    return views(ctx, [table])[0]
+
+
 def _changes(body: TableOptions, *, source: str | None, destination: str | None) -> TableChanges:
     """The options given, named as TableChanges names them (null: not given)."""
     options = body.model_dump(exclude_none=True, include=set(TableOptions.model_fields))
@@ -80,7 +84,7 @@ def list_tables(ctx: Ctx) -> list[Table]:
 )
 def add_table(body: TableIn, ctx: Ctx) -> Table:
     changes = _changes(body, source=body.source, destination=body.destination)
-    return views(ctx, [ctx.catalog.add_table(body.source_tablename, changes)])[0]
+    return view(ctx, ctx.catalog.add_table(body.source_tablename, changes))
 
 
 @router.get(
@@ -92,7 +96,7 @@ def add_table(body: TableIn, ctx: Ctx) -> Table:
     operation_id="get_table",
 )
 def get_table(source_tablename: str, ctx: Ctx) -> Table:
-    return views(ctx, [ctx.services.repo.get_table(source_tablename)])[0]
+    return view(ctx, ctx.services.repo.get_table(source_tablename))
 
 
 @router.patch(
@@ -105,7 +109,7 @@ def get_table(source_tablename: str, ctx: Ctx) -> Table:
 )
 def edit_table(source_tablename: str, body: TableEdit, ctx: Ctx) -> Table:
     changes = _changes(body, source=body.source, destination=body.destination)
-    return views(ctx, [ctx.catalog.edit_table(source_tablename, changes)])[0]
+    return view(ctx, ctx.catalog.edit_table(source_tablename, changes))
 
 
 @router.delete(
@@ -124,27 +128,21 @@ def remove_table(source_tablename: str, ctx: Ctx) -> Response:
 OptionalHop = Annotated[HopIn | None, Body()]
 
 
-@router.post(
-    "/{source_tablename}/pause",
-    response_model=Table,
-    dependencies=[ADMIN],
-    responses=responses(400, 401, 403, 404, 422),
-    summary="Stop scheduling a table's hop(s)",
-    operation_id="pause_table",
-)
-def pause(source_tablename: str, ctx: Ctx, body: OptionalHop = None) -> Table:
-    hop = (body or HopIn()).hop
-    return views(ctx, [ctx.catalog.set_active(source_tablename, hop, False)])[0]
+def _activity_route(action: str, active: bool, summary: str) -> None:
+    """POST .../pause and .../resume: one handler; only the flag they set differs."""
+
+    @router.post(
+        f"/{{source_tablename}}/{action}",
+        response_model=Table,
+        dependencies=[ADMIN],
+        responses=responses(400, 401, 403, 404, 422),
+        summary=summary,
+        operation_id=f"{action}_table",
+    )
+    def set_active(source_tablename: str, ctx: Ctx, body: OptionalHop = None) -> Table:
+        hop = (body or HopIn()).hop
+        return view(ctx, ctx.catalog.set_active(source_tablename, hop, active))
 
 
-@router.post(
-    "/{source_tablename}/resume",
-    response_model=Table,
-    dependencies=[ADMIN],
-    responses=responses(400, 401, 403, 404, 422),
-    summary="Schedule a table's hop(s) again",
-    operation_id="resume_table",
-)
-def resume(source_tablename: str, ctx: Ctx, body: OptionalHop = None) -> Table:
-    hop = (body or HopIn()).hop
-    return views(ctx, [ctx.catalog.set_active(source_tablename, hop, True)])[0]
+_activity_route("pause", False, "Stop scheduling a table's hop(s)")
+_activity_route("resume", True, "Schedule a table's hop(s) again")
