@@ -108,6 +108,11 @@ class BatchWriter:
             return
         if batch.schema != self.schema:
             batch = batch.cast(self.schema)
+        elif self.seen == 0 and not batch.schema.equals(self.schema, check_metadata=True):
+            # Same columns, other field metadata (a PostgreSQL enum's labels): the read's
+            # catalog is from the rows' own snapshot, the planned schema from a check just
+            # before, so a label added in between is recorded as the rows carry it.
+            self.schema = batch.schema
         self.seen += batch.num_rows
         self._buffer.append(batch)
         self._buffered_rows += batch.num_rows

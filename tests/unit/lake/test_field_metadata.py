@@ -70,3 +70,21 @@ def test_unify_takes_the_newest_batchs_declared_types() -> None:
     assert sink_column(unified.field("title")).declared == "character varying(40)"
     assert unified.field("state").metadata == STATE
     assert unify([schema(TITLE_10, STATE), schema(TITLE_40, None)]).field("state").metadata is None
+
+
+def test_a_batch_records_the_declared_types_its_rows_were_read_with(tmp_path: Path) -> None:
+    # The check before the read saw three labels; the read's snapshot has a fourth.
+    table = LakeTable(LakeStore(str(tmp_path / "lake")), "src", "t")
+    checked = schema(TITLE_10, STATE)
+    grown = declared_metadata("state", ("state", ["new", "it's open", "done", "late"]))
+    read_with = schema(TITLE_10, grown)
+    writer = BatchWriter(table, run_id=1, schema=checked)
+    rows = {"id": [1, 2], "title": ["a", "b"], "state": ["late", "new"]}
+    writer.write(pa.RecordBatch.from_pydict(rows, schema=read_with))
+    writer.write(pa.RecordBatch.from_pydict(rows, schema=read_with))
+    writer.commit(Manifest("src", "t", 0, 0, "full", "", 0, checked, ()))
+
+    [stored] = table.committed()
+    assert stored.schema.equals(read_with, check_metadata=True)
+    assert enum_of(stored.schema.field("state")) == ("state", ("new", "it's open", "done", "late"))
+    assert pq.read_schema(table.part_paths(stored)[0]).equals(read_with, check_metadata=True)
