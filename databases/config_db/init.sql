@@ -169,8 +169,77 @@ CREATE TABLE sluice_api_tokens (
     UNIQUE (token_sha256)
 );
 
+-- sluice: the dashboard's figures per whole UTC day (revision 0007). sluice_stats_days counts
+-- the changes to each day's runs and stage logs; its rollup rows are used while rolled_up = changes.
+CREATE TABLE sluice_stats_days (
+    day DATE NOT NULL,
+    changes INTEGER DEFAULT '0' NOT NULL,
+    rolled_up INTEGER,
+    PRIMARY KEY (day)
+);
+
+-- Runs started on the day, per table and status.
+CREATE TABLE sluice_stats_runs (
+    day DATE NOT NULL,
+    source_tablename TEXT NOT NULL,
+    status TEXT NOT NULL,
+    runs INTEGER NOT NULL,
+    PRIMARY KEY (day, source_tablename, status)
+);
+
+-- Stage logs started on the day, per table and stage type: finished (timed) and succeeded.
+CREATE TABLE sluice_stats_stages (
+    day DATE NOT NULL,
+    source_tablename TEXT NOT NULL,
+    stage_type TEXT NOT NULL,
+    timed INTEGER NOT NULL,
+    seconds_sum FLOAT,
+    seconds_max FLOAT,
+    succeeded INTEGER NOT NULL,
+    rows_processed BIGINT,
+    PRIMARY KEY (day, source_tablename, stage_type)
+);
+
+-- sluice: the triggers that bump a day's changes in the writer's own transaction, for the day of
+-- the old and of the new row. A day is matched as the window queries match it: by the text's
+-- place between the day's bounds.
+CREATE TRIGGER sluice_stats_run_added AFTER INSERT ON pipeline_runs_master
+BEGIN
+    UPDATE sluice_stats_days SET changes = changes + 1 WHERE day IN (substr(NEW.started_at, 1, 10), date(substr(NEW.started_at, 1, 10), '-1 day')) AND NEW.started_at >= day || 'T00:00:00.000000Z' AND NEW.started_at < date(day, '+1 day') || 'T00:00:00.000000Z';
+    UPDATE sluice_stats_days SET changes = changes + 1 WHERE day IN (SELECT substr(started_at, 1, 10) FROM pipeline_run_stage_logs WHERE pipeline_run_id = NEW.id UNION SELECT date(substr(started_at, 1, 10), '-1 day') FROM pipeline_run_stage_logs WHERE pipeline_run_id = NEW.id);
+END;
+
+CREATE TRIGGER sluice_stats_run_changed AFTER UPDATE OF status, started_at, source_tablename ON pipeline_runs_master
+WHEN OLD.status IS NOT NEW.status OR OLD.started_at IS NOT NEW.started_at OR OLD.source_tablename IS NOT NEW.source_tablename
+BEGIN
+    UPDATE sluice_stats_days SET changes = changes + 1 WHERE (day IN (substr(OLD.started_at, 1, 10), date(substr(OLD.started_at, 1, 10), '-1 day')) AND OLD.started_at >= day || 'T00:00:00.000000Z' AND OLD.started_at < date(day, '+1 day') || 'T00:00:00.000000Z') OR (day IN (substr(NEW.started_at, 1, 10), date(substr(NEW.started_at, 1, 10), '-1 day')) AND NEW.started_at >= day || 'T00:00:00.000000Z' AND NEW.started_at < date(day, '+1 day') || 'T00:00:00.000000Z');
+    UPDATE sluice_stats_days SET changes = changes + 1 WHERE OLD.source_tablename IS NOT NEW.source_tablename AND day IN (SELECT substr(started_at, 1, 10) FROM pipeline_run_stage_logs WHERE pipeline_run_id = NEW.id UNION SELECT date(substr(started_at, 1, 10), '-1 day') FROM pipeline_run_stage_logs WHERE pipeline_run_id = NEW.id);
+END;
+
+CREATE TRIGGER sluice_stats_run_removed AFTER DELETE ON pipeline_runs_master
+BEGIN
+    UPDATE sluice_stats_days SET changes = changes + 1 WHERE day IN (substr(OLD.started_at, 1, 10), date(substr(OLD.started_at, 1, 10), '-1 day')) AND OLD.started_at >= day || 'T00:00:00.000000Z' AND OLD.started_at < date(day, '+1 day') || 'T00:00:00.000000Z';
+    UPDATE sluice_stats_days SET changes = changes + 1 WHERE day IN (SELECT substr(started_at, 1, 10) FROM pipeline_run_stage_logs WHERE pipeline_run_id = OLD.id UNION SELECT date(substr(started_at, 1, 10), '-1 day') FROM pipeline_run_stage_logs WHERE pipeline_run_id = OLD.id);
+END;
+
+CREATE TRIGGER sluice_stats_stage_log_added AFTER INSERT ON pipeline_run_stage_logs
+BEGIN
+    UPDATE sluice_stats_days SET changes = changes + 1 WHERE day IN (substr(NEW.started_at, 1, 10), date(substr(NEW.started_at, 1, 10), '-1 day')) AND NEW.started_at >= day || 'T00:00:00.000000Z' AND NEW.started_at < date(day, '+1 day') || 'T00:00:00.000000Z';
+END;
+
+CREATE TRIGGER sluice_stats_stage_log_changed AFTER UPDATE OF status, rows_processed, time_taken, started_at, stage_type, pipeline_run_id ON pipeline_run_stage_logs
+WHEN OLD.status IS NOT NEW.status OR OLD.rows_processed IS NOT NEW.rows_processed OR OLD.time_taken IS NOT NEW.time_taken OR OLD.started_at IS NOT NEW.started_at OR OLD.stage_type IS NOT NEW.stage_type OR OLD.pipeline_run_id IS NOT NEW.pipeline_run_id
+BEGIN
+    UPDATE sluice_stats_days SET changes = changes + 1 WHERE (day IN (substr(OLD.started_at, 1, 10), date(substr(OLD.started_at, 1, 10), '-1 day')) AND OLD.started_at >= day || 'T00:00:00.000000Z' AND OLD.started_at < date(day, '+1 day') || 'T00:00:00.000000Z') OR (day IN (substr(NEW.started_at, 1, 10), date(substr(NEW.started_at, 1, 10), '-1 day')) AND NEW.started_at >= day || 'T00:00:00.000000Z' AND NEW.started_at < date(day, '+1 day') || 'T00:00:00.000000Z');
+END;
+
+CREATE TRIGGER sluice_stats_stage_log_removed AFTER DELETE ON pipeline_run_stage_logs
+BEGIN
+    UPDATE sluice_stats_days SET changes = changes + 1 WHERE day IN (substr(OLD.started_at, 1, 10), date(substr(OLD.started_at, 1, 10), '-1 day')) AND OLD.started_at >= day || 'T00:00:00.000000Z' AND OLD.started_at < date(day, '+1 day') || 'T00:00:00.000000Z';
+END;
+
 CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0006');
+INSERT INTO alembic_version (version_num) VALUES ('0007');

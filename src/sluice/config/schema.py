@@ -229,3 +229,42 @@ sluice_api_tokens = sa.Table(
     sa.Column("last_used_at", UTCTimestamp),
     sa.Column("revoked_at", UTCTimestamp),
 )
+
+# sluice: the dashboard's figures per whole UTC day (revision 0007), so a long window reads a
+# few rows per day instead of every run and stage log in it. sluice_stats_days counts the
+# changes to each day's runs and stage logs; triggers on both tables bump `changes` in the
+# writer's transaction, and a day's rollup rows are used only while `rolled_up` (the count
+# they were taken at) equals it. See config/stats.py.
+sluice_stats_days = sa.Table(
+    "sluice_stats_days",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("changes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rolled_up", sa.Integer),
+)
+
+# Runs started on the day, per table and status.
+sluice_stats_runs = sa.Table(
+    "sluice_stats_runs",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("source_tablename", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, primary_key=True),
+    sa.Column("runs", sa.Integer, nullable=False),
+)
+
+# Stage logs started on the day, per table (their run's) and stage type: those with a
+# time_taken (finished) with their summed and longest seconds, and the succeeded ones with
+# their summed rows.
+sluice_stats_stages = sa.Table(
+    "sluice_stats_stages",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("source_tablename", sa.Text, primary_key=True),
+    sa.Column("stage_type", sa.Text, primary_key=True),
+    sa.Column("timed", sa.Integer, nullable=False),
+    sa.Column("seconds_sum", sa.Float),
+    sa.Column("seconds_max", sa.Float),
+    sa.Column("succeeded", sa.Integer, nullable=False),
+    sa.Column("rows_processed", sa.BigInteger),
+)
