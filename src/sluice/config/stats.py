@@ -394,24 +394,26 @@ class RunStats(Store):
     def roll_up(self, days: Sequence[date]) -> None:
         """Compute and store the rollup rows of `days` (past days: today keeps changing).
 
-        A few days per transaction, so SQLite's single write lock is never held for long.
-        Each day is marked current only if no writer changed it while it was read: its
-        `changes` are read before its rows and must still hold when it is marked.
+        A few days per transaction, so SQLite's single write lock is never held for long. On
+        PostgreSQL each day's counter row is locked first, skipping those another reader is
+        rolling up or a writer is changing (they stay live this time), so two readers never
+        write the same rows and a reader never waits for a writer. A day is marked current
+        at the change count read before its rows, and only if that count still holds.
         """
         for start in range(0, len(days), ROLLUP_DAYS_PER_TX):
             chunk = list(days[start : start + ROLLUP_DAYS_PER_TX])
             self._add_days(chunk)
+            query = (
+                sa.select(stats_days.c.day, stats_days.c.changes, stats_days.c.rolled_up)
+                .where(stats_days.c.day.in_(chunk))
+                .with_for_update(skip_locked=True)
+            )
             with self.tx() as c:
-                changes = dict(
-                    c.execute(
-                        sa.select(stats_days.c.day, stats_days.c.changes).where(
-                            stats_days.c.day.in_(chunk)
-                        )
-                    ).all()
-                )
-                found = [day for day in chunk if day in changes]
-                if found:
-                    self._store(c, found, changes)
+                changes = {
+                    day: count for day, count, rolled in c.execute(query) if rolled != count
+                }
+                if changes:
+                    self._store(c, sorted(changes), changes)
 
     def _add_days(self, days: list[date]) -> None:
         """The days' change counters, committed before their rows are read: from then on

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -381,3 +382,18 @@ def test_stage_logs_left_without_their_run_count_as_they_did(tmp_path: Path) -> 
         raw.execute("DELETE FROM pipeline_runs_master WHERE id % 3 = 0")
     check_every_window(engine)
     engine.dispose()
+
+
+def test_readers_rolling_up_the_same_days_at_once_agree(engine: Engine) -> None:
+    """Dashboards opened together on a fresh history: each reader rolls up what no other has
+    in hand, reads the rest live, and all get the same figures."""
+    generate(engine, seed=5)
+    window = Window.last_days(30, utcnow())
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(
+            pool.map(lambda _: RunStats(engine).figures(window, None, stage_types()), range(6))
+        )
+    expected = reference(engine, window, None)
+    for figures in results:
+        assert_same(figures, expected)
+    assert {d for d in window.days[:-1]} <= rolled_up_days(engine)
