@@ -8,7 +8,9 @@ recursive CTE (50 tables; runs of both hops spread evenly over the last D days, 
 each; 1 in 37 failed; 5% api, 5% manual, the rest scheduled), then times every list and stats
 endpoint through the real application (FastAPI's TestClient, token check and JSON included).
 Prints the first call, then the median and 95th percentile of R more, and their median CPU
-time, per endpoint, in milliseconds.
+time, per endpoint, in milliseconds. A stats window's first call rolls up its past days
+(config/stats.py); the last case changes a stage log of yesterday before each call, as a late
+finish or a reaping does, so yesterday is rolled up again each time.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -101,16 +104,38 @@ def fill(path: Path, runs: int, days: int) -> None:
         )
 
 
-def measure(client: Any, headers: dict[str, str], path: str, repeat: int) -> dict[str, Any]:
+def change_yesterday(path: Path) -> None:
+    """Flip the duration of one stage log started yesterday: its day's rollup is out of date."""
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT12")
+    with sqlite3.connect(path) as c:
+        c.execute(
+            "UPDATE pipeline_run_stage_logs SET time_taken = CASE time_taken WHEN '1.000' "
+            "THEN '2.000' ELSE '1.000' END WHERE id = (SELECT id FROM pipeline_run_stage_logs "
+            "WHERE stage_type = 'load' AND started_at >= ? ORDER BY started_at LIMIT 1)",
+            (yesterday,),
+        )
+
+
+def measure(
+    client: Any,
+    headers: dict[str, str],
+    path: str,
+    repeat: int,
+    before: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Wall time of each call, and the CPU time this process spent on it (client, server and
     SQLite all run in this process): on a busy machine the two differ by the time spent
-    waiting for a core."""
+    waiting for a core. `before` runs ahead of each call, untimed."""
+    if before is not None:
+        before()
     first_started = time.perf_counter()
     response = client.get(path, headers=headers)
     first = (time.perf_counter() - first_started) * 1000
     assert response.status_code == 200, (path, response.status_code, response.text[:300])
     wall, cpu = [], []
     for _ in range(repeat):
+        if before is not None:
+            before()
         started, cpu_started = time.perf_counter(), time.process_time()
         client.get(path, headers=headers)
         wall.append((time.perf_counter() - started) * 1000)
@@ -183,6 +208,7 @@ def main() -> None:
             ("stats: 7 days, one table", "/api/stats?table=t07"),
             ("stats: 30 days", "/api/stats?days=30"),
             ("stats: 90 days", "/api/stats?days=90"),
+            ("stats: 90 days, table", "/api/stats?days=90&table=t07"),
             ("metrics", "/metrics"),
             ("health", "/health"),
         ]
@@ -192,6 +218,9 @@ def main() -> None:
         with TestClient(create_app(services)) as client:
             for label, target in cases:
                 results.append((label, target, measure(client, headers, target, args.repeat)))
+            label, target = "stats: 90 days, day changed", "/api/stats?days=90"
+            changed = measure(client, headers, target, args.repeat, lambda: change_yesterday(path))
+            results.append((label, target, changed))
         services.close()
 
     load = os.getloadavg()[0]
