@@ -107,7 +107,7 @@ class Postgres:
     def _rows(self, url: str, sql: str) -> list[tuple[Any, ...]]:
         with psycopg.connect(url) as c:
             try:
-                return sorted(tuple(r) for r in c.execute(sql).fetchall())  # type: ignore[arg-type]
+                return sorted(tuple(r) for r in c.execute(sql).fetchall())
             except psycopg.errors.UndefinedTable:
                 return []
 

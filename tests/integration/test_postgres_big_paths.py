@@ -9,8 +9,8 @@ them. Rows are compared in full, by PostgreSQL's own text of each row.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from typing import Any, ClassVar
+from collections.abc import Generator, Iterator
+from typing import Any, ClassVar, cast
 
 import psycopg
 import pyarrow as pa
@@ -74,11 +74,18 @@ def ctid_streams(db: psycopg.Connection[Any]) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def test_a_split_read_sees_one_snapshot_while_a_writer_commits(db, creds) -> None:
-    assert int(db.execute("SELECT pg_relation_size('big') / 8192").fetchone()[0]) > 16  # type: ignore[index]
+def test_a_split_read_sees_one_snapshot_while_a_writer_commits(
+    db: psycopg.Connection[Any], creds: PostgresCreds
+) -> None:
+    blocks = db.execute("SELECT pg_relation_size('big') / 8192").fetchone()
+    assert blocks is not None and int(blocks[0]) > 16
     expected = db.execute("SELECT id, n, pad, at FROM big ORDER BY id").fetchall()
     source = SplitSource(creds)
-    reader = source.read(ReadRequest(TableRef("big"), batch_rows=500))
+    # read() is a generator (declared an Iterator): close() below runs its cleanup
+    reader = cast(
+        Generator[pa.RecordBatch, None, None],
+        source.read(ReadRequest(TableRef("big"), batch_rows=500)),
+    )
     try:
         batches = [next(reader)]
         # Both ranges are read, each on its own connection, in one snapshot (the second
@@ -108,7 +115,9 @@ def test_a_split_read_sees_one_snapshot_while_a_writer_commits(db, creds) -> Non
     assert db.execute("SELECT count(*) FROM big").fetchone() == (ROWS - ROWS // 5 + 2_000,)
 
 
-def test_a_copy_over_both_big_paths_arrives_exactly_once(db, creds) -> None:
+def test_a_copy_over_both_big_paths_arrives_exactly_once(
+    db: psycopg.Connection[Any], creds: PostgresCreds
+) -> None:
     source, sink = SplitSource(creds), TwoStreamSink(creds)
     try:
         info = source.check(TableRef("big"))
@@ -133,7 +142,9 @@ def test_a_copy_over_both_big_paths_arrives_exactly_once(db, creds) -> None:
     assert db.execute("SELECT count(DISTINCT xmin::text) FROM copy.big").fetchone() == (2,)
 
 
-def test_a_deduplicating_merge_over_two_copy_connections_keeps_the_newest(db, creds) -> None:
+def test_a_deduplicating_merge_over_two_copy_connections_keeps_the_newest(
+    db: psycopg.Connection[Any], creds: PostgresCreds
+) -> None:
     sink = TwoStreamSink(creds)
     table = TableRef("dedup", "copy")
     schema = pa.schema([("k", pa.int64()), ("v", pa.int64())])

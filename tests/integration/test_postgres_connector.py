@@ -14,10 +14,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pyarrow as pa
@@ -140,7 +140,7 @@ def column_types(db: psycopg.Connection[Any], qualified: str) -> dict[str, str]:
 
 
 def scalar(db: psycopg.Connection[Any], sql: str, params: tuple[Any, ...] = ()) -> Any:
-    row = db.execute(sql, params or None).fetchone()  # type: ignore[arg-type]
+    row = db.execute(sql, params or None).fetchone()
     assert row is not None
     return row[0]
 
@@ -203,7 +203,9 @@ def enum_labels(db: psycopg.Connection[Any], type_name: str) -> list[str]:
     return list(scalar(db, "SELECT enum_range(NULL::%s)::text[]" % type_name))  # noqa: UP031
 
 
-def test_types_round_trip_source_to_sink_exactly(db, source, sink) -> None:
+def test_types_round_trip_source_to_sink_exactly(
+    db: psycopg.Connection[Any], source: PostgresSource, sink: PostgresSink
+) -> None:
     labels = ", ".join("'" + label.replace("'", "''") + "'" for label in RT_MOOD_LABELS)
     db.execute(f"CREATE TYPE rt_mood AS ENUM ({labels})")
     columns = ", ".join(f"{name} {kind}" for name, (kind, _) in ROUND_TRIP_TYPES.items())
@@ -234,7 +236,9 @@ def test_types_round_trip_source_to_sink_exactly(db, source, sink) -> None:
     assert scalar(db, "SELECT c_double = 'NaN' FROM copy.types_dst WHERE id = 3")
 
 
-def test_source_schema_keeps_numeric_exact(source, db) -> None:
+def test_source_schema_keeps_numeric_exact(
+    source: PostgresSource, db: psycopg.Connection[Any]
+) -> None:
     db.execute(
         "CREATE TABLE nums (small numeric(12,2), wide numeric(39,0), free numeric, "
         "cash money, neg numeric(5,-2))"
@@ -261,7 +265,9 @@ def test_source_schema_keeps_numeric_exact(source, db) -> None:
     }
 
 
-def test_read_streams_in_bounded_batches_and_can_stop_early(source, db) -> None:
+def test_read_streams_in_bounded_batches_and_can_stop_early(
+    source: PostgresSource, db: psycopg.Connection[Any]
+) -> None:
     db.execute(
         "CREATE TABLE many AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 5000) g"
     )
@@ -269,14 +275,20 @@ def test_read_streams_in_bounded_batches_and_can_stop_early(source, db) -> None:
     assert sum(b.num_rows for b in batches) == 5000
     assert max(b.num_rows for b in batches) <= 700
 
-    reader = source.read(ReadRequest(TableRef("many"), batch_rows=100))
+    # read() is a generator (declared an Iterator): close() runs its cleanup
+    reader = cast(
+        Generator[pa.RecordBatch, None, None],
+        source.read(ReadRequest(TableRef("many"), batch_rows=100)),
+    )
     assert next(reader).num_rows == 100
     reader.close()  # abandoning a read ends its transaction; the connection stays usable
     assert source.check(TableRef("many")).row_count == 5000
 
 
 # ---- (2) odd names -------------------------------------------------------------------------
-def test_schema_qualified_mixed_case_names_with_spaces_and_quotes(db, source, sink) -> None:
+def test_schema_qualified_mixed_case_names_with_spaces_and_quotes(
+    db: psycopg.Connection[Any], source: PostgresSource, sink: PostgresSink
+) -> None:
     db.execute('CREATE SCHEMA "Sales Dept"')
     db.execute(
         'CREATE TABLE "Sales Dept"."Order Lines" ("Line No" integer PRIMARY KEY, '
@@ -310,7 +322,7 @@ INCREMENTAL_CASES = [
 
 @pytest.mark.parametrize(("key", "bound", "expected"), INCREMENTAL_CASES)
 def test_incremental_read_returns_rows_at_or_above_the_bound(
-    source, db, key, bound, expected
+    source: PostgresSource, db: psycopg.Connection[Any], key: str, bound: Any, expected: list[int]
 ) -> None:
     db.execute(
         "CREATE TABLE IF NOT EXISTS events (id bigint, at timestamptz, at_local timestamp, "
@@ -331,7 +343,9 @@ def test_incremental_read_returns_rows_at_or_above_the_bound(
     assert sorted(rows.column("id").to_pylist()) == expected
 
 
-def test_incremental_key_that_is_not_a_column_is_terminal(source, db) -> None:
+def test_incremental_key_that_is_not_a_column_is_terminal(
+    source: PostgresSource, db: psycopg.Connection[Any]
+) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS keyless (id bigint)")
     with pytest.raises(TerminalError, match="incremental key 'nope' is not a column"):
         list(source.read(ReadRequest(TableRef("keyless"), incremental_key="nope", lower_bound=1)))
@@ -355,7 +369,9 @@ def _load(sink: PostgresSink, table: TableRef, rows: pa.Table, **kw: Any) -> int
     return sink.load(request, iter(rows.to_batches())).rows_in_table
 
 
-def test_failed_replace_after_the_swap_leaves_the_old_table_intact(db, sink) -> None:
+def test_failed_replace_after_the_swap_leaves_the_old_table_intact(
+    db: psycopg.Connection[Any], sink: PostgresSink
+) -> None:
     table = TableRef("swap_me", "atomic")
     old = pa.table({"id": pa.array([1, 2, 3], pa.int64()), "v": ["a", "b", "c"]})
     assert _load(sink, table, old, primary_key=("id",)) == 3
@@ -372,7 +388,9 @@ def test_failed_replace_after_the_swap_leaves_the_old_table_intact(db, sink) -> 
     assert leftovers == 0
 
 
-def test_bad_data_fails_the_load_and_keeps_the_old_table(db, sink) -> None:
+def test_bad_data_fails_the_load_and_keeps_the_old_table(
+    db: psycopg.Connection[Any], sink: PostgresSink
+) -> None:
     table = TableRef("keep_me", "atomic")
     assert _load(sink, table, pa.table({"id": pa.array([1], pa.int64())})) == 1
     finer_than_postgres = pa.table({"id": pa.array([1_000_000_001], pa.timestamp("ns"))})
@@ -396,11 +414,13 @@ def test_bad_data_fails_the_load_and_keeps_the_old_table(db, sink) -> None:
     assert sink.ping().startswith("PostgreSQL")  # the connection survived both failures
 
 
-def test_readers_never_see_an_empty_or_missing_table_during_replace(database, db, sink) -> None:
+def test_readers_never_see_an_empty_or_missing_table_during_replace(
+    database: str, db: psycopg.Connection[Any], sink: PostgresSink
+) -> None:
     table = TableRef("busy", "atomic")
     _load(sink, table, pa.table({"id": pa.array([1], pa.int64())}))
     lid = scalar(db, "SELECT 'atomic.busy'::regclass::oid")
-    dsn = {"host": HOST, "port": PORT, "user": "postgres", "dbname": database}
+    dsn: dict[str, Any] = {"host": HOST, "port": PORT, "user": "postgres", "dbname": database}
 
     def waiting_locks() -> int:
         return int(
@@ -478,7 +498,9 @@ def acl(db: psycopg.Connection[Any], qualified: str) -> list[str]:
 
 
 @pytest.mark.parametrize("dedupe", [False, True], ids=["direct", "staged"])
-def test_a_full_load_keeps_owner_grants_and_comments(db, sink, roles, dedupe) -> None:
+def test_a_full_load_keeps_owner_grants_and_comments(
+    db: psycopg.Connection[Any], sink: PostgresSink, roles: tuple[str, str], dedupe: bool
+) -> None:
     owner, reader = roles
     table = TableRef("granted", f"keep_{int(dedupe)}")
     qualified = f"{table.schema}.granted"
@@ -517,7 +539,7 @@ def test_a_full_load_keeps_owner_grants_and_comments(db, sink, roles, dedupe) ->
     assert comments == [("id", None), ("v", "the value"), ("new", None)]
 
 
-def test_a_first_load_grants_nothing_extra(db, sink) -> None:
+def test_a_first_load_grants_nothing_extra(db: psycopg.Connection[Any], sink: PostgresSink) -> None:
     table = TableRef("fresh_grants", "keep")
     _load(sink, table, pa.table({"id": pa.array([1], pa.int64())}))
     _load(sink, table, pa.table({"id": pa.array([2], pa.int64())}), run_id=2)
@@ -527,7 +549,9 @@ def test_a_first_load_grants_nothing_extra(db, sink) -> None:
 
 
 # ---- leftovers of killed loads -------------------------------------------------------------
-def test_leftover_staging_tables_of_the_same_table_are_dropped_exactly(db, sink) -> None:
+def test_leftover_staging_tables_of_the_same_table_are_dropped_exactly(
+    db: psycopg.Connection[Any], sink: PostgresSink
+) -> None:
     table = TableRef("orders", "leftover")
     _load(sink, table, pa.table({"id": pa.array([1], pa.int64())}))
     long_name = "orders_" + "x" * 60
@@ -556,7 +580,7 @@ def test_leftover_staging_tables_of_the_same_table_are_dropped_exactly(db, sink)
     assert scalar(db, "SELECT to_regclass('public.\"__sluice_stage_7_orders\"') IS NOT NULL")
 
 
-def test_long_names_that_begin_alike_get_distinct_siblings(sink) -> None:
+def test_long_names_that_begin_alike_get_distinct_siblings(sink: PostgresSink) -> None:
     a = TableRef("a" * 50 + "_one", "s")
     b = TableRef("a" * 50 + "_two", "s")
     names = {sink.sibling(t, "__sluice_stage_", 123456).name for t in (a, b)}
@@ -583,7 +607,9 @@ def with_declared(rows: pa.Table, types: dict[str, Any]) -> pa.Table:
     return rows.cast(pa.schema(fields))
 
 
-def test_declared_text_types_drift_by_widening_only(db, sink) -> None:
+def test_declared_text_types_drift_by_widening_only(
+    db: psycopg.Connection[Any], sink: PostgresSink
+) -> None:
     table = TableRef("sized", "drift_sized")
     rows = pa.table({"id": pa.array([1], pa.int64()), "v": ["abc"], "c": ["ab"]})
     first = {
@@ -661,11 +687,15 @@ TYPE_CHANGES = [
 
 
 @pytest.mark.parametrize(("live", "incoming", "change"), TYPE_CHANGES)
-def test_type_changes_of_sink_columns(sink, live, incoming, change) -> None:
+def test_type_changes_of_sink_columns(
+    sink: PostgresSink, live: str, incoming: str, change: Change
+) -> None:
     assert sink.type_change(live, incoming) is change
 
 
-def test_text_columns_of_earlier_loads_take_declared_types_as_they_are(db, sink) -> None:
+def test_text_columns_of_earlier_loads_take_declared_types_as_they_are(
+    db: psycopg.Connection[Any], sink: PostgresSink
+) -> None:
     """A sink table from before declared types (text) keeps loading, values unchanged."""
     db.execute("CREATE SCHEMA legacy")
     db.execute("CREATE TABLE legacy.t (id bigint PRIMARY KEY, v text, c text, m text)")
@@ -686,7 +716,9 @@ def test_text_columns_of_earlier_loads_take_declared_types_as_they_are(db, sink)
     assert _live_rows(db, "legacy.t") == [(1, "abc", "ab  ", "b")]  # char(n)'s padding kept
 
 
-def test_an_enum_gains_the_labels_the_source_added(db, sink) -> None:
+def test_an_enum_gains_the_labels_the_source_added(
+    db: psycopg.Connection[Any], sink: PostgresSink
+) -> None:
     table = TableRef("moods", "enums")
     one = {"m": declared(pa.string(), "gain", ("gain", ["b", "d"]))}
     _load(sink, table, with_declared(pa.table({"m": ["b", "d"]}), one))
@@ -709,7 +741,9 @@ def test_an_enum_gains_the_labels_the_source_added(db, sink) -> None:
     assert enum_labels(db, "enums.gain") == ["a", "b", "c", "d", "e"]
 
 
-def test_an_enum_that_conflicts_in_the_sink_becomes_text(db, sink, caplog) -> None:
+def test_an_enum_that_conflicts_in_the_sink_becomes_text(
+    db: psycopg.Connection[Any], sink: PostgresSink, caplog: pytest.LogCaptureFixture
+) -> None:
     db.execute("CREATE SCHEMA clash; CREATE TYPE clash.mood AS ENUM ('x', 'y')")
     types = {"m": declared(pa.string(), "mood", ("mood", ["a", "b"]))}
     with caplog.at_level(logging.WARNING, logger="sluice.postgres"):
@@ -733,7 +767,7 @@ def test_an_enum_that_conflicts_in_the_sink_becomes_text(db, sink, caplog) -> No
 
 
 # ---- (5) MERGE and schema drift ------------------------------------------------------------
-def test_merge_upserts_on_the_primary_key(db, sink) -> None:
+def test_merge_upserts_on_the_primary_key(db: psycopg.Connection[Any], sink: PostgresSink) -> None:
     table = TableRef("customers", "merge")
     first = pa.table({"id": pa.array([1, 2, 3], pa.int32()), "name": ["ann", "bob", "cy"]})
     assert _load(sink, table, first, primary_key=("id",)) == 3
@@ -765,7 +799,9 @@ def test_merge_upserts_on_the_primary_key(db, sink) -> None:
     )
 
 
-def test_schema_drift_adds_columns_and_widens_types(db, sink) -> None:
+def test_schema_drift_adds_columns_and_widens_types(
+    db: psycopg.Connection[Any], sink: PostgresSink
+) -> None:
     db.execute("CREATE SCHEMA IF NOT EXISTS drift")
     db.execute("CREATE TABLE drift.t (id smallint PRIMARY KEY, label varchar(3), x real)")
     db.execute("INSERT INTO drift.t VALUES (1, 'abc', 1.5)")
@@ -797,7 +833,9 @@ def test_schema_drift_adds_columns_and_widens_types(db, sink) -> None:
 
 
 # ---- (6) errors: clear, classified, and without the password ---------------------------------
-def test_missing_table_is_terminal_and_says_where_it_looked(db, source) -> None:
+def test_missing_table_is_terminal_and_says_where_it_looked(
+    db: psycopg.Connection[Any], source: PostgresSource
+) -> None:
     db.execute('CREATE SCHEMA sales; CREATE TABLE sales."Orders" (id int)')
     with pytest.raises(TerminalError) as caught:
         source.check(TableRef("orders", "sales"))
@@ -832,7 +870,7 @@ def test_missing_table_is_terminal_and_says_where_it_looked(db, source) -> None:
     ],
 )
 def test_connection_errors_are_classified_and_never_show_the_password(
-    database, creds, error, words
+    database: str, creds: dict[str, Any], error: type[StageError], words: str
 ) -> None:
     model = PostgresCreds.model_validate(creds)
     with pytest.raises(error) as caught:
@@ -844,7 +882,9 @@ def test_connection_errors_are_classified_and_never_show_the_password(
     assert model.location() in message
 
 
-def test_a_connection_lost_mid_read_is_transient(database, db, creds) -> None:
+def test_a_connection_lost_mid_read_is_transient(
+    database: str, db: psycopg.Connection[Any], creds: PostgresCreds
+) -> None:
     db.execute(
         "CREATE TABLE IF NOT EXISTS big AS "
         "SELECT g AS id, repeat(md5(g::text), 4) AS s FROM generate_series(1, 400000) g"
@@ -865,7 +905,7 @@ def test_a_connection_lost_mid_read_is_transient(database, db, creds) -> None:
         source.close()
 
 
-def test_ping_names_the_server(source, sink, database) -> None:
+def test_ping_names_the_server(source: PostgresSource, sink: PostgresSink, database: str) -> None:
     assert source.ping().startswith("PostgreSQL ")
     assert source.ping().endswith(f" at {HOST}:{PORT}/{database}")
     assert sink.ping() == source.ping()
@@ -883,7 +923,7 @@ def test_ping_names_the_server(source, sink, database) -> None:
         ({"host": "h", "user": "u", "database": "d", "port": 0}, "port"),
     ],
 )
-def test_creds_validation_messages(creds, message) -> None:
+def test_creds_validation_messages(creds: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         validate_creds("postgres", creds, role="source")
 
@@ -901,7 +941,7 @@ def test_password_and_url_are_secret_in_every_display() -> None:
     assert isinstance(model, PostgresCreds) and model.location() == "h/d"
 
 
-def test_odd_passwords_survive_the_connection_string(database) -> None:
+def test_odd_passwords_survive_the_connection_string(database: str) -> None:
     # Trust auth ignores the password, but a badly escaped one breaks libpq's parsing.
     odd = PostgresCreds.model_validate(
         {"host": HOST, "user": "postgres", "password": "it's a \\ pass=word", "database": database}

@@ -24,7 +24,7 @@ CHINOOK_PG = SHARED / "datasets" / "chinook" / "Chinook_PostgreSql.sql"
 def execute(url: str, sql: str, params: tuple[Any, ...] = ()) -> None:
     with psycopg.connect(url, autocommit=True) as connection:
         # No parameters: the simple query protocol, so a script may hold many statements.
-        connection.execute(sql, params or None)  # type: ignore[arg-type]
+        connection.execute(sql, params or None)
 
 
 def rows_text(url: str, table: str, order: str) -> list[str]:
@@ -32,7 +32,7 @@ def rows_text(url: str, table: str, order: str) -> list[str]:
         connection.execute("SET TIME ZONE 'UTC'")  # both sides print instants alike
         return [
             row[0]
-            for row in connection.execute(f"SELECT t::text FROM {table} AS t ORDER BY {order}")  # type: ignore[arg-type]
+            for row in connection.execute(f"SELECT t::text FROM {table} AS t ORDER BY {order}")
         ]
 
 

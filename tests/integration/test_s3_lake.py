@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -32,16 +33,16 @@ def configure(sluice: Sluice, workdir: Path, lake: str) -> None:
     sluice(f"destination add wh --type duckdb --creds '{json.dumps(sink)}'", ok=True)
 
 
-def committed_parts(manifests: list[dict[str, object]], base: str) -> list[str]:
+def committed_parts(manifests: list[dict[str, Any]], base: str) -> list[str]:
     """Part files of committed batches only: the documented way to read a sluice lake."""
     files = []
     for manifest in manifests:
-        batch = f"{base}/batch={int(manifest['sequence']):08d}"  # type: ignore[call-overload]
-        files += [f"{batch}/{part['path']}" for part in manifest["parts"]]  # type: ignore[attr-defined, index]
+        batch = f"{base}/batch={int(manifest['sequence']):08d}"
+        files += [f"{batch}/{part['path']}" for part in manifest["parts"]]
     return files
 
 
-def s3_manifests(endpoint: str, table: str) -> list[dict[str, object]]:
+def s3_manifests(endpoint: str, table: str) -> list[dict[str, Any]]:
     import boto3
 
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")

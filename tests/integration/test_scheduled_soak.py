@@ -106,9 +106,9 @@ def test_fifty_scheduled_cycles_with_concurrent_writes(configured: Path, workdir
     with sqlite3.connect(configured) as c:
         source_keyed = sorted(c.execute("SELECT id, v, changed FROM keyed").fetchall())
         source_log = sorted(c.execute("SELECT id, v, changed FROM log").fetchall())
-    with duckdb.connect(str(workdir / "wh.duckdb"), read_only=True) as c:
-        sink_keyed = sorted(c.execute("SELECT id, v, changed FROM keyed").fetchall())
-        sink_log = Counter(c.execute("SELECT id, v, changed FROM log").fetchall())
+    with duckdb.connect(str(workdir / "wh.duckdb"), read_only=True) as wh:
+        sink_keyed = sorted(wh.execute("SELECT id, v, changed FROM keyed").fetchall())
+        sink_log = Counter(wh.execute("SELECT id, v, changed FROM log").fetchall())
     assert len(source_keyed) > 200
     assert sink_keyed == source_keyed  # merged on the key: exactly the source
 

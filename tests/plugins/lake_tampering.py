@@ -33,9 +33,9 @@ class TamperLake(StageType):
         path = posixpath.join(base, part.path)
         damage = os.environ["SLUICE_TEST_TAMPER"]
         if damage == "flip_byte":
-            data = bytearray(table.store.read_bytes(path))
-            data[len(data) // 2] ^= 0xFF
-            table.store.write_atomic(path, bytes(data))
+            flipped = bytearray(table.store.read_bytes(path))
+            flipped[len(flipped) // 2] ^= 0xFF
+            table.store.write_atomic(path, bytes(flipped))
             return StageResult(rows=0)
         assert damage == "drop_row", damage
         with table.store.open_input(path) as handle:

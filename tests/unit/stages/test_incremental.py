@@ -23,7 +23,8 @@ def rows(*pairs: tuple[int, datetime | None]) -> pa.RecordBatch:
 
 
 def ids(batch: pa.RecordBatch) -> list[int]:
-    return batch.column("id").to_pylist()
+    values: list[int] = batch.column("id").to_pylist()
+    return values
 
 
 def keep(since: Any, held: set[str], batch: pa.RecordBatch, floor: Any = None) -> list[int]:
