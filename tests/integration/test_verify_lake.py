@@ -1,4 +1,5 @@
-"""verify_lake catches a damaged batch, retracts it and puts the watermark back.
+"""verify_lake catches a damaged batch before it is published: no reader and no hop 2 ever
+sees it, the watermark stays, and the next run reads its rows again.
 
 The damage is done by a test stage (tests/plugins/lake_tampering.py) placed between extract
 and verify_lake, the way a faulty disk, upload or driver would leave a batch.
@@ -86,7 +87,7 @@ def test_full_batch_short_of_the_source_count_fails_and_is_never_loaded(
     stage = failed_stage(sluice, int(failed["id"]))
     assert stage["stage_type"] == "verify_lake"
     assert "holds 39 rows, the source counted 40 in the same snapshot" in stage["error_message"]
-    assert lake_batches(sluice) == []  # retracted: no reader and no hop 2 sees it
+    assert lake_batches(sluice) == []  # never published: no reader and no hop 2 sees it
     hop2 = run_hop(sluice, "dl_to_sink")
     assert hop2["status"] == "failed"
     assert "holds no committed batch" in failed_stage(sluice, int(hop2["id"]))["error_message"]
@@ -100,7 +101,7 @@ def test_full_batch_short_of_the_source_count_fails_and_is_never_loaded(
     )
 
 
-def test_damaged_incremental_batch_is_retracted_and_its_watermark_restored(
+def test_a_damaged_incremental_batch_is_never_published_and_the_watermark_stays(
     tampering: Path, sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sluice(
@@ -136,3 +137,70 @@ def test_damaged_incremental_batch_is_retracted_and_its_watermark_restored(
     assert same_rows(
         sqlite_table(tampering, "events"), duckdb_table(workdir / "wh.duckdb", "events"), ["id"]
     )
+
+
+def add_rows(source: Path, first: int, count: int) -> None:
+    with sqlite3.connect(source) as c:
+        c.executemany(
+            "INSERT INTO events VALUES (?, ?, ?)",
+            [
+                (i, f"v{i}", f"2025-01-01 11:{i // 60:02d}:{i % 60:02d}")
+                for i in range(first, first + count)
+            ],
+        )
+
+
+def test_a_missing_part_leaves_the_batch_unpublished(
+    tampering: Path, sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sluice(
+        "table add events --source src --destination wh --primary-key id --load incremental "
+        "--key at --sink-load incremental",
+        ok=True,
+    )
+    assert run_hop(sluice, "source_to_dl")["status"] == "success"
+    before = watermark(sluice)
+    add_rows(tampering, 41, 10)
+    sluice("table edit events --pipeline tampered", ok=True)
+    monkeypatch.setenv("SLUICE_TEST_TAMPER", "delete_part")
+
+    failed = run_hop(sluice, "source_to_dl")
+
+    stage = failed_stage(sluice, int(failed["id"]))
+    assert stage["stage_type"] == "verify_lake"
+    assert "lake storage error" in stage["error_message"]
+    assert watermark(sluice) == before
+    assert [b["rows"] for b in lake_batches(sluice)] == [40]
+    sluice("table edit events --pipeline default", ok=True)
+    assert run_hop(sluice, "source_to_dl")["status"] == "success"
+    assert run_hop(sluice, "dl_to_sink")["status"] == "success"
+    assert same_rows(
+        sqlite_table(tampering, "events"), duckdb_table(workdir / "wh.duckdb", "events"), ["id"]
+    )
+
+
+def test_hop2_running_between_extract_and_verify_never_loads_the_unverified_batch(
+    tampering: Path, sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Append without a key: a batch loaded twice would show as duplicate rows.
+    sluice(
+        "table add events --source src --destination wh --load incremental --key at "
+        "--sink-load incremental",
+        ok=True,
+    )
+    assert run_hop(sluice, "source_to_dl")["status"] == "success"
+    assert run_hop(sluice, "dl_to_sink")["status"] == "success"
+    add_rows(tampering, 41, 10)
+    sluice("table edit events --pipeline tampered", ok=True)
+    monkeypatch.setenv("SLUICE_TEST_TAMPER", "hop2_then_flip_byte")
+
+    assert run_hop(sluice, "source_to_dl")["status"] == "failed"
+    loaded = duckdb_table(workdir / "wh.duckdb", "events")
+    assert loaded.num_rows == 40  # the hop 2 run inside the window found nothing to load
+
+    sluice("table edit events --pipeline default", ok=True)
+    assert run_hop(sluice, "source_to_dl")["status"] == "success"
+    assert run_hop(sluice, "dl_to_sink")["status"] == "success"
+    loaded = duckdb_table(workdir / "wh.duckdb", "events")
+    assert loaded.num_rows == 50 and len(set(loaded.column("id").to_pylist())) == 50
+    assert same_rows(sqlite_table(tampering, "events"), loaded, ["id"])

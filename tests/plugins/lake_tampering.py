@@ -7,12 +7,14 @@ import dataclasses
 import hashlib
 import os
 import posixpath
+import subprocess
+import sys
 from typing import ClassVar
 
 import pyarrow.parquet as pq
 
 from sluice.core.models import Hop
-from sluice.lake.manifest import MANIFEST_NAME
+from sluice.lake.manifest import PENDING_NAME
 from sluice.stages.context import StageContext, StageResult
 from sluice.stages.registry import StageType
 
@@ -20,18 +22,34 @@ from sluice.stages.registry import StageType
 class TamperLake(StageType):
     """`flip_byte`: one byte of the first part changes (checksums no longer match).
     `drop_row`: the first part loses its last row and the manifest is rewritten to agree,
-    so only the source's own count can tell."""
+    so only the source's own count can tell. `delete_part`: the first part is gone.
+    `hop2_then_flip_byte`: a hop 2 run of the table runs to its end first, then flip_byte."""
 
     name: ClassVar[str] = "test_tamper_lake"
     hop: ClassVar[Hop] = Hop.SOURCE_TO_DL
 
     def run(self, ctx: StageContext) -> StageResult:
         table = ctx.lake_table
-        manifest = next(m for m in reversed(table.committed()) if m.run_id == ctx.run.id)
+        [manifest] = table.pending(ctx.run.id)  # written, not yet verified nor published
         base = table.batch_path(manifest)
         part = manifest.parts[0]
         path = posixpath.join(base, part.path)
         damage = os.environ["SLUICE_TEST_TAMPER"]
+        if damage == "delete_part":
+            table.store.fs.delete_file(path)
+            return StageResult(rows=0)
+        if damage == "hop2_then_flip_byte":
+            # Hop 2 is its own run (its own lock): it may run right now, between extract and
+            # verify_lake of this one. It must not see the batch this run has not verified.
+            hop2 = subprocess.run(
+                [sys.executable, "-m", "sluice", "run", table.table, "--hop", "dl_to_sink"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert hop2.returncode == 0, hop2.stdout + hop2.stderr
+            damage = "flip_byte"
         if damage == "flip_byte":
             flipped = bytearray(table.store.read_bytes(path))
             flipped[len(flipped) // 2] ^= 0xFF
@@ -48,5 +66,5 @@ class TamperLake(StageType):
         rewritten = dataclasses.replace(
             manifest, parts=(shorter, *manifest.parts[1:]), row_count=manifest.row_count - 1
         )
-        table.store.write_atomic(posixpath.join(base, MANIFEST_NAME), rewritten.to_json())
+        table.store.write_atomic(posixpath.join(base, PENDING_NAME), rewritten.to_json())
         return StageResult(rows=0)

@@ -12,7 +12,8 @@ import signal
 POINTS = (
     "extract:between_batches",
     "lake:before_manifest",
-    "extract:after_manifest",
+    "lake:before_publish",
+    "lake:after_manifest",
     "load:inside_transaction",
     "load:after_commit",
 )

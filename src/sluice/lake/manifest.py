@@ -10,6 +10,9 @@ from typing import Any
 import pyarrow as pa
 
 MANIFEST_NAME = "_manifest.json"
+# A batch written but not yet verified: the same manifest under another name, which no
+# reader looks for. verify_lake publishes it as MANIFEST_NAME once the parts check out.
+PENDING_NAME = "_pending_manifest.json"
 WINDOW_NAME = "_window.parquet"
 FORMAT_VERSION = 1
 

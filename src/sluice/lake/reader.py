@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sluice.lake.layout import BATCH_DIR, table_dir
-from sluice.lake.manifest import MANIFEST_NAME, Manifest
+from sluice.lake.manifest import MANIFEST_NAME, PENDING_NAME, Manifest
 from sluice.lake.store import LakeStore
 
 READ_BUFFER = 1 << 20
@@ -53,15 +53,27 @@ class LakeTable:
                 manifests.append(manifest)
         return manifests
 
-    def retract(self, manifest: Manifest) -> None:
-        """Make a committed batch invisible again (its manifest goes; the parts stay until
-        the next writer or `lake gc` removes the directory). For a batch that failed
-        verification: no reader or hop 2 picks it up from then on."""
-        path = self.batch_dirs().get(manifest.sequence)
-        if path is not None:
-            manifest_path = posixpath.join(path, MANIFEST_NAME)
-            if self.store.exists(manifest_path):
-                self.store.fs.delete_file(manifest_path)
+    def pending(self, run_id: int) -> list[Manifest]:
+        """Batches `run_id` wrote and has not published yet (see BatchWriter.commit)."""
+        found = []
+        for sequence, path in sorted(self.batch_dirs().items()):
+            pending_path = posixpath.join(path, PENDING_NAME)
+            if self.store.exists(posixpath.join(path, MANIFEST_NAME)):
+                continue
+            if not self.store.exists(pending_path):
+                continue
+            manifest = Manifest.from_json(self.store.read_bytes(pending_path))
+            if manifest.sequence == sequence and manifest.run_id == run_id:
+                found.append(manifest)
+        return found
+
+    def publish(self, manifest: Manifest) -> None:
+        """Make a pending batch exist for every reader: its manifest, written atomically."""
+        path = self.batch_dirs()[manifest.sequence]
+        self.store.write_atomic(posixpath.join(path, MANIFEST_NAME), manifest.to_json())
+        pending_path = posixpath.join(path, PENDING_NAME)
+        if self.store.exists(pending_path):  # only tidiness: readers never look at it
+            self.store.fs.delete_file(pending_path)
 
     def batch_path(self, manifest: Manifest) -> str:
         return self.batch_dirs().get(manifest.sequence) or ""

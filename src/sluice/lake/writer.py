@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from sluice.core.clock import iso, utcnow
 from sluice.core.faults import crash_point
 from sluice.lake.layout import batch_dir_name, part_name
-from sluice.lake.manifest import MANIFEST_NAME, WINDOW_NAME, Manifest, PartInfo
+from sluice.lake.manifest import MANIFEST_NAME, PENDING_NAME, WINDOW_NAME, Manifest, PartInfo
 from sluice.lake.reader import LakeTable
 from sluice.lake.store import HashingWriter
 
@@ -181,8 +181,14 @@ class BatchWriter:
         self._writer = None
         self._sink = None
 
-    def commit(self, manifest: Manifest, window: pa.Table | None = None) -> Manifest:
-        """Finish the parts and publish the manifest; from here on the batch exists."""
+    def commit(
+        self, manifest: Manifest, window: pa.Table | None = None, *, publish: bool = True
+    ) -> Manifest:
+        """Finish the parts and publish the manifest; from here on the batch exists.
+
+        With `publish=False` the manifest is written under PENDING_NAME instead: the batch is
+        complete but invisible until `LakeTable.publish` (after verify_lake checked it).
+        """
         self._flush()
         self._settle()
         self._encoder.shutdown()
@@ -201,7 +207,8 @@ class BatchWriter:
             parts=tuple(self._parts),
             window=window_part,
         )
-        self.table.store.write_atomic(posixpath.join(self.dir, MANIFEST_NAME), final.to_json())
+        name = MANIFEST_NAME if publish else PENDING_NAME
+        self.table.store.write_atomic(posixpath.join(self.dir, name), final.to_json())
         return final
 
     def _write_window(self, window: pa.Table) -> PartInfo:

@@ -135,20 +135,19 @@ class Extract(StageType):
                 window = None
                 if tracker is not None and key is not None:
                     window = tracker.window(point.since, point.held, info.schema.field(key).type)
+                verified_later = _verify_lake_follows(ctx)
                 manifest = writer.commit(
-                    self._manifest(ctx, hop.load_type, key, point, tracker, counted), window
+                    self._manifest(ctx, hop.load_type, key, point, tracker, counted),
+                    window,
+                    publish=not verified_later,
                 )
             except BaseException:
                 writer.abort()
                 raise
         finally:
             source.close()
-        crash_point("extract:after_manifest")
-        if manifest.watermark_after is not None:
-            # Only after the manifest is published: the watermark never runs ahead of the lake.
-            ctx.repo.set_watermark(
-                ctx.table.source_tablename, Hop.SOURCE_TO_DL, manifest.watermark_after
-            )
+        if not verified_later:
+            _advance_watermark(ctx, manifest)
         return StageResult(
             rows=manifest.row_count,
             file_paths=[lake_table.store.display(p) for p in lake_table.part_paths(manifest)],
@@ -219,12 +218,32 @@ class Extract(StageType):
         )
 
 
+def _verify_lake_follows(ctx: StageContext) -> bool:
+    """Whether this run's template has verify_lake after the current stage: then the batch
+    stays pending until verify_lake publishes it, so hop 2 never sees an unchecked batch."""
+    return any(
+        stage.stage_type == VerifyLake.name and stage.stage_order > ctx.stage.stage_order
+        for stage in ctx.repo.list_stages(ctx.run.pipeline_name)
+    )
+
+
+def _advance_watermark(ctx: StageContext, manifest: Manifest) -> None:
+    """Called once the batch is published: the watermark never runs ahead of the lake (and
+    if this update is lost, the next run takes the value from the lake)."""
+    crash_point("lake:after_manifest")
+    if manifest.watermark_after is not None:
+        ctx.repo.set_watermark(
+            ctx.table.source_tablename, Hop.SOURCE_TO_DL, manifest.watermark_after
+        )
+
+
 class VerifyLake(StageType):
     """The batch this run wrote matches its manifest (parts, checksums, row counts, schema)
-    and, for a full load, the row count the source took in the read's own snapshot.
+    and, for a full load, the row count the source took in the read's own snapshot; only
+    then is it published and the watermark moved.
 
-    A batch that fails is retracted, and the watermark it advanced goes back, so hop 2 never
-    loads it and the next run reads its rows again.
+    A batch that fails stays unpublished: no reader and no hop 2 ever sees it, the watermark
+    stays, and the next hop 1 run removes its files and reads its rows again.
     """
 
     name: ClassVar[str] = "verify_lake"
@@ -232,23 +251,26 @@ class VerifyLake(StageType):
 
     def run(self, ctx: StageContext) -> StageResult:
         lake_table = ctx.lake_table
-        mine = [m for m in lake_table.committed() if m.run_id == ctx.run.id]
+        pending = lake_table.pending(ctx.run.id)
+        # Published already: a retry of this stage after the publication (or a template whose
+        # extract published because no verify_lake followed it when it ran).
+        published = [m for m in lake_table.committed() if m.run_id == ctx.run.id]
         rows = 0
         paths: list[str] = []
-        for manifest in mine:
-            try:
-                counted, found = self._verify(lake_table, manifest)
-            except TerminalError:
-                self._retract(ctx, manifest)
-                raise
-            rows += counted
-            paths.extend(lake_table.store.display(path) for path in found)
+        for manifest in sorted([*published, *pending], key=lambda m: m.sequence):
+            rows += self._verify(lake_table, manifest)
+            paths.extend(lake_table.store.display(p) for p in lake_table.part_paths(manifest))
+        for manifest in pending:
+            crash_point("lake:before_publish")
+            lake_table.publish(manifest)
+        newest = max([*published, *pending], key=lambda m: m.sequence, default=None)
+        if newest is not None:
+            _advance_watermark(ctx, newest)
         return StageResult(rows=rows, file_paths=paths)
 
-    def _verify(self, lake_table: LakeTable, manifest: Manifest) -> tuple[int, list[str]]:
+    def _verify(self, lake_table: LakeTable, manifest: Manifest) -> int:
         base = lake_table.batch_path(manifest)
         counted = 0
-        paths: list[str] = []
         for part in manifest.parts:
             path = posixpath.join(base, part.path)
             digest, size = lake_table.store.sha256_of(path)
@@ -267,7 +289,6 @@ class VerifyLake(StageType):
                     f"lake part {path} holds {part_rows} rows, its manifest says {part.rows}"
                 )
             counted += part_rows
-            paths.append(path)
         if counted != manifest.row_count:
             raise TerminalError(
                 f"lake batch {manifest.sequence} holds {counted} rows, its manifest says "
@@ -280,24 +301,4 @@ class VerifyLake(StageType):
                 f"lake batch {manifest.sequence} holds {counted} rows, the source counted "
                 f"{expected} in the same snapshot"
             )
-        return counted, paths
-
-    def _retract(self, ctx: StageContext, manifest: Manifest) -> None:
-        lake_table = ctx.lake_table
-        lake_table.retract(manifest)
-        name = ctx.table.source_tablename
-        stored = ctx.repo.get_table(name).source_to_dl.last_incremental_value
-        if manifest.watermark_after is None or stored != manifest.watermark_after:
-            return  # the watermark is not this batch's (the user set it since): theirs stays
-        restored = manifest.watermark_before
-        if manifest.load_type == LoadType.FULL.value:
-            # A full read starts from nothing; the key's range it replaced is the one before.
-            restored = next(
-                (
-                    m.watermark_after
-                    for m in reversed(lake_table.committed())
-                    if m.incremental_key == manifest.incremental_key
-                ),
-                None,
-            )
-        ctx.repo.set_watermark(name, Hop.SOURCE_TO_DL, restored)
+        return counted
