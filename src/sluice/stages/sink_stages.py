@@ -219,4 +219,3 @@ class VerifySink(StageType):
                 f"sink table {ctx.sink_ref} has {sink_rows} rows, more than the {lake_rows} "
                 "rows of the lake batches it holds"
             )
-
