@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from pathlib import Path
 from typing import Any
 
 import pyarrow.fs as pafs
@@ -108,3 +109,41 @@ def test_gcs_and_azure_locations_open_through_pyarrow_and_others_fail_in_one_lin
         LakeStore("hdfs://namenode/lake")  # no JVM here: pyarrow lists every path it tried
     message = str(caught.value)
     assert "\n" not in message and "use a local path or a URI such as s3://" in message
+
+
+@pytest.mark.parametrize("sink", ["sqlite", "duckdb"])
+def test_a_lake_error_during_hop2_reaches_the_run_as_itself(
+    sluice: Sluice, workdir: Path, sink: str
+) -> None:
+    # The embedded sinks' drivers pull the lake's batches themselves; an error met there
+    # must not come back as the driver's own, flattened to text with a traceback.
+    sluice("init", ok=True)
+    sluice(f'source add chinook --type sqlite --creds \'{{"path": "{CHINOOK_SQLITE}"}}\'', ok=True)
+    sluice(f'destination add wh --type {sink} --creds \'{{"path": "wh.{sink}"}}\'', ok=True)
+    sluice("table add Track --source chinook --destination wh", ok=True)
+    sluice("run Track --hop source_to_dl", ok=True)
+    [part] = (workdir / "lake").rglob("part-*.parquet")
+    part.unlink()
+
+    result = sluice("run Track --hop dl_to_sink --json")
+
+    shown = sluice(f"runs show {result.json()['id']} --json", ok=True).json()
+    failed = next(s for s in shown["stages"] if s["status"] == "failed")
+    assert failed["stage_type"] == "load"
+    assert failed["error_message"].startswith("load: lake storage error:")
+    assert str(part.name) in failed["error_message"]
+    assert "Traceback" not in failed["error_message"]
+
+
+def test_with_lake_options_an_s3_uri_is_bucket_and_prefix_only() -> None:
+    from sluice.core.errors import ConfigError
+    from sluice.lake.store import LakeOptions, LakeStore
+
+    options = LakeOptions.from_dict({"endpoint_url": "http://127.0.0.1:1", "region": "eu-west-1"})
+    assert LakeStore("s3://bucket/lake/", options).root == "bucket/lake"
+    for uri, says in (
+        ("s3://bucket/lake?region=eu-west-1", "carries settings after '?'"),
+        ("s3:///lake", "names no bucket"),
+    ):
+        with pytest.raises(ConfigError, match=says):
+            LakeStore(uri, options)

@@ -188,8 +188,14 @@ class SqlSinkBase:
         staging = self.sibling(request.table, "__sluice_stage_", request.run_id)
         self.execute(f"DROP TABLE IF EXISTS {self.qualified(staging)}")
         stage_schema = request.schema.append(pa.field(ORDINAL, pa.int64()))
+        upstream = _Upstream(batches)
         try:
-            rows = self.bulk_stage(staging, stage_schema, _with_ordinal(batches, stage_schema))
+            try:
+                rows = self.bulk_stage(staging, stage_schema, _with_ordinal(upstream, stage_schema))
+            except Exception as exc:
+                if upstream.error is None or upstream.error is exc:
+                    raise
+                raise upstream.error from None
             columns = [field.name for field in request.schema]
             staged_types = self.final_types(request, staging)
             self.begin()
@@ -335,6 +341,26 @@ class SqlSinkBase:
                 "(sink_table, lake_table, batch_id, run_id, loaded_at) VALUES (?, ?, ?, ?, ?)",
                 (str(request.table), request.lake_table, batch_id, request.run_id, loaded_at),
             )
+
+
+class _Upstream:
+    """The batches a sink hands to its driver, keeping an error their producer raised.
+
+    A driver that pulls a Python iterator (ADBC ingest, DuckDB) reports the producer's error as
+    its own, flattened to text with a traceback; the load raises the original instead (a lake
+    storage error the engine sorts into retry or not, a data error with its own message).
+    """
+
+    def __init__(self, batches: Iterable[pa.RecordBatch]) -> None:
+        self._batches = batches
+        self.error: Exception | None = None
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from self._batches
+        except Exception as exc:
+            self.error = exc
+            raise
 
 
 def _with_ordinal(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.RecordBatch]:

@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
@@ -113,6 +114,21 @@ def _s3(options: LakeOptions) -> pafs.FileSystem:
     return pafs.S3FileSystem(**kwargs)
 
 
+def _s3_root(uri: str) -> str:
+    """bucket/prefix of an s3:// URI used with lake options, which hold every setting."""
+    parts = urlsplit(uri)
+    if parts.query or parts.fragment:
+        # from_uri would read ?region=... as settings; here they would become part of the
+        # path, and the lake would silently move to an empty prefix.
+        raise ConfigError(
+            f"lake location {uri!r} carries settings after '?': with lake options, give the "
+            "plain s3://bucket/prefix and put region and endpoint into the options"
+        )
+    if not parts.netloc:
+        raise ConfigError(f"lake location {uri!r} names no bucket: use s3://bucket/prefix")
+    return f"{parts.netloc}{parts.path}"
+
+
 class LakeStore:
     """A root location and the few operations the lake needs on it."""
 
@@ -123,7 +139,7 @@ class LakeStore:
                 if options is not None and uri.startswith("s3://"):
                     # Not from_uri: it asks AWS for the bucket's region before the options'
                     # endpoint and keys are known, and fails where only they reach the store.
-                    self.fs, self.root = _s3(options), uri.removeprefix("s3://")
+                    self.fs, self.root = _s3(options), _s3_root(uri)
                 else:
                     self.fs, self.root = pafs.FileSystem.from_uri(uri)
             except (ValueError, OSError) as exc:
