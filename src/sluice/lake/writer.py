@@ -72,7 +72,9 @@ class BatchWriter:
         self.row_group_rows = row_group_rows
         self.row_group_bytes = row_group_bytes
         self.part_rows = part_rows
-        # Numbers of abandoned batches are not reused: a stage log may still name their files.
+        # Taken before the leftovers of a killed run are removed, so a stage log naming their
+        # files does not name this batch's too. A number is only ever reused if it was never
+        # published (an aborted writer removes its directory), so no sink can hold it.
         self.sequence = max(table.batch_dirs(), default=0) + 1
         self._discard_uncommitted()
         self.dir = posixpath.join(table.dir, batch_dir_name(self.sequence))
