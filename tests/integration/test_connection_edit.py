@@ -104,8 +104,20 @@ def test_bad_creds_are_refused_with_the_add_message_and_nothing_changes(
     ("options", "message"),
     [
         ("", "nothing to change in source 'chinook': give --creds JSON, --set FIELD=VALUE"),
-        (f"--set {SECRET}", "--set takes FIELD=VALUE"),
-        (f"--set ={SECRET}", "--set takes FIELD=VALUE"),
+        (
+            f"--set {SECRET}",
+            "--set takes FIELD=VALUE, one field of the creds such as "
+            "password=...; an argument without '=' was given",
+        ),
+        (
+            f"--set ={SECRET}",
+            "--set takes FIELD=VALUE, one field of the creds such as "
+            "password=...; an argument without a field name before '=' was given",
+        ),
+        (
+            "--set path=@missing.txt",
+            "cannot read the value of --set path from missing.txt: No such file or directory",
+        ),
         (f"--set colour={SECRET}", "field 'colour' is not known"),
         ("--set path=", "field 'path': Value error, must name a file"),
         ("--type duckdb", "unknown source type 'duckdb': available source types are"),
@@ -141,6 +153,82 @@ def test_a_type_changes_only_while_no_table_uses_the_connection(
     configured("run Genre", ok=True)
     assert (workdir / "spare.duckdb").is_file()  # a SQLite file, whatever its name says
     assert configured("destination test spare", ok=True).out.startswith("ok destination spare")
+
+
+def test_a_type_change_of_a_used_connection_says_so_before_checking_creds(
+    configured: Sluice,
+) -> None:
+    creds = {"host": "127.0.0.1", "port": 1, "user": "app", "password": SECRET, "database": "d"}
+    configured(f"destination add pg --type postgres --creds '{json.dumps(creds)}'", ok=True)
+    configured("table add Track --source chinook --destination pg", ok=True)
+    stored = configured("destination show pg --json", ok=True).json()
+
+    refused = configured("destination edit pg --type sqlite")
+    assert refused.code == 5
+    assert refused.err.strip() == (
+        "error: destination 'pg' is used by table(s) Track, so its type cannot change from "
+        "postgres to sqlite: re-point those tables to another destination first, or add a new "
+        "destination"
+    )
+    # New creds that fit the new type change nothing either.
+    with_creds = configured('destination edit pg --type sqlite --creds \'{"path": "x.db"}\'')
+    assert (with_creds.code, with_creds.err) == (refused.code, refused.err)
+    # An unknown type is still named as such, used or not.
+    unknown = configured("destination edit pg --type oracle")
+    assert unknown.code == 3 and "unknown destination type 'oracle'" in unknown.err
+    assert configured("destination show pg --json", ok=True).json() == stored
+    assert SECRET not in refused.err + with_creds.err + unknown.err
+
+
+def _stored_creds(kind: str, name: str) -> dict[str, Any]:
+    """The creds as sluice decrypts them for a connector (never shown by any command)."""
+    from sluice.config.repository import DESTINATIONS, SOURCES
+    from sluice.engine.services import Services
+
+    services = Services.open(None)
+    try:
+        record = services.repo.get_connection(SOURCES if kind == "source" else DESTINATIONS, name)
+    finally:
+        services.close()
+    return record.creds
+
+
+def test_set_reads_a_value_from_a_file_so_the_secret_is_not_in_argv(
+    sluice: Sluice, workdir: Path
+) -> None:
+    sluice("init", ok=True)
+    creds = {"host": "127.0.0.1", "port": 1, "user": "app", "password": "old", "database": "d"}
+    sluice(f"source add pg --type postgres --creds '{json.dumps(creds)}'", ok=True)
+    secret_file = workdir / "password.txt"
+    secret_file.write_text(f"{SECRET}\n")  # as `echo` writes it
+    port_file = workdir / "port.txt"
+    port_file.write_text("5433")
+
+    edited = sluice(f"source edit pg --set password=@{secret_file} --set port=@{port_file} --json")
+    assert edited.code == 0, edited.err
+    assert edited.json()["creds"]["password"] == "***"
+    assert edited.json()["creds"]["port"] == 5433
+    assert _stored_creds("source", "pg") == {**creds, "password": SECRET, "port": 5433}
+
+    # A second line break is part of the value: only the one `echo` adds is dropped.
+    secret_file.write_text(f"{SECRET}\n\n")
+    sluice(f"source edit pg --set password=@{secret_file}", ok=True)
+    assert _stored_creds("source", "pg")["password"] == f"{SECRET}\n"
+
+    # @@ stands for a literal '@': a password may begin with one.
+    sluice(f"source edit pg --set 'password=@@{SECRET}'", ok=True)
+    assert _stored_creds("source", "pg")["password"] == f"@{SECRET}"
+
+    missing = sluice(f"source edit pg --set password=@{workdir / 'nope.txt'}")
+    assert missing.code == 3
+    assert missing.err.strip() == (
+        f"error: cannot read the value of --set password from {workdir / 'nope.txt'}: "
+        "No such file or directory"
+    )
+    assert _stored_creds("source", "pg")["password"] == f"@{SECRET}"
+    for result in (edited, missing, sluice("source show pg"), sluice("source list --json")):
+        assert SECRET not in result.out + result.err
+    assert SECRET.encode() not in _config_bytes(workdir)
 
 
 def test_edit_of_a_missing_connection_is_not_found(configured: Sluice) -> None:
@@ -190,6 +278,7 @@ SAME_EDIT: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("source edit chinook --type oracle", "/api/sources/chinook", {"type": "oracle"}),
     ("destination edit wh --type sqlite", "/api/destinations/wh", {"type": "sqlite"}),
+    ("destination edit pg --type sqlite", "/api/destinations/pg", {"type": "sqlite"}),
     ("source edit nope --set path=x.db", "/api/sources/nope", {"set": {"path": "x.db"}}),
 ]
 
@@ -198,6 +287,10 @@ SAME_EDIT: list[tuple[str, str, dict[str, Any]]] = [
 def test_api_edit_messages_are_the_clis(
     api: Api, chinook: Sluice, command: str, path: str, body: dict[str, Any]
 ) -> None:
+    # A PostgreSQL destination in use, whose creds do not fit a SQLite destination.
+    pg = {"host": "127.0.0.1", "port": 1, "user": "app", "password": SECRET, "database": "d"}
+    chinook(f"destination add pg --type postgres --creds '{json.dumps(pg)}'", ok=True)
+    chinook("table add Track --source chinook --destination pg", ok=True)
     cli = chinook(command)
     assert cli.code in EXIT_TO_STATUS, cli.err
     response = api.call("PATCH", path, json=body)

@@ -33,17 +33,44 @@ def read_creds(value: str) -> str:
 
 
 def parse_updates(pairs: list[str]) -> dict[str, str]:
-    """`--set FIELD=VALUE` options as a dict; the value is never quoted back (a password)."""
+    """`--set FIELD=VALUE` options as a dict; the value is never quoted back (a password).
+
+    FIELD=@FILE reads the value from a file, so a secret stays out of argv (`ps`) and shell
+    history; one final line break is dropped, as `echo` and editors add one. FIELD=@@TEXT
+    stands for the literal value @TEXT.
+    """
     updates: dict[str, str] = {}
     for pair in pairs:
         field, sep, value = pair.partition("=")
-        if not sep or not field.strip():
+        if not sep:
+            raise ConfigError(
+                "--set takes FIELD=VALUE, one field of the creds such as password=...; "
+                "an argument without '=' was given"
+            )
+        if not field.strip():
             raise ConfigError(
                 "--set takes FIELD=VALUE, one field of the creds such as password=...; "
                 "an argument without a field name before '=' was given"
             )
-        updates[field.strip()] = value
+        updates[field.strip()] = _set_value(field.strip(), value)
     return updates
+
+
+def _set_value(field: str, value: str) -> str:
+    if value.startswith("@@"):
+        return value[1:]
+    if not value.startswith("@"):
+        return value
+    path = Path(value[1:]).expanduser()
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the value of --set {field} from {path}: {exc.strerror}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"the value of --set {field} in {path} is not UTF-8 text") from None
+    return text.removesuffix("\n").removesuffix("\r")
 
 
 def connection_app(label: str) -> typer.Typer:
@@ -83,7 +110,8 @@ def connection_app(label: str) -> typer.Typer:
                 "--set",
                 metavar="FIELD=VALUE",
                 help="Change one creds field and keep the others (repeatable); numbers are "
-                "read as the connector's creds declare them.",
+                "read as the connector's creds declare them. FIELD=@FILE reads the value from "
+                "a file (one final line break dropped); FIELD=@@TEXT means the value @TEXT.",
             ),
         ] = None,
         type_name: Annotated[

@@ -7,7 +7,13 @@ from typing import Any
 
 from sluice.config import validation as v
 from sluice.config.records import ConnectionRecord, StageRecord, TableConfig
-from sluice.config.repository import DESTINATIONS, SOURCES, ConfigRepository, ConnectionKind
+from sluice.config.repository import (
+    DESTINATIONS,
+    SOURCES,
+    ConfigRepository,
+    ConnectionKind,
+    type_in_use,
+)
 from sluice.connectors import registry
 from sluice.core.errors import ConfigError, NotFoundError, StageError
 from sluice.core.models import Hop, HopChoice
@@ -70,7 +76,8 @@ class Catalog:
 
         `creds_json` replaces the stored creds as a whole; `updates` then changes single fields
         (a rotated password) and keeps the rest. A type change is refused while tables use the
-        connection (the repository checks, in the transaction that writes).
+        connection: checked here first, and again by the repository in the transaction that
+        writes.
         """
         if type_name is None and creds_json is None and not updates:
             raise ConfigError(
@@ -79,6 +86,15 @@ class Catalog:
             )
         current = self.repo.get_connection(kind, name)
         new_type = current.type if type_name is None else type_name
+        known = registry.source_types() if kind is SOURCES else registry.sink_types()
+        # Before the creds are checked: the old creds rarely fit the new type, and their
+        # complaints would hide that the change cannot be made at all.
+        if (
+            new_type != current.type
+            and new_type in known
+            and (users := self.repo.connection_users(kind, name))
+        ):
+            raise type_in_use(kind, name, users, current.type, new_type)
         if creds_json is None:
             creds = dict(current.creds)
         else:

@@ -49,6 +49,16 @@ def _no_connection(kind: ConnectionKind, name: str) -> NotFoundError:
     return NotFoundError(f"no {kind.label} named {name!r}: see `sluice {kind.label} list`")
 
 
+def type_in_use(
+    kind: ConnectionKind, name: str, users: list[str], stored: str, wanted: str
+) -> ConflictError:
+    return ConflictError(
+        f"{kind.label} {name!r} is used by table(s) {', '.join(users)}, so its type "
+        f"cannot change from {stored} to {wanted}: re-point those tables to "
+        f"another {kind.label} first, or add a new {kind.label}"
+    )
+
+
 class ConfigRepository(RunRepository):
     """Sources, destinations, tables, stage templates and settings (runs: RunRepository)."""
 
@@ -142,17 +152,18 @@ class ConfigRepository(RunRepository):
             if stored is None:
                 raise _no_connection(kind, name)
             if stored != type_name and (users := self._users(c, kind, name)):
-                raise ConflictError(
-                    f"{kind.label} {name!r} is used by table(s) {', '.join(users)}, so its type "
-                    f"cannot change from {stored} to {type_name}: re-point those tables to "
-                    f"another {kind.label} first, or add a new {kind.label}"
-                )
+                raise type_in_use(kind, name, users, stored, type_name)
             c.execute(
                 t.update()
                 .where(t.c[kind.name_col] == name)
                 .values({kind.type_col: type_name, kind.creds_col: self.cipher.seal(creds)})
             )
         return self.get_connection(kind, name)
+
+    def connection_users(self, kind: ConnectionKind, name: str) -> list[str]:
+        """The tables that use the connection (for checks that must come before others)."""
+        with self.tx() as c:
+            return self._users(c, kind, name)
 
     def remove_connection(self, kind: ConnectionKind, name: str) -> None:
         self.get_connection(kind, name)
