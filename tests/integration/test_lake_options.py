@@ -74,6 +74,31 @@ def test_the_options_need_an_s3_lake(sluice: Sluice, workdir: Path) -> None:
     }
 
 
+@pytest.mark.parametrize("lake", ["--lake local/lake ", ""])
+def test_options_for_a_local_lake_are_refused_before_anything_is_created(
+    sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch, lake: str
+) -> None:
+    monkeypatch.delenv("SLUICE_SECRET_KEY")  # so init would create a key file
+    refused = sluice(f"init {lake}--lake-options '{json.dumps(OPTIONS)}'")
+    assert refused.code == 3
+    shown = workdir / "local/lake" if lake else workdir / "lake"
+    assert refused.err.strip() == (
+        f"error: --lake-options apply to an S3 lake (s3://bucket/prefix), and the lake is "
+        f"{shown}: give --lake s3://... as well"
+    )
+    assert SECRET not in refused.out + refused.err
+    assert list(workdir.iterdir()) == []  # no config database, no key file, no directories
+
+
+def test_options_need_an_s3_lake_where_the_environment_puts_the_lake(
+    sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLUICE_LAKE", str(workdir / "elsewhere"))
+    refused = sluice(f"init --lake {LAKE} --lake-options '{json.dumps(OPTIONS)}'")
+    assert refused.code == 3 and f"and the lake is {workdir / 'elsewhere'}:" in refused.err
+    assert list(workdir.iterdir()) == []
+
+
 def test_options_are_sealed_shown_masked_kept_and_removed(sluice: Sluice, workdir: Path) -> None:
     outputs = []
     options_file = workdir / "lake-options.json"

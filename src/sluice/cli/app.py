@@ -84,24 +84,30 @@ def init(
         stored_lake_options,
     )
 
-    # Checked before anything is written, so a typo leaves the installation as it was.
+    # Everything that can be checked is checked before anything is written (the database,
+    # its directory, the key file), so a typo leaves the installation as it was.
     options = None if lake_options is None else parse_lake_options(read_creds(lake_options))
     url = resolve_url(STATE.config_db)
+    new_lake = None if lake is None else normalise_lake(lake or DEFAULT_LAKE)
+    if options:
+        in_use = (
+            os.environ.get(ENV_LAKE)
+            or new_lake
+            or _stored_setting(url, LAKE_SETTING)
+            or normalise_lake(DEFAULT_LAKE)
+        )
+        if not in_use.startswith("s3://"):
+            raise ConfigError(
+                f"--lake-options apply to an S3 lake (s3://bucket/prefix), and the lake is "
+                f"{in_use}: give --lake s3://... as well"
+            )
     engine = create_config_engine(url)
     key_file = key_file_for(url).absolute()
     try:
         before, after = upgrade(engine)
         key_created = ensure_key_file(key_file)
         repo = ConfigRepository(engine)
-        current = repo.get_setting(LAKE_SETTING)
-        if lake is not None or current is None:
-            current = normalise_lake(lake or DEFAULT_LAKE)
-        in_use = os.environ.get(ENV_LAKE) or current
-        if options and not in_use.startswith("s3://"):
-            raise ConfigError(
-                f"--lake-options apply to an S3 lake (s3://bucket/prefix), and the lake is "
-                f"{in_use}: give --lake s3://... as well"
-            )
+        current = new_lake or repo.get_setting(LAKE_SETTING) or normalise_lake(DEFAULT_LAKE)
         repo.set_setting(LAKE_SETTING, current)
         if options is not None:
             store_lake_options(repo, options)
@@ -140,6 +146,31 @@ def init(
             "it: back it up, and keep it out of version control)",
             highlight=False,
         )
+
+
+def _stored_setting(url: str, key: str) -> str | None:
+    """A setting of an existing config database, read without creating or upgrading it.
+
+    None when there is no database yet, or when it predates sluice's settings table.
+    """
+    from sqlalchemy.engine import make_url
+
+    from sluice.config.database import create_config_engine
+    from sluice.config.migrate import SEED_REVISION, current_revision
+    from sluice.config.repository import ConfigRepository
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not (
+        parsed.database and parsed.database != ":memory:" and Path(parsed.database).exists()
+    ):
+        return None  # opening it would create the file
+    engine = create_config_engine(url)
+    try:
+        if current_revision(engine) in (None, SEED_REVISION):
+            return None
+        return ConfigRepository(engine).get_setting(key)
+    finally:
+        engine.dispose()
 
 
 @stages_app.command("list")
