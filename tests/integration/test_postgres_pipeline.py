@@ -216,6 +216,41 @@ def test_declared_types_drift_through_the_lake(
     assert "character(2)" in failed.err
 
 
+def test_a_load_over_batches_read_before_and_after_a_column_narrowed_keeps_every_value(
+    sluice: Sluice, pg_database: str, pg_target: str
+) -> None:
+    """The source narrows varchar(50) to varchar(10) and renames an enum label between two
+    incremental batches; each full sink load covers both, so it declares what holds both."""
+    execute(
+        pg_database,
+        "CREATE TYPE phase AS ENUM ('new', 'old', 'done'); "
+        "CREATE TABLE notes (id int PRIMARY KEY, title varchar(50), p phase); "
+        "INSERT INTO notes VALUES (1, repeat('long', 10), 'old'), (2, 'short', 'new')",
+    )
+    configure(sluice, pg_database, pg_target)
+    sluice(
+        "table add notes --source src --destination dst --load incremental --key id "
+        "--sink-load full --primary-key id",
+        ok=True,
+    )
+    assert run(sluice, "notes")["status"] == "success"
+    before = rows_text(pg_target, "notes", "id")
+    assert before == [f"(1,{'long' * 10},old)", "(2,short,new)"]
+    execute(
+        pg_database,
+        "ALTER TABLE notes ALTER title TYPE varchar(10) USING left(title, 10); "
+        "ALTER TYPE phase RENAME VALUE 'old' TO 'stale'; "
+        "INSERT INTO notes VALUES (3, 'tiny', 'stale')",
+    )
+    assert run(sluice, "notes")["status"] == "success"
+    assert column_types(pg_target, "notes") == {
+        "id": "integer",
+        "title": "character varying(50)",
+        "p": "text",  # the lake holds 'old' and 'stale': no one enum holds both
+    }
+    assert rows_text(pg_target, "notes", "id") == [*before, "(3,tiny,stale)"]
+
+
 KEYS = [
     ("timestamptz", "'2024-03-10 01:59:59.999998-05'::timestamptz", "interval '1 microsecond'"),
     ("timestamp", "'2024-03-10 01:59:59.999998'::timestamp", "interval '1 microsecond'"),

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sluice.connectors.postgres.types import widest_metadata
 from sluice.core.errors import TerminalError
 from sluice.core.watermark import format_value, lookback_floor
 
@@ -188,16 +189,21 @@ def _widens(old: pa.DataType, new: pa.DataType) -> bool:
 
 
 def unify(schemas: list[pa.Schema]) -> pa.Schema:
-    """One schema for several batches, oldest first: every column, each at its widest type,
-    with the newest batch's field metadata (the source's declared type as it is now)."""
+    """One schema for several batches, oldest first: every column, each at its widest type
+    and with the widest declared type the batches were read with (`widest_metadata`: a
+    source column that narrowed since an older batch must still take that batch's values)."""
     result = pa.schema([f.with_nullable(True) for f in schemas[0]])
     for schema in schemas[1:]:
         check_compatible(result, schema)
         fields = {f.name: f for f in result}
         for field in schema:
             held = fields.get(field.name)
-            if held is None or field.type != held.type or field.metadata != held.metadata:
+            if held is None:
                 fields[field.name] = field.with_nullable(True)
+            elif field.type != held.type or field.metadata != held.metadata:
+                metadata = widest_metadata(held.metadata, field.metadata)
+                widest = field.with_nullable(True).remove_metadata()
+                fields[field.name] = widest.with_metadata(metadata) if metadata else widest
         result = pa.schema(list(fields.values()))
     return result
 

@@ -8,7 +8,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sluice.connectors.postgres.types import declared_metadata, enum_of, sink_column
+from sluice.connectors.postgres.types import (
+    PG_TYPE,
+    PG_TYPMOD,
+    declared_metadata,
+    declared_type_of,
+    enum_of,
+    sink_column,
+)
 from sluice.lake.manifest import Manifest
 from sluice.lake.reader import LakeTable
 from sluice.lake.store import LakeStore
@@ -65,11 +72,109 @@ def test_metadata_alone_is_never_schema_drift(old: pa.Schema, new: pa.Schema) ->
     assert old.equals(new)  # what verify_lake compares: types, not metadata
 
 
-def test_unify_takes_the_newest_batchs_declared_types() -> None:
+def test_unify_takes_the_widest_declared_types_of_its_batches() -> None:
     unified = unify([schema(TITLE_10, STATE), schema(TITLE_40, STATE)])
     assert sink_column(unified.field("title")).declared == "character varying(40)"
     assert unified.field("state").metadata == STATE
-    assert unify([schema(TITLE_10, STATE), schema(TITLE_40, None)]).field("state").metadata is None
+    # The newest batch no longer read the column from the enum: its text may hold anything.
+    no_enum = unify([schema(TITLE_10, STATE), schema(TITLE_40, None)]).field("state")
+    assert enum_of(no_enum) is None and sink_column(no_enum).declared == "text"
+
+
+def column(declared: str | None, labels: list[str] | None = None, name: str = "state") -> pa.Schema:
+    kind = pa.list_(pa.string()) if declared and declared.endswith("[]") else pa.string()
+    enum = (name, labels) if labels is not None else None
+    metadata = declared_metadata(declared, enum) if declared else None
+    return pa.schema([pa.field("c", kind, metadata=metadata)])
+
+
+# (older batch's declared type, newer batch's) -> what the load declares
+SIZED_RULES = [
+    ("character varying(50)", "character varying(10)", "character varying(50)"),
+    ("character varying(10)", "character varying(50)", "character varying(50)"),
+    ("character(3)", "character(2)", "character(3)"),
+    # char(n) values arrive padded to n: varchar keeps them, char would pad varchar values.
+    ("character(8)", "character varying(5)", "character varying(8)"),
+    ("character varying(5)", "character(8)", "character varying(8)"),
+    ("character varying(10)", "character varying", "character varying"),
+    ("character varying", "character(4)", "character varying"),
+    ("character varying(10)", "text", "text"),
+    ("text", "character(4)", "text"),
+    (None, "character varying(10)", "text"),  # a batch of an earlier sluice: loaded as text
+    ("character varying(4)", None, "text"),
+    ("character varying(4)[]", "character varying(2)[]", "character varying(4)[]"),
+    ("character varying(4)[]", "text[]", "text[]"),
+]
+
+
+@pytest.mark.parametrize(("older", "newer", "declared"), SIZED_RULES)
+def test_a_load_declares_the_widest_sized_type_of_its_batches(
+    older: str | None, newer: str | None, declared: str
+) -> None:
+    field = unify([column(older), column(newer)]).field("c")
+    assert sink_column(field).declared == declared
+    assert enum_of(field) is None
+
+
+def test_other_declared_types_follow_the_newest_batch() -> None:
+    # Not text: the Arrow types carry the width (int32 -> int64), check_compatible judges it.
+    older = pa.schema([pa.field("c", pa.int32(), metadata=declared_metadata("integer", None))])
+    newer = pa.schema([pa.field("c", pa.int64(), metadata=declared_metadata("bigint", None))])
+    field = unify([older, newer]).field("c")
+    assert declared_type_of(field) == "bigint" and sink_column(field).declared == "bigint"
+
+
+# (older batch's enum labels, newer batch's) -> the enum's labels, or None for text
+ENUM_RULES = [
+    (["a", "b", "c"], ["a", "c"], ["a", "b", "c"]),  # a label removed in the source
+    (["a", "c"], ["a", "b", "c"], ["a", "b", "c"]),  # a label added
+    (["a", "b"], ["a", "x"], None),  # renamed: neither holds the other's values
+    (["a", "b"], ["b", "a"], None),  # reordered: the sink cannot reorder labels
+    (["a", "b"], ["a", "b"], ["a", "b"]),
+]
+
+
+@pytest.mark.parametrize(("older", "newer", "labels"), ENUM_RULES)
+def test_an_enum_keeps_its_type_only_when_one_batchs_labels_extend_the_others(
+    older: list[str], newer: list[str], labels: list[str] | None
+) -> None:
+    field = unify([column("state", older), column("state", newer)]).field("c")
+    if labels is None:
+        assert enum_of(field) is None and sink_column(field).declared == "text"
+    else:
+        assert enum_of(field) == ("state", tuple(labels))
+
+
+@pytest.mark.parametrize(
+    ("older", "newer"),
+    [
+        (column("state", ["a"]), column("mood", ["a"], name="mood")),  # another enum
+        (column("state", ["a"]), column("character varying(10)")),
+        (column("character varying(10)"), column("state", ["a"])),
+        (column("state", ["a"]), column(None)),
+    ],
+)
+def test_an_enum_meeting_any_other_type_is_text(older: pa.Schema, newer: pa.Schema) -> None:
+    field = unify([older, newer]).field("c")
+    assert enum_of(field) is None and sink_column(field).declared == "text"
+
+
+def test_the_widest_type_holds_over_many_batches_and_text_stays_text() -> None:
+    sizes = [column(f"character varying({n})") for n in (50, 10, 20)]
+    assert sink_column(unify(sizes).field("c")).declared == "character varying(50)"
+    renamed = [column("state", ["a", "b"]), column("state", ["a", "x"]), column("state", ["a"])]
+    field = unify(renamed).field("c")
+    assert enum_of(field) is None and sink_column(field).declared == "text"
+
+
+def test_numeric_read_as_text_becomes_unconstrained_when_its_size_changed() -> None:
+    def numeric(typmod: int) -> pa.Schema:
+        metadata = {PG_TYPE: b"numeric", PG_TYPMOD: str(typmod).encode()}
+        return pa.schema([pa.field("n", pa.string(), metadata=metadata)])
+
+    wide, narrow = ((60 << 16 | 20) + 4), ((50 << 16 | 20) + 4)
+    assert sink_column(unify([numeric(wide)]).field("n")).declared == "numeric(60,20)"
+    assert sink_column(unify([numeric(wide), numeric(narrow)]).field("n")).declared == "numeric"
 
 
 def test_a_batch_records_the_declared_types_its_rows_were_read_with(tmp_path: Path) -> None:

@@ -28,7 +28,14 @@ import pyarrow as pa
 from sluice.connectors.base import LoadRequest, LoadResult, SinkCapabilities
 from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.connection import close_quietly, connect, number_params, translate
-from sluice.connectors.postgres.types import SinkColumn, enum_of, sink_column, to_wire
+from sluice.connectors.postgres.types import (
+    SIZED_TEXT,
+    SinkColumn,
+    enum_of,
+    is_subsequence,
+    sink_column,
+    to_wire,
+)
 from sluice.connectors.sqlquote import quote_ident
 from sluice.connectors.sqlsink import STATE_TABLE, Change, SqlSinkBase
 from sluice.core.errors import StageError
@@ -39,8 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sluice.postgres")
 
-# format_type's spelling of a sized text type: kind, length (none: unbounded), array marker.
-_SIZED = re.compile(r"^(character varying|character)(?:\((\d+)\))?(\[\])?$")
 _MAX_IDENTIFIER_BYTES = 63
 _GRANTEE = (
     "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END"
@@ -197,7 +202,7 @@ class PostgresSink(SqlSinkBase):
         these columns text, and such a table keeps loading. An enum column becomes text when
         the lake's column no longer maps to it (a conflicting type in the sink, a new source).
         """
-        have, want = _SIZED.match(live), _SIZED.match(incoming)
+        have, want = SIZED_TEXT.match(live), SIZED_TEXT.match(incoming)
         arrays = (live.endswith("[]"), incoming.endswith("[]"))
         if have and want and arrays[0] == arrays[1]:
             if have.group(0) == want.group(0):
@@ -272,9 +277,9 @@ class PostgresSink(SqlSinkBase):
                 found = self.query(_ENUM_SQL, (namespace, name))
         is_enum, spelling, have_json = found[0]
         have = tuple(json.loads(have_json))
-        if is_enum and _is_subsequence(labels, have):
+        if is_enum and is_subsequence(labels, have):
             return str(spelling)
-        if is_enum and _is_subsequence(have, labels):
+        if is_enum and is_subsequence(have, labels):
             self._add_labels(str(spelling), have, labels)
             return str(spelling)
         log.warning(
@@ -550,12 +555,6 @@ def _slices(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
 def _room(sized: re.Match[str]) -> int | None:
     """Characters a sized text type holds; None when unbounded."""
     return int(sized.group(2)) if sized.group(2) else None
-
-
-def _is_subsequence(part: tuple[str, ...], whole: tuple[str, ...]) -> bool:
-    """Whether `part` is `whole` with some labels left out, in the same order."""
-    remaining = iter(whole)
-    return all(label in remaining for label in part)
 
 
 def _pkey_name(table: str) -> str:

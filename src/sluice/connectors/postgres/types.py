@@ -14,12 +14,16 @@ The driver names a column's type but not its modifier, so the source also record
 column's declared type (`sluice.pg_type`, as format_type() prints it) and an enum's name and
 labels (`sluice.pg_enum`). A PostgreSQL sink declares varchar(n), char(n) and enums from them;
 their binary COPY form is the text's, so they are written directly, with no conversion.
+The batches of one load may have been read with different declared types (the source changed
+a column between them): the load declares the widest of them (`widest_metadata`), so that
+every value the lake holds fits.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -35,6 +39,8 @@ ENUM_TYPE = b"sluice.pg_enum"
 # Declared types a text column keeps exactly: their values are the text, and binary COPY of
 # the text fills them as they are.
 _EXACT_TEXT_TYPE = re.compile(r"^(character varying(\(\d+\))?|character\(\d+\))(\[\])?$")
+# format_type's spelling of a sized text type: kind, length (none: unbounded), array marker.
+SIZED_TEXT = re.compile(r"^(character varying|character)(?:\((\d+)\))?(\[\])?$")
 DECIMAL128_MAX_PRECISION = 38
 # Types whose text form, read by the source, converts back exactly with a cast.
 RETYPED_FROM_TEXT = frozenset(
@@ -69,8 +75,7 @@ def enum_of(field: pa.Field) -> tuple[str, tuple[str, ...]] | None:
     value = (field.metadata or {}).get(ENUM_TYPE)
     if value is None or not _is_text(field.type):
         return None
-    body = json.loads(value)
-    return str(body["name"]), tuple(str(label) for label in body["labels"])
+    return _enum_body(value)
 
 
 def declared_metadata(pg_type: str, enum: tuple[str, list[str]] | None) -> dict[bytes, bytes]:
@@ -80,6 +85,100 @@ def declared_metadata(pg_type: str, enum: tuple[str, list[str]] | None) -> dict[
         name, labels = enum
         metadata[ENUM_TYPE] = json.dumps({"name": name, "labels": labels}).encode()
     return metadata
+
+
+# ---- one load over batches read with different declared types ----------------------------
+def widest_metadata(
+    older: Mapping[bytes, bytes] | None, newer: Mapping[bytes, bytes] | None
+) -> dict[bytes, bytes] | None:
+    """The metadata of a column whose batches were read with `older` and `newer`: the newer
+    one, its declared type widened until every older value fits too.
+
+    A load declares the column once for all its batches, and an older batch may hold values
+    a source column since narrowed no longer allows (varchar(50) -> varchar(10), an enum label
+    renamed): the newer type alone would refuse them on every retry.
+    """
+    if older == newer:
+        return dict(newer) if newer is not None else None
+    old, new = dict(older or {}), dict(newer or {})
+    merged = dict(new)
+    declared, enum = _widest_declared(old, new)
+    for key, value in ((DECLARED_TYPE, declared), (ENUM_TYPE, enum)):
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    # Text read from a richer type (numeric, inet, ...) converts back only when every batch
+    # was read from the same type; an unconstrained numeric holds every numeric(p,s).
+    if old.get(PG_TYPE) != new.get(PG_TYPE):
+        merged.pop(PG_TYPE, None)
+        merged.pop(PG_TYPMOD, None)
+    elif old.get(PG_TYPMOD) != new.get(PG_TYPMOD):
+        merged.pop(PG_TYPMOD, None)
+    return merged or None
+
+
+def _widest_declared(
+    old: dict[bytes, bytes], new: dict[bytes, bytes]
+) -> tuple[bytes | None, bytes | None]:
+    """(declared type, enum) covering both batches' values."""
+    old_type, new_type = old.get(DECLARED_TYPE), new.get(DECLARED_TYPE)
+    old_enum, new_enum = old.get(ENUM_TYPE), new.get(ENUM_TYPE)
+    if old_enum is not None or new_enum is not None:
+        if old_enum is not None and new_enum is not None:
+            old_name, old_labels = _enum_body(old_enum)
+            new_name, new_labels = _enum_body(new_enum)
+            # The sink can add labels to an enum, never remove or reorder them.
+            if old_name == new_name and is_subsequence(old_labels, new_labels):
+                return new_type, new_enum
+            if old_name == new_name and is_subsequence(new_labels, old_labels):
+                return old_type, old_enum
+        return b"text", None
+    if old_type == new_type:
+        return new_type, None
+    old_shape, new_shape = _text_shape(old_type), _text_shape(new_type)
+    if old_shape is None or new_shape is None:
+        shape = old_shape or new_shape
+        if shape is None:
+            return new_type or old_type, None  # not text: the Arrow types decide the rest
+        # Text meets another type read as text (numeric, ...), or a batch that recorded no
+        # declared type (an earlier sluice, loaded as text): only text holds both.
+        return b"text" + shape[2].encode(), None
+    (old_kind, old_size, suffix), (new_kind, new_size, new_suffix) = old_shape, new_shape
+    if suffix != new_suffix:
+        return new_type, None  # text and text[]: check_compatible refuses the pair
+    if "text" in (old_kind, new_kind):
+        return b"text" + suffix.encode(), None
+    if old_size is None or new_size is None:
+        return b"character varying" + suffix.encode(), None  # only varchar is unbounded
+    # varchar where char meets varchar: char(n) values arrive padded to n, which varchar keeps
+    # as they are, while a char column would pad the varchar values.
+    kind = old_kind if old_kind == new_kind else "character varying"
+    return f"{kind}({max(old_size, new_size)}){suffix}".encode(), None
+
+
+def _text_shape(declared: bytes | None) -> tuple[str, int | None, str] | None:
+    """(kind, size or None when unbounded, array suffix) of a text type, else None."""
+    if declared is None:
+        return None
+    text = declared.decode()
+    if text in ("text", "text[]"):
+        return "text", None, text[4:]
+    sized = SIZED_TEXT.match(text)
+    if sized is None:
+        return None
+    return sized.group(1), int(sized.group(2)) if sized.group(2) else None, sized.group(3) or ""
+
+
+def _enum_body(value: bytes) -> tuple[str, tuple[str, ...]]:
+    body = json.loads(value)
+    return str(body["name"]), tuple(str(label) for label in body["labels"])
+
+
+def is_subsequence(part: tuple[str, ...], whole: tuple[str, ...]) -> bool:
+    """Whether `part` is `whole` with some labels left out, in the same order."""
+    remaining = iter(whole)
+    return all(label in remaining for label in part)
 
 
 def _is_text(kind: pa.DataType) -> bool:
