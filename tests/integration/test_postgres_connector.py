@@ -766,6 +766,115 @@ def test_an_enum_that_conflicts_in_the_sink_becomes_text(
     assert scalar(db, "SELECT count(*) FROM clash.t") == 3
 
 
+def enums_in(db: psycopg.Connection[Any], schema: str) -> dict[str, list[str]]:
+    rows = db.execute(
+        "SELECT t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_type t "
+        "JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid "
+        "WHERE n.nspname = %s GROUP BY t.typname",
+        (schema,),
+    ).fetchall()
+    return {name: list(labels) for name, labels in rows}
+
+
+def status_rows(ids: list[int], states: list[str | None]) -> pa.Table:
+    rows = pa.table({"id": pa.array(ids, pa.int64()), "s": states})
+    return with_declared(rows, {"s": declared(pa.string(), "status", ("status", ["open", "shut"]))})
+
+
+@pytest.mark.parametrize("mode", [LoadMode.REPLACE, LoadMode.MERGE])
+def test_an_enum_named_like_its_sink_table_is_loaded_as_text(
+    db: psycopg.Connection[Any],
+    sink: PostgresSink,
+    caplog: pytest.LogCaptureFixture,
+    mode: LoadMode,
+) -> None:
+    """A table's row type takes the table's name: such an enum would block the table."""
+    schema = f"named_{mode.value}"
+    table = TableRef("status", schema)
+    with caplog.at_level(logging.WARNING, logger="sluice.postgres"):
+        rows = status_rows([1, 2, 3], ["open", "shut", None])
+        _load(sink, table, rows, mode=mode, primary_key=("id",))
+    assert "loaded as text" in caplog.text
+    assert column_types(db, f"{schema}.status") == {"id": "bigint", "s": "text"}
+    assert enums_in(db, schema) == {}
+    # Every later load too (nothing was left behind to trip over).
+    later = status_rows([4], ["shut"])
+    _load(sink, table, later, mode=LoadMode.MERGE, run_id=2, batch_ids=(2,), primary_key=("id",))
+    assert _live_rows(db, f"{schema}.status") == [(1, "open"), (2, "shut"), (3, None), (4, "shut")]
+
+
+def test_a_table_and_another_sources_enum_of_its_name_share_a_schema(
+    db: psycopg.Connection[Any], sink: PostgresSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The table first: the enum of the same name is never created.
+    _load(sink, TableRef("status", "shared_a"), pa.table({"v": ["x"]}))
+    with caplog.at_level(logging.WARNING, logger="sluice.postgres"):
+        _load(sink, TableRef("tickets", "shared_a"), status_rows([1, 2], ["open", "shut"]))
+    assert "loaded as text" in caplog.text
+    assert column_types(db, "shared_a.tickets") == {"id": "bigint", "s": "text"}
+    assert _live_rows(db, "shared_a.tickets") == [(1, "open"), (2, "shut")]
+    assert enums_in(db, "shared_a") == {}
+
+    # The enum first: it is renamed out of the table's way; the column using it keeps its
+    # values, and becomes text at its own table's next load.
+    tickets = TableRef("tickets", "shared_b")
+    _load(sink, tickets, status_rows([1, 2], ["open", "shut"]), primary_key=("id",))
+    assert column_types(db, "shared_b.tickets") == {"id": "bigint", "s": "shared_b.status"}
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sluice.postgres"):
+        _load(sink, TableRef("status", "shared_b"), status_rows([7], ["shut"]), run_id=2)
+    assert "renamed to status_enum" in caplog.text
+    assert column_types(db, "shared_b.status") == {"id": "bigint", "s": "text"}
+    assert _live_rows(db, "shared_b.status") == [(7, "shut")]
+    assert enums_in(db, "shared_b") == {"status_enum": ["open", "shut"]}
+    assert column_types(db, "shared_b.tickets")["s"] == "shared_b.status_enum"
+    later = status_rows([3], [None])
+    _load(sink, tickets, later, mode=LoadMode.MERGE, run_id=3, batch_ids=(3,), primary_key=("id",))
+    assert column_types(db, "shared_b.tickets")["s"] == "text"
+    assert _live_rows(db, "shared_b.tickets") == [(1, "open"), (2, "shut"), (3, None)]
+
+
+def test_an_enum_made_by_a_failed_load_does_not_block_later_loads(
+    db: psycopg.Connection[Any], sink: PostgresSink
+) -> None:
+    def moods(labels: list[str], values: list[str]) -> pa.Table:
+        types = {"m": declared(pa.string(), "fmood", ("fmood", labels))}
+        return with_declared(pa.table({"m": values}), types)
+
+    table = TableRef("t", "failed")
+    # The same lake batch twice fails the load after the enum was made (and committed).
+    with pytest.raises(TerminalError, match="duplicate key"):
+        _load(sink, table, moods(["a", "b"], ["a"]), batch_ids=(5, 5))
+    assert enums_in(db, "failed") == {"fmood": ["a", "b"]}
+    assert column_types(db, "failed.t") == {}
+    # The source renamed a label meanwhile: the unused enum is made again with the new ones.
+    _load(sink, table, moods(["a", "c"], ["a", "c"]), run_id=2)
+    assert enums_in(db, "failed") == {"fmood": ["a", "c"]}
+    assert column_types(db, "failed.t") == {"m": "failed.fmood"}
+
+    # A failed load's enum holding the name of a table loaded later: dropped for the table.
+    with pytest.raises(TerminalError, match="duplicate key"):
+        _load(sink, TableRef("u", "failed"), status_rows([1], ["open"]), run_id=3, batch_ids=(6, 6))
+    assert "status" in enums_in(db, "failed")
+    _load(sink, TableRef("status", "failed"), pa.table({"v": ["x"]}), run_id=4)
+    assert _live_rows(db, "failed.status") == [("x",)]
+    assert enums_in(db, "failed") == {"fmood": ["a", "c"]}
+
+
+def test_a_type_sluice_did_not_make_keeps_its_name_from_the_sink_table(
+    db: psycopg.Connection[Any], sink: PostgresSink
+) -> None:
+    db.execute("CREATE SCHEMA theirs; CREATE TYPE theirs.status AS ENUM ('mine')")
+    expected = (
+        r"type theirs\.status in schema theirs has the name of sink table theirs\.status; "
+        r".* rename or drop the type"
+    )
+    with pytest.raises(TerminalError, match=expected):
+        _load(sink, TableRef("status", "theirs"), pa.table({"v": ["x"]}))
+    assert enums_in(db, "theirs") == {"status": ["mine"]}
+    assert scalar(db, "SELECT to_regclass('theirs.status') IS NULL")
+
+
 # ---- (5) MERGE and schema drift ------------------------------------------------------------
 def test_merge_upserts_on_the_primary_key(db: psycopg.Connection[Any], sink: PostgresSink) -> None:
     table = TableRef("customers", "merge")

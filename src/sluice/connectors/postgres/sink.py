@@ -11,6 +11,13 @@ char(n) or an enum are declared so again (see types.py); an enum is created in t
 schema, or extended when the source gained labels. An enum of that name whose labels cannot
 be reconciled with the source's (a label the source lacks, another order, or not an enum)
 is left alone: the column is declared text, with a warning.
+
+PostgreSQL gives every table a row type named after it, in the same namespace as enums, so
+an enum and a table never share a name in a schema: sluice never creates an enum named like
+the sink table or any relation there (its columns load as text instead, with the warning),
+and before a load it moves an enum of its own that holds the sink table's name aside (see
+_clear_name). The enums it creates carry a comment saying so; only those does it ever drop
+or rename.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from sluice.connectors.postgres.types import (
 )
 from sluice.connectors.sqlquote import quote_ident
 from sluice.connectors.sqlsink import STATE_TABLE, Change, SqlSinkBase
-from sluice.core.errors import StageError
+from sluice.core.errors import StageError, TerminalError
 from sluice.core.models import LoadMode, TableRef
 
 if TYPE_CHECKING:
@@ -101,18 +108,39 @@ _OWNER_SQL = (
     "SELECT l.relowner <> f.relowner, quote_ident(pg_get_userbyid(l.relowner)) "
     "FROM pg_class l, pg_class f WHERE l.oid = to_regclass($1) AND f.oid = to_regclass($2)"
 )
+# The comment on every enum sluice creates: an enum without it is someone else's.
+_OURS = "created by sluice for columns read from a source enum"
 _ENUM_SQL = (
     "SELECT t.typtype = 'e', format_type(t.oid, NULL), (SELECT coalesce(json_agg(e.enumlabel "
-    "ORDER BY e.enumsortorder), '[]')::text FROM pg_enum e WHERE e.enumtypid = t.oid) "
+    "ORDER BY e.enumsortorder), '[]')::text FROM pg_enum e WHERE e.enumtypid = t.oid), "
+    "coalesce(obj_description(t.oid, 'pg_type') = $3, false) "
     "FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
     "WHERE n.nspname = $1 AND t.typname = $2"
 )
 _CREATE_ENUM_SQL = (
     "SELECT format('CREATE TYPE %I.%I AS ENUM (%s)', $1::text, $2::text, (SELECT "
     "string_agg(quote_literal(u.label), ', ' ORDER BY u.n) FROM "
-    "json_array_elements_text($3::json) WITH ORDINALITY AS u(label, n)))"
+    "json_array_elements_text($3::json) WITH ORDINALITY AS u(label, n))), "
+    "format('COMMENT ON TYPE %I.%I IS %L', $1::text, $2::text, $4::text)"
 )
-
+_RELATION_SQL = (
+    "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = $1 AND c.relname = $2"
+)
+# A type that keeps a table of its name from being created: not a relation's row type, and
+# not an array type (PostgreSQL renames one of those out of a new table's way itself).
+_BLOCKING_TYPE_SQL = (
+    "SELECT t.typtype = 'e', format_type(t.oid, NULL), "
+    "coalesce(obj_description(t.oid, 'pg_type') = $3, false) "
+    "FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+    "WHERE n.nspname = $1 AND t.typname = $2 AND t.typrelid = 0 "
+    "AND NOT EXISTS (SELECT 1 FROM pg_type a WHERE a.typarray = t.oid)"
+)
+_NAME_TAKEN_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+    "WHERE n.nspname = $1 AND t.typname = $2) OR EXISTS (SELECT 1 FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2)"
+)
 
 class PostgresSink(SqlSinkBase):
     type_name: ClassVar[str] = "postgres"
@@ -226,10 +254,64 @@ class PostgresSink(SqlSinkBase):
         return bool(rows and rows[0][0])
 
     def load(self, request: LoadRequest, batches: Iterable[pa.RecordBatch]) -> LoadResult:
+        self._clear_name(request.table)
         self._enum_types = self._ensure_enums(request.table, request.schema)
         if request.mode is LoadMode.REPLACE and not request.dedupe:
             return self._replace_directly(request, iter(batches))
         return super().load(request, batches)
+
+    def _namespace(self, table: TableRef) -> str:
+        return table.schema or str(self.query("SELECT current_schema()")[0][0])
+
+    def _clear_name(self, table: TableRef) -> None:
+        """Make sure no enum keeps `table` from being created (at the swap's rename, after
+        all the copying, and on every retry).
+
+        An enum sluice made there is moved aside: dropped when nothing uses it (a failed
+        load made it), else renamed; the columns of other tables read from it become text
+        at their next load, as if the table had come first. Another type of that name is
+        not sluice's to move: the load stops before any work, saying what to do.
+        """
+        namespace = self._namespace(table)
+        found = self.query(_BLOCKING_TYPE_SQL, (namespace, table.name, _OURS))
+        if not found:
+            return
+        is_enum, spelling, ours = found[0]
+        if not (is_enum and ours):
+            raise TerminalError(
+                f"type {spelling} in schema {namespace} has the name of sink table {table}; "
+                "PostgreSQL names every table's row type after the table, so the table cannot "
+                "be created while the type exists: rename or drop the type, or load into "
+                "another table (`sluice table edit NAME --sink-table NEW`)"
+            )
+        if self._dropped(str(spelling)):
+            log.info("dropped enum %s, unused, to make room for sink table %s", spelling, table)
+            return
+        aside = self._free_type_name(namespace, f"{table.name}_enum")
+        self.execute(f"ALTER TYPE {spelling} RENAME TO {quote_ident(aside)}")
+        log.warning(
+            "enum %s had the name of sink table %s: renamed to %s; the columns of other "
+            "tables read from it are loaded as text from their next load on",
+            spelling, table, aside,
+        )
+
+    def _dropped(self, spelling: str) -> bool:
+        """Drop an enum sluice made if nothing uses it; whether it is gone."""
+        try:
+            self.execute(f"DROP TYPE {spelling}")  # RESTRICT: refused while a column uses it
+        except StageError:
+            return False
+        return True
+
+    def _free_type_name(self, namespace: str, wanted: str) -> str:
+        """`wanted`, or it with a number, cut to the identifier limit: no type or relation's."""
+        for number in range(1000):
+            suffix = f"_{number}" if number else ""
+            head = wanted.encode()[: _MAX_IDENTIFIER_BYTES - len(suffix)].decode(errors="ignore")
+            name = head + suffix
+            if not self.query(_NAME_TAKEN_SQL, (namespace, name))[0][0]:
+                return name
+        raise TerminalError(f"no free name in schema {namespace} to move type {wanted} to")
 
     def final_types(self, request: LoadRequest, staging: TableRef) -> dict[str, str]:
         # Staged as text, declared varchar(n) or char(n): an assignment cast converts them.
@@ -251,31 +333,39 @@ class PostgresSink(SqlSinkBase):
         wanted = {field.name: enum for field in schema if (enum := enum_of(field)) is not None}
         if not wanted:
             return {}
-        namespace = table.schema or str(self.query("SELECT current_schema()")[0][0])
+        namespace = self._namespace(table)
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(namespace)}")
         resolved: dict[tuple[str, tuple[str, ...]], str | None] = {}
         for enum in set(wanted.values()):
-            resolved[enum] = self._enum_type(namespace, *enum)
+            resolved[enum] = self._enum_type(namespace, table.name, *enum)
         return {
             column: type_name
             for column, enum in wanted.items()
             if (type_name := resolved[enum]) is not None
         }
 
-    def _enum_type(self, namespace: str, name: str, labels: tuple[str, ...]) -> str | None:
+    def _enum_type(
+        self, namespace: str, table: str, name: str, labels: tuple[str, ...]
+    ) -> str | None:
         """The sink's spelling of enum `name` in `namespace` with (at least) `labels`."""
-        found = self.query(_ENUM_SQL, (namespace, name))
+        if name == table or self.query(_RELATION_SQL, (namespace, name)):
+            # Created, it would keep the table from being created (or be refused itself).
+            log.warning(
+                "enum %s would share its name with a table in schema %s: columns of that enum "
+                "are loaded as text",
+                name, namespace,
+            )
+            return None
+        found = self.query(_ENUM_SQL, (namespace, name, _OURS))
+        # Ours, for labels the source no longer has, and unused: made by a load that failed
+        # before any column used it. Made again, as if that load had never run.
+        if found and found[0][3] and not _holds(found[0], labels) and self._dropped(
+            str(found[0][1])
+        ):
+            found = []
         if not found:
-            try:
-                [(create,)] = self.query(_CREATE_ENUM_SQL, (namespace, name, json.dumps(labels)))
-                self.execute(str(create))
-            except StageError:
-                found = self.query(_ENUM_SQL, (namespace, name))  # another load just made it
-                if not found:
-                    raise
-            else:
-                found = self.query(_ENUM_SQL, (namespace, name))
-        is_enum, spelling, have_json = found[0]
+            found = self._create_enum(namespace, name, labels)
+        is_enum, spelling, have_json, _ = found[0]
         have = tuple(json.loads(have_json))
         if is_enum and is_subsequence(labels, have):
             return str(spelling)
@@ -288,6 +378,26 @@ class PostgresSink(SqlSinkBase):
             name, namespace, list(labels), list(have) if is_enum else "no labels",
         )
         return None
+
+    def _create_enum(
+        self, namespace: str, name: str, labels: tuple[str, ...]
+    ) -> list[tuple[Any, ...]]:
+        """Create the enum with its comment (committed: the COPY connections must see it)."""
+        lookup = (namespace, name, _OURS)
+        created = (namespace, name, json.dumps(labels), _OURS)
+        [(create, comment)] = self.query(_CREATE_ENUM_SQL, created)
+        self.begin()
+        try:
+            self.execute(str(create))
+            self.execute(str(comment))
+            self.commit()
+        except StageError:
+            self.rollback()
+            found = self.query(_ENUM_SQL, lookup)  # another load just made it
+            if not found:
+                raise
+            return found
+        return self.query(_ENUM_SQL, lookup)
 
     def _add_labels(self, spelling: str, have: tuple[str, ...], labels: tuple[str, ...]) -> None:
         """Add the labels the source gained, each beside its neighbour in the source's order."""
@@ -555,6 +665,13 @@ def _slices(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
 def _room(sized: re.Match[str]) -> int | None:
     """Characters a sized text type holds; None when unbounded."""
     return int(sized.group(2)) if sized.group(2) else None
+
+
+def _holds(found: tuple[Any, ...], labels: tuple[str, ...]) -> bool:
+    """Whether a found enum (a row of _ENUM_SQL) takes `labels`, as it is or extended."""
+    is_enum, _, have_json, _ = found
+    have = tuple(json.loads(have_json))
+    return bool(is_enum) and (is_subsequence(labels, have) or is_subsequence(have, labels))
 
 
 def _pkey_name(table: str) -> str:
