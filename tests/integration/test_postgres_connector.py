@@ -666,14 +666,15 @@ def test_declared_text_types_drift_by_widening_only(
 
 TYPE_CHANGES = [
     ("character varying(10)", "character varying(20)", Change.WIDEN),
-    ("character varying(20)", "character varying(10)", Change.REFUSE),
+    ("character varying(20)", "character varying(10)", Change.KEEP),
     ("character varying(10)", "character varying", Change.WIDEN),
-    ("character varying", "character varying(10)", Change.REFUSE),
+    ("character varying", "character varying(10)", Change.KEEP),
     ("character varying(10)", "text", Change.WIDEN),
     ("character(2)", "character(4)", Change.WIDEN),
     ("character(4)", "character(2)", Change.REFUSE),
     ("character(4)", "character varying(4)", Change.WIDEN),
-    ("character varying(4)", "character(4)", Change.REFUSE),
+    ("character varying(4)", "character(4)", Change.KEEP),
+    ("character varying(3)", "character(4)", Change.REFUSE),
     ("character varying(3)[]", "character varying(5)[]", Change.WIDEN),
     ("character varying(3)[]", "text[]", Change.WIDEN),
     ("character varying(3)", "text[]", Change.REFUSE),
@@ -681,7 +682,8 @@ TYPE_CHANGES = [
     ("text", "character(4)", Change.KEEP),
     ("character varying(4)", "character varying(4)", Change.KEEP),
     ("integer", "bigint", Change.WIDEN),
-    ("bigint", "integer", Change.REFUSE),
+    ("bigint", "integer", Change.KEEP),
+    ("integer", "text", Change.REFUSE),
     ("text", "integer", Change.REFUSE),
 ]
 

@@ -178,6 +178,8 @@ class SqlSinkBase:
             return Change.KEEP
         if (have, want) in self.widenings:
             return Change.WIDEN
+        if (want, have) in self.widenings:
+            return Change.KEEP  # the source narrowed: the wider live column holds the values
         return Change.REFUSE
 
     def before_swap(self, live: TableRef, fresh: TableRef) -> None:

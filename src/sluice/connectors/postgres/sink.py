@@ -224,7 +224,8 @@ class PostgresSink(SqlSinkBase):
         return [str(row[0]) for row in rows]
 
     def type_change(self, live: str, incoming: str) -> Change:
-        """Sized text types widen to a larger size or to text; a smaller size is refused.
+        """Sized text types widen to a larger size or to text; a live varchar at least as
+        wide as the incoming type is kept; anything that would change or cut a value is refused.
 
         text takes varchar(n), char(n) and enum values as they are: earlier versions declared
         these columns text, and such a table keeps loading. An enum column becomes text when
@@ -236,6 +237,12 @@ class PostgresSink(SqlSinkBase):
             if have.group(0) == want.group(0):
                 return Change.KEEP
             room, needed = _room(want), _room(have)
+            if have.group(1) == "character varying" and (
+                needed is None or (room is not None and needed >= room)
+            ):
+                # A source column that narrowed: the live varchar holds every value of the
+                # narrower type as it is (char values stay padded, as the lake holds them).
+                return Change.KEEP
             fits = room is None or (needed is not None and room >= needed)
             shrinks = have.group(1) == "character varying" and want.group(1) == "character"
             return Change.WIDEN if fits and not shrinks else Change.REFUSE
