@@ -92,6 +92,12 @@ SAME_INPUT: list[tuple[str, str, str, dict[str, Any] | None]] = [
             "primary_key": ["a", "a"],
         },
     ),
+    (
+        "table add archive.Genre --source chinook --destination wh",
+        "POST",
+        "/api/tables",
+        {"source_tablename": "archive.Genre", "source": "chinook", "destination": "wh"},
+    ),
     ("table edit Genre --every 0", "PATCH", "/api/tables/Genre", {"every": 0}),
     ("table edit Genre --pipeline nope", "PATCH", "/api/tables/Genre", {"pipeline": "nope"}),
     ("table edit Genre --lookback soon", "PATCH", "/api/tables/Genre", {"lookback": "soon"}),
@@ -142,6 +148,35 @@ def test_validation_messages_are_the_clis(
     response = api.call(method, path, json=body)
     assert response.status_code == EXIT_TO_STATUS[cli.code]
     assert response.json()["detail"] == message
+
+
+@pytest.mark.parametrize(
+    ("placed", "options", "body"),
+    [
+        ("--destination wh --sink-table tracks", "--sink-table GENRE", {"sink_table": "GENRE"}),
+        ("--destination spare --sink-table genre", "--destination wh", {"destination": "wh"}),
+    ],
+)
+def test_a_sink_table_another_table_loads_into_is_refused_as_by_the_cli(
+    api: Api, chinook: Sluice, workdir: Path, placed: str, options: str, body: dict[str, Any]
+) -> None:
+    spare = json.dumps({"path": str(workdir / "spare.duckdb")})
+    chinook(f"destination add spare --type duckdb --creds '{spare}'", ok=True)
+    chinook(f"table add Track --source chinook {placed}", ok=True)
+    before = api.call("GET", "/api/tables/Track").json()
+    cli = chinook(f"table edit Track {options}")
+    assert cli.code == 5, cli.err
+    response = api.call("PATCH", "/api/tables/Track", json=body)
+    assert response.status_code == 409
+    assert response.json()["detail"] == cli.err.strip().removeprefix("error:").strip()
+    assert response.json()["detail"].startswith(
+        "table 'Genre' loads into sink table 'Genre' of destination 'wh' already"
+    )
+    after = api.call("GET", "/api/tables/Track").json()
+    for field in ("sink_tablename", "destination_name", "sink_type"):
+        assert after[field] == before[field]
+    fixed = api.call("PATCH", "/api/tables/Track", json={**body, "sink_table": "tracks2"})
+    assert fixed.status_code == 200 and fixed.json()["sink_tablename"] == "tracks2"
 
 
 def test_a_dangerous_table_name_is_refused_and_nothing_is_stored(api: Api) -> None:

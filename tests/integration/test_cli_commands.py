@@ -212,14 +212,17 @@ def test_table_add_and_edit_take_the_same_options(configured: Sluice) -> None:
 
     assert options("table add") == options("table edit")
     given = (
-        "--sink-table genres --load incremental --key GenreId --every 5 --sink-load incremental "
+        "--load incremental --key GenreId --every 5 --sink-load incremental "
         "--sink-key GenreId --sink-every 7 --primary-key GenreId,Name --pipeline default "
         "--lookback 10 --null-key-fallback Name --lake-keep-full 4"
     )
-    added = configured(f"table add Track --source chinook --destination wh {given} --json", ok=True)
-    edited = configured(f"table edit Genre {given} --json", ok=True).json()
+    added = configured(
+        f"table add Track --source chinook --destination wh --sink-table tracks {given} --json",
+        ok=True,
+    )
+    edited = configured(f"table edit Genre --sink-table genres {given} --json", ok=True).json()
+    assert (added.json()["sink_tablename"], edited["sink_tablename"]) == ("tracks", "genres")
     for shown in (added.json(), edited):
-        assert shown["sink_tablename"] == "genres"
         assert shown["source_to_dl"]["load_type"] == "incremental"
         assert shown["source_to_dl"]["incremental_key"] == "GenreId"
         assert shown["source_to_dl"]["schedule_minutes"] == 5
@@ -229,3 +232,67 @@ def test_table_add_and_edit_take_the_same_options(configured: Sluice) -> None:
         assert shown["primary_key"] == ["GenreId", "Name"]
         assert (shown["lookback"], shown["null_key_fallback"]) == ("10", "Name")
         assert shown["lake_keep_full"] == 4
+
+
+def test_two_tables_cannot_load_into_one_sink_table(configured: Sluice, workdir: Path) -> None:
+    configured("table add sales.orders --source chinook --destination wh", ok=True)
+    # The default sink name drops the schema: archive.orders would load into orders too.
+    refused = configured("table add archive.orders --source chinook --destination wh")
+    assert refused.code == 5
+    assert refused.err.strip() == (
+        "error: table 'sales.orders' loads into sink table 'orders' of destination 'wh' "
+        "already, and sink table 'orders' is the same table there: two tables loading into one "
+        "would mix their rows and load state; give table 'archive.orders' its own with "
+        "--sink-table NAME (such as --sink-table archive_orders)"
+    )
+    # DuckDB matches quoted names whatever their ASCII case, and 'main' is its default schema.
+    for sink_table in ("ORDERS", "main.Orders"):
+        clash = configured(f"table edit Genre --sink-table {sink_table}")
+        assert clash.code == 5
+        assert "table 'sales.orders' loads into sink table 'orders'" in clash.err
+        assert f"and sink table '{sink_table}' is the same table there" in clash.err
+    assert configured("table show Genre --json", ok=True).json()["sink_tablename"] == "Genre"
+    configured(
+        "table add archive.orders --source chinook --destination wh --sink-table archive_orders",
+        ok=True,
+    )
+    configured("table edit Genre --sink-table other.orders", ok=True)  # another schema
+
+    # Moving to a destination where the name is taken is refused as well; another one is free.
+    spare = workdir / "spare.duckdb"
+    configured(f'destination add spare --type duckdb --creds \'{{"path": "{spare}"}}\'', ok=True)
+    configured("table add Track --source chinook --destination spare --sink-table Orders", ok=True)
+    moved = configured("table edit Track --destination wh")
+    assert moved.code == 5
+    assert "give table 'Track' its own with --sink-table NAME (such as --sink-table Track)" in (
+        moved.err
+    )
+    assert configured("table show Track --json", ok=True).json()["destination_name"] == "spare"
+    configured("table edit Track --destination wh --sink-table Track", ok=True)
+    assert configured("table list", ok=True).err == ""  # no clash left to warn of
+
+
+def test_a_clash_stored_by_an_older_version_still_loads_and_is_warned_of(
+    configured: Sluice, workdir: Path
+) -> None:
+    configured("table add Track --source chinook --destination wh", ok=True)
+    with sqlite3.connect(workdir / "databases/config_db/data/config.db") as c:
+        c.execute(
+            "UPDATE pipeline_config SET sink_tablename = 'genre' WHERE source_tablename = 'Track'"
+        )
+    warning = (
+        "warning: tables 'Genre', 'Track' load into one sink table ('Genre') of destination "
+        "'wh', so their loads can mix rows and load state: give all but one their own with "
+        "`sluice table edit NAME --sink-table NEW`"
+    )
+    listed = configured("table list --json", ok=True)
+    assert [t["sink_tablename"] for t in listed.json()] == ["Genre", "genre"]
+    assert " ".join(listed.err.split()) == warning
+    assert " ".join(configured("table show Track", ok=True).err.split()) == warning
+    # Edits that leave the sink table where it is still work.
+    configured("table edit Track --every 5", ok=True)
+    configured("table edit Genre --sink-table GENRE", ok=True)
+    configured("table add Album --source chinook --destination wh", ok=True)
+    assert configured("table show Album", ok=True).err == ""  # not part of the pair
+    configured("table edit Track --sink-table tracks", ok=True)
+    assert configured("table list", ok=True).err == ""

@@ -81,7 +81,11 @@ class ConnectionTest(BaseModel):
 class TableOptions(Body):
     """A table's options as `sluice table add/edit` takes them; absent or null: unchanged."""
 
-    sink_table: str | None = None
+    sink_table: str | None = Field(
+        default=None,
+        description="Table in the sink (default: the source table's name without its schema); "
+        "one per destination: a sink table another table loads into is refused (409).",
+    )
     load: str | None = Field(default=None, description="Hop 1 load type: full | incremental.")
     key: str | None = Field(default=None, description="Hop 1 incremental key column.")
     every: Int32 | None = Field(default=None, description="Hop 1 interval, minutes.")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from sluice.cli.output import console, emit_json, table, when
+from sluice.cli.output import console, emit_json, table, warn, when
 from sluice.cli.state import STATE
 from sluice.core.models import Hop, HopChoice
 
@@ -179,10 +179,27 @@ def edit(
         console.print(f"table [bold]{config.source_tablename}[/] updated")
 
 
+def _warn_of_shared_sink_tables(tables: list[TableConfig], only: str | None = None) -> None:
+    """On stderr, so that --json output stays as it is."""
+    from sluice.config.catalog import shared_sink_tables
+
+    for group in shared_sink_tables(tables):
+        names = [t.source_tablename for t in group]
+        if only is not None and only not in names:
+            continue
+        warn(
+            f"tables {', '.join(repr(n) for n in names)} load into one sink table "
+            f"({group[0].sink_tablename!r}) of destination {group[0].destination_name!r}, so "
+            "their loads can mix rows and load state: give all but one their own with "
+            "`sluice table edit NAME --sink-table NEW`"
+        )
+
+
 @app.command("list")
 def list_(as_json: JsonOpt = False) -> None:
     """List the configured tables with both hops' state."""
     tables = STATE.services().repo.list_tables()
+    _warn_of_shared_sink_tables(tables)
     if as_json:
         emit_json([describe(t) for t in tables])
         return
@@ -211,7 +228,9 @@ def list_(as_json: JsonOpt = False) -> None:
 @app.command("show")
 def show(source_tablename: str, as_json: JsonOpt = False) -> None:
     """Show one table's full configuration."""
-    shown = describe(STATE.services().repo.get_table(source_tablename))
+    repo = STATE.services().repo
+    shown = describe(repo.get_table(source_tablename))
+    _warn_of_shared_sink_tables(repo.list_tables(), only=source_tablename)
     if as_json:
         emit_json(shown)
         return

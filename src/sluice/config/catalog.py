@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +17,7 @@ from sluice.config.repository import (
     type_in_use,
 )
 from sluice.connectors import registry
-from sluice.core.errors import ConfigError, NotFoundError, StageError
+from sluice.core.errors import ConfigError, ConflictError, NotFoundError, StageError
 from sluice.core.models import Hop, HopChoice
 from sluice.core.redact import scrub
 from sluice.core.watermark import check_lookback
@@ -42,6 +44,16 @@ class TableChanges:
     lookback: str | None = None
     null_key_fallback: str | None = None
     lake_keep_full: int | str | None = None  # '' restores the default
+
+
+def shared_sink_tables(tables: Iterable[TableConfig]) -> list[list[TableConfig]]:
+    """Tables that load into one sink table, grouped: pairs an older version let through."""
+    groups: dict[tuple[str, tuple[str, str]], list[TableConfig]] = {}
+    for t in tables:
+        if t.destination_name is not None:
+            key = (t.destination_name, v.sink_table_key(t.sink_type, t.sink_tablename))
+            groups.setdefault(key, []).append(t)
+    return [group for group in groups.values() if len(group) > 1]
 
 
 class Catalog:
@@ -249,7 +261,67 @@ class Catalog:
                 "stages with `sluice stages add`"
             )
         values["pipeline_name"] = pipeline
+        # Last: the input is known to be valid before it is checked against the other tables.
+        self._check_sink_table_free(
+            name,
+            values.get("destination_name", current and current.destination_name),
+            values.get("sink_type", current and current.sink_type),
+            sink_table,
+            current,
+        )
         return values
+
+    def _check_sink_table_free(
+        self,
+        name: str,
+        destination: str | None,
+        sink_type: str | None,
+        sink_table: str,
+        current: TableConfig | None,
+    ) -> None:
+        """Refuse a second table loading into one sink table.
+
+        Hop 2 runs are locked per source table, so two such loads could run at once: they
+        would mix rows and load state, and each would drop the other's staging table as a
+        leftover. Only a move is checked, so a pair stored by an older version still loads and
+        can be edited (`table list` warns of it).
+        """
+        if destination is None or sink_type is None:
+            return
+        key = v.sink_table_key(sink_type, sink_table)
+        if current is not None and (current.destination_name, key) == (
+            destination,
+            v.sink_table_key(sink_type, current.sink_tablename),
+        ):
+            return
+        others = [
+            t
+            for t in self.repo.list_tables()
+            if t.destination_name == destination and t.source_tablename != name
+        ]
+        taken = {v.sink_table_key(sink_type, t.sink_tablename) for t in others}
+        clash = next(
+            (t for t in others if v.sink_table_key(sink_type, t.sink_tablename) == key), None
+        )
+        if clash is None:
+            return
+        base = name.replace(".", "_")
+        # A name cut short by the sink (PostgreSQL: 63 bytes) may find no free candidate.
+        free = next(
+            (
+                candidate
+                for candidate in (base, *(f"{base}_{n}" for n in range(2, len(taken) + 3)))
+                if v.sink_table_key(sink_type, candidate) not in taken | {key}
+            ),
+            None,
+        )
+        example = "" if free is None else f" (such as --sink-table {shlex.quote(free)})"
+        raise ConflictError(
+            f"table {clash.source_tablename!r} loads into sink table {clash.sink_tablename!r} "
+            f"of destination {destination!r} already, and sink table {sink_table!r} is the "
+            f"same table there: two tables loading into one would mix their rows and load "
+            f"state; give table {name!r} its own with --sink-table NAME{example}"
+        )
 
     # ---- stages ---------------------------------------------------------------------------
     def add_stage(

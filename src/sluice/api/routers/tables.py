@@ -103,7 +103,7 @@ def get_table(source_tablename: str, ctx: Ctx) -> Table:
     "/{source_tablename}",
     response_model=Table,
     dependencies=[ADMIN],
-    responses=responses(400, 401, 403, 404, 422),
+    responses=responses(400, 401, 403, 404, 409, 422),
     summary="Change a table's settings (only the fields given; '' clears a text option)",
     operation_id="edit_table",
 )
