@@ -147,3 +147,26 @@ def test_with_lake_options_an_s3_uri_is_bucket_and_prefix_only() -> None:
     ):
         with pytest.raises(ConfigError, match=says):
             LakeStore(uri, options)
+
+
+def test_lake_commands_report_an_unreachable_store_in_one_line(
+    sluice: Sluice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    sluice("init --lake s3://lake/sluice", ok=True)
+    sluice(f'source add chinook --type sqlite --creds \'{{"path": "{CHINOOK_SQLITE}"}}\'', ok=True)
+    sluice('destination add wh --type duckdb --creds \'{"path": "wh.duckdb"}\'', ok=True)
+    sluice("table add Genre --source chinook --destination wh", ok=True)
+
+    for command in ("lake ls Genre", "lake gc --dry-run"):
+        result = sluice(command)
+        assert result.code == 1, command
+        assert result.err.startswith("error: lake storage unreachable:"), result.err
+        assert "Traceback" not in result.err and result.err.count("\n") == 1

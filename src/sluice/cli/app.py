@@ -249,6 +249,14 @@ def main() -> None:
     except SluiceError as exc:
         output.fail(str(exc))
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # Runs sort these inside the engine; commands that read the lake themselves (lake ls,
+        # lake gc) meet them here: the same one-line message instead of a traceback.
+        from sluice.lake.errors import storage_error
+
+        error = storage_error(exc)
+        output.fail(str(error))
+        sys.exit(error.exit_code)
     except KeyboardInterrupt:
         output.fail("interrupted")
         sys.exit(130)
