@@ -204,3 +204,20 @@ def test_hop2_running_between_extract_and_verify_never_loads_the_unverified_batc
     loaded = duckdb_table(workdir / "wh.duckdb", "events")
     assert loaded.num_rows == 50 and len(set(loaded.column("id").to_pylist())) == 50
     assert same_rows(sqlite_table(tampering, "events"), loaded, ["id"])
+
+
+def test_a_batch_removed_before_verification_fails_the_run(
+    tampering: Path, sluice: Sluice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sluice(
+        "table add events --source src --destination wh --primary-key id --pipeline tampered",
+        ok=True,
+    )
+    monkeypatch.setenv("SLUICE_TEST_TAMPER", "delete_batch")
+
+    failed = run_hop(sluice, "source_to_dl")
+
+    stage = failed_stage(sluice, int(failed["id"]))
+    assert stage["stage_type"] == "verify_lake"
+    assert "this run extracted 40 rows but its lake batch is gone" in stage["error_message"]
+    assert lake_batches(sluice) == []

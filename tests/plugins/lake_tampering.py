@@ -22,7 +22,8 @@ from sluice.stages.registry import StageType
 class TamperLake(StageType):
     """`flip_byte`: one byte of the first part changes (checksums no longer match).
     `drop_row`: the first part loses its last row and the manifest is rewritten to agree,
-    so only the source's own count can tell. `delete_part`: the first part is gone.
+    so only the source's own count can tell. `delete_part`: the first part is gone;
+    `delete_batch`: the whole batch is.
     `hop2_then_flip_byte`: a hop 2 run of the table runs to its end first, then flip_byte."""
 
     name: ClassVar[str] = "test_tamper_lake"
@@ -35,6 +36,9 @@ class TamperLake(StageType):
         part = manifest.parts[0]
         path = posixpath.join(base, part.path)
         damage = os.environ["SLUICE_TEST_TAMPER"]
+        if damage == "delete_batch":  # as another hop 1 writer would, taking this run for dead
+            table.store.delete_dir(base)
+            return StageResult(rows=0)
         if damage == "delete_part":
             table.store.fs.delete_file(path)
             return StageResult(rows=0)

@@ -198,6 +198,8 @@ class SqlSinkBase:
                 if upstream.error is None or upstream.error is exc:
                     raise
                 raise upstream.error from None
+            if upstream.error is not None:  # a driver that swallowed it staged a partial stream
+                raise upstream.error
             columns = [field.name for field in request.schema]
             staged_types = self.final_types(request, staging)
             self.begin()

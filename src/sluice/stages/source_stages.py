@@ -84,6 +84,8 @@ class Extract(StageType):
         # table to incremental later continues from the snapshot instead of starting over.
         key = hop.incremental_key
         fallback = ctx.table.null_key_fallback
+        # Decided before the read: a config database hiccup must not abort a finished read.
+        verified_later = _verify_lake_follows(ctx)
         source = ctx.open_source()
         try:
             info = source.check(ctx.source_ref, count_rows=False)
@@ -135,7 +137,6 @@ class Extract(StageType):
                 window = None
                 if tracker is not None and key is not None:
                     window = tracker.window(point.since, point.held, info.schema.field(key).type)
-                verified_later = _verify_lake_follows(ctx)
                 manifest = writer.commit(
                     self._manifest(ctx, hop.load_type, key, point, tracker, counted),
                     window,
@@ -243,7 +244,9 @@ class VerifyLake(StageType):
     then is it published and the watermark moved.
 
     A batch that fails stays unpublished: no reader and no hop 2 ever sees it, the watermark
-    stays, and the next hop 1 run removes its files and reads its rows again.
+    stays, and the next hop 1 run removes its files and reads its rows again. (A batch this run
+    published already, when this stage is retried after publishing, is checked again but not
+    withdrawn: a hop 2 run may hold it by then; the failure says so.)
     """
 
     name: ClassVar[str] = "verify_lake"
@@ -255,10 +258,20 @@ class VerifyLake(StageType):
         # Published already: a retry of this stage after the publication (or a template whose
         # extract published because no verify_lake followed it when it ran).
         published = [m for m in lake_table.committed() if m.run_id == ctx.run.id]
+        if not pending and not published:
+            self._nothing_to_verify(ctx)
         rows = 0
         paths: list[str] = []
         for manifest in sorted([*published, *pending], key=lambda m: m.sequence):
-            rows += self._verify(lake_table, manifest)
+            try:
+                rows += self._verify(lake_table, manifest)
+            except TerminalError as exc:
+                if manifest in published:
+                    raise TerminalError(
+                        f"{exc} (batch {manifest.sequence} was published already, before this "
+                        "retry of verify_lake: it stays; run a full load to replace it)"
+                    ) from exc
+                raise
             paths.extend(lake_table.store.display(p) for p in lake_table.part_paths(manifest))
         for manifest in pending:
             crash_point("lake:before_publish")
@@ -267,6 +280,20 @@ class VerifyLake(StageType):
         if newest is not None:
             _advance_watermark(ctx, newest)
         return StageResult(rows=rows, file_paths=paths)
+
+    def _nothing_to_verify(self, ctx: StageContext) -> None:
+        """Fine when this run's extract found nothing new; not when its batch has vanished."""
+        extracted = sum(
+            log.rows_processed or 0
+            for log in ctx.repo.stage_logs(ctx.run.id)
+            if log.stage_type == Extract.name and log.status == "success"
+        )
+        if extracted:
+            raise TerminalError(
+                f"this run extracted {extracted} rows but its lake batch is gone (removed by "
+                "another hop 1 run after this one was taken for dead?); nothing was published "
+                "and the watermark did not move: run hop 1 again"
+            )
 
     def _verify(self, lake_table: LakeTable, manifest: Manifest) -> int:
         base = lake_table.batch_path(manifest)
