@@ -134,3 +134,26 @@ def test_lake_option_secrets_are_scrubbed_from_run_errors(
         assert SECRET not in result.out + result.err
     raw = b"".join(p.read_bytes() for p in (workdir / "databases/config_db/data").glob("*"))
     assert SECRET.encode() not in raw
+
+
+def test_an_unreadable_key_file_is_a_config_error_naming_it(
+    sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SLUICE_SECRET_KEY")
+    key_file = workdir / "databases/config_db/data/secret.key"
+    key_file.mkdir(parents=True)  # a directory where the key file should be
+
+    result = sluice("init")
+
+    assert result.code == 3
+    assert result.err.startswith(f"error: cannot create the secret key file {key_file}")
+    key_file.rmdir()
+    sluice("init", ok=True)
+    sluice(f"source add pg --type postgres --creds '{json.dumps(PG_CREDS)}'", ok=True)
+    key_file.unlink()
+    key_file.mkdir()
+    shown = sluice("source show pg")
+    assert shown.code == 3
+    assert shown.err.startswith("error: cannot read the secret key file ")
+    assert "secret.key: Is a directory; make it a readable file" in shown.err
+    assert "lake" not in shown.err

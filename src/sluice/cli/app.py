@@ -250,13 +250,11 @@ def main() -> None:
         output.fail(str(exc))
         sys.exit(exc.exit_code)
     except OSError as exc:
-        # Runs sort these inside the engine; commands that read the lake themselves (lake ls,
-        # lake gc) meet them here: the same one-line message instead of a traceback.
-        from sluice.lake.errors import storage_error
-
-        error = storage_error(exc)
-        output.fail(str(error))
-        sys.exit(error.exit_code)
+        # Whatever file or socket it was (lake commands sort their own): one line saying
+        # which, instead of a traceback.
+        where = f": {exc.filename}" if exc.filename else ""
+        output.fail(f"{exc.strerror or exc}{where}")
+        sys.exit(1)
     except KeyboardInterrupt:
         output.fail("interrupted")
         sys.exit(130)

@@ -35,12 +35,18 @@ def ensure_key_file(path: Path) -> bool:
     """Create a new random key file readable by its owner only; False if one exists."""
     from cryptography.fernet import Fernet
 
-    if os.environ.get(ENV_KEY) or path.exists():
+    if os.environ.get(ENV_KEY) or path.is_file():
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(Fernet.generate_key())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(Fernet.generate_key())
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the secret key file {path}: {exc.strerror}; fix the directory or "
+            f"set {ENV_KEY} (or {ENV_KEY_FILE})"
+        ) from None
     return True
 
 
@@ -63,6 +69,11 @@ class CredsCipher:
                     raise ConfigError(
                         f"no secret key to encrypt or decrypt credentials: run `sluice init` "
                         f"(it creates {self.key_file}), restore that file, or set {ENV_KEY}"
+                    ) from None
+                except OSError as exc:
+                    raise ConfigError(
+                        f"cannot read the secret key file {self.key_file}: {exc.strerror}; "
+                        f"make it a readable file or set {ENV_KEY}"
                     ) from None
             try:
                 self._fernet = Fernet(raw.encode())
