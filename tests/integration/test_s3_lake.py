@@ -47,7 +47,7 @@ def s3_manifests(endpoint: str, table: str) -> list[dict[str, Any]]:
 
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     keys = [
-        k for k in s3_keys(endpoint, f"sluice/chinook/{table}/") if k.endswith("_manifest.json")
+        k for k in s3_keys(endpoint, f"sluice/chinook/{table}/") if k.endswith("/_manifest.json")
     ]
     return [json.loads(client.get_object(Bucket=BUCKET, Key=k)["Body"].read()) for k in keys]
 
@@ -69,7 +69,7 @@ def test_chinook_through_an_s3_lake(sluice: Sluice, workdir: Path, s3_endpoint: 
     extract = next(s for s in shown["stages"] if s["stage_type"] == "extract")
     assert extract["file_paths"][0].startswith(f"{LAKE}/chinook/")
     assert not (workdir / "lake").exists()
-    assert any(k.endswith("_manifest.json") for k in s3_keys(s3_endpoint, "sluice/chinook/Album/"))
+    assert any(k.endswith("/_manifest.json") for k in s3_keys(s3_endpoint, "sluice/chinook/Album/"))
 
 
 def test_the_lake_reads_in_duckdb_and_polars_locally_and_on_s3(
@@ -125,7 +125,9 @@ def test_the_lake_reads_in_duckdb_and_polars_locally_and_on_s3(
         assert same_rows(expected, via_polars.drop("batch").to_arrow(), ["TrackId"]), lake
 
 
-@pytest.mark.parametrize("point", ["extract:between_batches", "lake:before_manifest"])
+@pytest.mark.parametrize(
+    "point", ["extract:between_batches", "lake:before_manifest", "lake:before_publish"]
+)
 def test_a_kill_during_the_upload_leaves_nothing_visible(
     sluice: Sluice, workdir: Path, s3_endpoint: str, point: str
 ) -> None:
@@ -163,14 +165,14 @@ def test_a_kill_during_the_upload_leaves_nothing_visible(
         timeout=120,
     )
     assert killed.returncode == -9, killed.stderr
-    assert not [k for k in s3_keys(s3_endpoint) if k.endswith("_manifest.json")]
+    assert not [k for k in s3_keys(s3_endpoint) if k.endswith("/_manifest.json")]
     hop2 = sluice("run events --hop dl_to_sink")
     assert hop2.code == 1 and "no committed batch" in hop2.err  # hop 2 sees nothing
     sluice("run events", ok=True)
     loaded = duckdb_table(workdir / "wh.duckdb", "events")
     assert loaded.num_rows == 400
     assert same_rows(sqlite_table(source, "events"), loaded, ["id"])
-    manifests = [k for k in s3_keys(s3_endpoint) if k.endswith("_manifest.json")]
+    manifests = [k for k in s3_keys(s3_endpoint) if k.endswith("/_manifest.json")]
     assert len(manifests) == 1
 
 
@@ -237,7 +239,7 @@ def test_lake_options_in_the_config_database_stand_in_for_the_aws_variables(
     loaded = duckdb_table(workdir / "wh.duckdb", "items")
     assert loaded.num_rows == 120
     assert same_rows(sqlite_table(source, "items"), loaded, ["id"])
-    assert any(k.endswith("_manifest.json") for k in s3_keys(s3_endpoint, "sluice/src/items/"))
+    assert any(k.endswith("/_manifest.json") for k in s3_keys(s3_endpoint, "sluice/src/items/"))
     assert "secret_access_key" in outputs[-2]
     assert all(LAKE_SECRET not in output for output in outputs)
     stored = b"".join(p.read_bytes() for p in (workdir / "databases").rglob("config.db*"))
