@@ -681,6 +681,27 @@ TYPE_CHANGES = [
     ("text", "character varying(4)", Change.KEEP),
     ("text", "character(4)", Change.KEEP),
     ("character varying(4)", "character varying(4)", Change.KEEP),
+    # char(n) pads to its own n: a wider live char would change the values readers get.
+    ("character(20)", "character(10)", Change.REFUSE),
+    # Earlier versions declared varchar(n)[] and char(n)[] as text[]: such a table keeps loading.
+    ("text[]", "character varying(10)[]", Change.KEEP),
+    ("text[]", "character(3)[]", Change.KEEP),
+    ("text[]", "character varying[]", Change.KEEP),
+    ("text", "character varying(4)[]", Change.REFUSE),
+    ("text[]", "character varying(4)", Change.REFUSE),
+    # numeric: kept when the live column holds every incoming value, else widened (the
+    # ALTER's target holds both: see test_numeric_columns_are_kept_or_widened_to_hold_both).
+    ("numeric", "numeric(12,2)", Change.KEEP),
+    ("numeric", "numeric", Change.KEEP),
+    ("numeric(12,2)", "numeric", Change.WIDEN),
+    ("numeric(10,2)", "numeric(12,2)", Change.WIDEN),
+    ("numeric(12,2)", "numeric(10,2)", Change.KEEP),
+    ("numeric(12,4)", "numeric(10,2)", Change.KEEP),
+    ("numeric(12,2)", "numeric(12,4)", Change.WIDEN),
+    ("numeric(12,4)", "numeric(12,2)", Change.WIDEN),
+    ("numeric(7,0)", "numeric(5,-2)", Change.KEEP),
+    ("numeric(5,-2)", "numeric(7,0)", Change.WIDEN),
+    ("numeric(12,2)", "integer", Change.REFUSE),
     ("integer", "bigint", Change.WIDEN),
     ("bigint", "integer", Change.KEEP),
     ("integer", "text", Change.REFUSE),
@@ -875,6 +896,91 @@ def test_a_type_sluice_did_not_make_keeps_its_name_from_the_sink_table(
         _load(sink, TableRef("status", "theirs"), pa.table({"v": ["x"]}))
     assert enums_in(db, "theirs") == {"status": ["mine"]}
     assert scalar(db, "SELECT to_regclass('theirs.status') IS NULL")
+
+
+def test_sized_text_arrays_load_into_text_arrays_of_earlier_loads(
+    db: psycopg.Connection[Any], sink: PostgresSink
+) -> None:
+    """Earlier versions declared varchar(n)[] and char(n)[] as text[]: appends keep going."""
+    db.execute("CREATE SCHEMA legacy_arr")
+    db.execute("CREATE TABLE legacy_arr.t (id bigint PRIMARY KEY, v text[], c text[])")
+    db.execute("INSERT INTO legacy_arr.t VALUES (1, '{old}', '{ab}')")
+    types = {
+        "v": declared(pa.list_(pa.string()), "character varying(10)[]"),
+        "c": declared(pa.list_(pa.string()), "character(3)[]"),
+    }
+    rows = pa.table(
+        {"id": pa.array([2], pa.int64()), "v": [["new", None, ""]], "c": [["ab ", "xyz"]]}
+    )
+    table = TableRef("t", "legacy_arr")
+    _load(sink, table, with_declared(rows, types), mode=LoadMode.APPEND, run_id=2)
+    _load(
+        sink,
+        table,
+        with_declared(rows.set_column(0, "id", pa.array([3], pa.int64())), types),
+        mode=LoadMode.MERGE,
+        run_id=3,
+        batch_ids=(3,),
+        primary_key=("id",),
+    )
+    assert column_types(db, "legacy_arr.t") == {"id": "bigint", "v": "text[]", "c": "text[]"}
+    assert _live_rows(db, "legacy_arr.t") == [
+        (1, ["old"], ["ab"]),
+        (2, ["new", None, ""], ["ab ", "xyz"]),  # char(n)'s padding kept, as in the lake
+        (3, ["new", None, ""], ["ab ", "xyz"]),
+    ]
+
+
+def test_numeric_columns_are_kept_or_widened_to_hold_both(
+    db: psycopg.Connection[Any], sink: PostgresSink
+) -> None:
+    db.execute("CREATE SCHEMA num")
+    db.execute("CREATE TABLE num.free (id bigint PRIMARY KEY, v numeric)")
+    db.execute(
+        "CREATE TABLE num.sized (id bigint PRIMARY KEY, v numeric(10,2), w numeric(12,4), "
+        "x numeric(12,2), y numeric(8,3))"
+    )
+    db.execute("INSERT INTO num.sized VALUES (1, 12345678.12, 12345678.1234, 0.5, 12345.678)")
+    # An unconstrained live column holds any numeric(p,s) as it is.
+    free = pa.table(
+        {
+            "id": pa.array([1], pa.int64()),
+            "v": pa.array([Decimal("1234567890.12")], pa.decimal128(12, 2)),
+        }
+    )
+    _load(sink, TableRef("free", "num"), free, mode=LoadMode.APPEND)
+    assert column_types(db, "num.free") == {"id": "bigint", "v": "numeric"}
+
+    unconstrained = {b"POSTGRESQL:type": b"numeric"}  # as the source gives numeric: text
+    sized = pa.table(
+        {
+            "id": pa.array([2], pa.int64()),
+            # two more digits before the point: numeric(12,2)
+            "v": pa.array([Decimal("1234567890.12")], pa.decimal128(12, 2)),
+            # 10 digits before the point and scale 2 meet 8 and 4: numeric(14,4)
+            "w": pa.array([Decimal("9999999999.99")], pa.decimal128(12, 2)),
+            # unconstrained incoming: unconstrained
+            "x": pa.array(["1e-30"], pa.string()),
+            # fits as it is: kept
+            "y": pa.array([Decimal("99.9")], pa.decimal128(4, 1)),
+        }
+    )
+    sized = sized.cast(
+        sized.schema.set(3, sized.schema.field("x").with_metadata(unconstrained))
+    )
+    _load(sink, TableRef("sized", "num"), sized, mode=LoadMode.APPEND, run_id=2, batch_ids=(2,))
+    assert column_types(db, "num.sized") == {
+        "id": "bigint",
+        "v": "numeric(12,2)",
+        "w": "numeric(14,4)",
+        "x": "numeric",
+        "y": "numeric(8,3)",
+    }
+    values = db.execute("SELECT v::text, w::text, x::text, y::text FROM num.sized ORDER BY id")
+    assert values.fetchall() == [
+        ("12345678.12", "12345678.1234", "0.50", "12345.678"),
+        ("1234567890.12", "9999999999.9900", "0.000000000000000000000000000001", "99.900"),
+    ]
 
 
 # ---- (5) MERGE and schema drift ------------------------------------------------------------

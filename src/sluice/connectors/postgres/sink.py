@@ -54,6 +54,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("sluice.postgres")
 
 _MAX_IDENTIFIER_BYTES = 63
+# format_type's numeric: unconstrained, or (precision, scale); the scale is negative or above
+# the precision only since PostgreSQL 15.
+_NUMERIC = re.compile(r"^numeric(?:\((\d+),(-?\d+)\))?$")
+_NUMERIC_MAX_PRECISION = 1000
 _GRANTEE = (
     "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END"
 )
@@ -227,10 +231,14 @@ class PostgresSink(SqlSinkBase):
         """Sized text types widen to a larger size or to text; a live varchar at least as
         wide as the incoming type is kept; anything that would change or cut a value is refused.
 
-        text takes varchar(n), char(n) and enum values as they are: earlier versions declared
-        these columns text, and such a table keeps loading. An enum column becomes text when
-        the lake's column no longer maps to it (a conflicting type in the sink, a new source).
+        text takes varchar(n), char(n) and enum values as they are, and text[] arrays of
+        varchar(n) and char(n): earlier versions declared these columns so, and such a table
+        keeps loading. An enum column becomes text when the lake's column no longer maps to
+        it (a conflicting type in the sink, a new source). numeric is kept when it holds every
+        incoming value, else widened to hold both (see _numeric_union).
         """
+        if _NUMERIC.match(live) and _NUMERIC.match(incoming):
+            return Change.KEEP if _numeric_union(live, incoming) == live else Change.WIDEN
         have, want = SIZED_TEXT.match(live), SIZED_TEXT.match(incoming)
         arrays = (live.endswith("[]"), incoming.endswith("[]"))
         if have and want and arrays[0] == arrays[1]:
@@ -243,12 +251,17 @@ class PostgresSink(SqlSinkBase):
                 # A source column that narrowed: the live varchar holds every value of the
                 # narrower type as it is (char values stay padded, as the lake holds them).
                 return Change.KEEP
+            # A live char(n) wider than the incoming one is refused too: it pads every value to
+            # its own n, and although char comparisons ignore the padding, the value a reader
+            # gets (bpcharout, a row's text) and octet_length differ from the source's.
             fits = room is None or (needed is not None and room >= needed)
             shrinks = have.group(1) == "character varying" and want.group(1) == "character"
             return Change.WIDEN if fits and not shrinks else Change.REFUSE
         if have and incoming == ("text[]" if arrays[0] else "text"):
             return Change.WIDEN
-        if live == "text" and (want or incoming in self._enum_types.values()):
+        if want and live == ("text[]" if arrays[1] else "text"):
+            return Change.KEEP
+        if live == "text" and incoming in self._enum_types.values():
             return Change.KEEP
         if incoming == "text" and self._is_enum(live):
             return Change.WIDEN
@@ -550,6 +563,10 @@ class PostgresSink(SqlSinkBase):
             )
 
     def alter_column_type(self, table: TableRef, column: str, new_type: str) -> str:
+        live = (self.table_columns(table) or {}).get(column)
+        if live is not None and _NUMERIC.match(live) and _NUMERIC.match(new_type):
+            # Not the incoming type itself: it may lack the live column's scale or digits.
+            new_type = _numeric_union(live, new_type)
         self.execute(
             f"ALTER TABLE {self.qualified(table)} ALTER COLUMN {quote_ident(column)} "
             f"TYPE {new_type}"
@@ -667,6 +684,26 @@ def _slices(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
     rows = max(1, batch.num_rows * max_bytes // max(batch.nbytes, 1))
     for offset in range(0, batch.num_rows, rows):
         yield batch.slice(offset, rows)
+
+
+def _numeric_union(one: str, other: str) -> str:
+    """The narrowest numeric type (as format_type spells it) holding the values of both.
+
+    Its digits before the point are the larger of the two (p - s), its scale the larger
+    scale; unconstrained when either is, or when that needs more than numeric's 1000 digits.
+    """
+    bounds = []
+    for spelled in (one, other):
+        match = _NUMERIC.match(spelled)
+        if match is None or match.group(1) is None:
+            return "numeric"
+        precision, scale = int(match.group(1)), int(match.group(2))
+        bounds.append((precision - scale, scale))
+    digits = max(whole for whole, _ in bounds)
+    scale = max(scale for _, scale in bounds)
+    if digits + scale > _NUMERIC_MAX_PRECISION:
+        return "numeric"
+    return f"numeric({digits + scale},{scale})"
 
 
 def _room(sized: re.Match[str]) -> int | None:
