@@ -898,6 +898,108 @@ def test_a_type_sluice_did_not_make_keeps_its_name_from_the_sink_table(
     assert scalar(db, "SELECT to_regclass('theirs.status') IS NULL")
 
 
+@pytest.fixture
+def loader(db: psycopg.Connection[Any], creds: PostgresCreds, database: str) -> Iterator[str]:
+    """A login role that may connect and create in schema public, and not in the database."""
+    name = f"sluice_loader_{secrets.token_hex(4)}"
+    db.execute(f'CREATE ROLE "{name}" LOGIN')
+    try:
+        db.execute(f'GRANT CONNECT ON DATABASE "{database}" TO "{name}"')
+        db.execute(f'GRANT USAGE, CREATE ON SCHEMA public TO "{name}"')
+        # The sink's state table, shared by all its loads, is made by earlier tests' role.
+        owner = PostgresSink(creds)
+        try:
+            owner.ensure_state_table()
+        finally:
+            owner.close()
+        db.execute(f'GRANT SELECT, INSERT, DELETE ON public."_sluice_state" TO "{name}"')
+        yield name
+    finally:
+        db.execute(f'DROP OWNED BY "{name}"')  # its tables and enums, and what it was granted
+        db.execute(f'DROP ROLE "{name}"')
+
+
+def loader_sink(database: str, role: str) -> PostgresSink:
+    return PostgresSink(PostgresCreds(host=HOST, port=PORT, user=role, database=database))
+
+
+def test_a_loader_without_create_on_the_database_loads_enum_columns(
+    db: psycopg.Connection[Any], database: str, loader: str
+) -> None:
+    db.execute(f'CREATE SCHEMA lp_app; GRANT USAGE, CREATE ON SCHEMA lp_app TO "{loader}"')
+    moods = {"m": declared(pa.string(), "lp_mood", ("lp_mood", ["a", "b"]))}
+    sink = loader_sink(database, loader)
+    try:
+        for table in (TableRef("lp_plain"), TableRef("t", "lp_app")):
+            first = pa.table({"id": pa.array([1], pa.int64()), "m": ["a"]})
+            _load(sink, table, with_declared(first, moods), primary_key=("id",))  # direct
+            later = pa.table({"id": pa.array([1, 2], pa.int64()), "m": ["b", "a"]})
+            _load(  # staged
+                sink,
+                table,
+                with_declared(later, moods),
+                mode=LoadMode.MERGE,
+                run_id=2,
+                batch_ids=(2,),
+                primary_key=("id",),
+            )
+    finally:
+        sink.close()
+    assert column_types(db, "public.lp_plain") == {"id": "bigint", "m": "lp_mood"}
+    assert column_types(db, "lp_app.t") == {"id": "bigint", "m": "lp_app.lp_mood"}
+    for qualified in ("public.lp_plain", "lp_app.t"):
+        assert db.execute(f"SELECT id, m::text FROM {qualified} ORDER BY id").fetchall() == [
+            (1, "b"),
+            (2, "a"),
+        ]
+
+
+def test_an_enum_sluice_did_not_make_is_never_extended(
+    db: psycopg.Connection[Any],
+    sink: PostgresSink,
+    database: str,
+    loader: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    db.execute("CREATE SCHEMA app7; CREATE TYPE app7.mood AS ENUM ('a', 'b')")
+    db.execute(f'GRANT USAGE, CREATE ON SCHEMA app7 TO "{loader}"')
+    more = {"m": declared(pa.string(), "mood", ("mood", ["a", "b", "c"]))}
+    restricted = loader_sink(database, loader)
+    try:
+        # Neither a role that may alter it nor one that may not: the labels are permanent.
+        for run, loading in ((1, sink), (2, restricted)):
+            caplog.clear()
+            rows = with_declared(pa.table({"m": ["a", "c"]}), more)
+            with caplog.at_level(logging.WARNING, logger="sluice.postgres"):
+                _load(loading, TableRef(f"t{run}", "app7"), rows, run_id=run)
+            assert "sluice extends only the enums it created" in caplog.text
+            assert column_types(db, f"app7.t{run}") == {"m": "text"}
+            assert _live_rows(db, f"app7.t{run}") == [("a",), ("c",)]
+        assert enum_labels(db, "app7.mood") == ["a", "b"]
+
+        # One that has every label the source has is used as it is.
+        fewer = {"m": declared(pa.string(), "mood", ("mood", ["b"]))}
+        _load(restricted, TableRef("t3", "app7"), with_declared(pa.table({"m": ["b"]}), fewer))
+        assert column_types(db, "app7.t3") == {"m": "app7.mood"}
+
+        # sluice's own enum, made by another role: extending it fails, so text, not a load
+        # that fails on every retry.
+        gain = {"m": declared(pa.string(), "gain7", ("gain7", ["x"]))}
+        _load(sink, TableRef("u1", "app7"), with_declared(pa.table({"m": ["x"]}), gain))
+        assert column_types(db, "app7.u1") == {"m": "app7.gain7"}
+        gained = {"m": declared(pa.string(), "gain7", ("gain7", ["x", "y"]))}
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="sluice.postgres"):
+            rows = with_declared(pa.table({"m": ["y", "x"]}), gained)
+            _load(restricted, TableRef("u2", "app7"), rows, run_id=4)
+        assert "could not take the labels ['x', 'y']" in caplog.text
+        assert "must be owner" in caplog.text
+        assert column_types(db, "app7.u2") == {"m": "text"}
+        assert enum_labels(db, "app7.gain7") == ["x"]
+    finally:
+        restricted.close()
+
+
 def test_sized_text_arrays_load_into_text_arrays_of_earlier_loads(
     db: psycopg.Connection[Any], sink: PostgresSink
 ) -> None:

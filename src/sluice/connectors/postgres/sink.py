@@ -8,16 +8,17 @@ deduplicating replaces COPY into an unlogged staging table and apply the shared 
 A replace hands the new table the old one's owner, privileges (table and column) and
 comments in the swap's transaction. Columns a PostgreSQL source read from varchar(n),
 char(n) or an enum are declared so again (see types.py); an enum is created in the target's
-schema, or extended when the source gained labels. An enum of that name whose labels cannot
-be reconciled with the source's (a label the source lacks, another order, or not an enum)
-is left alone: the column is declared text, with a warning.
+schema, or, if sluice created it, extended when the source gained labels. An enum of that
+name whose labels cannot be reconciled with the source's (a label the source lacks, another
+order, not an enum, or labels to add to an enum that is not sluice's or that the loading
+role may not alter) is left alone: the column is declared text, with a warning.
 
 PostgreSQL gives every table a row type named after it, in the same namespace as enums, so
 an enum and a table never share a name in a schema: sluice never creates an enum named like
 the sink table or any relation there (its columns load as text instead, with the warning),
 and before a load it moves an enum of its own that holds the sink table's name aside (see
-_clear_name). The enums it creates carry a comment saying so; only those does it ever drop
-or rename.
+_clear_name). The enums it creates carry a comment saying so; only those does it ever
+extend, drop or rename.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ _BLOCKING_TYPE_SQL = (
     "WHERE n.nspname = $1 AND t.typname = $2 AND t.typrelid = 0 "
     "AND NOT EXISTS (SELECT 1 FROM pg_type a WHERE a.typarray = t.oid)"
 )
+_SCHEMA_SQL = "SELECT 1 FROM pg_namespace WHERE nspname = $1"
 _NAME_TAKEN_SQL = (
     "SELECT EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
     "WHERE n.nspname = $1 AND t.typname = $2) OR EXISTS (SELECT 1 FROM pg_class c "
@@ -283,6 +285,16 @@ class PostgresSink(SqlSinkBase):
     def _namespace(self, table: TableRef) -> str:
         return table.schema or str(self.query("SELECT current_schema()")[0][0])
 
+    def _ensure_schema(self, schema: str | None) -> None:
+        """Create the schema of a schema-qualified table when it does not exist yet.
+
+        Looked up first, and never for an unqualified table (its schema is the default one):
+        CREATE SCHEMA checks CREATE on the database before IF NOT EXISTS looks for the
+        schema, and a least-privilege loader has CREATE only on the schema it loads into.
+        """
+        if schema and not self.query(_SCHEMA_SQL, (schema,)):
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+
     def _clear_name(self, table: TableRef) -> None:
         """Make sure no enum keeps `table` from being created (at the swap's rename, after
         all the copying, and on every retry).
@@ -354,7 +366,7 @@ class PostgresSink(SqlSinkBase):
         if not wanted:
             return {}
         namespace = self._namespace(table)
-        self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(namespace)}")
+        self._ensure_schema(table.schema)
         resolved: dict[tuple[str, tuple[str, ...]], str | None] = {}
         for enum in set(wanted.values()):
             resolved[enum] = self._enum_type(namespace, table.name, *enum)
@@ -385,17 +397,30 @@ class PostgresSink(SqlSinkBase):
             found = []
         if not found:
             found = self._create_enum(namespace, name, labels)
-        is_enum, spelling, have_json, _ = found[0]
+        is_enum, spelling, have_json, ours = found[0]
         have = tuple(json.loads(have_json))
         if is_enum and is_subsequence(labels, have):
             return str(spelling)
-        if is_enum and is_subsequence(have, labels):
-            self._add_labels(str(spelling), have, labels)
+        # Only sluice's own enums are extended: a label added to an enum cannot be removed
+        # again, and the application's enum is not sluice's to change (nor, for a loader
+        # that does not own it, can it be).
+        if is_enum and ours and is_subsequence(have, labels):
+            try:
+                self._add_labels(str(spelling), have, labels)
+            except TerminalError as exc:
+                # Another role made it, say: the same failure would come on every retry.
+                log.warning(
+                    "enum %s could not take the labels %s (it has %s): columns of that enum "
+                    "are loaded as text: %s",
+                    spelling, list(labels), list(have), exc,
+                )
+                return None
             return str(spelling)
         log.warning(
-            "type %s in schema %s is not an enum with the labels %s (it has %s): columns of "
-            "that enum are loaded as text",
+            "type %s in schema %s is not an enum with the labels %s (it has %s%s): columns "
+            "of that enum are loaded as text",
             name, namespace, list(labels), list(have) if is_enum else "no labels",
+            "" if ours or not is_enum else "; sluice extends only the enums it created",
         )
         return None
 
@@ -495,8 +520,7 @@ class PostgresSink(SqlSinkBase):
         final table, so WAL for them would only be written to be thrown away.
         """
         columns = self._sink_columns(schema)
-        if table.schema:
-            self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(table.schema)}")
+        self._ensure_schema(table.schema)
         created = [c.copied if kept else c.staged for c in columns]
         definition = ", ".join(
             f"{quote_ident(c.name)} {kind}" for c, kind in zip(columns, created, strict=True)
