@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -896,6 +897,64 @@ def test_a_type_sluice_did_not_make_keeps_its_name_from_the_sink_table(
         _load(sink, TableRef("status", "theirs"), pa.table({"v": ["x"]}))
     assert enums_in(db, "theirs") == {"status": ["mine"]}
     assert scalar(db, "SELECT to_regclass('theirs.status') IS NULL")
+
+
+@pytest.mark.parametrize(
+    ("schema", "use", "user"),
+    [
+        (
+            "dep_column",
+            "CREATE TABLE dep_column.app_table (st dep_column.status)",
+            "column st of table dep_column.app_table",
+        ),
+        (
+            "dep_array",
+            "CREATE TABLE dep_array.app_table (st dep_array.status[])",
+            "column st of table dep_array.app_table",
+        ),
+        (
+            "dep_function",
+            "CREATE FUNCTION dep_function.f() RETURNS dep_function.status LANGUAGE sql "
+            "AS $$ SELECT 'open'::dep_function.status $$",
+            "function dep_function.f()",
+        ),
+        (
+            "dep_domain",
+            "CREATE DOMAIN dep_domain.d AS dep_domain.status",
+            "type dep_domain.d",
+        ),
+    ],
+    ids=["column", "array-column", "function", "domain"],
+)
+def test_an_enum_of_sluices_the_application_uses_keeps_its_name(
+    db: psycopg.Connection[Any], sink: PostgresSink, schema: str, use: str, user: str
+) -> None:
+    """Renamed, the enum would be renamed under the application's objects too."""
+    _load(sink, TableRef("tickets", schema), status_rows([1], ["open"]), primary_key=("id",))
+    db.execute(use)
+    expected = (
+        rf"enum {schema}\.status in schema {schema} has the name of sink table {schema}\.status; "
+        rf".* \(also used by: {re.escape(user)}\): rename or drop the type, or load into "
+        "another table"
+    )
+    with pytest.raises(TerminalError, match=expected):
+        _load(sink, TableRef("status", schema), pa.table({"v": ["x"]}), run_id=2)
+    assert enums_in(db, schema) == {"status": ["open", "shut"]}
+    assert scalar(db, "SELECT to_regclass(%s) IS NULL", (f"{schema}.status",))
+    assert column_types(db, f"{schema}.tickets")["s"] == f"{schema}.status"
+
+
+def test_an_enum_only_unqualified_sink_tables_use_is_renamed_aside(
+    db: psycopg.Connection[Any], sink: PostgresSink
+) -> None:
+    """The state table names a table loaded without a schema as the bare name."""
+    types = {"s": declared(pa.string(), "dq_status", ("dq_status", ["open", "shut"]))}
+    rows = with_declared(pa.table({"id": pa.array([1], pa.int64()), "s": ["open"]}), types)
+    _load(sink, TableRef("dq_tickets"), rows)
+    assert column_types(db, "public.dq_tickets")["s"] == "dq_status"
+    _load(sink, TableRef("dq_status"), pa.table({"v": ["x"]}), run_id=2)
+    assert _live_rows(db, "public.dq_status") == [("x",)]
+    assert column_types(db, "public.dq_tickets")["s"] == "dq_status_enum"
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ role may not alter) is left alone: the column is declared text, with a warning.
 PostgreSQL gives every table a row type named after it, in the same namespace as enums, so
 an enum and a table never share a name in a schema: sluice never creates an enum named like
 the sink table or any relation there (its columns load as text instead, with the warning),
-and before a load it moves an enum of its own that holds the sink table's name aside (see
-_clear_name). The enums it creates carry a comment saying so; only those does it ever
-extend, drop or rename.
+and before a load it moves an enum of its own that holds the sink table's name aside when
+nothing but tables it loads uses it (see _clear_name). The enums it creates carry a comment
+saying so; only those does it ever extend, drop or rename.
 """
 
 from __future__ import annotations
@@ -141,6 +141,20 @@ _BLOCKING_TYPE_SQL = (
     "WHERE n.nspname = $1 AND t.typname = $2 AND t.typrelid = 0 "
     "AND NOT EXISTS (SELECT 1 FROM pg_type a WHERE a.typarray = t.oid)"
 )
+# Everything that depends on a type ($1) or on its array type: columns (of tables, views,
+# composite types), functions, domains, ... Each with whether it is a column of a table sluice
+# loads ({loaded}, over the table c and its schema n).
+_DEPENDENTS_SQL = """
+SELECT pg_describe_object(d.classid, d.objid, d.objsubid),
+    coalesce(c.relkind IN ('r', 'p') AND (starts_with(c.relname, '__sluice_') OR {loaded}),
+        false)
+FROM pg_type t
+JOIN pg_depend d ON d.refclassid = 'pg_type'::regclass AND d.refobjid IN (t.oid, t.typarray)
+LEFT JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
+LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE t.oid = to_regtype($1)
+    AND NOT (d.classid = 'pg_type'::regclass AND d.objid = t.typarray)
+"""
 _SCHEMA_SQL = "SELECT 1 FROM pg_namespace WHERE nspname = $1"
 _NAME_TAKEN_SQL = (
     "SELECT EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
@@ -300,9 +314,12 @@ class PostgresSink(SqlSinkBase):
         all the copying, and on every retry).
 
         An enum sluice made there is moved aside: dropped when nothing uses it (a failed
-        load made it), else renamed; the columns of other tables read from it become text
-        at their next load, as if the table had come first. Another type of that name is
-        not sluice's to move: the load stops before any work, saying what to do.
+        load made it), else renamed when only tables sluice loads use it; their columns
+        read from it become text at their next load, as if the table had come first. An
+        enum the application uses too (a column, a function, a domain), or another type of
+        that name, is not sluice's to move: the load stops before any work, saying what to
+        do. A function that names the enum only in its body leaves no trace in the catalog,
+        so it cannot be told from no use at all.
         """
         namespace = self._namespace(table)
         found = self.query(_BLOCKING_TYPE_SQL, (namespace, table.name, _OURS))
@@ -310,15 +327,19 @@ class PostgresSink(SqlSinkBase):
             return
         is_enum, spelling, ours = found[0]
         if not (is_enum and ours):
-            raise TerminalError(
-                f"type {spelling} in schema {namespace} has the name of sink table {table}; "
-                "PostgreSQL names every table's row type after the table, so the table cannot "
-                "be created while the type exists: rename or drop the type, or load into "
-                "another table (`sluice table edit NAME --sink-table NEW`)"
-            )
+            raise _name_taken(f"type {spelling}", namespace, table)
         if self._dropped(str(spelling)):
             log.info("dropped enum %s, unused, to make room for sink table %s", spelling, table)
             return
+        foreign = self._foreign_users(str(spelling))
+        if foreign:
+            # Renamed, the enum would be renamed under them too; a function naming it in its
+            # body, or an application's query, would then stop working.
+            raise _name_taken(
+                f"enum {spelling}", namespace, table,
+                ", and sluice moves an enum of its own aside only while no more than the "
+                f"tables it loads use it (also used by: {'; '.join(foreign)})",
+            )
         aside = self._free_type_name(namespace, f"{table.name}_enum")
         self.execute(f"ALTER TYPE {spelling} RENAME TO {quote_ident(aside)}")
         log.warning(
@@ -326,6 +347,20 @@ class PostgresSink(SqlSinkBase):
             "tables read from it are loaded as text from their next load on",
             spelling, table, aside,
         )
+
+    def _foreign_users(self, spelling: str) -> list[str]:
+        """What uses the enum (or its array type), other than tables sluice loads."""
+        # A table sluice loads has rows in the state table; a table named __sluice_* is a
+        # sibling a load builds (the prefix is reserved in the sink's schemas).
+        loaded = (
+            f"EXISTS (SELECT 1 FROM {quote_ident(STATE_TABLE)} s WHERE s.sink_table = "
+            "n.nspname || '.' || c.relname OR (s.sink_table = c.relname "
+            "AND to_regclass(quote_ident(c.relname)) = c.oid))"
+            if self.table_columns(TableRef(STATE_TABLE)) is not None
+            else "false"
+        )
+        rows = self.query(_DEPENDENTS_SQL.format(loaded=loaded), (spelling,))
+        return sorted({str(row[0]) for row in rows if not row[1]})
 
     def _dropped(self, spelling: str) -> bool:
         """Drop an enum sluice made if nothing uses it; whether it is gone."""
@@ -708,6 +743,15 @@ def _slices(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
     rows = max(1, batch.num_rows * max_bytes // max(batch.nbytes, 1))
     for offset in range(0, batch.num_rows, rows):
         yield batch.slice(offset, rows)
+
+
+def _name_taken(what: str, namespace: str, table: TableRef, why: str = "") -> TerminalError:
+    return TerminalError(
+        f"{what} in schema {namespace} has the name of sink table {table}; PostgreSQL names "
+        "every table's row type after the table, so the table cannot be created while the "
+        f"type exists{why}: rename or drop the type, or load into another table "
+        "(`sluice table edit NAME --sink-table NEW`)"
+    )
 
 
 def _numeric_union(one: str, other: str) -> str:
