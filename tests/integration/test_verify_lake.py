@@ -221,3 +221,23 @@ def test_a_batch_removed_before_verification_fails_the_run(
     assert stage["stage_type"] == "verify_lake"
     assert "this run extracted 40 rows but its lake batch is gone" in stage["error_message"]
     assert lake_batches(sluice) == []
+
+
+def test_lake_gc_removes_the_pending_batch_of_a_run_that_is_over(
+    tampering: Path, sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sluice(
+        "table add events --source src --destination wh --primary-key id --pipeline tampered",
+        ok=True,
+    )
+    monkeypatch.setenv("SLUICE_TEST_TAMPER", "delete_part")
+    assert run_hop(sluice, "source_to_dl")["status"] == "failed"  # its batch stays pending
+    leftovers = sorted((workdir / "lake").rglob("_pending_manifest.json"))
+    assert len(leftovers) == 1
+
+    planned = sluice("lake gc events --dry-run --json", ok=True).json()
+    assert planned[0]["removed"] == [1] and leftovers[0].exists()
+    done = sluice("lake gc events --json", ok=True).json()
+
+    assert done[0]["removed"] == [1]
+    assert not leftovers[0].parent.exists()

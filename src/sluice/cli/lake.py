@@ -108,7 +108,7 @@ def gc(
     )
     report: list[dict[str, Any]] = []
     for config in configs:
-        removed = collect_garbage(services.lake(), config, dry_run=dry_run)
+        removed = collect_garbage(services.lake(), config, services.repo, dry_run=dry_run)
         report.append(
             {
                 "table": config.source_tablename,

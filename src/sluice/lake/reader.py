@@ -53,8 +53,9 @@ class LakeTable:
                 manifests.append(manifest)
         return manifests
 
-    def pending(self, run_id: int) -> list[Manifest]:
-        """Batches `run_id` wrote and has not published yet (see BatchWriter.commit)."""
+    def pending(self, run_id: int | None = None) -> list[Manifest]:
+        """Batches `run_id` (None: any run) wrote and has not published yet (see
+        BatchWriter.commit)."""
         found = []
         for sequence, path in sorted(self.batch_dirs().items()):
             pending_path = posixpath.join(path, PENDING_NAME)
@@ -63,7 +64,7 @@ class LakeTable:
             if not self.store.exists(pending_path):
                 continue
             manifest = Manifest.from_json(self.store.read_bytes(pending_path))
-            if manifest.sequence == sequence and manifest.run_id == run_id:
+            if manifest.sequence == sequence and run_id in (None, manifest.run_id):
                 found.append(manifest)
         return found
 

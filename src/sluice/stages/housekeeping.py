@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from sluice.config.records import TableConfig
+from sluice.config.runs import RunRepository
+from sluice.core.errors import NotFoundError
+from sluice.core.models import RunStatus
 from sluice.lake.reader import LakeTable
 from sluice.lake.retention import DEFAULT_KEEP_FULL, plan_retention, remove_batches
 from sluice.lake.store import LakeStore
@@ -21,10 +24,26 @@ def keep_full(config: TableConfig) -> int:
     return config.lake_keep_full or DEFAULT_KEEP_FULL
 
 
-def collect_garbage(store: LakeStore, config: TableConfig, *, dry_run: bool = False) -> list[int]:
-    """Remove what retention allows for this table; return the batch sequences (to be) removed."""
+def collect_garbage(
+    store: LakeStore, config: TableConfig, runs: RunRepository, *, dry_run: bool = False
+) -> list[int]:
+    """Remove what retention allows for this table, and the pending batches of runs that are
+    over (killed before verify_lake published them: nothing can publish them any more);
+    return the batch sequences (to be) removed."""
     lake_table = LakeTable(store, config.source_name or "_", config.source_tablename)
     plan = plan_retention(lake_table.committed(), keep_full(config), loaded_up_to(config))
+    abandoned = [m.sequence for m in lake_table.pending() if _is_over(runs, m.run_id)]
     if not dry_run:
         remove_batches(lake_table, plan.remove)
-    return list(plan.remove)
+        for path in (lake_table.batch_dirs().get(sequence) for sequence in abandoned):
+            if path is not None:
+                store.delete_dir(path)
+    return sorted([*plan.remove, *abandoned])
+
+
+def _is_over(runs: RunRepository, run_id: int) -> bool:
+    try:
+        status = runs.get_run(run_id).status
+    except NotFoundError:
+        return True  # its run was deleted with its table's history
+    return status in (RunStatus.SUCCESS, RunStatus.FAILED)

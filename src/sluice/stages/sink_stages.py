@@ -116,7 +116,9 @@ class Load(StageType):
     def _retention(ctx: StageContext) -> None:
         """The automatic retention pass after a successful load; a failure only warns."""
         try:
-            removed = collect_garbage(ctx.lake, ctx.repo.get_table(ctx.table.source_tablename))
+            removed = collect_garbage(
+                ctx.lake, ctx.repo.get_table(ctx.table.source_tablename), ctx.repo
+            )
         except OSError as exc:
             log.warning("retention of %s skipped: %s", ctx.table.source_tablename, exc)
             return
