@@ -316,10 +316,16 @@ class Catalog:
             None,
         )
         example = "" if free is None else f" (such as --sink-table {shlex.quote(free)})"
+        # Spelled differently, the same table all the same: say how the sink resolves them.
+        why = (
+            ""
+            if clash.sink_tablename == sink_table
+            else f" ({sink_type} resolves both to {key[0]}.{key[1]})"
+        )
         raise ConflictError(
             f"table {clash.source_tablename!r} loads into sink table {clash.sink_tablename!r} "
             f"of destination {destination!r} already, and sink table {sink_table!r} is the "
-            f"same table there: two tables loading into one would mix their rows and load "
+            f"same table there{why}: two tables loading into one would mix their rows and load "
             f"state; give table {name!r} its own with --sink-table NAME{example}"
         )
 
