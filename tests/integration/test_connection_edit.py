@@ -116,7 +116,8 @@ def test_bad_creds_are_refused_with_the_add_message_and_nothing_changes(
         ),
         (
             "--set path=@missing.txt",
-            "cannot read the value of --set path from missing.txt: No such file or directory",
+            "cannot read the value of --set path from the file named after '@': No such file "
+            "or directory; for a value that starts with '@', write '@@'",
         ),
         (f"--set colour={SECRET}", "field 'colour' is not known"),
         ("--set path=", "field 'path': Value error, must name a file"),
@@ -210,6 +211,11 @@ def test_set_reads_a_value_from_a_file_so_the_secret_is_not_in_argv(
     assert edited.json()["creds"]["port"] == 5433
     assert _stored_creds("source", "pg") == {**creds, "password": SECRET, "port": 5433}
 
+    # A byte-order mark some editors write is not part of the value.
+    secret_file.write_bytes(b"\xef\xbb\xbf" + SECRET.encode() + b"\n")
+    sluice(f"source edit pg --set password=@{secret_file}", ok=True)
+    assert _stored_creds("source", "pg")["password"] == SECRET
+
     # A second line break is part of the value: only the one `echo` adds is dropped.
     secret_file.write_text(f"{SECRET}\n\n")
     sluice(f"source edit pg --set password=@{secret_file}", ok=True)
@@ -219,11 +225,12 @@ def test_set_reads_a_value_from_a_file_so_the_secret_is_not_in_argv(
     sluice(f"source edit pg --set 'password=@@{SECRET}'", ok=True)
     assert _stored_creds("source", "pg")["password"] == f"@{SECRET}"
 
-    missing = sluice(f"source edit pg --set password=@{workdir / 'nope.txt'}")
+    # A password that starts with '@', given without '@@', is not echoed as a file name.
+    missing = sluice(f"source edit pg --set 'password=@{SECRET}'")
     assert missing.code == 3
     assert missing.err.strip() == (
-        f"error: cannot read the value of --set password from {workdir / 'nope.txt'}: "
-        "No such file or directory"
+        "error: cannot read the value of --set password from the file named after '@': "
+        "No such file or directory; for a value that starts with '@', write '@@'"
     )
     assert _stored_creds("source", "pg")["password"] == f"@{SECRET}"
     for result in (edited, missing, sluice("source show pg"), sluice("source list --json")):

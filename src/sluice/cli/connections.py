@@ -63,10 +63,14 @@ def _set_value(field: str, value: str) -> str:
         return value
     path = Path(value[1:]).expanduser()
     try:
-        text = path.read_text()
+        # utf-8-sig: an editor's byte-order mark is not part of a password.
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
+        # The path is not printed: a value such as password=@secret that was never meant as a
+        # file would be echoed to the terminal and its logs.
         raise ConfigError(
-            f"cannot read the value of --set {field} from {path}: {exc.strerror}"
+            f"cannot read the value of --set {field} from the file named after '@': "
+            f"{exc.strerror}; for a value that starts with '@', write '@@'"
         ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"the value of --set {field} in {path} is not UTF-8 text") from None
