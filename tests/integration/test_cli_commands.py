@@ -293,8 +293,27 @@ def test_a_clash_stored_by_an_older_version_still_loads_and_is_warned_of(
     assert " ".join(configured("table show Track", ok=True).err.split()) == warning
     # Edits that leave the sink table where it is still work.
     configured("table edit Track --every 5", ok=True)
-    configured("table edit Genre --sink-table GENRE", ok=True)
+    assert configured("table edit Genre --sink-table GENRE").code == 3  # a re-spelling
     configured("table add Album --source chinook --destination wh", ok=True)
     assert configured("table show Album", ok=True).err == ""  # not part of the pair
     configured("table edit Track --sink-table tracks", ok=True)
     assert configured("table list", ok=True).err == ""
+
+
+def test_sink_table_names_sluice_keeps_or_already_tracks_under_another_spelling(
+    configured: Sluice,
+) -> None:
+    for reserved in ("_sluice_state", "main.__sluice_stage_1_genre", "__SLUICE_x"):
+        refused = configured(f"table edit Genre --sink-table {reserved}")
+        assert refused.code == 3, reserved
+        assert refused.err.startswith(f"error: sink table name {reserved!r} is reserved")
+    # DuckDB: main.genre is the table Genre already names; the load state is kept by spelling.
+    respelled = configured("table edit Genre --sink-table main.genre")
+    assert respelled.code == 3
+    assert respelled.err.strip() == (
+        "error: sink table 'main.genre' is the table 'Genre' already names (duckdb resolves "
+        "both to main.genre); the sink's record of the batches it holds is kept under the name "
+        "as written, so keep 'Genre'"
+    )
+    assert configured("table show Genre --json", ok=True).json()["sink_tablename"] == "Genre"
+    configured("table edit Genre --sink-table Genres", ok=True)  # another table: fine

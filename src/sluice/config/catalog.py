@@ -198,7 +198,7 @@ class Catalog:
         sink_table = pick(
             changes.sink_table, current and current.sink_tablename, name.rsplit(".", 1)[-1]
         )
-        v.table_name(sink_table, "sink table name")
+        v.sink_table_name(sink_table)
         values["sink_tablename"] = sink_table
 
         hops = (
@@ -293,6 +293,15 @@ class Catalog:
             destination,
             v.sink_table_key(sink_type, current.sink_tablename),
         ):
+            if sink_table != current.sink_tablename:
+                # Sinks record the batches they hold under the name as written: another
+                # spelling of the same table would find no state and load everything again.
+                raise ConfigError(
+                    f"sink table {sink_table!r} is the table {current.sink_tablename!r} "
+                    f"already names ({sink_type} resolves both to {key[0]}.{key[1]}); the "
+                    "sink's record of the batches it holds is kept under the name as written, "
+                    f"so keep {current.sink_tablename!r}"
+                )
             return
         others = [
             t

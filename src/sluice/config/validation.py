@@ -49,6 +49,25 @@ def table_name(value: str, what: str = "table name") -> str:
     return value
 
 
+# What every SQL sink keeps beside the tables it loads (connectors/sqlsink.py): its load state
+# table, and staging tables whose leftovers a load drops by name.
+RESERVED_SINK_TABLE = "_sluice_state"
+RESERVED_SINK_PREFIX = "__sluice_"
+
+
+def sink_table_name(value: str) -> str:
+    """A sink table name that is not one of the names sluice keeps for itself in a sink."""
+    table_name(value, "sink table name")
+    bare = value.rsplit(".", 1)[-1]
+    if bare.lower() == RESERVED_SINK_TABLE or bare.lower().startswith(RESERVED_SINK_PREFIX):
+        raise ConfigError(
+            f"sink table name {value!r} is reserved: sluice keeps its load state in "
+            f"{RESERVED_SINK_TABLE!r} and staging tables named {RESERVED_SINK_PREFIX}... in a "
+            "sink; choose another with --sink-table"
+        )
+    return value
+
+
 def load_type(value: str, option: str) -> LoadType:
     try:
         return LoadType(value)
