@@ -42,6 +42,10 @@ _EXACT_TEXT_TYPE = re.compile(r"^(character varying(\(\d+\))?|character\(\d+\))(
 # format_type's spelling of a sized text type: kind, length (none: unbounded), array marker.
 SIZED_TEXT = re.compile(r"^(character varying|character)(?:\((\d+)\))?(\[\])?$")
 DECIMAL128_MAX_PRECISION = 38
+# server_version_num of the first PostgreSQL whose numeric scale may be negative or exceed
+# the precision (numeric(5,-2), numeric(3,5)).
+NUMERIC_ANY_SCALE_SINCE = 150000
+_NUMERIC_TYPMOD = re.compile(r"numeric\((\d+),(-?\d+)\)")
 # Types whose text form, read by the source, converts back exactly with a cast.
 RETYPED_FROM_TEXT = frozenset(
     {"numeric", "interval", "inet", "cidr", "macaddr", "macaddr8", "timetz", "xml"}
@@ -279,19 +283,33 @@ _SCALARS: tuple[tuple[pa.DataType, tuple[pa.DataType, ...], str], ...] = (
 )
 
 
-def sink_column(field: pa.Field, enum_type: str | None = None) -> SinkColumn:
-    """How a field is loaded; `enum_type` is the sink's enum for a column read from one."""
+def sink_column(
+    field: pa.Field, enum_type: str | None = None, *, server_version_num: int | None = None
+) -> SinkColumn:
+    """How a field is loaded; `enum_type` is the sink's enum for a column read from one.
+
+    `server_version_num` is the sink's (None: a current server): before PostgreSQL 15 a
+    numeric's scale must lie between 0 and its precision, so such a column is unconstrained.
+    """
     kind = field.type
     if isinstance(kind, pa.OpaqueType):
-        return sink_column(field.with_type(kind.storage_type), enum_type)
+        return sink_column(
+            field.with_type(kind.storage_type), enum_type, server_version_num=server_version_num
+        )
     if pa.types.is_dictionary(kind):
-        return sink_column(field.with_type(kind.value_type), enum_type)
+        return sink_column(
+            field.with_type(kind.value_type), enum_type, server_version_num=server_version_num
+        )
     wire, staged = _wire_and_type(field.name, kind)
     declared = staged
     pg_type = pg_type_of(field)
     if staged == "text" and pg_type in RETYPED_FROM_TEXT:
         bounds = numeric_typmod(field) if pg_type == "numeric" else None
         declared = f"numeric({bounds[0]},{bounds[1]})" if bounds else str(pg_type)
+    if server_version_num is not None and server_version_num < NUMERIC_ANY_SCALE_SINCE:
+        # The older server refuses the typmod on every retry; unconstrained numeric holds
+        # every value of the source's column exactly.
+        staged, declared = _portable_numeric(staged), _portable_numeric(declared)
     if isinstance(kind, pa.JsonType) and pg_type == "json":
         declared = staged = "json"  # json keeps the text as given; jsonb is the default
     if staged == "text" and enum_type is not None:
@@ -302,6 +320,16 @@ def sink_column(field: pa.Field, enum_type: str | None = None) -> SinkColumn:
     if staged in ("text", "text[]") and exact and _EXACT_TEXT_TYPE.match(exact):
         return SinkColumn(field.name, wire, staged, exact, direct=True)
     return SinkColumn(field.name, wire, staged, declared)
+
+
+def _portable_numeric(pg_type: str) -> str:
+    """`pg_type` with a numeric(p,s) whose scale is negative or above p made unconstrained."""
+
+    def portable(match: re.Match[str]) -> str:
+        precision, scale = int(match.group(1)), int(match.group(2))
+        return match.group(0) if 0 <= scale <= precision else "numeric"
+
+    return _NUMERIC_TYPMOD.sub(portable, pg_type)
 
 
 def _wire_and_type(name: str, kind: pa.DataType) -> tuple[pa.DataType, str]:
