@@ -801,7 +801,8 @@ def enums_in(db: psycopg.Connection[Any], schema: str) -> dict[str, list[str]]:
 
 
 def status_rows(ids: list[int], states: list[str | None]) -> pa.Table:
-    rows = pa.table({"id": pa.array(ids, pa.int64()), "s": states})
+    # string even when every value is null, as the source yields an enum column
+    rows = pa.table({"id": pa.array(ids, pa.int64()), "s": pa.array(states, pa.string())})
     return with_declared(rows, {"s": declared(pa.string(), "status", ("status", ["open", "shut"]))})
 
 
@@ -839,8 +840,8 @@ def test_a_table_and_another_sources_enum_of_its_name_share_a_schema(
     assert _live_rows(db, "shared_a.tickets") == [(1, "open"), (2, "shut")]
     assert enums_in(db, "shared_a") == {}
 
-    # The enum first: it is renamed out of the table's way; the column using it keeps its
-    # values, and becomes text at its own table's next load.
+    # The enum first: it is renamed out of the table's way; the column using it keeps it,
+    # under its new name, at its own table's later loads too.
     tickets = TableRef("tickets", "shared_b")
     _load(sink, tickets, status_rows([1, 2], ["open", "shut"]), primary_key=("id",))
     assert column_types(db, "shared_b.tickets") == {"id": "bigint", "s": "shared_b.status"}
@@ -854,8 +855,106 @@ def test_a_table_and_another_sources_enum_of_its_name_share_a_schema(
     assert column_types(db, "shared_b.tickets")["s"] == "shared_b.status_enum"
     later = status_rows([3], [None])
     _load(sink, tickets, later, mode=LoadMode.MERGE, run_id=3, batch_ids=(3,), primary_key=("id",))
-    assert column_types(db, "shared_b.tickets")["s"] == "text"
+    assert column_types(db, "shared_b.tickets")["s"] == "shared_b.status_enum"
     assert _live_rows(db, "shared_b.tickets") == [(1, "open"), (2, "shut"), (3, None)]
+
+
+def test_a_column_keeps_its_renamed_enum_while_a_view_reads_it(
+    db: psycopg.Connection[Any], sink: PostgresSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A view reading the column through a cast depends on the column, not on the enum:
+    the enum is renamed for the new table, and the column must not become text (PostgreSQL
+    refuses that ALTER while the view exists, on every retry)."""
+    tickets = TableRef("tickets", "aside_view")
+    _load(sink, tickets, status_rows([1], ["open"]), primary_key=("id",))
+    db.execute("CREATE VIEW aside_view.open_ids AS SELECT id FROM aside_view.tickets "
+               "WHERE s::text = 'open'")
+    _load(sink, TableRef("status", "aside_view"), pa.table({"v": ["x"]}), run_id=2)
+    assert enums_in(db, "aside_view") == {"status_enum": ["open", "shut"]}
+    for run in (3, 4):  # the second merge finds the same state the first one left
+        _load(sink, tickets, status_rows([run], ["shut"]), mode=LoadMode.MERGE, run_id=run,
+              batch_ids=(run,), primary_key=("id",))
+    assert column_types(db, "aside_view.tickets")["s"] == "aside_view.status_enum"
+    assert _live_rows(db, "aside_view.tickets") == [(1, "open"), (3, "shut"), (4, "shut")]
+    assert _live_rows(db, "aside_view.open_ids") == [(1,)]
+
+    # The source gained a label: the renamed enum is sluice's, so it is extended.
+    gained = with_declared(
+        pa.table({"id": pa.array([5], pa.int64()), "s": ["held"]}),
+        {"s": declared(pa.string(), "status", ("status", ["open", "held", "shut"]))},
+    )
+    _load(sink, tickets, gained, mode=LoadMode.MERGE, run_id=5, batch_ids=(5,),
+          primary_key=("id",))
+    assert enums_in(db, "aside_view") == {"status_enum": ["open", "held", "shut"]}
+    assert column_types(db, "aside_view.tickets")["s"] == "aside_view.status_enum"
+    assert scalar(db, "SELECT s::text FROM aside_view.tickets WHERE id = 5") == "held"
+
+    # A new column read from that enum has no enum of its own to keep: text, with a warning.
+    added = with_declared(
+        pa.table({"id": pa.array([6], pa.int64()), "s": ["open"], "t": ["shut"]}),
+        {
+            "s": declared(pa.string(), "status", ("status", ["open", "held", "shut"])),
+            "t": declared(pa.string(), "status", ("status", ["open", "held", "shut"])),
+        },
+    )
+    with caplog.at_level(logging.WARNING, logger="sluice.postgres"):
+        _load(sink, tickets, added, mode=LoadMode.MERGE, run_id=6, batch_ids=(6,),
+              primary_key=("id",))
+    assert "column t of aside_view.tickets is loaded as text" in caplog.text
+    assert column_types(db, "aside_view.tickets") == {
+        "id": "bigint", "s": "aside_view.status_enum", "t": "text"
+    }
+
+
+@pytest.mark.parametrize(
+    ("live", "incoming", "value", "wanted"),
+    [
+        ("numeric(10,2)", pa.decimal128(12, 2), Decimal("1234567890.12"), "numeric(12,2)"),
+        ("character varying(3)", "character varying(8)", "longer", "character varying(8)"),
+        ("blocked_enum", "text", "other", "text"),
+    ],
+    ids=["numeric", "varchar", "enum-to-text"],
+)
+def test_a_widening_a_view_blocks_says_what_blocks_it_and_what_to_do(
+    db: psycopg.Connection[Any],
+    sink: PostgresSink,
+    live: str,
+    incoming: Any,
+    value: Any,
+    wanted: str,
+) -> None:
+    schema = "blocked_" + re.sub(r"\W", "", live)[:12]
+    db.execute(f"CREATE SCHEMA {schema}")
+    if live == "blocked_enum":
+        db.execute(f"CREATE TYPE {schema}.blocked_enum AS ENUM ('a')")
+        live = f"{schema}.blocked_enum"
+    db.execute(f"CREATE TABLE {schema}.t (id bigint, v {live})")
+    db.execute(f"CREATE VIEW {schema}.reader AS SELECT v FROM {schema}.t")
+    if isinstance(incoming, pa.DataType):
+        rows = pa.table({"id": pa.array([1], pa.int64()), "v": pa.array([value], incoming)})
+    else:
+        rows = with_declared(
+            pa.table({"id": pa.array([1], pa.int64()), "v": [value]}),
+            {"v": declared(pa.string(), incoming)},
+        )
+    expected = (
+        rf"column 'v' of sink table {schema}\.t must change from {re.escape(live)} to "
+        rf"{re.escape(wanted)} .* \(view {schema}\.reader\): drop those objects, change the "
+        rf"column by hand \(ALTER TABLE \"{schema}\"\.\"t\" ALTER COLUMN \"v\" TYPE "
+        rf"{re.escape(wanted)}\) and create them again, or drop them"
+    )
+    for run in (1, 2):  # the same answer on a retry: nothing was left half done
+        with pytest.raises(TerminalError, match=expected):
+            _load(sink, TableRef("t", schema), rows, mode=LoadMode.APPEND, run_id=run)
+    assert column_types(db, f"{schema}.t")["v"] == live
+    assert scalar(db, f"SELECT count(*) FROM {schema}.t") == 0
+    # Done by hand as the message says, the load goes through.
+    db.execute(
+        f"BEGIN; DROP VIEW {schema}.reader; ALTER TABLE {schema}.t ALTER COLUMN v TYPE {wanted}; "
+        f"CREATE VIEW {schema}.reader AS SELECT v FROM {schema}.t; COMMIT"
+    )
+    _load(sink, TableRef("t", schema), rows, mode=LoadMode.APPEND, run_id=3)
+    assert scalar(db, f"SELECT count(*) FROM {schema}.reader") == 1
 
 
 def test_an_enum_made_by_a_failed_load_does_not_block_later_loads(
@@ -1142,6 +1241,44 @@ def test_numeric_columns_are_kept_or_widened_to_hold_both(
         ("12345678.12", "12345678.1234", "0.50", "12345.678"),
         ("1234567890.12", "9999999999.9900", "0.000000000000000000000000000001", "99.900"),
     ]
+
+
+def test_numeric_scales_only_newer_servers_take_are_declared_by_server_version() -> None:
+    from sluice.connectors.postgres.types import PG_TYPE, PG_TYPMOD, sink_column
+
+    def numeric(precision: int, scale: int) -> pa.Field:
+        typmod = ((precision << 16) | (scale & 0x7FF)) + 4
+        metadata = {PG_TYPE: b"numeric", PG_TYPMOD: str(typmod).encode()}
+        return pa.field("v", pa.string(), metadata=metadata)
+
+    for field, newer in [
+        (numeric(5, -2), "numeric(5,-2)"),
+        (numeric(3, 5), "numeric(3,5)"),
+        (pa.field("v", pa.decimal128(5, -2)), "numeric(5,-2)"),
+    ]:
+        assert sink_column(field, server_version_num=150000).declared == newer
+        assert sink_column(field).declared == newer
+        # PostgreSQL 14 refuses these typmods: unconstrained holds the values exactly.
+        older = sink_column(field, server_version_num=140011)
+        assert (older.staged, older.declared) == (
+            "numeric" if field.type == pa.decimal128(5, -2) else "text", "numeric"
+        )
+    for version in (140011, 150000):
+        assert sink_column(numeric(12, 2), server_version_num=version).declared == "numeric(12,2)"
+        assert sink_column(numeric(12, 0), server_version_num=version).declared == "numeric(12,0)"
+
+
+def test_a_negative_numeric_scale_is_declared_on_a_server_that_takes_it(
+    db: psycopg.Connection[Any], sink: PostgresSink
+) -> None:
+    assert sink.server_version_num() >= 150000  # only PostgreSQL 15+ runs here
+    typmod = ((5 << 16) | (-2 & 0x7FF)) + 4
+    metadata = {b"POSTGRESQL:type": b"numeric", b"POSTGRESQL:typmod": str(typmod).encode()}
+    field = pa.field("v", pa.string(), metadata=metadata)
+    rows = pa.table([pa.array(["12300"])], schema=pa.schema([field]))
+    _load(sink, TableRef("neg", "negscale"), rows)
+    assert column_types(db, "negscale.neg") == {"v": "numeric(5,-2)"}
+    assert scalar(db, "SELECT v::text FROM negscale.neg") == "12300"
 
 
 # ---- (5) MERGE and schema drift ------------------------------------------------------------

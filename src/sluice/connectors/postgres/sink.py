@@ -17,8 +17,9 @@ PostgreSQL gives every table a row type named after it, in the same namespace as
 an enum and a table never share a name in a schema: sluice never creates an enum named like
 the sink table or any relation there (its columns load as text instead, with the warning),
 and before a load it moves an enum of its own that holds the sink table's name aside when
-nothing but tables it loads uses it (see _clear_name). The enums it creates carry a comment
-saying so; only those does it ever extend, drop or rename.
+nothing but tables it loads uses it (see _clear_name); their columns keep it under its new
+name. The enums it creates carry a comment saying so; only those does it ever extend, drop
+or rename.
 """
 
 from __future__ import annotations
@@ -128,6 +129,13 @@ _CREATE_ENUM_SQL = (
     "json_array_elements_text($3::json) WITH ORDINALITY AS u(label, n))), "
     "format('COMMENT ON TYPE %I.%I IS %L', $1::text, $2::text, $4::text)"
 )
+# _ENUM_SQL's columns for a type given by its spelling ($1): a live column's type.
+_ENUM_OF_TYPE_SQL = (
+    "SELECT t.typtype = 'e', format_type(t.oid, NULL), (SELECT coalesce(json_agg(e.enumlabel "
+    "ORDER BY e.enumsortorder), '[]')::text FROM pg_enum e WHERE e.enumtypid = t.oid), "
+    "coalesce(obj_description(t.oid, 'pg_type') = $2, false) "
+    "FROM pg_type t WHERE t.oid = to_regtype($1)"
+)
 _RELATION_SQL = (
     "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE n.nspname = $1 AND c.relname = $2"
@@ -154,6 +162,25 @@ LEFT JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
 LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE t.oid = to_regtype($1)
     AND NOT (d.classid = 'pg_type'::regclass AND d.objid = t.typarray)
+"""
+# ALTER COLUMN TYPE refused for the objects using the column (feature_not_supported: a view,
+# rule, policy or trigger; dependent_objects_still_exist).
+_DEPENDENT_SQLSTATES = frozenset({"0A000", "2BP01"})
+# The objects that use column $2 of table $1 and that PostgreSQL does not rebuild itself on
+# ALTER COLUMN TYPE (indexes and constraints it does): a view or rule named by its relation.
+_COLUMN_DEPENDENTS_SQL = """
+SELECT DISTINCT CASE WHEN d.classid = 'pg_rewrite'::regclass THEN
+    CASE v.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view ' ELSE 'rule on ' END
+        || v.oid::regclass::text
+    ELSE pg_describe_object(d.classid, d.objid, d.objsubid) END
+FROM pg_depend d
+JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+LEFT JOIN pg_class v ON v.oid = r.ev_class
+WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = to_regclass($1)
+    AND a.attname = $2 AND d.deptype = 'n'
+    AND NOT (d.classid = 'pg_rewrite'::regclass AND r.ev_class = d.refobjid)
+ORDER BY 1
 """
 _SCHEMA_SQL = "SELECT 1 FROM pg_namespace WHERE nspname = $1"
 _NAME_TAKEN_SQL = (
@@ -188,6 +215,7 @@ class PostgresSink(SqlSinkBase):
         self._cursor: Cursor = self._connection.cursor()
         # Column -> the sink's enum type, for the load under way (see _ensure_enums).
         self._enum_types: dict[str, str] = {}
+        self._server_version_num: int | None = None  # asked once, when first needed
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> None:
         import adbc_driver_manager
@@ -314,8 +342,8 @@ class PostgresSink(SqlSinkBase):
         all the copying, and on every retry).
 
         An enum sluice made there is moved aside: dropped when nothing uses it (a failed
-        load made it), else renamed when only tables sluice loads use it; their columns
-        read from it become text at their next load, as if the table had come first. An
+        load made it), else renamed when only tables sluice loads use it; their columns keep
+        it under the new name at their next loads (see _live_enum). An
         enum the application uses too (a column, a function, a domain), or another type of
         that name, is not sluice's to move: the load stops before any work, saying what to
         do. A function that names the enum only in its body leaves no trace in the catalog,
@@ -344,7 +372,7 @@ class PostgresSink(SqlSinkBase):
         self.execute(f"ALTER TYPE {spelling} RENAME TO {quote_ident(aside)}")
         log.warning(
             "enum %s had the name of sink table %s: renamed to %s; the columns of other "
-            "tables read from it are loaded as text from their next load on",
+            "tables that use it keep it",
             spelling, table, aside,
         )
 
@@ -389,7 +417,18 @@ class PostgresSink(SqlSinkBase):
         return types
 
     def _sink_columns(self, schema: pa.Schema) -> list[SinkColumn]:
-        return [sink_column(field, self._enum_types.get(field.name)) for field in schema]
+        version = self.server_version_num()
+        return [
+            sink_column(field, self._enum_types.get(field.name), server_version_num=version)
+            for field in schema
+        ]
+
+    def server_version_num(self) -> int:
+        """The server's version as a number (150004 for 15.4): some types depend on it."""
+        if self._server_version_num is None:
+            rows = self.query("SELECT current_setting('server_version_num')::int")
+            self._server_version_num = int(rows[0][0])
+        return self._server_version_num
 
     def _ensure_enums(self, table: TableRef, schema: pa.Schema) -> dict[str, str]:
         """The sink's enum for each column read from a source enum; see the module docstring.
@@ -402,27 +441,50 @@ class PostgresSink(SqlSinkBase):
             return {}
         namespace = self._namespace(table)
         self._ensure_schema(table.schema)
+        live = self.table_columns(table) or {}
         resolved: dict[tuple[str, tuple[str, ...]], str | None] = {}
+        blocked = set()
         for enum in set(wanted.values()):
-            resolved[enum] = self._enum_type(namespace, table.name, *enum)
-        return {
-            column: type_name
-            for column, enum in wanted.items()
-            if (type_name := resolved[enum]) is not None
-        }
+            name, labels = enum
+            if name == table.name or self.query(_RELATION_SQL, (namespace, name)):
+                # Created, it would keep the table from being created (or be refused itself).
+                blocked.add(enum)
+            else:
+                resolved[enum] = self._enum_type(namespace, name, labels)
+        types = {}
+        for column, enum in wanted.items():
+            if enum in blocked:
+                type_name = self._live_enum(namespace, table, column, live.get(column), enum)
+            else:
+                type_name = resolved[enum]
+            if type_name is not None:
+                types[column] = type_name
+        return types
 
-    def _enum_type(
-        self, namespace: str, table: str, name: str, labels: tuple[str, ...]
+    def _live_enum(
+        self, namespace: str, table: TableRef, column: str, live: str | None,
+        enum: tuple[str, tuple[str, ...]],
     ) -> str | None:
+        """The enum a column whose source enum's name is taken by a table keeps, if any.
+
+        That column usually has the enum sluice renamed aside for that table (see
+        _clear_name). Turning it into text would be refused while a view reads the column,
+        on every retry, and would change the application's column for no gain: it keeps its
+        enum whenever that takes the source's labels. A new column has no such enum: text.
+        """
+        name, labels = enum
+        found = self.query(_ENUM_OF_TYPE_SQL, (live, _OURS)) if live is not None else []
+        if found and found[0][0]:
+            return self._reconciled(found[0], namespace, str(found[0][1]), labels)
+        log.warning(
+            "enum %s would share its name with a table in schema %s: column %s of %s is "
+            "loaded as text",
+            name, namespace, column, table,
+        )
+        return None
+
+    def _enum_type(self, namespace: str, name: str, labels: tuple[str, ...]) -> str | None:
         """The sink's spelling of enum `name` in `namespace` with (at least) `labels`."""
-        if name == table or self.query(_RELATION_SQL, (namespace, name)):
-            # Created, it would keep the table from being created (or be refused itself).
-            log.warning(
-                "enum %s would share its name with a table in schema %s: columns of that enum "
-                "are loaded as text",
-                name, namespace,
-            )
-            return None
         found = self.query(_ENUM_SQL, (namespace, name, _OURS))
         # Ours, for labels the source no longer has, and unused: made by a load that failed
         # before any column used it. Made again, as if that load had never run.
@@ -432,7 +494,13 @@ class PostgresSink(SqlSinkBase):
             found = []
         if not found:
             found = self._create_enum(namespace, name, labels)
-        is_enum, spelling, have_json, ours = found[0]
+        return self._reconciled(found[0], namespace, name, labels)
+
+    def _reconciled(
+        self, found: tuple[Any, ...], namespace: str, name: str, labels: tuple[str, ...]
+    ) -> str | None:
+        """The spelling of `found` (a row of _ENUM_SQL) once it takes `labels`, else None."""
+        is_enum, spelling, have_json, ours = found
         have = tuple(json.loads(have_json))
         if is_enum and is_subsequence(labels, have):
             return str(spelling)
@@ -626,11 +694,34 @@ class PostgresSink(SqlSinkBase):
         if live is not None and _NUMERIC.match(live) and _NUMERIC.match(new_type):
             # Not the incoming type itself: it may lack the live column's scale or digits.
             new_type = _numeric_union(live, new_type)
-        self.execute(
-            f"ALTER TABLE {self.qualified(table)} ALTER COLUMN {quote_ident(column)} "
-            f"TYPE {new_type}"
-        )
+        # A savepoint: the load's transaction must still answer what blocked the ALTER.
+        self.execute("SAVEPOINT sluice_alter")
+        try:
+            self.execute(
+                f"ALTER TABLE {self.qualified(table)} ALTER COLUMN {quote_ident(column)} "
+                f"TYPE {new_type}"
+            )
+        except StageError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) not in _DEPENDENT_SQLSTATES:
+                raise
+            self.execute("ROLLBACK TO SAVEPOINT sluice_alter")
+            raise self._blocked_alter(table, column, live, new_type, exc) from exc
+        self.execute("RELEASE SAVEPOINT sluice_alter")
         return new_type
+
+    def _blocked_alter(
+        self, table: TableRef, column: str, live: str | None, new_type: str, exc: StageError
+    ) -> TerminalError:
+        """What keeps the column from changing type, and what to do: the same every retry."""
+        rows = self.query(_COLUMN_DEPENDENTS_SQL, (self.qualified(table), column))
+        blockers = "; ".join(str(row[0]) for row in rows) or "see the server's error"
+        return TerminalError(
+            f"column {column!r} of sink table {table} must change from {live} to {new_type} "
+            f"to hold the lake's values, but PostgreSQL refuses while other objects use it "
+            f"({blockers}): drop those objects, change the column by hand (ALTER TABLE "
+            f"{self.qualified(table)} ALTER COLUMN {quote_ident(column)} TYPE {new_type}) and "
+            f"create them again, or drop them; then run the load again ({exc})"
+        )
 
     def close(self) -> None:
         self._cursor.close()
