@@ -72,6 +72,24 @@ def watermark(sluice: Sluice) -> str | None:
     return value
 
 
+def add_rows(source: Path, first: int, count: int) -> None:
+    with sqlite3.connect(source) as c:
+        c.executemany(
+            "INSERT INTO events VALUES (?, ?, ?)",
+            [
+                (i, f"v{i}", f"2025-01-01 11:{i // 60:02d}:{i % 60:02d}")
+                for i in range(first, first + count)
+            ],
+        )
+
+
+def run_both_hops_cleanly(sluice: Sluice) -> None:
+    """Back on the plain template, both hops run to success."""
+    sluice("table edit events --pipeline default", ok=True)
+    assert run_hop(sluice, "source_to_dl")["status"] == "success"
+    assert run_hop(sluice, "dl_to_sink")["status"] == "success"
+
+
 def test_full_batch_short_of_the_source_count_fails_and_is_never_loaded(
     tampering: Path, sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -92,9 +110,7 @@ def test_full_batch_short_of_the_source_count_fails_and_is_never_loaded(
     assert hop2["status"] == "failed"
     assert "holds no committed batch" in failed_stage(sluice, int(hop2["id"]))["error_message"]
 
-    sluice("table edit events --pipeline default", ok=True)
-    assert run_hop(sluice, "source_to_dl")["status"] == "success"
-    assert run_hop(sluice, "dl_to_sink")["status"] == "success"
+    run_both_hops_cleanly(sluice)
     assert [b["rows"] for b in lake_batches(sluice)] == [40]
     assert same_rows(
         sqlite_table(tampering, "events"), duckdb_table(workdir / "wh.duckdb", "events"), ["id"]
@@ -112,11 +128,7 @@ def test_a_damaged_incremental_batch_is_never_published_and_the_watermark_stays(
     assert run_hop(sluice, "source_to_dl")["status"] == "success"
     before = watermark(sluice)
     assert before is not None and before.startswith("2025-01-01T10:00:40")
-    with sqlite3.connect(tampering) as c:
-        c.executemany(
-            "INSERT INTO events VALUES (?, ?, ?)",
-            [(i, f"v{i}", f"2025-01-01 11:00:{i - 40:02d}") for i in range(41, 51)],
-        )
+    add_rows(tampering, 41, 10)
     sluice("table edit events --pipeline tampered", ok=True)
     monkeypatch.setenv("SLUICE_TEST_TAMPER", "flip_byte")
 
@@ -137,17 +149,6 @@ def test_a_damaged_incremental_batch_is_never_published_and_the_watermark_stays(
     assert same_rows(
         sqlite_table(tampering, "events"), duckdb_table(workdir / "wh.duckdb", "events"), ["id"]
     )
-
-
-def add_rows(source: Path, first: int, count: int) -> None:
-    with sqlite3.connect(source) as c:
-        c.executemany(
-            "INSERT INTO events VALUES (?, ?, ?)",
-            [
-                (i, f"v{i}", f"2025-01-01 11:{i // 60:02d}:{i % 60:02d}")
-                for i in range(first, first + count)
-            ],
-        )
 
 
 def test_a_missing_part_leaves_the_batch_unpublished(
@@ -171,9 +172,7 @@ def test_a_missing_part_leaves_the_batch_unpublished(
     assert "lake storage error" in stage["error_message"]
     assert watermark(sluice) == before
     assert [b["rows"] for b in lake_batches(sluice)] == [40]
-    sluice("table edit events --pipeline default", ok=True)
-    assert run_hop(sluice, "source_to_dl")["status"] == "success"
-    assert run_hop(sluice, "dl_to_sink")["status"] == "success"
+    run_both_hops_cleanly(sluice)
     assert same_rows(
         sqlite_table(tampering, "events"), duckdb_table(workdir / "wh.duckdb", "events"), ["id"]
     )
@@ -198,9 +197,7 @@ def test_hop2_running_between_extract_and_verify_never_loads_the_unverified_batc
     loaded = duckdb_table(workdir / "wh.duckdb", "events")
     assert loaded.num_rows == 40  # the hop 2 run inside the window found nothing to load
 
-    sluice("table edit events --pipeline default", ok=True)
-    assert run_hop(sluice, "source_to_dl")["status"] == "success"
-    assert run_hop(sluice, "dl_to_sink")["status"] == "success"
+    run_both_hops_cleanly(sluice)
     loaded = duckdb_table(workdir / "wh.duckdb", "events")
     assert loaded.num_rows == 50 and len(set(loaded.column("id").to_pylist())) == 50
     assert same_rows(sqlite_table(tampering, "events"), loaded, ["id"])
