@@ -11,8 +11,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from sluice.config.revision import current_revision
+
 _MIGRATIONS = Path(__file__).with_name("migrations")
 SEED_REVISION = "0001"
+
+__all__ = ["SEED_REVISION", "current_revision", "head_revision", "upgrade"]
 
 
 def _alembic_config(connection: sa.Connection) -> Config:
@@ -28,11 +32,6 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(config).get_current_head()
     assert head is not None
     return head
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:

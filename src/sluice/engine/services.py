@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from sluice.config.database import create_config_engine, resolve_url
-from sluice.config.migrate import current_revision, head_revision
 from sluice.config.repository import ConfigRepository
+from sluice.config.revision import HEAD_REVISION, current_revision
 from sluice.connectors.envrefs import is_env_ref, resolve_env_refs
 from sluice.core.errors import ConfigError
 from sluice.lake.store import LakeOptions, LakeStore
@@ -31,7 +31,7 @@ class Services:
         url = resolve_url(config_db)
         engine = create_config_engine(url)
         revision = current_revision(engine)
-        if revision != head_revision():
+        if revision != HEAD_REVISION:
             engine.dispose()
             state = "is not initialised" if revision is None else f"is at revision {revision}"
             raise ConfigError(f"the config database {state}: run `sluice init` first")

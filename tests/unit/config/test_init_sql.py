@@ -183,3 +183,17 @@ def test_the_schema_module_matches_the_migrations(tmp_path: Path) -> None:
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
+
+
+def test_the_revision_check_without_alembic_agrees_with_alembic(tmp_path: Path) -> None:
+    from alembic.runtime.migration import MigrationContext
+
+    from sluice.config.revision import HEAD_REVISION
+
+    assert head_revision() == HEAD_REVISION  # a new migration must move the constant too
+    engine = create_config_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    assert current_revision(engine) is None  # nothing there yet
+    upgrade(engine)
+    with engine.connect() as connection:
+        by_alembic = MigrationContext.configure(connection).get_current_revision()
+    assert current_revision(engine) == by_alembic == HEAD_REVISION

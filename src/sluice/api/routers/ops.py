@@ -14,7 +14,7 @@ from sluice.api.context import Ctx
 from sluice.api.errors import responses
 from sluice.api.metrics import CONTENT_TYPE
 from sluice.api.run_schemas import Health
-from sluice.config.migrate import current_revision
+from sluice.config.revision import current_revision
 
 router = APIRouter(tags=["operations"])
 
