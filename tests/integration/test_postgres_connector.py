@@ -867,13 +867,22 @@ def test_a_column_keeps_its_renamed_enum_while_a_view_reads_it(
     refuses that ALTER while the view exists, on every retry)."""
     tickets = TableRef("tickets", "aside_view")
     _load(sink, tickets, status_rows([1], ["open"]), primary_key=("id",))
-    db.execute("CREATE VIEW aside_view.open_ids AS SELECT id FROM aside_view.tickets "
-               "WHERE s::text = 'open'")
+    db.execute(
+        "CREATE VIEW aside_view.open_ids AS SELECT id FROM aside_view.tickets "
+        "WHERE s::text = 'open'"
+    )
     _load(sink, TableRef("status", "aside_view"), pa.table({"v": ["x"]}), run_id=2)
     assert enums_in(db, "aside_view") == {"status_enum": ["open", "shut"]}
     for run in (3, 4):  # the second merge finds the same state the first one left
-        _load(sink, tickets, status_rows([run], ["shut"]), mode=LoadMode.MERGE, run_id=run,
-              batch_ids=(run,), primary_key=("id",))
+        _load(
+            sink,
+            tickets,
+            status_rows([run], ["shut"]),
+            mode=LoadMode.MERGE,
+            run_id=run,
+            batch_ids=(run,),
+            primary_key=("id",),
+        )
     assert column_types(db, "aside_view.tickets")["s"] == "aside_view.status_enum"
     assert _live_rows(db, "aside_view.tickets") == [(1, "open"), (3, "shut"), (4, "shut")]
     assert _live_rows(db, "aside_view.open_ids") == [(1,)]
@@ -883,8 +892,7 @@ def test_a_column_keeps_its_renamed_enum_while_a_view_reads_it(
         pa.table({"id": pa.array([5], pa.int64()), "s": ["held"]}),
         {"s": declared(pa.string(), "status", ("status", ["open", "held", "shut"]))},
     )
-    _load(sink, tickets, gained, mode=LoadMode.MERGE, run_id=5, batch_ids=(5,),
-          primary_key=("id",))
+    _load(sink, tickets, gained, mode=LoadMode.MERGE, run_id=5, batch_ids=(5,), primary_key=("id",))
     assert enums_in(db, "aside_view") == {"status_enum": ["open", "held", "shut"]}
     assert column_types(db, "aside_view.tickets")["s"] == "aside_view.status_enum"
     assert scalar(db, "SELECT s::text FROM aside_view.tickets WHERE id = 5") == "held"
@@ -898,11 +906,14 @@ def test_a_column_keeps_its_renamed_enum_while_a_view_reads_it(
         },
     )
     with caplog.at_level(logging.WARNING, logger="sluice.postgres"):
-        _load(sink, tickets, added, mode=LoadMode.MERGE, run_id=6, batch_ids=(6,),
-              primary_key=("id",))
+        _load(
+            sink, tickets, added, mode=LoadMode.MERGE, run_id=6, batch_ids=(6,), primary_key=("id",)
+        )
     assert "column t of aside_view.tickets is loaded as text" in caplog.text
     assert column_types(db, "aside_view.tickets") == {
-        "id": "bigint", "s": "aside_view.status_enum", "t": "text"
+        "id": "bigint",
+        "s": "aside_view.status_enum",
+        "t": "text",
     }
 
 
@@ -1225,9 +1236,7 @@ def test_numeric_columns_are_kept_or_widened_to_hold_both(
             "y": pa.array([Decimal("99.9")], pa.decimal128(4, 1)),
         }
     )
-    sized = sized.cast(
-        sized.schema.set(3, sized.schema.field("x").with_metadata(unconstrained))
-    )
+    sized = sized.cast(sized.schema.set(3, sized.schema.field("x").with_metadata(unconstrained)))
     _load(sink, TableRef("sized", "num"), sized, mode=LoadMode.APPEND, run_id=2, batch_ids=(2,))
     assert column_types(db, "num.sized") == {
         "id": "bigint",
@@ -1261,7 +1270,8 @@ def test_numeric_scales_only_newer_servers_take_are_declared_by_server_version()
         # PostgreSQL 14 refuses these typmods: unconstrained holds the values exactly.
         older = sink_column(field, server_version_num=140011)
         assert (older.staged, older.declared) == (
-            "numeric" if field.type == pa.decimal128(5, -2) else "text", "numeric"
+            "numeric" if field.type == pa.decimal128(5, -2) else "text",
+            "numeric",
         )
     for version in (140011, 150000):
         assert sink_column(numeric(12, 2), server_version_num=version).declared == "numeric(12,2)"

@@ -184,9 +184,7 @@ sluice_leases = sa.Table(
 # read runs by start time, for all tables or one; each (table, hop)'s newest and last
 # successful run is one index lookup; the stage log index is covering for the windowed
 # figures (rows loaded per day, mean duration per stage type).
-sa.Index(
-    "ix_runs_started_status", pipeline_runs_master.c.started_at, pipeline_runs_master.c.status
-)
+sa.Index("ix_runs_started_status", pipeline_runs_master.c.started_at, pipeline_runs_master.c.status)
 sa.Index("ix_runs_triggered_by_id", pipeline_runs_master.c.triggered_by, pipeline_runs_master.c.id)
 sa.Index(
     "ix_runs_table_started",

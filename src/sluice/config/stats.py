@@ -409,9 +409,7 @@ class RunStats(Store):
                 .with_for_update(skip_locked=True)
             )
             with self.tx() as c:
-                changes = {
-                    day: count for day, count, rolled in c.execute(query) if rolled != count
-                }
+                changes = {day: count for day, count, rolled in c.execute(query) if rolled != count}
                 if changes:
                     self._store(c, sorted(changes), changes)
 

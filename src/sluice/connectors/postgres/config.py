@@ -71,7 +71,9 @@ class PostgresCreds(Creds):
             # libpq decodes %20 but not '+', so spaces must be percent-encoded.
             return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
         pairs: list[tuple[str, str]] = [
-            ("host", self.host or ""), ("port", str(self.port)), ("user", self.user or ""),
+            ("host", self.host or ""),
+            ("port", str(self.port)),
+            ("user", self.user or ""),
             ("dbname", self.database or ""),
         ]
         if self.password is not None:

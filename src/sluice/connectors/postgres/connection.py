@@ -20,12 +20,18 @@ if TYPE_CHECKING:
 # SQLSTATEs after which the same work may succeed when tried again.
 TRANSIENT_SQLSTATES = frozenset(
     {
-        "08000", "08001", "08003", "08004", "08006",  # connection exceptions
+        "08000",
+        "08001",
+        "08003",
+        "08004",
+        "08006",  # connection exceptions
         "40001",  # serialization_failure
         "40P01",  # deadlock_detected
         "55P03",  # lock_not_available (lock_timeout)
         "57014",  # query_canceled (statement_timeout)
-        "57P01", "57P02", "57P03",  # admin/crash shutdown, cannot connect now
+        "57P01",
+        "57P02",
+        "57P03",  # admin/crash shutdown, cannot connect now
         "57P05",  # idle_session_timeout
         "25P03",  # idle_in_transaction_session_timeout
         "53300",  # too_many_connections
@@ -33,11 +39,20 @@ TRANSIENT_SQLSTATES = frozenset(
 )
 # libpq reports connection failures without a SQLSTATE: these words mark the passing ones.
 TRANSIENT_MESSAGES = (
-    "connection refused", "connection reset", "connection timed out", "timeout expired",
-    "server closed the connection", "no connection to the server", "could not receive data",
-    "could not send data", "no route to host", "network is unreachable",
-    "the database system is starting up", "the database system is shutting down",
-    "too many clients", "terminating connection",
+    "connection refused",
+    "connection reset",
+    "connection timed out",
+    "timeout expired",
+    "server closed the connection",
+    "no connection to the server",
+    "could not receive data",
+    "could not send data",
+    "no route to host",
+    "network is unreachable",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "too many clients",
+    "terminating connection",
 )
 
 

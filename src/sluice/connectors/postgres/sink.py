@@ -60,9 +60,7 @@ _MAX_IDENTIFIER_BYTES = 63
 # the precision only since PostgreSQL 15.
 _NUMERIC = re.compile(r"^numeric(?:\((\d+),(-?\d+)\))?$")
 _NUMERIC_MAX_PRECISION = 1000
-_GRANTEE = (
-    "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END"
-)
+_GRANTEE = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END"
 _GRANT_OPTION = "CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END"
 # The statements that give the new table ($2) the privileges and comments of the live one
 # ($1), written by the server so that every name and literal is quoted by its own rules.
@@ -189,6 +187,7 @@ _NAME_TAKEN_SQL = (
     "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2)"
 )
 
+
 class PostgresSink(SqlSinkBase):
     type_name: ClassVar[str] = "postgres"
     capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
@@ -197,7 +196,9 @@ class PostgresSink(SqlSinkBase):
     # Spelled as format_type() spells them; sized text types: see type_change.
     widenings: ClassVar[frozenset[tuple[str, str]]] = frozenset(
         {
-            ("SMALLINT", "INTEGER"), ("SMALLINT", "BIGINT"), ("INTEGER", "BIGINT"),
+            ("SMALLINT", "INTEGER"),
+            ("SMALLINT", "BIGINT"),
+            ("INTEGER", "BIGINT"),
             ("REAL", "DOUBLE PRECISION"),
         }
     )
@@ -364,7 +365,9 @@ class PostgresSink(SqlSinkBase):
             # Renamed, the enum would be renamed under them too; a function naming it in its
             # body, or an application's query, would then stop working.
             raise _name_taken(
-                f"enum {spelling}", namespace, table,
+                f"enum {spelling}",
+                namespace,
+                table,
                 ", and sluice moves an enum of its own aside only while no more than the "
                 f"tables it loads use it (also used by: {'; '.join(foreign)})",
             )
@@ -373,7 +376,9 @@ class PostgresSink(SqlSinkBase):
         log.warning(
             "enum %s had the name of sink table %s: renamed to %s; the columns of other "
             "tables that use it keep it",
-            spelling, table, aside,
+            spelling,
+            table,
+            aside,
         )
 
     def _foreign_users(self, spelling: str) -> list[str]:
@@ -462,7 +467,11 @@ class PostgresSink(SqlSinkBase):
         return types
 
     def _live_enum(
-        self, namespace: str, table: TableRef, column: str, live: str | None,
+        self,
+        namespace: str,
+        table: TableRef,
+        column: str,
+        live: str | None,
         enum: tuple[str, tuple[str, ...]],
     ) -> str | None:
         """The enum a column whose source enum's name is taken by a table keeps, if any.
@@ -479,7 +488,10 @@ class PostgresSink(SqlSinkBase):
         log.warning(
             "enum %s would share its name with a table in schema %s: column %s of %s is "
             "loaded as text",
-            name, namespace, column, table,
+            name,
+            namespace,
+            column,
+            table,
         )
         return None
 
@@ -488,8 +500,11 @@ class PostgresSink(SqlSinkBase):
         found = self.query(_ENUM_SQL, (namespace, name, _OURS))
         # Ours, for labels the source no longer has, and unused: made by a load that failed
         # before any column used it. Made again, as if that load had never run.
-        if found and found[0][3] and not _holds(found[0], labels) and self._dropped(
-            str(found[0][1])
+        if (
+            found
+            and found[0][3]
+            and not _holds(found[0], labels)
+            and self._dropped(str(found[0][1]))
         ):
             found = []
         if not found:
@@ -515,14 +530,20 @@ class PostgresSink(SqlSinkBase):
                 log.warning(
                     "enum %s could not take the labels %s (it has %s): columns of that enum "
                     "are loaded as text: %s",
-                    spelling, list(labels), list(have), exc,
+                    spelling,
+                    list(labels),
+                    list(have),
+                    exc,
                 )
                 return None
             return str(spelling)
         log.warning(
             "type %s in schema %s is not an enum with the labels %s (it has %s%s): columns "
             "of that enum are loaded as text",
-            name, namespace, list(labels), list(have) if is_enum else "no labels",
+            name,
+            namespace,
+            list(labels),
+            list(have) if is_enum else "no labels",
             "" if ours or not is_enum else "; sluice extends only the enums it created",
         )
         return None
@@ -614,7 +635,11 @@ class PostgresSink(SqlSinkBase):
         return self._create_and_copy(staging, schema, batches, kept=False)
 
     def _create_and_copy(
-        self, table: TableRef, schema: pa.Schema, batches: Iterator[pa.RecordBatch], *,
+        self,
+        table: TableRef,
+        schema: pa.Schema,
+        batches: Iterator[pa.RecordBatch],
+        *,
         kept: bool,
     ) -> int:
         """Create `table` for `schema` and fill it by binary COPY; dropped again on failure.
@@ -782,9 +807,7 @@ class _ParallelCopy:
 
     def _ingest(self, cursor: Cursor) -> None:
         reader = pa.RecordBatchReader.from_batches(self.wire_schema, self._take())
-        cursor.adbc_ingest(
-            self.table.name, reader, mode="append", db_schema_name=self.table.schema
-        )
+        cursor.adbc_ingest(self.table.name, reader, mode="append", db_schema_name=self.table.schema)
 
     def _take(self) -> Iterator[pa.RecordBatch]:
         """Batches for one COPY: the next of the shared stream each time, until it ends."""

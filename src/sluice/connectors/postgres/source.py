@@ -160,7 +160,8 @@ class PostgresSource:
     def _lower_bound(self, cursor: Cursor, request: ReadRequest, key: str) -> str:
         key_type = self._key_type(cursor, request.table, key)
         _fetch(
-            cursor, "SELECT set_config($1, $2, true)",
+            cursor,
+            "SELECT set_config($1, $2, true)",
             (self.bound_setting, _bound_text(request.lower_bound)),
         )
         column = quote_ident(key)
@@ -245,7 +246,8 @@ class PostgresSource:
         """The SELECT list and Arrow fields, from the driver's own answer to a LIMIT 0 query,
         each field carrying its column's declared type in its metadata."""
         found = _fetch(
-            cursor, f"SELECT relkind IN {_RELKINDS} FROM pg_class WHERE oid = to_regclass($1)",
+            cursor,
+            f"SELECT relkind IN {_RELKINDS} FROM pg_class WHERE oid = to_regclass($1)",
             (_qualified(table),),
         )
         if not found or not found[0][0]:

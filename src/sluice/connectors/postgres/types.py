@@ -189,8 +189,7 @@ def _is_text(kind: pa.DataType) -> bool:
     if isinstance(kind, pa.ExtensionType):
         return False
     return bool(
-        pa.types.is_string(kind) or pa.types.is_large_string(kind)
-        or pa.types.is_string_view(kind)
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
     )
 
 
