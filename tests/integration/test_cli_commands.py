@@ -35,10 +35,12 @@ def test_config_db_option_and_environment(
     assert not (workdir / "databases").exists()
 
 
-def test_commands_before_init_say_so(sluice: Sluice) -> None:
-    result = sluice("table list")
-    assert result.code == 3
-    assert "run `sluice init` first" in result.err
+def test_commands_before_init_say_so(sluice: Sluice, workdir: Path) -> None:
+    for command in ("table list", "status", "runs"):
+        result = sluice(command)
+        assert result.code == 3, command
+        assert "does not exist: run `sluice init` first" in result.err
+    assert not (workdir / "databases").exists()  # nothing made on the way
 
 
 def test_lake_location_can_be_overridden_by_the_environment(
@@ -317,3 +319,19 @@ def test_sink_table_names_sluice_keeps_or_already_tracks_under_another_spelling(
     )
     assert configured("table show Genre --json", ok=True).json()["sink_tablename"] == "Genre"
     configured("table edit Genre --sink-table Genres", ok=True)  # another table: fine
+
+
+def test_numbers_too_large_for_the_database_are_refused_in_one_line(configured: Sluice) -> None:
+    huge = "999999999999999999999"
+    for command in (
+        f"runs show {huge}",
+        f"stages add --pipeline p --order {huge} --type extract --name x",
+    ):
+        result = configured(command)
+        assert result.code == 2, command
+        assert result.err == (
+            "error: a number given on the command line is too large: give a smaller one\n"
+        )
+    every = configured(f"table edit Genre --every {huge}")
+    assert every.code == 3 and "from 1 to 5256000 (ten years)" in every.err
+    assert configured("status", ok=True).code == 0

@@ -35,6 +35,8 @@ def state(
         ("paused", state("t", 600, active=False), False),
         ("no schedule", state("t", 600, every=None), False),
         ("still running", state("t", 600, busy=True), False),
+        # Stored around the validation: past year 9999, never due, and no error for the rest.
+        ("interval beyond dates", state("t", 600, every=5_000_000_000), False),
     ],
 )
 def test_due(label: str, hop: HopState, due: bool) -> None:

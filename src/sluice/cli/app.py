@@ -249,6 +249,10 @@ def main() -> None:
     except SluiceError as exc:
         output.fail(str(exc))
         sys.exit(exc.exit_code)
+    except OverflowError:
+        # An id, interval or order beyond a 64-bit integer, met by the database driver.
+        output.fail("a number given on the command line is too large: give a smaller one")
+        sys.exit(2)
     except OSError as exc:
         # Whatever file or socket it was (lake commands sort their own): one line saying
         # which, instead of a traceback.

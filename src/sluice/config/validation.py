@@ -77,9 +77,16 @@ def load_type(value: str, option: str) -> LoadType:
         ) from None
 
 
+# Ten years: anything longer is a mistake, and dates past year 9999 cannot be computed.
+MAX_SCHEDULE_MINUTES = 10 * 365 * 24 * 60
+
+
 def schedule(value: int | None, option: str) -> int | None:
-    if value is not None and value <= 0:
-        raise ConfigError(f"schedule {value} ({option}) must be a positive number of minutes")
+    if value is not None and not 0 < value <= MAX_SCHEDULE_MINUTES:
+        raise ConfigError(
+            f"schedule {value} ({option}) must be a number of minutes from 1 to "
+            f"{MAX_SCHEDULE_MINUTES} (ten years): e.g. 60 for hourly, 1440 for daily"
+        )
     return value
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sluice.config.database import create_config_engine, resolve_url
+from sluice.config.database import create_config_engine, resolve_url, sqlite_file_missing
 from sluice.config.repository import ConfigRepository
 from sluice.config.revision import HEAD_REVISION, current_revision
 from sluice.connectors.envrefs import is_env_ref, resolve_env_refs
@@ -29,6 +29,14 @@ class Services:
     @classmethod
     def open(cls, config_db: str | None) -> Services:
         url = resolve_url(config_db)
+        missing = sqlite_file_missing(url)
+        if missing is not None:
+            # Opening it would create an empty file (and its directory) that is not a config
+            # database: say so and leave the folder as it was.
+            raise ConfigError(
+                f"the config database {missing} does not exist: run `sluice init` first, or "
+                "point --config-db / SLUICE_CONFIG_DB at yours"
+            )
         engine = create_config_engine(url)
         revision = current_revision(engine)
         if revision != HEAD_REVISION:

@@ -40,7 +40,12 @@ class HopState:
             return None
         if self.last_started is None:
             return now
-        return self.last_started + self.interval
+        try:
+            return self.last_started + self.interval
+        except OverflowError:
+            # An interval stored past what dates can hold (written around the validation):
+            # this hop is never due, and the other tables are scheduled as usual.
+            return None
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,16 @@ CASES: list[tuple[str, Callable[[Catalog], object], type[SluiceError], str]] = [
         "zero schedule",
         table(every=0),
         ConfigError,
-        "schedule 0 (--every) must be a positive number of minutes",
+        "schedule 0 (--every) must be a number of minutes from 1 to 5256000 (ten years)",
     ),
     ("negative sink schedule", table(sink_every=-5), ConfigError, "schedule -5 (--sink-every)"),
+    (
+        # Beyond what a date can hold: `status`, the API and the scheduler would fail on it.
+        "schedule past year 9999",
+        table(every=5_000_000_000),
+        ConfigError,
+        "schedule 5000000000 (--every) must be a number of minutes from 1 to 5256000",
+    ),
     (
         "incremental without key",
         table(load="incremental"),
