@@ -103,14 +103,28 @@ def runs_list(
         return
     table(
         "runs",
-        ["id", "table", "hop", "status", "stage", "trigger", "started", "completed", "error"],
+        # "stage" is the template's stage order (a hop 2 run starts at 4 of the default
+        # template), "stages" how many the run has: shown apart, not as a fraction.
+        [
+            "id",
+            "table",
+            "hop",
+            "status",
+            "stage",
+            "stages",
+            "trigger",
+            "started",
+            "completed",
+            "error",
+        ],
         [
             (
                 r.id,
                 r.source_tablename,
                 r.hop,
                 r.status.value,
-                f"{r.current_stage}/{r.total_stages}",
+                r.current_stage,
+                r.total_stages,
                 r.triggered_by,
                 when(r.started_at),
                 when(r.completed_at),
