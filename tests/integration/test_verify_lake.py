@@ -90,6 +90,24 @@ def run_both_hops_cleanly(sluice: Sluice) -> None:
     assert run_hop(sluice, "dl_to_sink")["status"] == "success"
 
 
+def loaded_once_then_tampered(
+    sluice: Sluice, source: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> str | None:
+    """An incremental table loaded once (40 rows), 10 new rows, the next hop 1 run to be
+    damaged by `damage`; returns the watermark before that run."""
+    sluice(
+        "table add events --source src --destination wh --primary-key id --load incremental "
+        "--key at --sink-load incremental",
+        ok=True,
+    )
+    assert run_hop(sluice, "source_to_dl")["status"] == "success"
+    before = watermark(sluice)
+    add_rows(source, 41, 10)
+    sluice("table edit events --pipeline tampered", ok=True)
+    monkeypatch.setenv("SLUICE_TEST_TAMPER", damage)
+    return before
+
+
 def test_full_batch_short_of_the_source_count_fails_and_is_never_loaded(
     tampering: Path, sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -120,17 +138,8 @@ def test_full_batch_short_of_the_source_count_fails_and_is_never_loaded(
 def test_a_damaged_incremental_batch_is_never_published_and_the_watermark_stays(
     tampering: Path, sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sluice(
-        "table add events --source src --destination wh --primary-key id --load incremental "
-        "--key at --sink-load incremental",
-        ok=True,
-    )
-    assert run_hop(sluice, "source_to_dl")["status"] == "success"
-    before = watermark(sluice)
+    before = loaded_once_then_tampered(sluice, tampering, monkeypatch, "flip_byte")
     assert before is not None and before.startswith("2025-01-01T10:00:40")
-    add_rows(tampering, 41, 10)
-    sluice("table edit events --pipeline tampered", ok=True)
-    monkeypatch.setenv("SLUICE_TEST_TAMPER", "flip_byte")
 
     failed = run_hop(sluice, "source_to_dl")
 
@@ -154,16 +163,7 @@ def test_a_damaged_incremental_batch_is_never_published_and_the_watermark_stays(
 def test_a_missing_part_leaves_the_batch_unpublished(
     tampering: Path, sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sluice(
-        "table add events --source src --destination wh --primary-key id --load incremental "
-        "--key at --sink-load incremental",
-        ok=True,
-    )
-    assert run_hop(sluice, "source_to_dl")["status"] == "success"
-    before = watermark(sluice)
-    add_rows(tampering, 41, 10)
-    sluice("table edit events --pipeline tampered", ok=True)
-    monkeypatch.setenv("SLUICE_TEST_TAMPER", "delete_part")
+    before = loaded_once_then_tampered(sluice, tampering, monkeypatch, "delete_part")
 
     failed = run_hop(sluice, "source_to_dl")
 
