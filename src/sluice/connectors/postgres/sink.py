@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
+from sluice.connectors.adbc_sink import AdbcSinkBase
 from sluice.connectors.base import LoadRequest, LoadResult, SinkCapabilities
 from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.connection import close_quietly, connect, number_params, translate
@@ -46,7 +47,7 @@ from sluice.connectors.postgres.types import (
     to_wire,
 )
 from sluice.connectors.sqlquote import quote_ident
-from sluice.connectors.sqlsink import STATE_TABLE, Change, SqlSinkBase
+from sluice.connectors.sqlsink import STATE_TABLE, Change
 from sluice.core.errors import StageError, TerminalError
 from sluice.core.models import LoadMode, TableRef
 
@@ -188,7 +189,7 @@ _NAME_TAKEN_SQL = (
 )
 
 
-class PostgresSink(SqlSinkBase):
+class PostgresSink(AdbcSinkBase):
     type_name: ClassVar[str] = "postgres"
     capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
         max_identifier_length=_MAX_IDENTIFIER_BYTES, supports_schemas=True
@@ -228,25 +229,6 @@ class PostgresSink(SqlSinkBase):
                 self._cursor.execute(sql)
         except adbc_driver_manager.Error as exc:
             raise translate(exc, self.creds) from exc
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        self._run(sql, params)
-
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        self._run(sql, params)
-        return [tuple(row) for row in self._cursor.fetchall()]
-
-    def begin(self) -> None:
-        self.execute("BEGIN")
-
-    def commit(self) -> None:
-        self.execute("COMMIT")
-
-    def rollback(self) -> None:
-        import adbc_driver_manager
-
-        with suppress(adbc_driver_manager.Error):  # nothing open, or the connection is gone
-            self._cursor.execute("ROLLBACK")
 
     def ping(self) -> str:
         version = str(self.query("SELECT current_setting('server_version')")[0][0])

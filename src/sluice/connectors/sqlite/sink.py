@@ -10,22 +10,24 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sluice.connectors.adbc_sink import AdbcSinkBase
 from sluice.connectors.base import SinkCapabilities
 from sluice.connectors.sqlite.config import SQLiteCreds
 from sluice.connectors.sqlite.types import declared_type
 from sluice.connectors.sqlquote import quote_ident
-from sluice.connectors.sqlsink import SqlSinkBase
 from sluice.core.errors import TerminalError, TransientError
 from sluice.core.models import TableRef
 
 
-class SQLiteSink(SqlSinkBase):
+class SQLiteSink(AdbcSinkBase):
     type_name: ClassVar[str] = "sqlite"
     capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
         max_identifier_length=1024, supports_schemas=False
     )
     # SQLite's type affinity makes these spellings one storage class.
     type_aliases: ClassVar[dict[str, str]] = {"INT": "INTEGER", "BIGINT": "INTEGER"}
+    # Take the write lock at BEGIN: a deferred one fails mid-transaction when busy.
+    begin_sql: ClassVar[str] = "BEGIN IMMEDIATE"
 
     def __init__(self, creds: SQLiteCreds) -> None:
         import adbc_driver_sqlite.dbapi
@@ -50,27 +52,6 @@ class SQLiteSink(SqlSinkBase):
             if "locked" in text or "busy" in text:
                 raise TransientError(f"SQLite sink {self.path} is busy: {text}") from exc
             raise TerminalError(f"SQLite sink {self.path}: {text}") from exc
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        self._run(sql, params)
-
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        self._run(sql, params)
-        return [tuple(row) for row in self._cursor.fetchall()]
-
-    def begin(self) -> None:
-        self.execute("BEGIN IMMEDIATE")
-
-    def commit(self) -> None:
-        self.execute("COMMIT")
-
-    def rollback(self) -> None:
-        import adbc_driver_manager
-
-        try:
-            self._cursor.execute("ROLLBACK")
-        except adbc_driver_manager.Error:
-            return  # nothing was open
 
     def table_columns(self, table: TableRef) -> dict[str, str] | None:
         rows = self.query(f"PRAGMA table_info({quote_ident(table.name)})")
