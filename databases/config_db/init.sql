@@ -136,6 +136,7 @@ CREATE TABLE sluice_leases (
     name TEXT NOT NULL,
     holder TEXT NOT NULL,
     expires_at TIMESTAMP NOT NULL,
+    last_pass_at TIMESTAMP,
     PRIMARY KEY (name)
 );
 

@@ -35,6 +35,19 @@ class Worker:
     started: str
 
 
+@dataclass(frozen=True)
+class LeaseRecord:
+    """A lease row: the scheduler holding it is alive while `expires_at` is in the future."""
+
+    name: str
+    holder: str
+    expires_at: datetime
+    last_pass_at: datetime | None
+
+    def held(self, now: datetime) -> bool:
+        return self.expires_at > now
+
+
 class RunRepository(Store):
     # ---- creating and finishing ------------------------------------------------------------
     def create_run(
@@ -244,6 +257,30 @@ class RunRepository(Store):
                 .values(holder=holder, expires_at=now + ttl)
             )
             return bool(result.rowcount == 1)
+
+    def mark_pass(self, name: str, holder: str) -> None:
+        """Record that `holder`, while holding lease `name`, finished a pass (its liveness)."""
+        t = s.sluice_leases
+        with self.tx() as c:
+            c.execute(
+                t.update()
+                .where(t.c.name == name, t.c.holder == holder)
+                .values(last_pass_at=utcnow())
+            )
+
+    def lease(self, name: str) -> LeaseRecord | None:
+        """Who holds lease `name`, until when, and when it last finished a pass (None: nobody)."""
+        t = s.sluice_leases
+        with self.tx() as c:
+            row = c.execute(sa.select(t).where(t.c.name == name)).mappings().first()
+        if row is None:
+            return None
+        return LeaseRecord(
+            name=row["name"],
+            holder=row["holder"],
+            expires_at=row["expires_at"],
+            last_pass_at=row["last_pass_at"],
+        )
 
     def drop_lease(self, name: str, holder: str) -> None:
         t = s.sluice_leases

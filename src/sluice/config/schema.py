@@ -178,6 +178,7 @@ sluice_leases = sa.Table(
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("holder", sa.Text, nullable=False),
     sa.Column("expires_at", UTCTimestamp, nullable=False),
+    sa.Column("last_pass_at", UTCTimestamp),  # 0009: the holder's last finished pass
 )
 
 # sluice: run listings and dashboard figures of the REST API (revision 0005). Time windows

@@ -160,6 +160,7 @@ class Scheduler:
             log.info("starting run %s: %s %s", run.id, item.table, item.hop.value)
             report.started.append(run.id)
             self.launcher.start(run.id)
+        self.repo.mark_pass(LEASE, self.holder)
         return report
 
     def serve(self) -> None:
