@@ -242,6 +242,16 @@ app.command("serve")(serve_command)
 app.add_typer(token_app, name="token")
 
 
+def _config_db_errors() -> tuple[type[BaseException], ...]:
+    """The driver errors the config database raises, without importing SQLAlchemy for
+    commands that never opened it (an except clause is evaluated only when an error passes)."""
+    if "sqlalchemy" not in sys.modules:
+        return ()
+    from sqlalchemy.exc import DBAPIError
+
+    return (DBAPIError,)
+
+
 def main() -> None:
     try:
         # Standalone mode: usage errors print the usage and exit 2, as Click does.
@@ -249,6 +259,14 @@ def main() -> None:
     except SluiceError as exc:
         output.fail(str(exc))
         sys.exit(exc.exit_code)
+    except _config_db_errors() as exc:
+        # A config database that is damaged, read-only or unreachable: one line with the fix.
+        from sluice.config.database import resolve_url
+        from sluice.config.dberrors import config_db_error
+
+        error = config_db_error(exc, resolve_url(STATE.config_db))
+        output.fail(str(error))
+        sys.exit(error.exit_code)
     except OverflowError:
         # An id, interval or order beyond a 64-bit integer, met by the database driver.
         output.fail("a number given on the command line is too large: give a smaller one")

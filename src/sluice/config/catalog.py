@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluice.config import validation as v
+from sluice.config.deceptive import refuse_deceptive
 from sluice.config.records import ConnectionRecord, StageRecord, TableConfig
 from sluice.config.repository import (
     DESTINATIONS,
@@ -352,6 +353,7 @@ class Catalog:
             )
         if not name.strip():
             raise ConfigError("a stage needs a name: give --name TEXT")
+        refuse_deceptive(name, "stage name")
         if pool is not None:
             v.pool_name(pool)
         return self.repo.add_stage(pipeline, order, name.strip(), stage_type, pool)
