@@ -67,8 +67,13 @@ class Connection(BaseModel):
     id: str
     name: str
     type: str
-    creds: dict[str, Any] = Field(description="Redacted: secret values are '***'.")
+    creds: dict[str, Any] | None = Field(
+        description="Redacted: secret values are '***'. null when no key at hand opens them."
+    )
     created_at: datetime | None
+    unreadable: str | None = Field(
+        default=None, description="Why the creds cannot be opened, and how to fix it."
+    )
 
 
 class ConnectionTest(BaseModel):

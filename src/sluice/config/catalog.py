@@ -97,7 +97,9 @@ class Catalog:
                 f"nothing to change in {kind.label} {name!r}: give --creds JSON, "
                 "--set FIELD=VALUE or --type TYPE"
             )
-        current = self.repo.get_connection(kind, name)
+        # Creds replaced whole need not be opened: that is how creds sealed with a lost key
+        # are entered again.
+        current = self.repo.get_connection(kind, name, sealed_ok=creds_json is not None)
         new_type = current.type if type_name is None else type_name
         known = registry.source_types() if kind is SOURCES else registry.sink_types()
         # Before the creds are checked: the old creds rarely fit the new type, and their
@@ -143,14 +145,20 @@ class Catalog:
         return scrub(answer, masked)
 
     def describe_connection(self, kind: ConnectionKind, record: ConnectionRecord) -> dict[str, Any]:
-        """A connection as it may be shown anywhere: secrets masked."""
-        return {
+        """A connection as it may be shown anywhere: secrets masked; creds no key opens are
+        None, and `unreadable` says why and how to fix it."""
+        shown: dict[str, Any] = {
             "id": record.id,
             "name": record.name,
             "type": record.type,
-            "creds": registry.redacted_creds(record.type, record.creds, role=kind.label),
+            "creds": None
+            if record.unreadable
+            else registry.redacted_creds(record.type, record.creds, role=kind.label),
             "created_at": record.created_at.isoformat() if record.created_at else None,
         }
+        if record.unreadable:
+            shown["unreadable"] = record.unreadable
+        return shown
 
     # ---- tables ---------------------------------------------------------------------------
     def add_table(self, source_tablename: str, changes: TableChanges) -> TableConfig:

@@ -18,6 +18,8 @@ class ConnectionRecord:
     type: str
     creds: dict[str, Any] = field(repr=False)
     created_at: datetime | None
+    # Set (and creds empty) when a listing met creds no key at hand opens: why, and the fix.
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ def parse_creds_json(raw: str, *, role: str, type_name: str) -> dict[str, Any]:
     except RecursionError:
         raise ConfigError(
             f"{role} creds nest too deeply to read: pass a flat JSON object of settings such "
-            "as '{\"path\": \"...\"}'"
+            'as \'{"path": "..."}\''
         ) from None
     if not isinstance(value, dict):
         raise ConfigError(f"{role} creds must be a JSON object, not {type(value).__name__}")
