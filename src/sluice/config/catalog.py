@@ -19,6 +19,7 @@ from sluice.config.repository import (
 )
 from sluice.connectors import registry
 from sluice.core.errors import ConfigError, ConflictError, NotFoundError, StageError
+from sluice.core.future import DEFAULT_TOLERANCE, check_policy, check_tolerance
 from sluice.core.models import Hop, HopChoice
 from sluice.core.redact import scrub
 from sluice.core.watermark import check_lookback
@@ -45,6 +46,8 @@ class TableChanges:
     lookback: str | None = None
     null_key_fallback: str | None = None
     lake_keep_full: int | str | None = None  # '' restores the default
+    future_tolerance: str | None = None  # '' restores the default
+    future_policy: str | None = None
 
 
 def shared_sink_tables(tables: Iterable[TableConfig]) -> list[list[TableConfig]]:
@@ -262,6 +265,7 @@ class Catalog:
             values["lake_keep_full"] = v.lake_keep_full(changes.lake_keep_full, "--lake-keep-full")
         if changes.primary_key is not None:
             values["primary_key"] = ",".join(v.primary_key(changes.primary_key)) or None
+        values.update(future_values(changes.future_tolerance, changes.future_policy))
         pipeline = pick(changes.pipeline, current and current.pipeline_name, "default")
         if not self.repo.list_stages(pipeline):
             known = sorted({st.pipeline_name for st in self.repo.list_stages()})
@@ -371,3 +375,16 @@ class Catalog:
         if pipeline is not None and not found:
             raise NotFoundError(f"pipeline {pipeline!r} has no stages")
         return found
+
+
+def future_values(tolerance: str | None, policy: str | None) -> dict[str, Any]:
+    """The pipeline_config columns of `--future-tolerance` / `--future-policy` (None: not
+    given; '' restores the default)."""
+    values: dict[str, Any] = {}
+    if tolerance is not None:
+        values["source_to_dl_future_tolerance"] = (
+            check_tolerance(tolerance) if tolerance.strip() else DEFAULT_TOLERANCE
+        )
+    if policy is not None:
+        values["source_to_dl_future_policy"] = check_policy(policy or "fail").value
+    return values

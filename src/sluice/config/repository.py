@@ -234,6 +234,9 @@ class ConfigRepository(RunRepository):
             lookback=row["source_to_dl_lookback"],
             null_key_fallback=row["source_to_dl_null_key_fallback"],
             lake_keep_full=row["lake_keep_full"],
+            future_tolerance=row["source_to_dl_future_tolerance"],
+            future_policy=row["source_to_dl_future_policy"],
+            future_held=row["source_to_dl_future_held"],
         )
 
     def add_table(self, values: dict[str, Any]) -> TableConfig:
