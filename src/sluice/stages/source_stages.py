@@ -22,6 +22,7 @@ from sluice.lake.writer import BatchWriter
 from sluice.stages.context import StageContext, StageResult
 from sluice.stages.future_keys import FutureGuard, is_time
 from sluice.stages.incremental import IncrementalFilter, KeyTracker, check_compatible
+from sluice.stages.key_uniqueness import KeyUniqueness
 from sluice.stages.registry import StageType
 
 
@@ -111,6 +112,9 @@ class Extract(StageType):
             )
             tracker = KeyTracker(key, ctx.table.lookback, fallback) if key else None
             guard = _future_guard(ctx, key, info.schema) if incremental else None
+            unique = KeyUniqueness(
+                ctx.table.source_tablename, ctx.table.primary_key, info.primary_key
+            )
             if guard is not None:
                 guard.check_watermark(point.since)
             try:
@@ -127,6 +131,7 @@ class Extract(StageType):
                     kept = guard.apply(kept) if guard is not None else kept
                     if tracker is not None:
                         tracker.update(kept)
+                    unique.add(kept)
                     writer.write(kept)
                     ctx.progress(writer.seen)
                     crash_point("extract:between_batches")
@@ -135,6 +140,7 @@ class Extract(StageType):
                 if incremental and writer.seen == 0:
                     writer.abort()  # nothing new: no empty batch, the watermark stays
                     return StageResult(rows=0)
+                unique.check()
                 counted = source.counted_rows() if not incremental else None
                 if counted is not None and counted != writer.seen:
                     raise TerminalError(
