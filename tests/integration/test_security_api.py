@@ -176,3 +176,29 @@ def test_an_oversized_body_without_a_token_is_never_read(server: tuple[int, str,
     ok = f"GET /api/tables HTTP/1.1\r\nHost: x\r\n{auth.decode()}\r\n".encode()
     status, text, _ = exchange(port, ok)
     assert status == 200 and json.loads(text.split("\r\n\r\n", 1)[1])[0]["source_tablename"]
+
+
+@pytest.mark.postgres
+def test_health_reports_a_postgresql_config_database_that_is_gone(
+    sluice: Sluice, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+    from fastapi.testclient import TestClient
+
+    from sluice.api import create_app
+    from sluice.engine.services import Services
+    from tests.services import PG_ADMIN_URL
+
+    monkeypatch.setenv("SLUICE_CONFIG_DB", pg_database)
+    sluice("init", ok=True)
+    services = Services.open(None)
+    try:
+        with TestClient(create_app(services)) as client:
+            assert client.get("/health").json()["status"] == "ok"
+            name = pg_database.rsplit("/", 1)[1]
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            answer = client.get("/health")
+            assert answer.status_code == 503 and answer.json()["status"] == "unavailable"
+    finally:
+        services.close()
