@@ -4,8 +4,12 @@ transaction, kept private; listings survive creds no key at hand opens."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,3 +167,33 @@ def test_rotate_with_the_key_in_the_environment_leaves_the_new_key_in_a_file(
     assert sluice("source show pg").code == 3  # the old key in the environment opens nothing
     monkeypatch.setenv("SLUICE_SECRET_KEY", pending.read_text())
     assert sluice("source show pg --json", ok=True).json()["creds"]["user"] == "app"
+
+
+@pytest.mark.parametrize("point", ["key:before_commit", "key:after_commit"])
+def test_a_rotation_killed_at_any_point_leaves_a_key_that_opens_everything(
+    keyed: Sluice, workdir: Path, point: str
+) -> None:
+    old_key = KEY.read_text()
+    killed = subprocess.run(
+        [sys.executable, "-m", "sluice", "key", "rotate"],
+        env={**os.environ, "SLUICE_CRASH_AT": point},
+        cwd=workdir,
+        capture_output=True,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    pending = KEY.absolute().with_name("secret.key.new")
+    if point == "key:before_commit":  # nothing committed: the old key, and no leftover needed
+        assert KEY.read_text() == old_key
+        keyed("source show pg", ok=True)
+        again = keyed("key rotate")
+        assert again.code == 3 and "an earlier `sluice key rotate` was cut short" in again.err
+        pending.unlink()  # as the message says, when secrets open
+        keyed("key rotate", ok=True)
+        keyed("source show pg", ok=True)
+        return
+    # Committed, the key file not yet replaced: the error says where the new key is.
+    refused = keyed("source show pg")
+    assert refused.code == 3
+    assert f"{pending} exists: a `sluice key rotate` was cut short" in refused.err
+    pending.replace(KEY)
+    assert keyed("source show pg --json", ok=True).json()["creds"]["user"] == "app"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -24,6 +25,7 @@ from sluice.config.secrets import (
     seal_with,
 )
 from sluice.core.errors import ConfigError
+from sluice.core.faults import crash_point
 
 # (table, the column that identifies a row, the sealed column, how a row is named to users)
 _CELLS = (
@@ -81,45 +83,67 @@ def rotate(engine: Engine, cipher: CredsCipher) -> Rotation:
     pending = pending_key_file(cipher.key_file)
     raw = _write_pending(pending)
     new = cipher.fernet(raw.decode())
-    from cryptography.fernet import InvalidToken
 
-    resealed = 0
-    try:
-        with engine.begin() as c:
-            if c.dialect.name == "postgresql":
-                # No other writer may seal a value with the old key while this transaction
-                # re-seals: it would be lost with the old key.
-                names = ", ".join(table.name for table, *_ in _CELLS)
-                c.execute(sa.text(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE"))
-            for table, ident, column, label, name_col in _CELLS:
-                rows = c.execute(
-                    sa.select(table.c[ident], table.c[name_col], table.c[column]).where(
-                        table.c[column].startswith(SEALED)
-                    )
-                ).all()
-                for row_id, name, stored in rows:
-                    try:
-                        plain = open_with(old, stored)
-                    except InvalidToken:
-                        raise ConfigError(
-                            f"the {label} {name!r} is sealed with another key than the one in "
-                            f"{cipher.source}: nothing was rotated; restore the key it was "
-                            f"sealed with, or store that {label} again, then rotate"
-                        ) from None
-                    c.execute(
-                        table.update()
-                        .where(table.c[ident] == row_id)
-                        .values({column: seal_with(new, plain)})
-                    )
-                    resealed += 1
-    except BaseException:
-        pending.unlink()  # nothing was committed: the old key still opens everything
-        raise
+    with engine.connect() as c:
+        transaction = c.begin()
+        try:
+            resealed = _reseal(c, cipher, old, new)
+            crash_point("key:before_commit")
+        except BaseException:
+            transaction.rollback()
+            pending.unlink()  # nothing was committed: the old key still opens everything
+            raise
+        try:
+            transaction.commit()
+        except BaseException as exc:
+            # The commit may have happened even so (a connection lost after COMMIT was
+            # sent): the new key must survive, whatever the database holds now.
+            raise ConfigError(
+                f"the rotation's commit was not confirmed ({type(exc).__name__}): {pending} "
+                f"holds the new key; if secrets no longer open, move it over "
+                f"{cipher.key_file}, otherwise delete it"
+            ) from exc
+    crash_point("key:after_commit")
     if from_env:
         return Rotation(resealed=resealed, key_file=pending, pending=True)
     os.replace(pending, cipher.key_file)
     _sync_directory(cipher.key_file.parent)
     return Rotation(resealed=resealed, key_file=cipher.key_file, pending=False)
+
+
+def _reseal(c: sa.Connection, cipher: CredsCipher, old: Any, new: Any) -> int:
+    """Inside the rotation's transaction: every sealed value opened with `old`, sealed with
+    `new`; the count."""
+    from cryptography.fernet import InvalidToken
+
+    if c.dialect.name == "postgresql":
+        # No other writer may seal a value with the old key while this transaction
+        # re-seals: it would be lost with the old key.
+        names = ", ".join(table.name for table, *_ in _CELLS)
+        c.execute(sa.text(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE"))
+    resealed = 0
+    for table, ident, column, label, name_col in _CELLS:
+        rows = c.execute(
+            sa.select(table.c[ident], table.c[name_col], table.c[column]).where(
+                table.c[column].startswith(SEALED)
+            )
+        ).all()
+        for row_id, name, stored in rows:
+            try:
+                plain = open_with(old, stored)
+            except InvalidToken:
+                raise ConfigError(
+                    f"the {label} {name!r} is sealed with another key than the one in "
+                    f"{cipher.source}: nothing was rotated; restore the key it was "
+                    f"sealed with, or store that {label} again, then rotate"
+                ) from None
+            c.execute(
+                table.update()
+                .where(table.c[ident] == row_id)
+                .values({column: seal_with(new, plain)})
+            )
+            resealed += 1
+    return resealed
 
 
 def _write_pending(path: Path) -> bytes:

@@ -16,6 +16,8 @@ POINTS = (
     "lake:after_manifest",
     "load:inside_transaction",
     "load:after_commit",
+    "key:before_commit",
+    "key:after_commit",
 )
 
 
