@@ -3,6 +3,7 @@ fails naming the rows, or (policy hold) leaves them out until they are due; `sta
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,3 +115,30 @@ def test_bad_policies_are_refused(
 ) -> None:
     result = sluice(f"table edit events {option}")
     assert result.code == 3 and message in result.err
+
+
+def test_a_watermark_already_in_the_future_fails_with_the_way_back(
+    sluice: Sluice, events: psycopg.Connection, workdir: Path
+) -> None:
+    # As an older version left it after a row stamped a year ahead (since corrected).
+    with sqlite3.connect(workdir / "databases/config_db/data/config.db") as c:
+        c.execute(
+            "UPDATE pipeline_config SET source_to_dl_last_incremental_value = "
+            "'2099-01-01T00:00:00.000000+00:00'"
+        )
+    events.execute("INSERT INTO events VALUES (6, 'missed', now())")
+    failed = sluice("run events")
+    assert failed.code == 1
+    assert "the watermark of events (2099-01-01T00:00:00.000000+00:00) is more than 1h ahead" in (
+        failed.err
+    )
+    assert "`sluice table edit events --load full`" in failed.err
+    sluice("table edit events --load full", ok=True)
+    sluice("run events", ok=True)
+    sluice("table edit events --load incremental", ok=True)
+    events.execute("INSERT INTO events VALUES (7, 'next', now())")
+    sluice("run events", ok=True)
+    assert watermark(sluice) < "2030"
+    assert sorted(duckdb_table(workdir / "w", "events").column("id").to_pylist()) == list(
+        range(1, 8)
+    )

@@ -66,8 +66,9 @@ class FutureGuard:
             raise TerminalError(
                 f"the watermark of {self.table} ({format_value(since)}) is more than "
                 f"{self.tolerance_text} ahead of the clock ({self._now()}): every change "
-                "before it would be skipped; set it back (or clear it and load in full), then run "
-                "again"
+                "before it would be skipped. Correct the source rows whose keys are that far "
+                f"ahead, then load the table in full once (`sluice table edit {self.table} "
+                "--load full`, run, then `--load incremental` again)"
             )
 
     def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
