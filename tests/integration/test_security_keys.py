@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from sluice.api import create_app
 from sluice.config.repository import SOURCES
+from sluice.core.faults import KEY_POINTS
 from sluice.engine.services import Services
 from tests.conftest import Sluice
 
@@ -169,7 +170,7 @@ def test_rotate_with_the_key_in_the_environment_leaves_the_new_key_in_a_file(
     assert sluice("source show pg --json", ok=True).json()["creds"]["user"] == "app"
 
 
-@pytest.mark.parametrize("point", ["key:before_commit", "key:after_commit"])
+@pytest.mark.parametrize("point", KEY_POINTS)
 def test_a_rotation_killed_at_any_point_leaves_a_key_that_opens_everything(
     keyed: Sluice, workdir: Path, point: str
 ) -> None:
