@@ -287,7 +287,10 @@ def test_a_failed_full_load_leaves_the_live_table_intact(
     setup("table add events --source shop --destination wh --primary-key v", ok=True)
     shop.insert((1, "a", T1), (2, "b", T1))
     run(setup)
-    shop.insert((3, "a", T2))  # now `v`, the configured key, is not unique
+    # A NULL in `v`, the configured key: hop 1 takes it, the sink's PRIMARY KEY refuses it.
+    # (A repeated value would not get this far: hop 1 checks that the key is unique.)
+    with shop.connect() as c:
+        c.execute("INSERT INTO events VALUES (3, NULL, 30, ?)", (T2,))
     result = setup("run events")
     assert result.code == 1
     shown = setup("runs show 2 --json", ok=True).json()

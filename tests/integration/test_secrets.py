@@ -95,7 +95,7 @@ def test_the_wrong_key_is_a_clear_error(
     monkeypatch.setenv("SLUICE_SECRET_KEY", "A" * 43 + "=")
     result = sluice("source show pg")
     assert result.code == 3
-    assert "cannot be decrypted with this secret key" in result.err
+    assert "cannot be decrypted with the secret key in" in result.err
     monkeypatch.setenv("SLUICE_SECRET_KEY", "short")
     assert "is not a valid key" in sluice("source show pg").err
 

@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sluice import __version__
 from sluice.api import errors
 from sluice.api.context import ApiContext
+from sluice.api.guard import DEFAULT_MAX_BODY, RequestGuard
 from sluice.api.launch import RunLauncher
 from sluice.api.metrics import RunMetrics
 from sluice.api.routers import connections, ops, runs, stages, stats, tables
@@ -39,6 +40,7 @@ def create_app(
     *,
     launcher: Launcher | None = None,
     cors_origins: Sequence[str] = (),
+    max_body_bytes: int = DEFAULT_MAX_BODY,
 ) -> FastAPI:
     # The document is served by a route that checks the token; no Swagger UI, which would
     # fetch it without one (and from a CDN).
@@ -49,6 +51,9 @@ def create_app(
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # Starlette's trailing-slash redirect builds its Location from the request's Host
+        # header, which a caller chooses: paths are exact instead.
+        redirect_slashes=False,
     )
     repo = services.repo
     engine = repo.engine
@@ -65,6 +70,8 @@ def create_app(
         metrics=RunMetrics(run_stats, history),
     )
     errors.install(app)
+    # Added before CORS so CORS stays outermost: a preflight is answered without a token.
+    app.add_middleware(RequestGuard, tokens=app.state.sluice.tokens, max_body=max_body_bytes)
     if cors_origins:  # off unless origins are named: browsers then refuse cross-site calls
         app.add_middleware(
             CORSMiddleware,

@@ -14,7 +14,7 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sluice.api.context import Ctx
-from sluice.config.tokens import Role, TokenRecord
+from sluice.config.tokens import Role, TokenRecord, TokenRepository
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -27,14 +27,19 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 def authenticated(
     ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> TokenRecord:
-    if credentials is None:
+    return check_token(ctx.tokens, None if credentials is None else credentials.credentials)
+
+
+def check_token(tokens: TokenRepository, token: str | None) -> TokenRecord:
+    """The token's record, or 401 saying what is wrong (also used before a body is read)."""
+    if token is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "a token is required: send `Authorization: Bearer TOKEN` with a token made by "
             "`sluice token create`",
             headers=_CHALLENGE,
         )
-    record = ctx.tokens.authenticate(credentials.credentials)
+    record = tokens.authenticate(token)
     if record is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

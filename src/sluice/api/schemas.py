@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from sluice.config.records import StageRecord, TableConfig
+from sluice.core.future import DEFAULT_TOLERANCE, policy_of
 from sluice.core.models import Hop, HopChoice
 
 # Bounds that keep a value inside the config database's INTEGER column; everything finer is
@@ -67,8 +68,13 @@ class Connection(BaseModel):
     id: str
     name: str
     type: str
-    creds: dict[str, Any] = Field(description="Redacted: secret values are '***'.")
+    creds: dict[str, Any] | None = Field(
+        description="Redacted: secret values are '***'. null when no key at hand opens them."
+    )
     created_at: datetime | None
+    unreadable: str | None = Field(
+        default=None, description="Why the creds cannot be opened, and how to fix it."
+    )
 
 
 class ConnectionTest(BaseModel):
@@ -103,6 +109,14 @@ class TableOptions(Body):
         default=None,
         description="Full snapshots the lake keeps for this table: N >= 1, or '' for the "
         "default (3).",
+    )
+    future_tolerance: str | None = Field(
+        default=None,
+        description="Hop 1: how far ahead of the clock a time key may be (30s, 15m, 1h, 2d); "
+        "'' for the default (1h).",
+    )
+    future_policy: str | None = Field(
+        default=None, description="Hop 1: rows beyond the tolerance fail the run, or hold."
     )
 
 
@@ -150,6 +164,9 @@ class Table(BaseModel):
     lookback: str | None
     null_key_fallback: str | None
     lake_keep_full: int | None = Field(description="Full snapshots kept; null: the default (3).")
+    future_tolerance: str = Field(description="Hop 1: how far ahead a time key may be.")
+    future_policy: Literal["fail", "hold"]
+    future_held: str | None = Field(description="What hop 1's last run held back, if anything.")
     source_to_dl: HopView
     dl_to_sink: HopView
 
@@ -167,6 +184,9 @@ class Table(BaseModel):
             lookback=t.lookback,
             null_key_fallback=t.null_key_fallback,
             lake_keep_full=t.lake_keep_full,
+            future_tolerance=t.future_tolerance or DEFAULT_TOLERANCE,
+            future_policy=policy_of(t.future_policy).value,
+            future_held=t.future_held,
             source_to_dl=hops[Hop.SOURCE_TO_DL],
             dl_to_sink=hops[Hop.DL_TO_SINK],
         )

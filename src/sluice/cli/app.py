@@ -16,6 +16,7 @@ import typer
 
 from sluice.cli import output
 from sluice.cli.connections import connection_app
+from sluice.cli.keys import app as key_app
 from sluice.cli.lake import app as lake_app
 from sluice.cli.runs import run_command, runs_app
 from sluice.cli.schedule import scheduler_command, status_command
@@ -70,6 +71,7 @@ def init(
     """Create or upgrade the config database and set the lake location and options."""
     from sluice.cli.connections import read_creds
     from sluice.config.database import create_config_engine, display_url, resolve_url
+    from sluice.config.keys import refuse_new_key
     from sluice.config.migrate import upgrade
     from sluice.config.repository import ConfigRepository
     from sluice.config.secrets import ensure_key_file, key_file_for
@@ -104,6 +106,7 @@ def init(
     engine = create_config_engine(url)
     key_file = key_file_for(url).absolute()
     try:
+        refuse_new_key(engine, key_file)  # before anything is written
         before, after = upgrade(engine)
         key_created = ensure_key_file(key_file)
         repo = ConfigRepository(engine)
@@ -240,6 +243,17 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(lake_app, name="lake")
 app.command("serve")(serve_command)
 app.add_typer(token_app, name="token")
+app.add_typer(key_app, name="key")
+
+
+def _config_db_errors() -> tuple[type[BaseException], ...]:
+    """The driver errors the config database raises, without importing SQLAlchemy for
+    commands that never opened it (an except clause is evaluated only when an error passes)."""
+    if "sqlalchemy" not in sys.modules:
+        return ()
+    from sqlalchemy.exc import DBAPIError
+
+    return (DBAPIError,)
 
 
 def main() -> None:
@@ -249,6 +263,14 @@ def main() -> None:
     except SluiceError as exc:
         output.fail(str(exc))
         sys.exit(exc.exit_code)
+    except _config_db_errors() as exc:
+        # A config database that is damaged, read-only or unreachable: one line with the fix.
+        from sluice.config.database import resolve_url
+        from sluice.config.dberrors import config_db_error
+
+        error = config_db_error(exc, resolve_url(STATE.config_db))
+        output.fail(str(error))
+        sys.exit(error.exit_code)
     except OverflowError:
         # An id, interval or order beyond a 64-bit integer, met by the database driver.
         output.fail("a number given on the command line is too large: give a smaller one")

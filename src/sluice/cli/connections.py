@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sluice.cli.output import console, emit_json, table
+from sluice.cli.output import console, emit_json, table, warn
 from sluice.cli.state import STATE
 from sluice.connectors import registry
 from sluice.core.errors import ConfigError
@@ -150,10 +150,19 @@ def connection_app(label: str) -> typer.Typer:
             f"{label}s",
             ["name", "type", "creds", "id", "created"],
             [
-                (r["name"], r["type"], r["creds"], r["id"], (r["created_at"] or "-")[:19])
+                (
+                    r["name"],
+                    r["type"],
+                    "CANNOT UNSEAL (see below)" if r.get("unreadable") else r["creds"],
+                    r["id"],
+                    (r["created_at"] or "-")[:19],
+                )
                 for r in rows
             ],
         )
+        for r in rows:
+            if r.get("unreadable"):
+                warn(r["unreadable"])
 
     @app.command("show")
     def show(name: str, as_json: JsonOpt = False) -> None:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sluice.cli.output import console, emit_json, table
+from sluice.cli.output import console, emit_json, table, warn
 from sluice.cli.state import STATE
 from sluice.core.clock import utcnow
+from sluice.core.models import Hop
+
+if TYPE_CHECKING:
+    from sluice.config.records import TableConfig
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -77,6 +81,7 @@ def status_command(as_json: JsonOpt = False) -> None:
                 "last_run_at": hop.last_run_at.isoformat() if hop.last_run_at else None,
                 "watermark": hop.last_incremental_value,
                 "next_due_at": next_due.isoformat() if next_due else None,
+                "future": future_guard(state.table) if state.hop is Hop.SOURCE_TO_DL else None,
             }
         )
     if as_json:
@@ -94,6 +99,7 @@ def status_command(as_json: JsonOpt = False) -> None:
             "last run",
             "watermark",
             "next due",
+            "future keys",
         ],
         [
             (
@@ -108,7 +114,20 @@ def status_command(as_json: JsonOpt = False) -> None:
                 "now"
                 if r["next_due_at"] and r["next_due_at"] <= now.isoformat()
                 else (r["next_due_at"] or "-")[:19],
+                (r["future"] or "-").split(":", 1)[0],
             )
             for r in rows
         ],
     )
+    for r in rows:
+        if r["future"] and ": " in r["future"]:
+            warn(f"{r['table']}: {r['future'].split(': ', 1)[1]}")
+
+
+def future_guard(config: TableConfig) -> str:
+    """Hop 1's guard against keys in the future, as `status` shows it: tolerance, policy and
+    what the last run held back."""
+    from sluice.core.future import DEFAULT_TOLERANCE, policy_of
+
+    shown = f"{config.future_tolerance or DEFAULT_TOLERANCE}, {policy_of(config.future_policy)}"
+    return f"{shown}: {config.future_held}" if config.future_held else shown

@@ -20,6 +20,12 @@ def serve_command(
             help="Allow browser calls from this origin (repeatable); none by default.",
         ),
     ] = None,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-body-bytes", min=1, help="Largest request body accepted (413 above it)."
+        ),
+    ] = 1_000_000,  # api.guard.DEFAULT_MAX_BODY, not imported: FastAPI loads only when serving
 ) -> None:
     """Serve the REST API (OpenAPI document at /openapi.json; tokens: `sluice token create`)."""
     import uvicorn
@@ -28,7 +34,7 @@ def serve_command(
     from sluice.web import mount_dashboard
 
     services = STATE.services()
-    app = create_app(services, cors_origins=cors_origin or ())
+    app = create_app(services, cors_origins=cors_origin or (), max_body_bytes=max_body_bytes)
     mount_dashboard(app)
     console.print(
         f"sluice API and dashboard on http://{host}:{port}/ (Ctrl-C stops it)", highlight=False

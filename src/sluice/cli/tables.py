@@ -10,6 +10,7 @@ import typer
 
 from sluice.cli.output import console, emit_json, table, warn, when
 from sluice.cli.state import STATE
+from sluice.core.future import DEFAULT_TOLERANCE
 from sluice.core.models import Hop, HopChoice
 
 if TYPE_CHECKING:
@@ -74,6 +75,27 @@ _TABLE_OPTIONS: tuple[tuple[str, Any], ...] = (
             ),
         ],
     ),
+    (
+        "future_tolerance",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--future-tolerance",
+                help="Hop 1: how far ahead of the clock a time key may be (30s, 15m, 1h, 2d; "
+                "'' = default, 1h).",
+            ),
+        ],
+    ),
+    (
+        "future_policy",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--future-policy",
+                help="Hop 1: rows beyond it fail the run (fail, default) or wait (hold).",
+            ),
+        ],
+    ),
 )
 HopOpt = Annotated[HopChoice, typer.Option("--hop", help="Which hop; both by default.")]
 
@@ -103,6 +125,9 @@ def describe(t: TableConfig) -> dict[str, Any]:
         "lookback": t.lookback,
         "null_key_fallback": t.null_key_fallback,
         "lake_keep_full": t.lake_keep_full,
+        "future_tolerance": t.future_tolerance or DEFAULT_TOLERANCE,
+        "future_policy": t.future_policy or "fail",
+        "future_held": t.future_held,
         "source_to_dl": hop(Hop.SOURCE_TO_DL),
         "dl_to_sink": hop(Hop.DL_TO_SINK),
     }

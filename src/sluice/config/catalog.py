@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluice.config import validation as v
+from sluice.config.deceptive import refuse_deceptive
 from sluice.config.records import ConnectionRecord, StageRecord, TableConfig
 from sluice.config.repository import (
     DESTINATIONS,
@@ -18,6 +19,7 @@ from sluice.config.repository import (
 )
 from sluice.connectors import registry
 from sluice.core.errors import ConfigError, ConflictError, NotFoundError, StageError
+from sluice.core.future import DEFAULT_TOLERANCE, check_policy, check_tolerance
 from sluice.core.models import Hop, HopChoice
 from sluice.core.redact import scrub
 from sluice.core.watermark import check_lookback
@@ -44,6 +46,8 @@ class TableChanges:
     lookback: str | None = None
     null_key_fallback: str | None = None
     lake_keep_full: int | str | None = None  # '' restores the default
+    future_tolerance: str | None = None  # '' restores the default
+    future_policy: str | None = None
 
 
 def shared_sink_tables(tables: Iterable[TableConfig]) -> list[list[TableConfig]]:
@@ -96,7 +100,9 @@ class Catalog:
                 f"nothing to change in {kind.label} {name!r}: give --creds JSON, "
                 "--set FIELD=VALUE or --type TYPE"
             )
-        current = self.repo.get_connection(kind, name)
+        # Creds replaced whole need not be opened: that is how creds sealed with a lost key
+        # are entered again.
+        current = self.repo.get_connection(kind, name, sealed_ok=creds_json is not None)
         new_type = current.type if type_name is None else type_name
         known = registry.source_types() if kind is SOURCES else registry.sink_types()
         # Before the creds are checked: the old creds rarely fit the new type, and their
@@ -142,14 +148,20 @@ class Catalog:
         return scrub(answer, masked)
 
     def describe_connection(self, kind: ConnectionKind, record: ConnectionRecord) -> dict[str, Any]:
-        """A connection as it may be shown anywhere: secrets masked."""
-        return {
+        """A connection as it may be shown anywhere: secrets masked; creds no key opens are
+        None, and `unreadable` says why and how to fix it."""
+        shown: dict[str, Any] = {
             "id": record.id,
             "name": record.name,
             "type": record.type,
-            "creds": registry.redacted_creds(record.type, record.creds, role=kind.label),
+            "creds": None
+            if record.unreadable
+            else registry.redacted_creds(record.type, record.creds, role=kind.label),
             "created_at": record.created_at.isoformat() if record.created_at else None,
         }
+        if record.unreadable:
+            shown["unreadable"] = record.unreadable
+        return shown
 
     # ---- tables ---------------------------------------------------------------------------
     def add_table(self, source_tablename: str, changes: TableChanges) -> TableConfig:
@@ -253,6 +265,7 @@ class Catalog:
             values["lake_keep_full"] = v.lake_keep_full(changes.lake_keep_full, "--lake-keep-full")
         if changes.primary_key is not None:
             values["primary_key"] = ",".join(v.primary_key(changes.primary_key)) or None
+        values.update(future_values(changes.future_tolerance, changes.future_policy))
         pipeline = pick(changes.pipeline, current and current.pipeline_name, "default")
         if not self.repo.list_stages(pipeline):
             known = sorted({st.pipeline_name for st in self.repo.list_stages()})
@@ -352,6 +365,7 @@ class Catalog:
             )
         if not name.strip():
             raise ConfigError("a stage needs a name: give --name TEXT")
+        refuse_deceptive(name, "stage name")
         if pool is not None:
             v.pool_name(pool)
         return self.repo.add_stage(pipeline, order, name.strip(), stage_type, pool)
@@ -361,3 +375,16 @@ class Catalog:
         if pipeline is not None and not found:
             raise NotFoundError(f"pipeline {pipeline!r} has no stages")
         return found
+
+
+def future_values(tolerance: str | None, policy: str | None) -> dict[str, Any]:
+    """The pipeline_config columns of `--future-tolerance` / `--future-policy` (None: not
+    given; '' restores the default)."""
+    values: dict[str, Any] = {}
+    if tolerance is not None:
+        values["source_to_dl_future_tolerance"] = (
+            check_tolerance(tolerance) if tolerance.strip() else DEFAULT_TOLERANCE
+        )
+    if policy is not None:
+        values["source_to_dl_future_policy"] = check_policy(policy or "fail").value
+    return values

@@ -57,6 +57,15 @@ def sqlite_file_missing(url: str) -> Path | None:
     return None if path.exists() else path
 
 
+def sqlite_file_empty(url: str) -> Path | None:
+    """The file of a SQLite URL when it exists and holds nothing (0 bytes)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return path if path.is_file() and path.stat().st_size == 0 else None
+
+
 def create_config_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":

@@ -18,6 +18,8 @@ class ConnectionRecord:
     type: str
     creds: dict[str, Any] = field(repr=False)
     created_at: datetime | None
+    # Set (and creds empty) when a listing met creds no key at hand opens: why, and the fix.
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,11 @@ class TableConfig:
     lookback: str | None = None
     null_key_fallback: str | None = None
     lake_keep_full: int | None = None  # full snapshots the lake keeps; None: the default
+    # Hop 1's time key: how far ahead of the clock it may be, what happens beyond, and what
+    # the last run held back (core/future.py).
+    future_tolerance: str | None = None
+    future_policy: str | None = None
+    future_held: str | None = None
 
     def hop(self, hop: Hop) -> HopConfig:
         return self.source_to_dl if hop is Hop.SOURCE_TO_DL else self.dl_to_sink

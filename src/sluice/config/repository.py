@@ -15,7 +15,7 @@ from sluice.config.records import ConnectionRecord, HopConfig, StageRecord, Tabl
 from sluice.config.runs import RunRepository
 from sluice.config.secrets import CredsCipher, key_file_for
 from sluice.core.clock import utcnow
-from sluice.core.errors import ConflictError, NotFoundError
+from sluice.core.errors import ConfigError, ConflictError, NotFoundError
 from sluice.core.ids import new_uuid7
 from sluice.core.models import Hop, LoadType
 
@@ -64,7 +64,8 @@ class ConfigRepository(RunRepository):
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
-        self.cipher = CredsCipher(key_file_for(engine.url.render_as_string(hide_password=False)))
+        url = engine.url.render_as_string(hide_password=False)
+        self.cipher = CredsCipher(key_file_for(url).absolute())  # absolute: clear in messages
 
     # ---- settings -------------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
@@ -87,13 +88,27 @@ class ConfigRepository(RunRepository):
                 c.execute(t.insert().values(key=key, value=value))
 
     # ---- sources and destinations ---------------------------------------------------------
-    def _to_connection(self, kind: ConnectionKind, row: sa.RowMapping) -> ConnectionRecord:
+    def _to_connection(
+        self, kind: ConnectionKind, row: sa.RowMapping, *, sealed_ok: bool = False
+    ) -> ConnectionRecord:
+        """The row as a record; with sealed_ok, creds no key opens leave the record
+        `unreadable` (a listing shows the rest) instead of failing."""
+        name = row[kind.name_col]
+        again = f"enter them again with `sluice {kind.label} edit {name} --creds JSON`"
+        unreadable: str | None = None
+        try:
+            creds = self.cipher.open(row[kind.creds_col], f"{kind.label} {name!r}", again)
+        except ConfigError as exc:
+            if not sealed_ok:
+                raise
+            creds, unreadable = {}, str(exc)
         return ConnectionRecord(
             id=row["id"],
-            name=row[kind.name_col],
+            name=name,
             type=row[kind.type_col],
-            creds=self.cipher.open(row[kind.creds_col], f"{kind.label} {row[kind.name_col]!r}"),
+            creds=creds,
             created_at=row["created_at"],
+            unreadable=unreadable,
         )
 
     def add_connection(
@@ -116,7 +131,9 @@ class ConfigRepository(RunRepository):
             ) from None
         return self.get_connection(kind, name)
 
-    def get_connection(self, kind: ConnectionKind, name: str) -> ConnectionRecord:
+    def get_connection(
+        self, kind: ConnectionKind, name: str, *, sealed_ok: bool = False
+    ) -> ConnectionRecord:
         with self.tx() as c:
             row = (
                 c.execute(sa.select(kind.table).where(kind.table.c[kind.name_col] == name))
@@ -125,7 +142,7 @@ class ConfigRepository(RunRepository):
             )
         if row is None:
             raise _no_connection(kind, name)
-        return self._to_connection(kind, row)
+        return self._to_connection(kind, row, sealed_ok=sealed_ok)
 
     def list_connections(self, kind: ConnectionKind) -> list[ConnectionRecord]:
         with self.tx() as c:
@@ -134,7 +151,7 @@ class ConfigRepository(RunRepository):
                 .mappings()
                 .all()
             )
-        return [self._to_connection(kind, row) for row in rows]
+        return [self._to_connection(kind, row, sealed_ok=True) for row in rows]
 
     def update_connection(
         self, kind: ConnectionKind, name: str, type_name: str, creds: dict[str, Any]
@@ -166,7 +183,7 @@ class ConfigRepository(RunRepository):
             return self._users(c, kind, name)
 
     def remove_connection(self, kind: ConnectionKind, name: str) -> None:
-        self.get_connection(kind, name)
+        self.get_connection(kind, name, sealed_ok=True)  # removing needs no key
         with self.tx() as c:
             if users := self._users(c, kind, name):
                 raise ConflictError(
@@ -217,6 +234,9 @@ class ConfigRepository(RunRepository):
             lookback=row["source_to_dl_lookback"],
             null_key_fallback=row["source_to_dl_null_key_fallback"],
             lake_keep_full=row["lake_keep_full"],
+            future_tolerance=row["source_to_dl_future_tolerance"],
+            future_policy=row["source_to_dl_future_policy"],
+            future_held=row["source_to_dl_future_held"],
         )
 
     def add_table(self, values: dict[str, Any]) -> TableConfig:

@@ -50,6 +50,11 @@ pipeline_config = sa.Table(
     sa.Column("source_to_dl_null_key_fallback", sa.Text),
     # sluice: how many full snapshots the lake keeps for this table (none: the default).
     sa.Column("lake_keep_full", sa.Integer),
+    # sluice (0010): how far ahead of the clock hop 1's time key may be, what a run does with
+    # rows beyond that (fail | hold), and what the last run held back (none: nothing).
+    sa.Column("source_to_dl_future_tolerance", sa.Text, server_default="1h"),
+    sa.Column("source_to_dl_future_policy", sa.Text, server_default="fail"),
+    sa.Column("source_to_dl_future_held", sa.Text),
 )
 
 sources_config = sa.Table(

@@ -33,15 +33,13 @@ def key_file_for(config_url: str) -> Path:
 
 def ensure_key_file(path: Path) -> bool:
     """Create a new random key file readable by its owner only; False if one exists."""
-    from cryptography.fernet import Fernet
-
     if os.environ.get(ENV_KEY) or path.is_file():
         return False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(Fernet.generate_key())
+            handle.write(new_key())
     except OSError as exc:
         raise ConfigError(
             f"cannot create the secret key file {path}: {exc.strerror}; fix the directory or "
@@ -50,45 +48,97 @@ def ensure_key_file(path: Path) -> bool:
     return True
 
 
+def pending_key_file(key_file: Path) -> Path:
+    """Where `sluice key rotate` writes the new key until the old one is replaced."""
+    return key_file.with_name(key_file.name + ".new")
+
+
+def new_key() -> bytes:
+    from cryptography.fernet import Fernet
+
+    key: bytes = Fernet.generate_key()
+    return key
+
+
+def check_key_file_mode(path: Path) -> None:
+    """Refuse a key file other users may read: anyone who can read it can open every secret."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(
+            f"the secret key file {path} may be read by other users (mode {mode:04o}): "
+            f"run `chmod 600 {path}`, so that only its owner can read it"
+        )
+
+
 class CredsCipher:
     """Seals creds JSON for storage and opens it again."""
 
     def __init__(self, key_file: Path) -> None:
         self.key_file = key_file
-        self._fernet: Any = None
+        self._fernet: tuple[str, Any] | None = None
+
+    @property
+    def source(self) -> str:
+        """Where the key comes from, for messages."""
+        return ENV_KEY if os.environ.get(ENV_KEY) else str(self.key_file)
 
     def _key(self) -> Any:
-        if self._fernet is None:
-            from cryptography.fernet import Fernet
+        # Read each time, not once per process: after `sluice key rotate` a long-running
+        # server or scheduler must open and seal with the new key, never the replaced one.
+        raw = self.raw_key()
+        if self._fernet is None or self._fernet[0] != raw:
+            self._fernet = (raw, self.fernet(raw))
+        return self._fernet[1]
 
-            raw = os.environ.get(ENV_KEY)
-            if raw is None:
-                try:
-                    raw = self.key_file.read_text().strip()
-                except FileNotFoundError:
-                    raise ConfigError(
-                        f"no secret key to encrypt or decrypt credentials: run `sluice init` "
-                        f"(it creates {self.key_file}), restore that file, or set {ENV_KEY}"
-                    ) from None
-                except OSError as exc:
-                    raise ConfigError(
-                        f"cannot read the secret key file {self.key_file}: {exc.strerror}; "
-                        f"make it a readable file or set {ENV_KEY}"
-                    ) from None
-            try:
-                self._fernet = Fernet(raw.encode())
-            except ValueError:
-                raise ConfigError(
-                    f"the secret key ({ENV_KEY} or {self.key_file}) is not a valid key: it must "
-                    "be 32 url-safe base64-encoded bytes, as `sluice init` writes"
-                ) from None
-        return self._fernet
+    def raw_key(self) -> str:
+        """The key's text, from SLUICE_SECRET_KEY or the key file (checked to be private)."""
+        raw = os.environ.get(ENV_KEY)
+        if raw is not None:
+            return raw
+        try:
+            raw = self.key_file.read_text().strip()
+        except FileNotFoundError:
+            raise ConfigError(
+                f"no secret key: {self.key_file} is missing. If credentials were stored "
+                f"before, restore that file from a backup (or set {ENV_KEY} to that key): a "
+                "new key cannot open them; on a new installation `sluice init` creates one"
+                + self._rotation_hint()
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the secret key file {self.key_file}: {exc.strerror}; "
+                f"make it a readable file or set {ENV_KEY}"
+            ) from None
+        check_key_file_mode(self.key_file)
+        return raw
+
+    def fernet(self, raw: str) -> Any:
+        from cryptography.fernet import Fernet
+
+        try:
+            return Fernet(raw.encode())
+        except ValueError:
+            raise ConfigError(
+                f"the secret key ({self.source}) is not a valid key: it must be 32 url-safe "
+                "base64-encoded bytes, as `sluice init` writes; restore the right key"
+            ) from None
+
+    def _rotation_hint(self) -> str:
+        pending = pending_key_file(self.key_file)
+        if os.environ.get(ENV_KEY) or not pending.exists():
+            return ""
+        return (
+            f"; {pending} exists: a `sluice key rotate` was cut short after it sealed the "
+            f"secrets with that key, so move it to {self.key_file}"
+        )
 
     def seal(self, creds: dict[str, Any]) -> str:
-        token: bytes = self._key().encrypt(json.dumps(creds, sort_keys=True).encode())
-        return SEALED + token.decode()
+        return seal_with(self._key(), creds)
 
-    def open(self, stored: str | None, owner: str) -> dict[str, Any]:
+    def open(
+        self, stored: str | None, owner: str, again: str = "store them again"
+    ) -> dict[str, Any]:
+        """The creds in `stored`; `again` says how to re-enter them when no key opens them."""
         if not stored:
             return {}
         if not stored.startswith(SEALED):
@@ -98,11 +148,21 @@ class CredsCipher:
         from cryptography.fernet import InvalidToken
 
         try:
-            plain = self._key().decrypt(stored.removeprefix(SEALED).encode())
+            return open_with(self._key(), stored)
         except InvalidToken:
             raise ConfigError(
-                f"the creds of {owner} cannot be decrypted with this secret key: use the key "
-                "they were stored with, or add the connection again"
+                f"the creds of {owner} cannot be decrypted with the secret key in "
+                f"{self.source}: restore the key they were sealed with (from a backup of "
+                f"{self.key_file}, or {ENV_KEY}), or {again}" + self._rotation_hint()
             ) from None
-        opened: dict[str, Any] = json.loads(plain)
-        return opened
+
+
+def seal_with(fernet: Any, creds: dict[str, Any]) -> str:
+    token: bytes = fernet.encrypt(json.dumps(creds, sort_keys=True).encode())
+    return SEALED + token.decode()
+
+
+def open_with(fernet: Any, stored: str) -> dict[str, Any]:
+    """Open a sealed value (raises cryptography's InvalidToken for another key's seal)."""
+    opened: dict[str, Any] = json.loads(fernet.decrypt(stored.removeprefix(SEALED).encode()))
+    return opened

@@ -6,6 +6,7 @@ import re
 import string
 from dataclasses import dataclass
 
+from sluice.config.deceptive import refuse_deceptive
 from sluice.core.errors import ConfigError
 from sluice.core.models import LoadType, TableRef
 
@@ -32,6 +33,7 @@ def identifier(value: str, what: str) -> str:
         raise ConfigError(f"{what} {value!r} is empty or has leading/trailing spaces")
     if len(value) > MAX_IDENTIFIER:
         raise ConfigError(f"{what} {value[:40]!r}... is longer than {MAX_IDENTIFIER} characters")
+    refuse_deceptive(value, what)
     if _FORBIDDEN_IN_IDENTIFIER.search(value):
         raise ConfigError(
             f"{what} {value!r} is not a valid name: it may not contain ';', '/', '\\', "

@@ -96,6 +96,11 @@ def parse_creds_json(raw: str, *, role: str, type_name: str) -> dict[str, Any]:
             f"{role} creds are not valid JSON ({exc.msg} at line {exc.lineno} column "
             f"{exc.colno}); pass a JSON object such as '{example}', or @FILE to read it from a file"
         ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"{role} creds nest too deeply to read: pass a flat JSON object of settings such "
+            'as \'{"path": "..."}\''
+        ) from None
     if not isinstance(value, dict):
         raise ConfigError(f"{role} creds must be a JSON object, not {type(value).__name__}")
     return value

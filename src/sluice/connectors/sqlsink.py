@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from sluice.connectors.base import LoadRequest, LoadResult, TableInfo
+from sluice.connectors.sinkkeys import rekey
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.clock import iso, utcnow
 from sluice.core.errors import StageError, TerminalError
@@ -73,6 +74,10 @@ class SqlSinkBase:
 
     def table_columns(self, table: TableRef) -> dict[str, str] | None:
         """Column name -> declared type, or None when the table does not exist."""
+        raise NotImplementedError
+
+    def primary_key_of(self, table: TableRef) -> tuple[str, ...] | None:
+        """The live table's primary key columns in order: () without one, None without table."""
         raise NotImplementedError
 
     def sibling_names(self, schema: str | None) -> list[str]:
@@ -224,6 +229,7 @@ class SqlSinkBase:
             self._replace(request, staging, columns, types)
             return ()
         added = self._evolve(request, columns, types)
+        rekey(self, request)  # the live table's key follows the configured one
         if request.mode is LoadMode.MERGE:
             self._merge(request, staging, columns)
         else:

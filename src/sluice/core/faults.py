@@ -17,6 +17,8 @@ POINTS = (
     "load:inside_transaction",
     "load:after_commit",
 )
+# Points of `sluice key rotate` (config/keys.py), apart from a run's points above.
+KEY_POINTS = ("key:before_commit", "key:after_commit")
 
 
 def crash_point(name: str) -> None:

@@ -8,7 +8,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sluice.config.database import create_config_engine, resolve_url, sqlite_file_missing
+from sluice.config.database import (
+    create_config_engine,
+    resolve_url,
+    sqlite_file_empty,
+    sqlite_file_missing,
+)
+from sluice.config.dberrors import empty_file_error
 from sluice.config.repository import ConfigRepository
 from sluice.config.revision import HEAD_REVISION, current_revision
 from sluice.connectors.envrefs import is_env_ref, resolve_env_refs
@@ -37,6 +43,9 @@ class Services:
                 f"the config database {missing} does not exist: run `sluice init` first, or "
                 "point --config-db / SLUICE_CONFIG_DB at yours"
             )
+        empty = sqlite_file_empty(url)
+        if empty is not None:
+            raise empty_file_error(empty)  # it would read as a database never initialised
         engine = create_config_engine(url)
         revision = current_revision(engine)
         if revision != HEAD_REVISION:
@@ -95,6 +104,11 @@ def parse_lake_options(raw: str) -> dict[str, Any]:
         raise ConfigError(
             f"--lake-options is not valid JSON ({exc.msg} at line {exc.lineno} column "
             f"{exc.colno}): pass an object such as '{LAKE_OPTIONS_EXAMPLE}', or @FILE"
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"--lake-options nest too deeply to read: pass a flat object such as "
+            f"'{LAKE_OPTIONS_EXAMPLE}'"
         ) from None
     if not isinstance(values, dict):
         raise ConfigError(f"--lake-options must be a JSON object, not {type(values).__name__}")

@@ -11,6 +11,7 @@ from typing import cast
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sluice.core.errors import ConfigError
 from sluice.lake.layout import BATCH_DIR, table_dir
 from sluice.lake.manifest import MANIFEST_NAME, PENDING_NAME, Manifest
 from sluice.lake.store import LakeStore
@@ -22,6 +23,14 @@ class LakeTable:
     """The batches of one table in the lake."""
 
     def __init__(self, store: LakeStore, source_name: str, table: str) -> None:
+        for what, name in (("source", source_name), ("table", table)):
+            # Validation refuses such names on the way in; a row written straight into the
+            # config database is caught here, before any path is built from it.
+            if name in ("", ".", "..") or "/" in name or "\\" in name:
+                raise ConfigError(
+                    f"{what} name {name!r} cannot name a directory in the lake: fix that "
+                    "row of the config database (pipeline_config) to a valid name"
+                )
         self.store = store
         self.source_name = source_name
         self.table = table
@@ -74,7 +83,7 @@ class LakeTable:
         self.store.write_atomic(posixpath.join(path, MANIFEST_NAME), manifest.to_json())
         pending_path = posixpath.join(path, PENDING_NAME)
         if self.store.exists(pending_path):  # only tidiness: readers never look at it
-            self.store.fs.delete_file(pending_path)
+            self.store.delete_file(pending_path)
 
     def batch_path(self, manifest: Manifest) -> str:
         return self.batch_dirs().get(manifest.sequence) or ""

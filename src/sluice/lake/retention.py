@@ -53,7 +53,7 @@ def remove_batches(table: LakeTable, sequences: tuple[int, ...]) -> list[str]:
             continue
         manifest = posixpath.join(path, MANIFEST_NAME)
         if table.store.exists(manifest):
-            table.store.fs.delete_file(manifest)
+            table.store.delete_file(manifest)
         table.store.delete_dir(path)
         removed.append(table.store.display(path))
     return removed

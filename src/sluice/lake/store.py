@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
-from sluice.core.errors import ConfigError
+from sluice.core.errors import ConfigError, TerminalError
 from sluice.core.redact import scrub
 
 
@@ -228,8 +228,34 @@ class LakeStore:
             stream.write(data)
 
     def delete_dir(self, path: str) -> None:
-        if self.exists(path):
+        if self.exists(self.inside(path)):
             self.fs.delete_dir(path)
+
+    def delete_file(self, path: str) -> None:
+        self.fs.delete_file(self.inside(path))
+
+    def inside(self, path: str) -> str:
+        """`path`, checked at the moment of a deletion to lie strictly inside the lake.
+
+        Names reach paths from the config database, which another tool may have written
+        (a table named `../../x`), and a directory in the lake may be a symlink out of it:
+        either way nothing outside the lake is ever deleted.
+        """
+        below = path[len(self.root) + 1 :].split("/")
+        inside = path.startswith(self.root + "/") and not any(
+            part in ("", ".", "..") for part in below
+        )
+        if inside and self.local:
+            real, root = os.path.realpath(path), os.path.realpath(self.root)
+            inside = real.startswith(root + os.sep)
+        if not inside:
+            raise TerminalError(
+                f"refused to delete {self.display(path)!r}: it is not inside the lake "
+                f"{self.display(self.root)!r}; a source or table name in the config database "
+                "leads out of it (fix that pipeline_config row), or a link in the lake points "
+                "elsewhere (remove the link)"
+            )
+        return path
 
     def open_input(self, path: str) -> Any:
         return self.fs.open_input_file(path)

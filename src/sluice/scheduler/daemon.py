@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ from sluice.core.models import Hop, HopChoice, TriggeredBy
 from sluice.engine.runner import RunEngine
 from sluice.engine.services import Services
 from sluice.executors.local import LocalExecutor
+from sluice.scheduler.child import run_process
 from sluice.scheduler.due import DueHop, HopState, due_hops
 
 log = logging.getLogger("sluice.scheduler")
@@ -48,18 +48,14 @@ class SubprocessLauncher:
         self.children: dict[int, subprocess.Popen[bytes]] = {}
 
     def start(self, run_id: int) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "sluice",
-            "--config-db",
-            self.config_url,
-            "runs",
-            "execute",
-            str(run_id),
-        ]
+        # The config URL (maybe with a password) goes through the environment, not argv.
+        command, env = run_process(self.config_url, run_id)
         self.children[run_id] = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            command,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
     def running(self) -> list[int]:

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sluice.connectors.base import ReadRequest
+from sluice.core.clock import utcnow
 from sluice.core.errors import ConfigError, TerminalError
 from sluice.core.faults import crash_point
 from sluice.core.models import Hop, LoadType
@@ -19,7 +20,9 @@ from sluice.lake.manifest import Manifest
 from sluice.lake.reader import LakeTable
 from sluice.lake.writer import BatchWriter
 from sluice.stages.context import StageContext, StageResult
+from sluice.stages.future_keys import FutureGuard, is_time
 from sluice.stages.incremental import IncrementalFilter, KeyTracker, check_compatible
+from sluice.stages.key_uniqueness import KeyUniqueness
 from sluice.stages.registry import StageType
 
 
@@ -108,6 +111,12 @@ class Extract(StageType):
                 else None
             )
             tracker = KeyTracker(key, ctx.table.lookback, fallback) if key else None
+            guard = _future_guard(ctx, key, info.schema) if incremental else None
+            unique = KeyUniqueness(
+                ctx.table.source_tablename, ctx.table.primary_key, info.primary_key
+            )
+            if guard is not None:
+                guard.check_watermark(point.since)
             try:
                 request = ReadRequest(
                     table=ctx.source_ref,
@@ -119,14 +128,19 @@ class Extract(StageType):
                 )
                 for batch in source.read(request):
                     kept = row_filter.apply(batch) if row_filter is not None else batch
+                    kept = guard.apply(kept) if guard is not None else kept
                     if tracker is not None:
                         tracker.update(kept)
+                    unique.add(kept)
                     writer.write(kept)
                     ctx.progress(writer.seen)
                     crash_point("extract:between_batches")
+                if guard is not None:
+                    _record_held(ctx, guard)
                 if incremental and writer.seen == 0:
                     writer.abort()  # nothing new: no empty batch, the watermark stays
                     return StageResult(rows=0)
+                unique.check()
                 counted = source.counted_rows() if not incremental else None
                 if counted is not None and counted != writer.seen:
                     raise TerminalError(
@@ -217,6 +231,29 @@ class Extract(StageType):
             watermark_after=None if after is None else format_value(after),
             source_row_count=source_rows,
         )
+
+
+def _future_guard(ctx: StageContext, key: str | None, schema: pa.Schema) -> FutureGuard | None:
+    """The guard against time keys in the future, for an incremental time key."""
+    if key is None or not is_time(schema.field(key).type):
+        return None
+    return FutureGuard(
+        table=ctx.table.source_tablename,
+        key=key,
+        fallback=ctx.table.null_key_fallback,
+        key_type=schema.field(key).type,
+        primary_key=ctx.table.primary_key,
+        tolerance=ctx.table.future_tolerance,
+        policy=ctx.table.future_policy,
+        now=utcnow(),
+    )
+
+
+def _record_held(ctx: StageContext, guard: FutureGuard) -> None:
+    """What this run held back (or that it held nothing), for `status` and `table show`."""
+    held = guard.summary()
+    if held != ctx.table.future_held:
+        ctx.repo.update_table(ctx.table.source_tablename, {"source_to_dl_future_held": held})
 
 
 def _verify_lake_follows(ctx: StageContext) -> bool:

@@ -14,6 +14,7 @@ from sluice.api.context import Ctx
 from sluice.api.errors import responses
 from sluice.api.metrics import CONTENT_TYPE
 from sluice.api.run_schemas import Health
+from sluice.config.database import sqlite_file_missing
 from sluice.config.revision import current_revision
 
 router = APIRouter(tags=["operations"])
@@ -28,8 +29,13 @@ router = APIRouter(tags=["operations"])
 )
 def health(ctx: Ctx) -> Response:
     try:
-        revision = current_revision(ctx.services.repo.engine)
+        # A SQLite file deleted under a running server still answers through the pool's open
+        # handle (and a new connection would create an empty file): look for the file first.
+        reachable = sqlite_file_missing(ctx.services.config_url) is None
+        revision = current_revision(ctx.services.repo.engine) if reachable else None
     except SQLAlchemyError:
+        reachable, revision = False, None
+    if not reachable:
         body = Health(status="unavailable", revision=None, version=__version__)
         return JSONResponse(body.model_dump(), status_code=503)
     return JSONResponse(Health(status="ok", revision=revision, version=__version__).model_dump())

@@ -87,6 +87,16 @@ class DuckDBSink(SqlSinkBase):
         )
         return {str(name): str(kind) for name, kind in rows} if rows else None
 
+    def primary_key_of(self, table: TableRef) -> tuple[str, ...] | None:
+        if self.table_columns(table) is None:
+            return None
+        rows = self.query(
+            "SELECT constraint_column_names FROM duckdb_constraints() WHERE schema_name = ? "
+            "AND table_name = ? AND constraint_type = 'PRIMARY KEY'",
+            (table.schema or "main", table.name),
+        )
+        return tuple(str(c) for c in rows[0][0]) if rows else ()
+
     def sibling_names(self, schema: str | None) -> list[str]:
         rows = self.query(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "

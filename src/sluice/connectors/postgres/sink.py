@@ -245,6 +245,17 @@ class PostgresSink(AdbcSinkBase):
         )
         return {str(name): str(kind) for name, kind in rows} if rows else None
 
+    def primary_key_of(self, table: TableRef) -> tuple[str, ...] | None:
+        if self.table_columns(table) is None:
+            return None
+        rows = self.query(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+            "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(?) AND i.indisprimary "
+            "ORDER BY array_position(i.indkey::int2[], a.attnum)",
+            (self.qualified(table),),
+        )
+        return tuple(str(row[0]) for row in rows)
+
     def sibling_names(self, schema: str | None) -> list[str]:
         where = "n.nspname = $1" if schema else "n.nspname = current_schema()"
         rows = self.query(

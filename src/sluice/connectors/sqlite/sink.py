@@ -59,6 +59,12 @@ class SQLiteSink(AdbcSinkBase):
             return None
         return {str(row[1]): str(row[2]) for row in rows}
 
+    def primary_key_of(self, table: TableRef) -> tuple[str, ...] | None:
+        rows = self.query(f"PRAGMA table_info({quote_ident(table.name)})")
+        if not rows:
+            return None
+        return tuple(str(row[1]) for row in sorted(rows, key=lambda r: int(r[5])) if int(row[5]))
+
     def sibling_names(self, schema: str | None) -> list[str]:
         rows = self.query(
             "SELECT name FROM sqlite_master WHERE type = 'table' "
