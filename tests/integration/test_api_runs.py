@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from sluice.api import create_app
 from sluice.core.models import RunStatus
+from sluice.scheduler.liveness import LEASE
 from tests.integration.api_support import (
     Api,
     HeldLauncher,
@@ -290,3 +291,24 @@ def test_a_run_whose_process_cannot_start_fails_at_once(chinook: Any) -> None:
         # The lock went with it: the hop is free again at once.
         assert broken.call("POST", "/api/tables/Genre/runs").status_code == 503
         assert broken.call("GET", "/api/runs/2").json()["status"] == "failed"
+
+
+def test_scheduler_liveness_is_the_lease(held_api: Api) -> None:
+    nobody = held_api.call("GET", "/api/scheduler")
+    assert nobody.status_code == 200
+    assert nobody.json() == {
+        "running": False,
+        "holder": None,
+        "lease_expires_at": None,
+        "last_pass_at": None,
+        "last_pass_age_seconds": None,
+    }
+    repo = held_api.services.repo
+    assert repo.take_lease(LEASE, "host:1:abc", timedelta(seconds=60))
+    repo.mark_pass(LEASE, "host:1:abc")
+    alive = held_api.call("GET", "/api/scheduler").json()
+    assert alive["running"] is True and alive["holder"] == "host:1:abc"
+    assert 0 <= alive["last_pass_age_seconds"] < 5
+    repo.drop_lease(LEASE, "host:1:abc")
+    gone = held_api.call("GET", "/api/scheduler").json()
+    assert gone["running"] is False and gone["last_pass_at"] == alive["last_pass_at"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -155,3 +156,80 @@ def test_status_shows_every_hop_with_its_next_due_time(configured: Sluice) -> No
     assert rows[("Artist", "dl_to_sink")]["next_due_at"] is None
     assert rows[("Artist", "source_to_dl")]["last_status"] is None
     assert "Genre" in configured("status", ok=True).out
+
+
+def zombie_children(pid: int) -> list[int]:
+    """Children of `pid` that exited and were not reaped (<defunct> in ps)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if fields[0] == "Z" and int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_the_daemon_reaps_every_child_and_logs_each_run_end(
+    configured: Sluice, workdir: Path
+) -> None:
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "sluice", "scheduler", "--tick", "0.5", "--max-concurrent", "3"],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # both hops of the three tables: six runs
+            done = [r for r in runs(configured) if r["status"] in ("success", "failed")]
+            if len(done) == 6:
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"six runs did not finish: {runs(configured)}")
+        status = configured("status", ok=True).out
+        assert "scheduler running:" in status and "last pass" in status
+        assert configured("status --json", ok=True).json()[0]["scheduler_running"] is True
+        time.sleep(2.5)  # a few passes after the last run ended
+        assert zombie_children(daemon.pid) == []
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _out, err = daemon.communicate(timeout=30)
+    ended = [line for line in err.splitlines() if " ended: " in line]
+    assert len(ended) == 6, err
+    assert all(" success, " in line and " rows, " in line for line in ended), ended
+    assert any("Genre source_to_dl success, 25 rows" in line for line in ended), ended
+    after = configured("status", ok=True).out
+    assert "no scheduler running" in after and "last pass" in after
+
+
+def test_a_failing_run_ends_with_its_error_in_the_log(
+    configured: Sluice, services: Services, workdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in ("Artist", "MediaType"):
+        configured(f"table pause {name}", ok=True)
+    empty = workdir / "empty.db"
+    sqlite3.connect(empty).close()  # a source where the table is missing
+    configured(f'source add empty --type sqlite --creds \'{{"path": "{empty}"}}\'', ok=True)
+    configured("table edit Genre --source empty", ok=True)
+    launcher = SubprocessLauncher(services.config_url)
+    scheduler = Scheduler(services, launcher)
+    with caplog.at_level("INFO", logger="sluice.scheduler"):
+        started = scheduler.tick().started
+        while launcher.running():
+            time.sleep(0.1)
+        assert scheduler.collect() == started
+    [line] = [r.getMessage() for r in caplog.records if " ended: " in r.getMessage()]
+    assert line.startswith(f"run {started[0]} ended: Genre source_to_dl failed, 0 rows, ")
+    assert "Genre" in line and "\n" not in line
+
+
+def test_status_says_when_no_scheduler_runs(configured: Sluice) -> None:
+    out = configured("status", ok=True).out
+    assert "no scheduler running" in out
+    assert "due (no scheduler)" in out
+    assert " now " not in out
+    assert {r["scheduler_running"] for r in configured("status --json", ok=True).json()} == {False}

@@ -180,3 +180,14 @@ class Health(BaseModel):
     status: str = Field(description="ok, or unavailable when the config database is not.")
     revision: str | None = Field(description="Config database schema revision.")
     version: str
+
+
+class SchedulerStatus(BaseModel):
+    running: bool = Field(
+        description="A scheduler holds the lease now; when false, due hops do not start on "
+        "their own."
+    )
+    holder: str | None = Field(description="host:pid:tag of the lease holder (or the last one).")
+    lease_expires_at: datetime | None
+    last_pass_at: datetime | None = Field(description="When the holder last finished a pass.")
+    last_pass_age_seconds: float | None

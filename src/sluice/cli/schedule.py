@@ -33,6 +33,7 @@ def scheduler_command(
 ) -> None:
     """Start each active hop's runs when its interval has passed (triggered_by schedule)."""
     from sluice.scheduler.daemon import Scheduler, SubprocessLauncher
+    from sluice.scheduler.liveness import LEASE
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -51,7 +52,8 @@ def scheduler_command(
         return
     while launcher.running():
         time.sleep(0.2)
-    scheduler.repo.drop_lease("scheduler", scheduler.holder)
+    scheduler.collect()  # log each run's end, as the daemon does
+    scheduler.repo.drop_lease(LEASE, scheduler.holder)
     console.print(
         f"started {len(report.started)} run(s) {report.started}, reaped {len(report.reaped)}, "
         f"{len(report.waiting)} due hop(s) waiting for a free slot",
@@ -62,10 +64,12 @@ def scheduler_command(
 def status_command(as_json: JsonOpt = False) -> None:
     """Every table and hop: state, last status and time, watermark, next due time."""
     from sluice.scheduler.daemon import Scheduler, SubprocessLauncher
+    from sluice.scheduler.liveness import scheduler_liveness
 
     services = STATE.services()
     scheduler = Scheduler(services, SubprocessLauncher(services.config_url))
     now = utcnow()
+    alive = scheduler_liveness(services.repo, now)
     rows: list[dict[str, Any]] = []
     for state in scheduler.states(now):
         hop = state.table.hop(state.hop)
@@ -81,12 +85,15 @@ def status_command(as_json: JsonOpt = False) -> None:
                 "last_run_at": hop.last_run_at.isoformat() if hop.last_run_at else None,
                 "watermark": hop.last_incremental_value,
                 "next_due_at": next_due.isoformat() if next_due else None,
+                # Due or not, nothing starts on its own while no scheduler holds the lease.
+                "scheduler_running": alive.running,
                 "future": future_guard(state.table) if state.hop is Hop.SOURCE_TO_DL else None,
             }
         )
     if as_json:
         emit_json(rows)
         return
+    console.print(alive.describe(now), highlight=False)
     table(
         "status",
         [
@@ -111,9 +118,7 @@ def status_command(as_json: JsonOpt = False) -> None:
                 r["last_status"] or "-",
                 (r["last_run_at"] or "-")[:19],
                 r["watermark"] or "-",
-                "now"
-                if r["next_due_at"] and r["next_due_at"] <= now.isoformat()
-                else (r["next_due_at"] or "-")[:19],
+                due_text(r["next_due_at"], now.isoformat(), alive.running),
                 (r["future"] or "-").split(":", 1)[0],
             )
             for r in rows
@@ -122,6 +127,15 @@ def status_command(as_json: JsonOpt = False) -> None:
     for r in rows:
         if r["future"] and ": " in r["future"]:
             warn(f"{r['table']}: {r['future'].split(': ', 1)[1]}")
+
+
+def due_text(next_due_at: str | None, now: str, scheduler_running: bool) -> str:
+    """`now` only when a scheduler will start it; otherwise say that nothing will."""
+    if next_due_at is None:
+        return "-"
+    if next_due_at <= now:
+        return "now" if scheduler_running else "due (no scheduler)"
+    return next_due_at[:19]
 
 
 def future_guard(config: TableConfig) -> str:

@@ -283,9 +283,13 @@ class RunRepository(Store):
         )
 
     def drop_lease(self, name: str, holder: str) -> None:
+        """Give the lease up: it lapses now, and the row keeps who held it and its last pass,
+        so `status` can say when a scheduler last ran."""
         t = s.sluice_leases
         with self.tx() as c:
-            c.execute(t.delete().where(t.c.name == name, t.c.holder == holder))
+            c.execute(
+                t.update().where(t.c.name == name, t.c.holder == holder).values(expires_at=utcnow())
+            )
 
     # ---- reading and stage logs ------------------------------------------------------------
     def update_run(self, run_id: int, **values: Any) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from sluice.config.runs import RunRepository
 from sluice.core.clock import utcnow
 from sluice.core.errors import ConflictError
 from sluice.core.models import Hop, HopChoice, TriggeredBy
@@ -27,9 +28,9 @@ from sluice.engine.services import Services
 from sluice.executors.local import LocalExecutor
 from sluice.scheduler.child import run_process
 from sluice.scheduler.due import DueHop, HopState, due_hops
+from sluice.scheduler.liveness import LEASE
 
 log = logging.getLogger("sluice.scheduler")
-LEASE = "scheduler"
 
 
 class Launcher(Protocol):
@@ -50,15 +51,21 @@ class SubprocessLauncher:
     def start(self, run_id: int) -> None:
         # The config URL (maybe with a password) goes through the environment, not argv.
         command, env = run_process(self.config_url, run_id)
-        self.children[run_id] = subprocess.Popen(
+        child = subprocess.Popen(
             command,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+        self.children[run_id] = child
+        # A thread per child waits for it, so it is reaped the moment it exits (no <defunct>
+        # entry between passes); running() then only reads the recorded return code.
+        threading.Thread(target=child.wait, name=f"reap-{run_id}", daemon=True).start()
 
     def running(self) -> list[int]:
+        """Runs whose process is still going. Polling reaps those that exited (wait(2) on
+        them), so no child lingers as a zombie."""
         for run_id, child in list(self.children.items()):
             if child.poll() is not None:
                 del self.children[run_id]
@@ -118,6 +125,16 @@ class Scheduler:
         self.engine = RunEngine(services, LocalExecutor(services))
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()
+        self._launched: set[int] = set()  # started by this scheduler, end not yet logged
+
+    def collect(self) -> list[int]:
+        """Reap the children that exited and log each of their runs' end; return those runs."""
+        going = set(self.launcher.running())
+        ended = sorted(self._launched - going)
+        for run_id in ended:
+            self._launched.discard(run_id)
+            log_end(self.repo, run_id)
+        return ended
 
     def states(self, now: datetime) -> list[HopState]:
         locked = self.repo.locked_hops()
@@ -135,6 +152,7 @@ class Scheduler:
     def tick(self) -> TickReport:
         """One pass: everything the scheduler does, once."""
         report = TickReport()
+        self.collect()
         ttl = timedelta(seconds=max(3 * self.tick_seconds, 30))
         if not self.repo.take_lease(LEASE, self.holder, ttl):
             report.leader = False
@@ -155,6 +173,7 @@ class Scheduler:
                 continue
             log.info("starting run %s: %s %s", run.id, item.table, item.hop.value)
             report.started.append(run.id)
+            self._launched.add(run.id)
             self.launcher.start(run.id)
         self.repo.mark_pass(LEASE, self.holder)
         return report
@@ -173,7 +192,11 @@ class Scheduler:
             report = self.tick()
             if not report.leader:
                 log.debug("another scheduler holds the lease")
-            self._stop.wait(self.tick_seconds)
+            # Wait in short slices, reaping and logging ended runs as they end.
+            deadline = time.monotonic() + self.tick_seconds
+            while not self._stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                self._stop.wait(min(left, 1.0))
+                self.collect()
         self.shutdown()
 
     def shutdown(self) -> None:
@@ -184,6 +207,7 @@ class Scheduler:
         )
         deadline = time.monotonic() + self.grace_seconds
         while self.launcher.running() and time.monotonic() < deadline:
+            self.collect()
             time.sleep(0.2)
         cut_short = self.launcher.stop_all()
         for run_id in cut_short:
@@ -191,8 +215,33 @@ class Scheduler:
             reason = f"cut short: the scheduler stopped and the {self.grace_seconds}s grace ran out"
             if self.repo.fail_abandoned(run, reason):
                 log.warning("run %s %s", run_id, reason)
+        self.collect()
         self.repo.drop_lease(LEASE, self.holder)
         log.info("scheduler stopped (%s run(s) cut short)", len(cut_short))
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def log_end(repo: RunRepository, run_id: int) -> None:
+    """One line per ended run: status, rows, duration and the error's first line.
+
+    A run whose process exited while the run is still active died without finishing it (a
+    crash, a kill): it is failed here at once rather than left for the heartbeat timeout.
+    """
+    run = repo.get_run(run_id)
+    if run.status.value in ("pending", "running"):
+        repo.fail_abandoned(run, "its process exited before finishing the run")
+        run = repo.get_run(run_id)
+    logs = repo.stage_logs(run_id)
+    rows = max((entry.rows_processed or 0 for entry in logs), default=0)
+    took = (
+        f"{(run.completed_at - run.started_at).total_seconds():.1f}s"
+        if run.completed_at and run.started_at
+        else "-"
+    )
+    line = f"run {run.id} ended: {run.source_tablename} {run.hop} {run.status.value}, "
+    line += f"{rows} rows, {took}"
+    if run.error_message:
+        line += f": {run.error_message.strip().splitlines()[0]}"
+    (log.warning if run.status.value == "failed" else log.info)("%s", line)

@@ -13,9 +13,11 @@ from sluice.api.auth import VIEWER
 from sluice.api.context import Ctx
 from sluice.api.errors import responses
 from sluice.api.metrics import CONTENT_TYPE
-from sluice.api.run_schemas import Health
+from sluice.api.run_schemas import Health, SchedulerStatus
 from sluice.config.database import sqlite_file_missing
 from sluice.config.revision import current_revision
+from sluice.core.clock import utcnow
+from sluice.scheduler.liveness import scheduler_liveness
 
 router = APIRouter(tags=["operations"])
 
@@ -54,6 +56,19 @@ def health(ctx: Ctx) -> Response:
 )
 def metrics(ctx: Ctx) -> Response:
     return Response(ctx.metrics.render(), media_type=CONTENT_TYPE)
+
+
+@router.get(
+    "/api/scheduler",
+    dependencies=[VIEWER],
+    response_model=SchedulerStatus,
+    responses=responses(401),
+    summary="Whether a scheduler is running: the lease holder and its last pass",
+    operation_id="scheduler_status",
+)
+def scheduler_status(ctx: Ctx) -> SchedulerStatus:
+    now = utcnow()
+    return SchedulerStatus(**scheduler_liveness(ctx.services.repo, now).as_json(now))
 
 
 @router.get("/openapi.json", dependencies=[VIEWER], include_in_schema=False)

@@ -1,0 +1,106 @@
+"""The scheduler over many runs in child processes: every child reaped, memory flat.
+
+Ten tables at 1-minute intervals; the clock is injected (one minute per cycle) so a cycle
+takes the seconds its runs take. bench/scheduler_soak.py is the same for 30 real minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sluice.core.clock import utcnow
+from sluice.engine.services import Services
+from sluice.scheduler.daemon import Scheduler, SubprocessLauncher
+from tests.conftest import PROJECT, Sluice
+
+TABLES = 10
+CYCLES = 3
+
+
+def zombie_children(pid: int) -> list[int]:
+    """Children of `pid` that exited and were not reaped (<defunct> in ps)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if fields[0] == "Z" and int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def lingering_zombies(pid: int) -> set[int]:
+    """Zombies still there half a second later: a child is <defunct> for the instant between
+    its exit and its parent's wait, which is not a leak; one left unreaped is."""
+    first = set(zombie_children(pid))
+    if not first:
+        return first
+    time.sleep(0.5)
+    return first & set(zombie_children(pid))
+
+
+def rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+@pytest.fixture
+def twenty(sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+    monkeypatch.setenv("PYTHONPATH", f"{PROJECT}{os.pathsep}{PROJECT / 'src'}")
+    source = workdir / "src.db"
+    with sqlite3.connect(source) as c:
+        for n in range(TABLES):
+            c.execute(f"CREATE TABLE t{n} (id INTEGER PRIMARY KEY, v TEXT)")
+            c.executemany(f"INSERT INTO t{n} VALUES (?, ?)", [(i, "x") for i in range(50)])
+    sluice("init", ok=True)
+    sluice(f'source add src --type sqlite --creds \'{{"path": "{source}"}}\'', ok=True)
+    sluice(
+        f'destination add wh --type sqlite --creds \'{{"path": "{workdir / "wh.db"}"}}\'', ok=True
+    )
+    for n in range(TABLES):
+        sluice(f"table add t{n} --source src --destination wh --every 1 --sink-every 1", ok=True)
+    services = Services.open(None)
+    yield services
+    services.close()
+
+
+def test_many_runs_leave_no_zombie_and_flat_memory(twenty: Services) -> None:
+    # During a cycle the clock reads 59.5s past the cycle's real start: every hop started in
+    # an earlier cycle is due (its run began at least half a second before), none started in
+    # this one is, so each cycle starts each due hop once.
+    now = [utcnow()]
+
+    def clock() -> datetime:
+        return now[0] + timedelta(seconds=59.5)
+
+    launcher = SubprocessLauncher(twenty.config_url)
+    scheduler = Scheduler(twenty, launcher, max_concurrent=4, clock=clock)
+    memory: list[int] = []
+    started = 0
+    for _ in range(CYCLES):
+        time.sleep(0.6)
+        now[0] = utcnow()
+        while True:  # this cycle's due hops, four at a time
+            report = scheduler.tick()
+            started += len(report.started)
+            assert lingering_zombies(os.getpid()) == set()
+            if not report.started and not report.waiting and not launcher.running():
+                break
+            time.sleep(0.2)
+        memory.append(rss_kb())
+    scheduler.collect()
+    assert lingering_zombies(os.getpid()) == set()
+    failed = twenty.repo.list_runs(status="failed", limit=1000)
+    assert not failed, [r.error_message for r in failed]
+    assert started == TABLES * 2 * CYCLES  # each hop once per cycle
+    assert memory[-1] - memory[1] < 4 * 1024, memory  # kB, after the first cycle's imports
