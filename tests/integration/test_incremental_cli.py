@@ -293,7 +293,7 @@ def test_a_failed_full_load_leaves_the_live_table_intact(
         c.execute("INSERT INTO events VALUES (3, NULL, 30, ?)", (T2,))
     result = setup("run events")
     assert result.code == 1
-    shown = setup("runs show 2 --json", ok=True).json()
+    shown = setup("runs show 2 --json").json()
     assert shown["status"] == "failed"
     assert shown["stages"][-1]["stage_type"] == "load"
     assert "load:" in shown["error_message"]
@@ -307,7 +307,7 @@ def test_a_missing_source_table_fails_the_run_with_its_message(
     result = setup("run nosuch")
     assert result.code == 1
     assert "table 'nosuch' does not exist" in result.err
-    shown = setup("runs show 1 --json", ok=True).json()
+    shown = setup("runs show 1 --json").json()
     assert shown["status"] == "failed"
     assert shown["current_stage"] == 1
     assert [s["stage_type"] for s in shown["stages"]] == ["check_source"]

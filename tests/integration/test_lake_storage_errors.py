@@ -90,7 +90,7 @@ def test_a_run_retries_an_unreachable_lake_then_fails_with_the_reason(
     result = sluice("run Genre --hop source_to_dl --json")
 
     assert result.code != 0
-    shown = sluice(f"runs show {result.json()['id']} --json", ok=True).json()
+    shown = sluice(f"runs show {result.json()['id']} --json").json()
     failed = next(s for s in shown["stages"] if s["status"] == "failed")
     assert failed["stage_type"] == "extract"
     assert "lake storage unreachable" in failed["error_message"]
@@ -127,7 +127,7 @@ def test_a_lake_error_during_hop2_reaches_the_run_as_itself(
 
     result = sluice("run Track --hop dl_to_sink --json")
 
-    shown = sluice(f"runs show {result.json()['id']} --json", ok=True).json()
+    shown = sluice(f"runs show {result.json()['id']} --json").json()
     failed = next(s for s in shown["stages"] if s["status"] == "failed")
     assert failed["stage_type"] == "load"
     assert failed["error_message"].startswith("load: lake storage error:")

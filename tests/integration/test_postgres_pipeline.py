@@ -340,7 +340,7 @@ def test_the_sink_password_never_shows(sluice: Sluice, pg_database: str, workdir
     sluice("table add t --source src --destination bad", ok=True)
     failed = sluice("run t")
     assert failed.code == 1
-    shown = sluice("runs show 1 --json", ok=True)
+    shown = sluice("runs show 1 --json")
     for text in (failed.out, failed.err, shown.out):
         assert secret not in text
 

@@ -69,7 +69,7 @@ def test_a_run_whose_process_died_is_reaped_at_once(configured: Sluice, services
     services.repo.start_run(orphan.id, dead_worker())
     result = configured("run Genre --json", ok=True).json()
     assert result["status"] == "success"
-    shown = configured(f"runs show {orphan.id} --json", ok=True).json()
+    shown = configured(f"runs show {orphan.id} --json").json()
     assert shown["status"] == "failed"
     assert "was abandoned" in shown["error_message"] and "is gone" in shown["error_message"]
 
@@ -83,7 +83,7 @@ def test_a_silent_run_on_another_host_is_reaped_after_the_timeout(
     assert configured("run Genre").code == 5  # 90 s of silence is within the default limit
     monkeypatch.setenv("SLUICE_HEARTBEAT_TIMEOUT", "60")
     configured("run Genre", ok=True)
-    shown = configured(f"runs show {orphan.id} --json", ok=True).json()
+    shown = configured(f"runs show {orphan.id} --json").json()
     assert "no heartbeat for" in shown["error_message"]
     table = configured("table show Genre --json", ok=True).json()
     assert table["source_to_dl"]["last_run_status"] == "success"

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sluice.cli.output import console, emit_json, errors, table, when
+from sluice.cli.output import console, emit_json, errors, fail, table, when
 from sluice.cli.state import STATE
 from sluice.core.errors import RunFailedError
 from sluice.core.models import HopChoice, RunStatus, TriggeredBy
@@ -50,7 +50,8 @@ def describe_run(run: RunRecord, logs: list[StageLogRecord] | None = None) -> di
                 "status": log.status,
                 "rows_processed": log.rows_processed,
                 "file_paths": log.file_paths,
-                "time_taken": log.time_taken,
+                # A number of seconds, as the API gives it.
+                "time_taken": float(log.time_taken) if log.time_taken else None,
                 "started_at": log.started_at.isoformat() if log.started_at else None,
                 "error_message": log.error_message,
             }
@@ -68,18 +69,28 @@ def run_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a table's hop(s) now (triggered_by manual). Exit 0 only if the run succeeded."""
+    from sluice.cli.interrupt import fail_interrupted, interrupts_as_keyboard
     from sluice.cli.progress import LiveRunView
 
     services = STATE.services()
     engine = _engine()
     run = engine.create(source_tablename, hop, TriggeredBy.MANUAL, pipeline)
+    before = services.repo.get_table(source_tablename)
+    try:
+        with interrupts_as_keyboard():
+            if as_json:
+                finished = engine.execute(run.id)
+            else:
+                console.print(f"run [bold]{run.id}[/] started: {source_tablename} ({hop.value})")
+                with LiveRunView(console) as view:
+                    finished = engine.execute(run.id, view)
+    except KeyboardInterrupt:
+        # Marked failed at once, so no read shows it running; 130 as for any SIGINT.
+        fail(fail_interrupted(services.repo, run.id, before))
+        raise typer.Exit(130) from None
     if as_json:
-        finished = engine.execute(run.id)
         emit_json(describe_run(finished, services.repo.stage_logs(run.id)))
     else:
-        console.print(f"run [bold]{run.id}[/] started: {source_tablename} ({hop.value})")
-        with LiveRunView(console) as view:
-            finished = engine.execute(run.id, view)
         colour = "green" if finished.status is RunStatus.SUCCESS else "red"
         console.print(f"run [bold]{run.id}[/] [{colour}]{finished.status.value}[/]")
     if finished.status is not RunStatus.SUCCESS:
@@ -97,6 +108,7 @@ def runs_list(
     """List recent runs, newest first."""
     if ctx.invoked_subcommand is not None:
         return
+    _engine().reap()  # a run whose worker died shows as failed, never as plainly running
     found = STATE.services().repo.list_runs(table_name, status.value if status else None, limit)
     if as_json:
         emit_json([describe_run(r) for r in found])
@@ -147,10 +159,13 @@ def runs_execute(run_id: int) -> None:
 def runs_show(run_id: int, as_json: JsonOpt = False) -> None:
     """Show a run and its stages: status, rows, files, time taken, error."""
     repo = STATE.services().repo
+    _engine().reap()  # a run whose worker died shows as failed, never as plainly running
     run = repo.get_run(run_id)
     logs = repo.stage_logs(run_id)
     if as_json:
         emit_json(describe_run(run, logs))
+        if run.status is RunStatus.FAILED:
+            raise typer.Exit(1)
         return
     colour = "green" if run.status is RunStatus.SUCCESS else "red"
     console.print(
@@ -178,3 +193,5 @@ def runs_show(run_id: int, as_json: JsonOpt = False) -> None:
             for log in logs
         ],
     )
+    if run.status is RunStatus.FAILED:
+        raise typer.Exit(1)  # scripts can tell a failed run from a good one

@@ -70,6 +70,7 @@ def status_command(as_json: JsonOpt = False) -> None:
     scheduler = Scheduler(services, SubprocessLauncher(services.config_url))
     now = utcnow()
     alive = scheduler_liveness(services.repo, now)
+    scheduler.engine.reap()  # a hop whose run's worker died shows as failed, not running
     rows: list[dict[str, Any]] = []
     for state in scheduler.states(now):
         hop = state.table.hop(state.hop)

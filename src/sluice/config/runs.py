@@ -178,10 +178,20 @@ class RunRepository(Store):
             rows = c.execute(sa.select(t).where(t.c.status.in_(ACTIVE))).mappings().all()
         return [(to_run(row), row["worker_started"]) for row in rows]
 
-    def fail_abandoned(self, run: RunRecord, reason: str) -> bool:
-        """Mark an active run failed and release its locks; False if it finished meanwhile."""
+    def fail_abandoned(
+        self,
+        run: RunRecord,
+        reason: str,
+        hops: list[Hop] | None = None,
+        message: str | None = None,
+    ) -> bool:
+        """Mark an active run failed and release its locks; False if it finished meanwhile.
+
+        `hops` are the hops whose last status becomes failed: those the run had begun (a hop
+        that never ran keeps its previous status); None means every hop of the run.
+        """
         now = utcnow()
-        message = (
+        message = message or (
             f"run {run.id} was abandoned: {reason}; its locks were released and its watermark "
             "did not move"
         )
@@ -202,7 +212,7 @@ class RunRepository(Store):
                 )
                 .values(status="failed", completed_at=now, error_message=message)
             )
-            for hop in HopChoice(run.hop).hops():
+            for hop in HopChoice(run.hop).hops() if hops is None else hops:
                 c.execute(
                     s.pipeline_config.update()
                     .where(s.pipeline_config.c.source_tablename == run.source_tablename)

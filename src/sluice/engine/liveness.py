@@ -11,6 +11,8 @@ from pathlib import Path
 from sluice.config.records import RunRecord
 from sluice.config.runs import RunRepository, Worker
 from sluice.core.clock import utcnow
+from sluice.core.errors import ConfigError
+from sluice.core.models import Hop
 
 
 def _start_time(pid: int) -> str | None:
@@ -55,7 +57,7 @@ def reap(runs: RunRepository, timeout: timedelta) -> list[int]:
     reaped = []
     for run, started in runs.active_runs():
         reason = abandoned_reason(run, started, host, timeout)
-        if reason is not None and runs.fail_abandoned(run, reason):
+        if reason is not None and runs.fail_abandoned(run, reason, begun_hops(runs, run.id)):
             reaped.append(run.id)
     return reaped
 
@@ -81,3 +83,19 @@ class Heartbeat:
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
             self._runs.beat(self._run_id)
+
+
+def begun_hops(runs: RunRepository, run_id: int) -> list[Hop]:
+    """The hops a run had begun (a stage of theirs logged): a hop that never ran keeps its
+    previous last status when the run is failed."""
+    from sluice.stages.registry import get_stage_type
+
+    found: list[Hop] = []
+    for entry in runs.stage_logs(run_id):
+        try:
+            hop = get_stage_type(entry.stage_type or "").hop
+        except ConfigError:  # a stage type no longer registered: count it against both hops
+            return list(Hop)
+        if hop not in found:
+            found.append(hop)
+    return found

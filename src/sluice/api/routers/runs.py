@@ -95,6 +95,7 @@ def list_runs(
         since=utc(since, "since"),
         until=utc(until, "until"),
     )
+    ctx.engine.reap()  # a run whose worker died shows as failed, never as plainly running
     # One more than asked tells whether another page follows.
     found = ctx.history.page(where, limit + 1, _cursor(cursor))
     page, more = found[:limit], len(found) > limit
@@ -114,5 +115,6 @@ def list_runs(
     operation_id="get_run",
 )
 def get_run(run_id: Annotated[int, Path(ge=-MAX_ID, le=MAX_ID)], ctx: Ctx) -> Run:
+    ctx.engine.reap()  # a run whose worker died shows as failed, never as plainly running
     run = ctx.services.repo.get_run(run_id)
     return Run.of(run, ctx.history.stage_logs_of([run.id])[run.id])
