@@ -36,6 +36,7 @@ CREATE TABLE pipeline_config (
     source_to_dl_lookback TEXT,
     source_to_dl_null_key_fallback TEXT,
     lake_keep_full INTEGER,
+    dl_to_sink_hop_order TEXT DEFAULT 'after',
     source_to_dl_future_tolerance TEXT DEFAULT '1h',
     source_to_dl_future_policy TEXT DEFAULT 'fail',
     source_to_dl_future_held TEXT,

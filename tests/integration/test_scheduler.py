@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sluice.config import schema
 from sluice.core.clock import utcnow
 from sluice.engine.services import Services
-from sluice.scheduler.daemon import Scheduler, SubprocessLauncher
+from sluice.scheduler.daemon import InlineLauncher, Scheduler, SubprocessLauncher
 from tests.conftest import CHINOOK_SQLITE, PROJECT, Sluice
 
 TABLES = ("Genre", "Artist", "MediaType")
@@ -233,3 +233,22 @@ def test_status_says_when_no_scheduler_runs(configured: Sluice) -> None:
     assert "due (no scheduler)" in out
     assert " now " not in out
     assert {r["scheduler_running"] for r in configured("status --json", ok=True).json()} == {False}
+
+
+def test_hop_order_is_stored_per_table(configured: Sluice) -> None:
+    assert configured("table show Genre --json", ok=True).json()["hop_order"] == "after"
+    configured("table edit Genre --hop-order independent", ok=True)
+    assert configured("table show Genre --json", ok=True).json()["hop_order"] == "independent"
+    bad = configured("table edit Genre --hop-order sideways")
+    assert bad.code != 0 and "hop order 'sideways' is not known" in bad.err
+    assert len(bad.err.strip().splitlines()) == 1
+
+
+def test_hop_two_follows_hop_one_in_one_pass_with_an_inline_launcher(
+    configured: Sluice, services: Services
+) -> None:
+    scheduler = Scheduler(services, InlineLauncher(services), max_concurrent=6)
+    first = scheduler.tick().started
+    hops = [services.repo.get_run(i).hop for i in first]
+    assert hops == ["source_to_dl"] * 3 + ["dl_to_sink"] * 3  # each hop 2 after its hop 1
+    assert scheduler.tick().started == []  # nothing new until hop 1's next batch

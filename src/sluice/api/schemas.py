@@ -118,6 +118,11 @@ class TableOptions(Body):
     future_policy: str | None = Field(
         default=None, description="Hop 1: rows beyond the tolerance fail the run, or hold."
     )
+    hop_order: str | None = Field(
+        default=None,
+        description="after (hop 2 waits for hop 1, then loads its batch at once; the "
+        "default) or independent (each hop on its own interval).",
+    )
 
 
 class TableIn(TableOptions):
@@ -167,6 +172,7 @@ class Table(BaseModel):
     future_tolerance: str = Field(description="Hop 1: how far ahead a time key may be.")
     future_policy: Literal["fail", "hold"]
     future_held: str | None = Field(description="What hop 1's last run held back, if anything.")
+    hop_order: Literal["after", "independent"]
     source_to_dl: HopView
     dl_to_sink: HopView
 
@@ -187,6 +193,7 @@ class Table(BaseModel):
             future_tolerance=t.future_tolerance or DEFAULT_TOLERANCE,
             future_policy=policy_of(t.future_policy).value,
             future_held=t.future_held,
+            hop_order="independent" if t.hop_order == "independent" else "after",
             source_to_dl=hops[Hop.SOURCE_TO_DL],
             dl_to_sink=hops[Hop.DL_TO_SINK],
         )

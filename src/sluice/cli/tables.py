@@ -96,6 +96,17 @@ _TABLE_OPTIONS: tuple[tuple[str, Any], ...] = (
             ),
         ],
     ),
+    (
+        "hop_order",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--hop-order",
+                help="after (default: hop 2 waits for hop 1, then loads its batch at once) or "
+                "independent (each hop on its own interval).",
+            ),
+        ],
+    ),
 )
 HopOpt = Annotated[HopChoice, typer.Option("--hop", help="Which hop; both by default.")]
 
@@ -128,6 +139,7 @@ def describe(t: TableConfig) -> dict[str, Any]:
         "future_tolerance": t.future_tolerance or DEFAULT_TOLERANCE,
         "future_policy": t.future_policy or "fail",
         "future_held": t.future_held,
+        "hop_order": t.hop_order,
         "source_to_dl": hop(Hop.SOURCE_TO_DL),
         "dl_to_sink": hop(Hop.DL_TO_SINK),
     }

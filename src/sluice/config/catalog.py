@@ -48,6 +48,7 @@ class TableChanges:
     lake_keep_full: int | str | None = None  # '' restores the default
     future_tolerance: str | None = None  # '' restores the default
     future_policy: str | None = None
+    hop_order: str | None = None  # after | independent
 
 
 def shared_sink_tables(tables: Iterable[TableConfig]) -> list[list[TableConfig]]:
@@ -266,6 +267,8 @@ class Catalog:
         if changes.primary_key is not None:
             values["primary_key"] = ",".join(v.primary_key(changes.primary_key)) or None
         values.update(future_values(changes.future_tolerance, changes.future_policy))
+        if changes.hop_order is not None:
+            values["dl_to_sink_hop_order"] = v.hop_order(changes.hop_order)
         pipeline = pick(changes.pipeline, current and current.pipeline_name, "default")
         if not self.repo.list_stages(pipeline):
             known = sorted({st.pipeline_name for st in self.repo.list_stages()})

@@ -53,6 +53,7 @@ class TableConfig:
     future_tolerance: str | None = None
     future_policy: str | None = None
     future_held: str | None = None
+    hop_order: str = "after"  # `after` or `independent` (scheduler/due.py)
 
     def hop(self, hop: Hop) -> HopConfig:
         return self.source_to_dl if hop is Hop.SOURCE_TO_DL else self.dl_to_sink

@@ -50,6 +50,9 @@ pipeline_config = sa.Table(
     sa.Column("source_to_dl_null_key_fallback", sa.Text),
     # sluice: how many full snapshots the lake keeps for this table (none: the default).
     sa.Column("lake_keep_full", sa.Integer),
+    # sluice (0009): `after` (hop 2 waits while hop 1 runs and is due once hop 1 publishes)
+    # or `independent` (each hop on its own interval).
+    sa.Column("dl_to_sink_hop_order", sa.Text, server_default="after"),
     # sluice (0010): how far ahead of the clock hop 1's time key may be, what a run does with
     # rows beyond that (fail | hold), and what the last run held back (none: nothing).
     sa.Column("source_to_dl_future_tolerance", sa.Text, server_default="1h"),

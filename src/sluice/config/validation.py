@@ -179,3 +179,16 @@ def sink_table_key(sink_type: str, sink_tablename: str) -> tuple[str, str]:
             part = part.encode()[: naming.max_bytes].decode(errors="ignore")
         parts.append(part.translate(_ASCII_LOWER) if naming.folds_ascii_case else part)
     return parts[0], parts[1]
+
+
+HOP_ORDERS = ("after", "independent")
+
+
+def hop_order(value: str) -> str:
+    """`after` (hop 2 follows hop 1's batches) or `independent` (each on its own interval)."""
+    if value not in HOP_ORDERS:
+        raise ConfigError(
+            f"hop order {value!r} is not known: use `after` (hop 2 waits for hop 1 and loads "
+            "each new batch at once, the default) or `independent` (--hop-order)"
+        )
+    return value

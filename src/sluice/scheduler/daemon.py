@@ -28,7 +28,7 @@ from sluice.engine.runner import RunEngine
 from sluice.engine.services import Services
 from sluice.executors.local import LocalExecutor
 from sluice.scheduler.child import run_process
-from sluice.scheduler.due import DueHop, HopState, due_hops
+from sluice.scheduler.due import DueHop, HopState, due_hops, hop_states
 from sluice.scheduler.liveness import LEASE
 
 log = logging.getLogger("sluice.scheduler")
@@ -139,16 +139,15 @@ class Scheduler:
 
     def states(self, now: datetime) -> list[HopState]:
         locked = self.repo.locked_hops()
-        return [
-            HopState(
-                table=table,
-                hop=hop,
-                last_started=self.repo.last_run_started(table.source_tablename, hop),
-                busy=(table.source_tablename, hop) in locked,
-            )
-            for table in self.repo.list_tables()
-            for hop in Hop
-        ]
+        states: list[HopState] = []
+        for table in self.repo.list_tables():
+            started = {
+                (table.source_tablename, hop): when
+                for hop in Hop
+                if (when := self.repo.last_run_started(table.source_tablename, hop)) is not None
+            }
+            states += hop_states(table, started, locked)
+        return states
 
     def tick(self) -> TickReport:
         """One pass: everything the scheduler does, once."""
@@ -159,11 +158,24 @@ class Scheduler:
             report.leader = False
             return report
         report.reaped = self.engine.reap()
-        now = self.clock()
-        due = due_hops(self.states(now), now)
+        # A second look after starting: a hop 2 that waited for its hop 1 in this pass is due
+        # once that hop 1 has published (at once with a launcher that runs inline; with child
+        # processes hop 1 is still running then, and a later pass starts hop 2).
+        for hops in (tuple(Hop), (Hop.DL_TO_SINK,)):
+            now = self.clock()
+            due = due_hops(self.states(now), now, hops)
+            if not self._start(due, report):
+                break
+        self.repo.mark_pass(LEASE, self.holder)
+        return report
+
+    def _start(self, due: list[DueHop], report: TickReport) -> bool:
+        """Start what the bound allows; True if anything started."""
+        started = False
         for item in due:
             if self.repo.count_active() >= self.max_concurrent:
-                report.waiting.append(item)
+                if item not in report.waiting:
+                    report.waiting.append(item)
                 continue
             try:
                 run = self.engine.create(
@@ -176,8 +188,8 @@ class Scheduler:
             report.started.append(run.id)
             self._launched.add(run.id)
             self.launcher.start(run.id)
-        self.repo.mark_pass(LEASE, self.holder)
-        return report
+            started = True
+        return started
 
     def serve(self) -> None:
         """Tick until SIGTERM/SIGINT, then stop within the grace period."""

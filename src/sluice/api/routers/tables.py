@@ -14,8 +14,7 @@ from sluice.api.schemas import HopIn, HopView, Table, TableEdit, TableIn, TableO
 from sluice.config.catalog import TableChanges
 from sluice.config.records import TableConfig
 from sluice.core.clock import utcnow
-from sluice.core.models import Hop
-from sluice.scheduler.due import HopState
+from sluice.scheduler.due import hop_states
 
 router = APIRouter(prefix="/api/tables", tags=["tables"])
 
@@ -29,11 +28,9 @@ def views(ctx: ApiContext, tables: Iterable[TableConfig]) -> list[Table]:
     shown = []
     for table in tables:
         hops = {}
-        for hop in Hop:
+        for state in hop_states(table, started, locked):
+            hop = state.hop
             key = (table.source_tablename, hop)
-            state = HopState(
-                table=table, hop=hop, last_started=started.get(key), busy=key in locked
-            )
             config = table.hop(hop)
             hops[hop] = HopView(
                 schedule_minutes=config.schedule_minutes,

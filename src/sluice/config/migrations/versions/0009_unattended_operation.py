@@ -1,4 +1,6 @@
-"""Scheduler liveness: when the lease holder last finished a pass (issue 12 adds more here).
+"""Unattended operation: when the scheduler last finished a pass, and each table's hop order
+(`after`: hop 2 waits for hop 1 and follows its batches, the default; `independent`: each hop
+on its own interval, as before).
 
 Revision ID: 0009
 """
@@ -18,7 +20,12 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("sluice_leases", sa.Column("last_pass_at", UTCTimestamp))
+    op.add_column(
+        "pipeline_config", sa.Column("dl_to_sink_hop_order", sa.Text, server_default="after")
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("pipeline_config") as batch:
+        batch.drop_column("dl_to_sink_hop_order")
     op.drop_column("sluice_leases", "last_pass_at")
