@@ -8,8 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
+
+from sluice.core.models import HopChoice
 
 console = Console()
 errors = Console(stderr=True)
@@ -44,3 +47,15 @@ def fail(message: str) -> None:
 
 def warn(message: str) -> None:
     errors.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def hop_option(value: str) -> HopChoice:
+    """`--hop` parsed: a wrong value is a usage error (exit 2) in one line, not a framed box."""
+    from sluice.config.validation import hop_choice
+    from sluice.core.errors import ConfigError
+
+    try:
+        return hop_choice(value)
+    except ConfigError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from None

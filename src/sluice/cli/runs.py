@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sluice.cli.output import console, emit_json, errors, fail, table, when
+from sluice.cli.output import console, emit_json, errors, fail, hop_option, table, when
 from sluice.cli.state import STATE
 from sluice.core.errors import RunFailedError
-from sluice.core.models import HopChoice, RunStatus, TriggeredBy
+from sluice.core.models import RunStatus, TriggeredBy
 
 if TYPE_CHECKING:
     from sluice.config.records import RunRecord, StageLogRecord
@@ -62,7 +62,10 @@ def describe_run(run: RunRecord, logs: list[StageLogRecord] | None = None) -> di
 
 def run_command(
     source_tablename: Annotated[str, typer.Argument(help="The table to run.")],
-    hop: Annotated[HopChoice, typer.Option("--hop", help="Which hop(s) to run.")] = HopChoice.ALL,
+    hop_text: Annotated[
+        str,
+        typer.Option("--hop", help="Which hop(s) to run: source_to_dl, dl_to_sink or all."),
+    ] = "all",
     pipeline: Annotated[
         str | None, typer.Option("--pipeline", help="Stage template to use.")
     ] = None,
@@ -70,6 +73,8 @@ def run_command(
 ) -> None:
     """Run a table's hop(s) now (triggered_by manual). Exit 0 only if the run succeeded."""
     from sluice.cli.interrupt import fail_interrupted, interrupts_as_keyboard
+
+    hop = hop_option(hop_text)
     from sluice.cli.progress import LiveRunView
 
     services = STATE.services()

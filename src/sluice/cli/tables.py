@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from sluice.cli.output import console, emit_json, table, warn, when
+from sluice.cli.output import console, emit_json, hop_option, table, warn, when
 from sluice.cli.state import STATE
 from sluice.core.future import DEFAULT_TOLERANCE
-from sluice.core.models import Hop, HopChoice
+from sluice.core.models import Hop
 
 if TYPE_CHECKING:
     from sluice.config.catalog import Catalog, TableChanges
@@ -27,7 +27,13 @@ _TABLE_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("sink_table", Annotated[str | None, typer.Option("--sink-table", help="Table in the sink.")]),
     ("load", Annotated[str | None, typer.Option("--load", help="Hop 1: full | incremental.")]),
     ("key", Annotated[str | None, typer.Option("--key", help="Hop 1 incremental key column.")]),
-    ("every", Annotated[int | None, typer.Option("--every", help="Hop 1 interval, minutes.")]),
+    (
+        "every",
+        Annotated[
+            str | None,
+            typer.Option("--every", help="Hop 1 interval: minutes, or 15m, 1h, 1d."),
+        ],
+    ),
     (
         "sink_load",
         Annotated[str | None, typer.Option("--sink-load", help="Hop 2: full | incremental.")],
@@ -40,7 +46,10 @@ _TABLE_OPTIONS: tuple[tuple[str, Any], ...] = (
     ),
     (
         "sink_every",
-        Annotated[int | None, typer.Option("--sink-every", help="Hop 2 interval, minutes.")],
+        Annotated[
+            str | None,
+            typer.Option("--sink-every", help="Hop 2 interval: minutes, or 15m, 1h, 1d."),
+        ],
     ),
     (
         "primary_key",
@@ -108,7 +117,9 @@ _TABLE_OPTIONS: tuple[tuple[str, Any], ...] = (
         ],
     ),
 )
-HopOpt = Annotated[HopChoice, typer.Option("--hop", help="Which hop; both by default.")]
+HopOpt = Annotated[
+    str, typer.Option("--hop", help="Which hop: source_to_dl, dl_to_sink or all (default).")
+]
 
 
 def describe(t: TableConfig) -> dict[str, Any]:
@@ -272,19 +283,37 @@ def show(source_tablename: str, as_json: JsonOpt = False) -> None:
         emit_json(shown)
         return
     for key, value in shown.items():
-        console.print(f"[bold]{key}[/]: {value}", highlight=False)
+        if isinstance(value, dict):  # a hop: its settings indented under it
+            console.print(f"[bold]{key}[/]:", highlight=False)
+            for inner, setting in value.items():
+                console.print(f"  {inner}: {readable(setting)}", highlight=False)
+        else:
+            console.print(f"[bold]{key}[/]: {readable(value)}", highlight=False)
+
+
+def readable(value: Any) -> str:
+    """A value as a person reads it: '-' for none, a list comma-separated, yes/no."""
+    if value is None or value == []:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
 
 
 @app.command("pause")
-def pause(source_tablename: str, hop: HopOpt = HopChoice.ALL) -> None:
+def pause(source_tablename: str, hop_text: HopOpt = "all") -> None:
     """Stop scheduling a table's hop(s)."""
+    hop = hop_option(hop_text)
     _catalog().set_active(source_tablename, hop, False)
     console.print(f"table [bold]{source_tablename}[/] paused ({hop.value})")
 
 
 @app.command("resume")
-def resume(source_tablename: str, hop: HopOpt = HopChoice.ALL) -> None:
+def resume(source_tablename: str, hop_text: HopOpt = "all") -> None:
     """Schedule a table's hop(s) again."""
+    hop = hop_option(hop_text)
     _catalog().set_active(source_tablename, hop, True)
     console.print(f"table [bold]{source_tablename}[/] resumed ({hop.value})")
 

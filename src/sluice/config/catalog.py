@@ -37,10 +37,10 @@ class TableChanges:
     sink_table: str | None = None
     load: str | None = None
     key: str | None = None
-    every: int | None = None
+    every: int | str | None = None  # minutes, or a duration: 15m, 1h, 1d
     sink_load: str | None = None
     sink_key: str | None = None
-    sink_every: int | None = None
+    sink_every: int | str | None = None
     primary_key: list[str] | None = None
     pipeline: str | None = None
     lookback: str | None = None
@@ -244,7 +244,12 @@ class Catalog:
             if required:
                 v.incremental_needs_key(kind, incremental_key, "hop 1 (source_to_dl)", key_opt)
             schedule = v.schedule(
-                pick(every, old and old.schedule_minutes, DEFAULT_SCHEDULE_MINUTES), every_opt
+                pick(
+                    v.minutes(every, every_opt),
+                    old and old.schedule_minutes,
+                    DEFAULT_SCHEDULE_MINUTES,
+                ),
+                every_opt,
             )
             values[f"{hop.value}_load_type"] = kind.value
             values[f"{hop.value}_incremental_key"] = incremental_key

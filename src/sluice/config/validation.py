@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sluice.config.deceptive import refuse_deceptive
 from sluice.core.errors import ConfigError
-from sluice.core.models import LoadType, TableRef
+from sluice.core.models import HopChoice, LoadType, TableRef
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 # Names from config are always quoted in SQL; these characters are refused anyway because no
@@ -81,6 +81,24 @@ def load_type(value: str, option: str) -> LoadType:
 
 # Ten years: anything longer is a mistake, and dates past year 9999 cannot be computed.
 MAX_SCHEDULE_MINUTES = 10 * 365 * 24 * 60
+
+
+_MINUTES_PER_UNIT = {"m": 1, "h": 60, "d": 24 * 60}
+
+
+def minutes(value: int | str | None, option: str) -> int | None:
+    """An interval as minutes: a number of minutes, or a duration such as 15m, 1h or 1d."""
+    if value is None or isinstance(value, int):
+        return value
+    text = value.strip().lower()
+    if text.lstrip("-").isdigit():
+        return int(text)  # the range check (schedule) says what is allowed
+    if len(text) > 1 and text[:-1].isdigit() and text[-1] in _MINUTES_PER_UNIT:
+        return int(text[:-1]) * _MINUTES_PER_UNIT[text[-1]]
+    raise ConfigError(
+        f"schedule {value!r} ({option}) is not an interval: give minutes (60) or a duration "
+        "such as 15m, 1h or 1d"
+    )
 
 
 def schedule(value: int | None, option: str) -> int | None:
@@ -192,3 +210,12 @@ def hop_order(value: str) -> str:
             "each new batch at once, the default) or `independent` (--hop-order)"
         )
     return value
+
+
+def hop_choice(value: str) -> HopChoice:
+    """`--hop` as one line when it is not a hop (not a framed usage box)."""
+    try:
+        return HopChoice(value)
+    except ValueError:
+        known = ", ".join(choice.value for choice in HopChoice)
+        raise ConfigError(f"hop {value!r} is not known (--hop): use one of {known}") from None
