@@ -148,7 +148,8 @@ def test_a_type_changes_only_while_no_table_uses_the_connection(
 
     configured('destination add spare --type duckdb --creds \'{"path": "spare.duckdb"}\'', ok=True)
     moved = configured("destination edit spare --type sqlite --json", ok=True).json()
-    assert moved["type"] == "sqlite" and moved["creds"] == {"path": "spare.duckdb"}
+    # Stored absolute at add (a relative path would follow whoever runs).
+    assert moved["type"] == "sqlite" and moved["creds"] == {"path": str(workdir / "spare.duckdb")}
     configured("table edit Genre --destination spare", ok=True)
     assert configured("table show Genre --json", ok=True).json()["sink_type"] == "sqlite"
     configured("run Genre", ok=True)

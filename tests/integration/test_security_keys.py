@@ -93,7 +93,8 @@ def test_creds_sealed_with_another_key_are_marked_not_fatal(
     monkeypatch.setenv("SLUICE_SECRET_KEY", OTHER_KEY)  # not the key they were sealed with
     keyed('source add lite --type sqlite --creds \'{"path": "x.db"}\'', ok=True)
     listed = {r["name"]: r for r in keyed("source list --json", ok=True).json()}
-    assert listed["lite"]["creds"] == {"path": "x.db"} and "unreadable" not in listed["lite"]
+    assert listed["lite"]["creds"] == {"path": str(workdir / "x.db")}  # stored absolute
+    assert "unreadable" not in listed["lite"]
     assert listed["pg"]["creds"] is None
     assert listed["pg"]["unreadable"].startswith(
         "the creds of source 'pg' cannot be decrypted with the secret key in SLUICE_SECRET_KEY: "

@@ -94,12 +94,15 @@ def connection_app(label: str) -> typer.Typer:
     ) -> None:
         """Add a {label}."""
         catalog, kind = _catalog(label)
-        record = catalog.add_connection(kind, name, type_name, read_creds(creds))
+        notes: list[str] = []
+        record = catalog.add_connection(kind, name, type_name, read_creds(creds), notes)
         shown = catalog.describe_connection(kind, record)
         if as_json:
             emit_json(shown)
         else:
             console.print(f"{label} [bold]{record.name}[/] added ({record.type}, id {record.id})")
+        for note in notes:  # on stderr, so --json stays parseable
+            warn(f"{note}: a relative path would be read from whatever directory runs")
 
     @app.command("edit")
     def edit(
@@ -126,17 +129,21 @@ def connection_app(label: str) -> typer.Typer:
     ) -> None:
         """Change a {label}'s creds or type; its name, id and tables stay."""
         catalog, kind = _catalog(label)
+        notes: list[str] = []
         record = catalog.edit_connection(
             kind,
             name,
             type_name=type_name,
             creds_json=None if creds is None else read_creds(creds),
             updates=parse_updates(updates or []),
+            notes=notes,
         )
         if as_json:
             emit_json(catalog.describe_connection(kind, record))
         else:
             console.print(f"{label} [bold]{record.name}[/] updated ({record.type}, id {record.id})")
+        for note in notes:
+            warn(f"{note}: a relative path would be read from whatever directory runs")
 
     @app.command("list")
     def list_(as_json: JsonOpt = False) -> None:

@@ -91,6 +91,9 @@ def status_command(as_json: JsonOpt = False) -> None:
                 "future": future_guard(state.table) if state.hop is Hop.SOURCE_TO_DL else None,
             }
         )
+    from sluice.cli.tables import warn_of_relative_paths
+
+    warn_of_relative_paths(services.repo.list_tables())
     if as_json:
         emit_json(rows)
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -248,6 +249,7 @@ def list_(as_json: JsonOpt = False) -> None:
     """List the configured tables with both hops' state."""
     tables = STATE.services().repo.list_tables()
     _warn_of_shared_sink_tables(tables)
+    warn_of_relative_paths(tables)
     if as_json:
         emit_json([describe(t) for t in tables])
         return
@@ -323,3 +325,28 @@ def remove(source_tablename: str) -> None:
     """Remove a table's configuration and run history (the lake and sink are left as they are)."""
     STATE.services().repo.remove_table(source_tablename)
     console.print(f"table [bold]{source_tablename}[/] removed")
+
+
+def warn_of_relative_paths(tables: list[TableConfig]) -> None:
+    """Connections stored by an older version with a relative file path, with the fix."""
+    from sluice.config.paths import relative_paths
+    from sluice.config.repository import DESTINATIONS, SOURCES
+    from sluice.core.errors import SluiceError
+
+    repo = STATE.services().repo
+    used = {(SOURCES, t.source_name) for t in tables} | {
+        (DESTINATIONS, t.destination_name) for t in tables
+    }
+    for kind, name in sorted(used, key=lambda pair: (pair[0].label, str(pair[1]))):
+        if name is None:
+            continue
+        try:
+            record = repo.get_connection(kind, name)
+        except SluiceError:  # sealed with another key: `source list` says so
+            continue
+        for field, value in relative_paths(record.type, record.creds):
+            warn(
+                f"{kind.label} {name!r} has a relative {field} {value!r}, read from whatever "
+                f"directory a run starts in: fix with `sluice {kind.label} edit {name} "
+                f"--set {field}=/absolute/path/to/{os.path.basename(value)}`"
+            )

@@ -9,6 +9,7 @@ from typing import Any
 
 from sluice.config import validation as v
 from sluice.config.deceptive import refuse_deceptive
+from sluice.config.paths import make_absolute
 from sluice.config.records import ConnectionRecord, StageRecord, TableConfig
 from sluice.config.repository import (
     DESTINATIONS,
@@ -67,11 +68,21 @@ class Catalog:
 
     # ---- sources and destinations ---------------------------------------------------------
     def add_connection(
-        self, kind: ConnectionKind, name: str, type_name: str, creds_json: str
+        self,
+        kind: ConnectionKind,
+        name: str,
+        type_name: str,
+        creds_json: str,
+        notes: list[str] | None = None,
     ) -> ConnectionRecord:
+        """Store a connection; `notes` (when given) receives what was changed on the way in
+        (a relative file path made absolute), for the caller to show."""
         v.connection_name(name, kind.label)
         creds = registry.parse_creds_json(creds_json, role=kind.label, type_name=type_name)
         registry.validate_creds(type_name, creds, role=kind.label, resolve_env=False)
+        changed = make_absolute(type_name, creds)
+        if notes is not None:
+            notes += changed
         return self.repo.add_connection(kind, name, type_name, creds)
 
     def add_source(self, name: str, type_name: str, creds_json: str) -> ConnectionRecord:
@@ -88,6 +99,7 @@ class Catalog:
         type_name: str | None = None,
         creds_json: str | None = None,
         updates: dict[str, Any] | None = None,
+        notes: list[str] | None = None,
     ) -> ConnectionRecord:
         """Change a connection's type or creds, checked and sealed exactly as `add` does.
 
@@ -126,6 +138,9 @@ class Catalog:
             typed = getattr(model, field)
             if isinstance(typed, int | float):
                 creds[field] = typed
+        changed = make_absolute(new_type, creds)
+        if notes is not None:
+            notes += changed
         return self.repo.update_connection(kind, name, new_type, creds)
 
     def ping_connection(self, kind: ConnectionKind, name: str) -> str:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import field_validator
 
 from sluice.connectors.base import Creds
 
 
 class FileCreds(Creds):
-    """A database file; relative paths are from the working directory."""
+    """A database file; a relative path is made absolute when the connection is stored."""
 
+    path_fields: ClassVar[tuple[str, ...]] = ("path",)
     path: str
 
     @field_validator("path")

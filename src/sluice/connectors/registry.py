@@ -86,6 +86,15 @@ def _spec(type_name: str, role: str) -> ConnectorSpec:
     return spec
 
 
+def path_fields(type_name: str) -> tuple[str, ...]:
+    """The creds fields of a type that name a local file (none for an unknown type)."""
+    spec = _SPECS.get(type_name)
+    if spec is None:
+        return ()
+    model: type[Creds] = _load(spec.creds)
+    return model.path_fields
+
+
 def parse_creds_json(raw: str, *, role: str, type_name: str) -> dict[str, Any]:
     """Decode creds JSON without ever echoing its text (it may hold a password)."""
     try:
