@@ -58,6 +58,14 @@ def creds(pg_database: str) -> PostgresCreds:
     return PostgresCreds.model_validate({"url": pg_database})
 
 
+def paced(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches, a few milliseconds apart: on a busy machine the first COPY could
+    otherwise drain the stream before the helper connection's thread takes its first batch."""
+    for batch in batches:
+        yield batch
+        time.sleep(0.005)
+
+
 def rows_text(db: psycopg.Connection[Any], table: str) -> list[str]:
     return [row[0] for row in db.execute(f"SELECT t::text FROM {table} AS t ORDER BY 1")]
 
@@ -130,7 +138,8 @@ def test_a_copy_over_both_big_paths_arrives_exactly_once(
             run_id=1,
             primary_key=info.primary_key,
         )
-        result = sink.load(request, source.read(ReadRequest(TableRef("big"), batch_rows=1_000)))
+        batches = source.read(ReadRequest(TableRef("big"), batch_rows=1_000))
+        result = sink.load(request, paced(batches))
     finally:
         source.close()
         sink.close()

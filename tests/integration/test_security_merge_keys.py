@@ -58,7 +58,9 @@ def test_a_key_narrower_than_the_source_s_fails_and_correcting_it_rekeys_the_sin
         c.executemany("INSERT INTO orders VALUES (?, ?, ?)", [(3, 2, "x"), (5, 2, "y")])
     failed = sluice("run orders --json")
     assert failed.code == 1
-    error = sluice("runs show 2 --json", ok=True).json()["stages"][1]["error_message"]
+    shown_run = sluice("runs show 2 --json")
+    assert shown_run.code == 1, "runs show of a failed run exits 1"
+    error = shown_run.json()["stages"][1]["error_message"]
     assert error == (
         "extract: primary key (id) of orders is not unique in the source: 2 value(s) occur "
         "more than once in one read (id=3 (2 rows); id=5 (2 rows)), and a merge on it would "

@@ -57,7 +57,9 @@ def test_a_key_a_year_ahead_fails_the_run_naming_the_rows(
     )
     failed = sluice("run events --json")
     assert failed.code == 1
-    error = sluice("runs show 2 --json", ok=True).json()["error_message"]
+    shown_run = sluice("runs show 2 --json")
+    assert shown_run.code == 1, "runs show of a failed run exits 1"
+    error = shown_run.json()["error_message"]
     assert "incremental key 'updated_at' of events is more than 1h ahead of the clock" in error
     assert "in 1 row(s)" in error and "(id=7)" in error
     assert "nothing was published" in error and "--future-policy hold" in error

@@ -57,7 +57,9 @@ def run_hop(sluice: Sluice, hop: str) -> dict[str, Any]:
 
 
 def failed_stage(sluice: Sluice, run_id: int) -> dict[str, Any]:
-    shown = sluice(f"runs show {run_id} --json", ok=True).json()
+    shown_run = sluice(f"runs show {run_id} --json")
+    assert shown_run.code == 1, "runs show of a failed run exits 1"
+    shown = shown_run.json()
     return next(s for s in shown["stages"] if s["status"] == "failed")
 
 
