@@ -54,6 +54,7 @@ def describe_run(run: RunRecord, logs: list[StageLogRecord] | None = None) -> di
                 "time_taken": float(log.time_taken) if log.time_taken else None,
                 "started_at": log.started_at.isoformat() if log.started_at else None,
                 "error_message": log.error_message,
+                "attempts": log.attempts,  # tries, transient errors retried (as the API gives)
             }
             for log in logs
         ]
