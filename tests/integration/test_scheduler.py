@@ -20,6 +20,7 @@ from sluice.core.clock import utcnow
 from sluice.engine.services import Services
 from sluice.scheduler.daemon import InlineLauncher, Scheduler, SubprocessLauncher
 from tests.conftest import CHINOOK_SQLITE, PROJECT, Sluice
+from tests.processes import zombie_children
 
 TABLES = ("Genre", "Artist", "MediaType")
 
@@ -156,19 +157,6 @@ def test_status_shows_every_hop_with_its_next_due_time(configured: Sluice) -> No
     assert rows[("Artist", "dl_to_sink")]["next_due_at"] is None
     assert rows[("Artist", "source_to_dl")]["last_status"] is None
     assert "Genre" in configured("status", ok=True).out
-
-
-def zombie_children(pid: int) -> list[int]:
-    """Children of `pid` that exited and were not reaped (<defunct> in ps)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended while we looked
-            continue
-        if fields[0] == "Z" and int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def test_the_daemon_reaps_every_child_and_logs_each_run_end(

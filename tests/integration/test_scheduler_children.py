@@ -19,22 +19,10 @@ from sluice.core.clock import utcnow
 from sluice.engine.services import Services
 from sluice.scheduler.daemon import Scheduler, SubprocessLauncher
 from tests.conftest import PROJECT, Sluice
+from tests.processes import zombie_children
 
 TABLES = 10
 CYCLES = 3
-
-
-def zombie_children(pid: int) -> list[int]:
-    """Children of `pid` that exited and were not reaped (<defunct> in ps)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended while we looked
-            continue
-        if fields[0] == "Z" and int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def lingering_zombies(pid: int) -> set[int]:

@@ -71,6 +71,12 @@ def run_command(
         str | None, typer.Option("--pipeline", help="Stage template to use.")
     ] = None,
     as_json: JsonOpt = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Say what the run would read and load; move no data, start no run."
+        ),
+    ] = False,
 ) -> None:
     """Run a table's hop(s) now (triggered_by manual). Exit 0 only if the run succeeded."""
     from sluice.cli.interrupt import fail_interrupted, interrupts_as_keyboard
@@ -79,6 +85,18 @@ def run_command(
     from sluice.cli.progress import LiveRunView
 
     services = STATE.services()
+    if dry_run:
+        from sluice.stages.preview import preview_run
+
+        lines = preview_run(
+            services.repo, services.lake(), services.repo.get_table(source_tablename), hop
+        )
+        if as_json:
+            emit_json({"table": source_tablename, "hop": hop.value, "dry_run": lines})
+        else:
+            for line in lines:
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
+        return
     engine = _engine()
     run = engine.create(source_tablename, hop, TriggeredBy.MANUAL, pipeline)
     before = services.repo.get_table(source_tablename)
