@@ -50,6 +50,9 @@ _NUMERIC_TYPMOD = re.compile(r"numeric\((\d+),(-?\d+)\)")
 RETYPED_FROM_TEXT = frozenset(
     {"numeric", "interval", "inet", "cidr", "macaddr", "macaddr8", "timetz", "xml"}
 )
+# Declared types read as another type (the staged one here) and declared again as they were
+# in a PostgreSQL sink: PostgreSQL's own cast from the staged type gives back each value.
+REDECLARED_FROM = {"oid": "bigint", "money": "text"}
 
 
 def pg_type_of(field: pa.Field) -> str | None:
@@ -208,6 +211,9 @@ def source_column(raw: pa.Field, quoted: str) -> SourceColumn:
         return SourceColumn(f"{quoted}::numeric AS {quoted}", _numeric_field(raw))
     if isinstance(kind, pa.OpaqueType) and kind.type_name == "numeric":
         return SourceColumn(quoted, _numeric_field(raw))
+    if pg_type_of(raw) == "oid":
+        # Unsigned 32-bit: the driver's int32 turns 4000000000 into -294967296.
+        return SourceColumn(f"{quoted}::bigint AS {quoted}", raw.with_type(pa.int64()))
     if _needs_text(kind):
         return SourceColumn(f"{quoted}::text AS {quoted}", raw.with_type(pa.string()))
     return SourceColumn(quoted, raw)
@@ -316,6 +322,8 @@ def sink_column(
         # the shared INSERT ... SELECT steps do not write.
         return SinkColumn(field.name, wire, enum_type, enum_type)
     exact = declared_type_of(field)
+    if exact is not None and REDECLARED_FROM.get(exact) == staged:
+        declared = exact
     if staged in ("text", "text[]") and exact and _EXACT_TEXT_TYPE.match(exact):
         return SinkColumn(field.name, wire, staged, exact, direct=True)
     return SinkColumn(field.name, wire, staged, declared)
