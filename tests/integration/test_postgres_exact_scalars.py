@@ -67,3 +67,36 @@ def test_oid_and_money_keep_type_and_value(
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         got = connection.execute("SELECT id, o, m FROM scalars ORDER BY id").fetchall()
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("declared", "value"),
+    [
+        ("timestamp", "infinity"),
+        ("timestamp", "-infinity"),
+        ("timestamptz", "infinity"),
+        ("date", "-infinity"),
+        ("date", "infinity"),
+    ],
+)
+def test_an_infinity_fails_hop_1_naming_the_column_before_anything_is_published(
+    sluice: Sluice, pg_database: str, pg_target: str, declared: str, value: str
+) -> None:
+    execute(
+        pg_database,
+        f"CREATE TABLE times (id int PRIMARY KEY, at {declared});"
+        f"INSERT INTO times VALUES (1, '2024-05-01'), (2, NULL), (3, '{value}')",
+    )
+    sluice("init", ok=True)
+    sluice(f"source add src --type postgres --creds '{json.dumps({'url': pg_database})}'", ok=True)
+    sluice(
+        f"destination add pg --type postgres --creds '{json.dumps({'url': pg_target})}'", ok=True
+    )
+    sluice("table add times --source src --destination pg --primary-key id", ok=True)
+    failed = sluice("run times")
+    assert failed.code == 1
+    [line] = failed.err.strip().splitlines()
+    assert f"column 'at' ({declared.replace('timestamptz', 'timestamp with time zone')}" in line
+    assert "holds 'infinity' or '-infinity'" in line and "nothing was published" in line
+    assert "CASE WHEN isfinite(at) THEN at END AS at" in line
+    assert sluice("lake ls times --json", ok=True).json() == []

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sluice.core.errors import TerminalError
 
@@ -251,7 +252,36 @@ def conform(raw: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
                 f"column {field.name!r} holds a value that {field.type} cannot hold exactly "
                 f"(a numeric NaN or Infinity?): {exc}; cast the column in a view to read it"
             ) from exc
+    for array, field in zip(arrays, schema, strict=True):
+        _refuse_infinities(array, field)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+# PostgreSQL's earliest date and timestamp (4713 BC, Julian day 0) since 1970. The driver
+# shifts the server's infinity markers (the largest and smallest integers) to the Unix epoch
+# and they wrap round to far below these: a value there can only be 'infinity' or '-infinity'.
+_EARLIEST_DAY = -2_440_588
+_EARLIEST_MICROSECOND = _EARLIEST_DAY * 86_400_000_000
+
+
+def _refuse_infinities(array: pa.Array, field: pa.Field) -> None:
+    kind = field.type
+    if pa.types.is_timestamp(kind) and kind.unit == "us":
+        earliest, ints = _EARLIEST_MICROSECOND, array.view(pa.int64())
+    elif pa.types.is_date32(kind):
+        earliest, ints = _EARLIEST_DAY, array.view(pa.int32())
+    else:
+        return
+    lowest = pc.min(ints)
+    if lowest.is_valid and lowest.as_py() < earliest:
+        declared = declared_type_of(field) or pg_type_of(field) or str(kind)
+        name = field.name
+        raise TerminalError(
+            f"column {name!r} ({declared}) holds 'infinity' or '-infinity', which sluice "
+            "cannot carry exactly yet; nothing was published and the watermark did not move: "
+            f"read the table through a view that maps them (e.g. CASE WHEN isfinite({name}) "
+            f"THEN {name} END AS {name}), or leave those rows out"
+        )
 
 
 # ---- writing ---------------------------------------------------------------------------
