@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from tests.conftest import Sluice
-from tests.integration.test_postgres_pipeline import execute, rows_text
+from tests.integration.test_postgres_pipeline import column_types, execute, rows_text
 
 pytestmark = pytest.mark.postgres
 
@@ -26,16 +26,6 @@ INSERT INTO scalars VALUES
   (1, 4000000000, '12.34'), (2, 0, '-0.01'), (3, 4294967295, '-92233720368547758.08'),
   (4, 2147483648, '92233720368547758.07'), (5, NULL, NULL);
 """
-
-
-def declared_types(url: str, table: str) -> dict[str, str]:
-    with psycopg.connect(url) as connection:
-        rows = connection.execute(
-            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-            (table,),
-        ).fetchall()
-    return {str(name): str(kind) for name, kind in rows}
 
 
 def test_oid_and_money_keep_type_and_value(
@@ -55,7 +45,7 @@ def test_oid_and_money_keep_type_and_value(
     sluice("table add scalars --source src --destination pg --primary-key id", ok=True)
     sluice("run scalars", ok=True)
 
-    assert declared_types(pg_target, "scalars") == {"id": "integer", "o": "oid", "m": "money"}
+    assert column_types(pg_target, "scalars") == {"id": "integer", "o": "oid", "m": "money"}
     assert rows_text(pg_target, "scalars", "id") == rows_text(pg_database, "scalars", "id")
 
     sluice("table edit scalars --destination wh", ok=True)
