@@ -90,7 +90,11 @@ def test_creds_can_come_from_a_file(configured: Sluice, workdir: Path) -> None:
 
 
 def test_source_test_reports_a_missing_file(configured: Sluice) -> None:
-    configured('source add gone --type sqlite --creds \'{"path": "/nonexistent/x.db"}\'', ok=True)
+    add = 'source add gone --type sqlite --creds \'{"path": "/nonexistent/x.db"}\''
+    refused = configured(add)
+    assert refused.code == 3 and "/nonexistent/x.db does not exist" in refused.err
+    assert "--no-check" in refused.err
+    configured(add, "--no-check", ok=True)
     result = configured("source test gone")
     assert result.code == 1
     assert "does not exist" in result.err
@@ -135,7 +139,7 @@ def test_human_listings_render(configured: Sluice) -> None:
 
 def test_runs_filters(configured: Sluice) -> None:
     configured("run Genre", ok=True)
-    configured("table add Nope --source chinook --destination wh", ok=True)
+    configured("table add Nope --source chinook --destination wh --no-check", ok=True)
     configured("run Nope")
     assert [r["id"] for r in configured("runs --json", ok=True).json()] == [2, 1]
     assert [r["id"] for r in configured("runs --status failed --json", ok=True).json()] == [2]
@@ -237,9 +241,9 @@ def test_table_add_and_edit_take_the_same_options(configured: Sluice) -> None:
 
 
 def test_two_tables_cannot_load_into_one_sink_table(configured: Sluice, workdir: Path) -> None:
-    configured("table add sales.orders --source chinook --destination wh", ok=True)
+    configured("table add sales.orders --source chinook --destination wh --no-check", ok=True)
     # The default sink name drops the schema: archive.orders would load into orders too.
-    refused = configured("table add archive.orders --source chinook --destination wh")
+    refused = configured("table add archive.orders --source chinook --destination wh --no-check")
     assert refused.code == 5
     assert refused.err.strip() == (
         "error: table 'sales.orders' loads into sink table 'orders' of destination 'wh' "
@@ -258,6 +262,7 @@ def test_two_tables_cannot_load_into_one_sink_table(configured: Sluice, workdir:
     assert configured("table show Genre --json", ok=True).json()["sink_tablename"] == "Genre"
     configured(
         "table add archive.orders --source chinook --destination wh --sink-table archive_orders",
+        "--no-check",
         ok=True,
     )
     configured("table edit Genre --sink-table other.orders", ok=True)  # another schema

@@ -303,7 +303,7 @@ def test_a_failed_full_load_leaves_the_live_table_intact(
 def test_a_missing_source_table_fails_the_run_with_its_message(
     setup: Sluice, workdir: Path
 ) -> None:
-    setup("table add nosuch --source shop --destination wh", ok=True)
+    setup("table add nosuch --source shop --destination wh --no-check", ok=True)
     result = setup("run nosuch")
     assert result.code == 1
     assert "table 'nosuch' does not exist" in result.err

@@ -324,7 +324,9 @@ def test_the_sink_password_never_shows(sluice: Sluice, pg_database: str, workdir
     creds = json.dumps(
         {"host": "127.0.0.1", "port": 1, "user": "postgres", "password": secret, "database": "x"}
     )
-    added = sluice(f"destination add bad --type postgres --creds '{creds}' --json", ok=True)
+    refused = sluice(f"destination add bad --type postgres --creds '{creds}' --json")
+    assert refused.code == 3 and "did not answer" in refused.err and secret not in refused.err
+    added = sluice(f"destination add bad --type postgres --creds '{creds}' --json --no-check")
     for command in (
         "destination list",
         "destination list --json",
@@ -337,7 +339,7 @@ def test_the_sink_password_never_shows(sluice: Sluice, pg_database: str, workdir
     assert tested.code == 1 and secret not in tested.err + tested.out
     sluice(f"source add src --type postgres --creds '{json.dumps({'url': pg_database})}'", ok=True)
     execute(pg_database, "CREATE TABLE t (id int PRIMARY KEY)")
-    sluice("table add t --source src --destination bad", ok=True)
+    sluice("table add t --source src --destination bad --no-check", ok=True)
     failed = sluice("run t")
     assert failed.code == 1
     shown = sluice("runs show 1 --json")

@@ -17,7 +17,11 @@ def test_a_relative_path_is_stored_absolute_and_said(sluice: Sluice, workdir: Pa
     assert f"path 'chinook.db' stored as '{workdir / 'chinook.db'}'" in added.err
     shown = sluice("source show src --json", ok=True).json()
     assert shown["creds"]["path"] == str(workdir / "chinook.db")
-    sluice('destination add wh --type duckdb --creds \'{"path": "/abs/wh.duckdb"}\'', ok=True)
+    sluice(
+        'destination add wh --type duckdb --creds \'{"path": "/abs/wh.duckdb"}\' --no-check',
+        ok=True,
+    )
+    (workdir / "out").mkdir()
     edited = sluice("destination edit wh --set path=out/wh.duckdb", ok=True)
     assert f"stored as '{workdir / 'out/wh.duckdb'}'" in edited.err
     assert sluice("destination show wh --json", ok=True).json()["creds"]["path"] == str(

@@ -202,7 +202,7 @@ def test_a_failing_run_ends_with_its_error_in_the_log(
     empty = workdir / "empty.db"
     sqlite3.connect(empty).close()  # a source where the table is missing
     configured(f'source add empty --type sqlite --creds \'{{"path": "{empty}"}}\'', ok=True)
-    configured("table edit Genre --source empty", ok=True)
+    configured("table edit Genre --source empty --no-check", ok=True)
     launcher = SubprocessLauncher(services.config_url)
     scheduler = Scheduler(services, launcher)
     with caplog.at_level("INFO", logger="sluice.scheduler"):

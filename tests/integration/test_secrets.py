@@ -23,7 +23,7 @@ def test_init_creates_a_private_key_file_and_creds_are_sealed(
     key_file = workdir / "databases/config_db/data/secret.key"
     assert f"secret key created: {key_file}" in result.out
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    sluice(f"source add pg --type postgres --creds '{json.dumps(PG_CREDS)}'", ok=True)
+    sluice(f"source add pg --type postgres --creds '{json.dumps(PG_CREDS)}' --no-check", ok=True)
     sluice("init", ok=True)  # a second init keeps the key
     database = workdir / "databases/config_db/data/config.db"
     sluice('destination add wh --type duckdb --creds \'{"path": "wh.duckdb"}\'', ok=True)
@@ -38,10 +38,12 @@ def test_init_creates_a_private_key_file_and_creds_are_sealed(
 
 def test_a_secret_never_appears_in_any_output(sluice: Sluice, workdir: Path) -> None:
     sluice("init", ok=True)
-    sluice(f"source add pg --type postgres --creds '{json.dumps(PG_CREDS)}'", ok=True)
+    sluice(f"source add pg --type postgres --creds '{json.dumps(PG_CREDS)}' --no-check", ok=True)
     url_creds = {"url": f"postgresql://app:{SECRET}@127.0.0.1:1/shop"}
-    sluice(f"destination add pgd --type postgres --creds '{json.dumps(url_creds)}'", ok=True)
-    sluice("table add orders --source pg --destination pgd", ok=True)
+    sluice(
+        f"destination add pgd --type postgres --creds '{json.dumps(url_creds)}' --no-check", ok=True
+    )
+    sluice("table add orders --source pg --destination pgd --no-check", ok=True)
     outputs = [
         sluice(command)
         for command in (
@@ -74,7 +76,7 @@ def test_env_references_keep_the_secret_out_of_the_database(
 ) -> None:
     sluice("init", ok=True)
     creds = {**PG_CREDS, "password": {"env": "SHOP_PG_PASSWORD"}}
-    sluice(f"source add pg --type postgres --creds '{json.dumps(creds)}'", ok=True)
+    sluice(f"source add pg --type postgres --creds '{json.dumps(creds)}' --no-check", ok=True)
     sluice('destination add wh --type duckdb --creds \'{"path": "wh.duckdb"}\'', ok=True)
     shown = sluice("source show pg --json", ok=True).json()
     assert shown["creds"]["password"] == {"env": "SHOP_PG_PASSWORD"}
@@ -91,7 +93,7 @@ def test_the_wrong_key_is_a_clear_error(
     sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sluice("init", ok=True)
-    sluice(f"source add pg --type postgres --creds '{json.dumps(PG_CREDS)}'", ok=True)
+    sluice(f"source add pg --type postgres --creds '{json.dumps(PG_CREDS)}' --no-check", ok=True)
     monkeypatch.setenv("SLUICE_SECRET_KEY", "A" * 43 + "=")
     result = sluice("source show pg")
     assert result.code == 3
@@ -121,10 +123,10 @@ def test_lake_option_secrets_are_scrubbed_from_run_errors(
         "secret_access_key": SECRET,
     }
     sluice(f"init --lake s3://lake/x --lake-options '{json.dumps(options)}'", ok=True)
-    sluice('source add src --type sqlite --creds \'{"path": "src.db"}\'', ok=True)
+    sluice('source add src --type sqlite --creds \'{"path": "src.db"}\' --no-check', ok=True)
     sluice('destination add wh --type duckdb --creds \'{"path": "wh.duckdb"}\'', ok=True)
     sluice("stages add --pipeline leaky --order 1 --type test_leak_secret --name Leak", ok=True)
-    sluice("table add t --source src --destination wh --pipeline leaky", ok=True)
+    sluice("table add t --source src --destination wh --pipeline leaky --no-check", ok=True)
 
     outputs = [sluice("run t --hop source_to_dl --json"), sluice("runs show 1 --json")]
 
@@ -149,7 +151,7 @@ def test_an_unreadable_key_file_is_a_config_error_naming_it(
     assert result.err.startswith(f"error: cannot create the secret key file {key_file}")
     key_file.rmdir()
     sluice("init", ok=True)
-    sluice(f"source add pg --type postgres --creds '{json.dumps(PG_CREDS)}'", ok=True)
+    sluice(f"source add pg --type postgres --creds '{json.dumps(PG_CREDS)}' --no-check", ok=True)
     key_file.unlink()
     key_file.mkdir()
     shown = sluice("source show pg")

@@ -34,7 +34,7 @@ def keyed(sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     """A config database whose creds and lake options are sealed with a key file."""
     monkeypatch.delenv("SLUICE_SECRET_KEY")
     sluice(f"init --lake s3://lake/x --lake-options '{json.dumps(S3)}'", ok=True)
-    sluice(f"source add pg --type postgres --creds '{json.dumps(PG)}'", ok=True)
+    sluice(f"source add pg --type postgres --creds '{json.dumps(PG)}' --no-check", ok=True)
     sluice('destination add wh --type duckdb --creds \'{"path": "wh.duckdb"}\'', ok=True)
     yield sluice
 
@@ -91,7 +91,7 @@ def test_creds_sealed_with_another_key_are_marked_not_fatal(
     keyed: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLUICE_SECRET_KEY", OTHER_KEY)  # not the key they were sealed with
-    keyed('source add lite --type sqlite --creds \'{"path": "x.db"}\'', ok=True)
+    keyed('source add lite --type sqlite --creds \'{"path": "x.db"}\' --no-check', ok=True)
     listed = {r["name"]: r for r in keyed("source list --json", ok=True).json()}
     assert listed["lite"]["creds"] == {"path": str(workdir / "x.db")}  # stored absolute
     assert "unreadable" not in listed["lite"]
@@ -114,7 +114,7 @@ def test_creds_sealed_with_another_key_are_marked_not_fatal(
     assert answer.status_code == 200
     assert {r["name"]: r["creds"] is None for r in answer.json()} == {"lite": False, "pg": True}
     # The fix the message names: enter the creds again; or remove the connection.
-    keyed(f"source edit pg --creds '{json.dumps(PG)}'", ok=True)
+    keyed(f"source edit pg --creds '{json.dumps(PG)}' --no-check", ok=True)
     assert keyed("source show pg --json", ok=True).json()["creds"]["password"] == "***"
     keyed('destination add gone --type duckdb --creds \'{"path": "g"}\'', ok=True)
     monkeypatch.setenv("SLUICE_SECRET_KEY", "A" * 43 + "=")
@@ -146,7 +146,7 @@ def test_rotate_changes_nothing_when_a_value_is_sealed_with_another_key(
 ) -> None:
     key = KEY.read_text()
     monkeypatch.setenv("SLUICE_SECRET_KEY", OTHER_KEY)
-    keyed('source add lite --type sqlite --creds \'{"path": "x.db"}\'', ok=True)
+    keyed('source add lite --type sqlite --creds \'{"path": "x.db"}\' --no-check', ok=True)
     monkeypatch.delenv("SLUICE_SECRET_KEY")
     before = sealed_values()
     refused = keyed("key rotate")
@@ -161,7 +161,7 @@ def test_rotate_with_the_key_in_the_environment_leaves_the_new_key_in_a_file(
     sluice: Sluice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sluice("init", ok=True)
-    sluice(f"source add pg --type postgres --creds '{json.dumps(PG)}'", ok=True)
+    sluice(f"source add pg --type postgres --creds '{json.dumps(PG)}' --no-check", ok=True)
     result = sluice("key rotate", ok=True)
     pending = KEY.absolute().with_name("secret.key.new")
     assert f"the new key is in {pending}: set SLUICE_SECRET_KEY to its contents" in result.out

@@ -83,8 +83,8 @@ def test_names_with_bidirectional_or_invisible_characters_are_refused(
     sluice: Sluice, command: str, character: str
 ) -> None:
     sluice("init", ok=True)
-    sluice('destination add wh --type sqlite --creds \'{"path": "w"}\'', ok=True)
-    sluice('source add chinook --type sqlite --creds \'{"path": "c"}\'', ok=True)
+    sluice('destination add wh --type sqlite --creds \'{"path": "w"}\' --no-check', ok=True)
+    sluice('source add chinook --type sqlite --creds \'{"path": "c"}\' --no-check', ok=True)
     result = sluice(command)
     assert result.code == 3
     [line] = result.err.strip().splitlines()

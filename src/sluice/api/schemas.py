@@ -46,6 +46,11 @@ class ConnectionIn(Body):
         description='Connection details as a JSON object; a value {"env": "NAME"} is read from '
         "the environment when a connection opens. Never returned: responses mask secrets."
     )
+    check: bool = Field(
+        default=True,
+        description="Connect first and refuse what does not answer; false stores it "
+        "unchecked (offline setup).",
+    )
 
 
 class ConnectionEdit(Body):
@@ -61,6 +66,11 @@ class ConnectionEdit(Body):
         default=None,
         description="Single creds fields to change, the others kept (a rotated password). "
         "Applied after creds when both are given.",
+    )
+    check: bool = Field(
+        default=True,
+        description="Connect first and refuse what does not answer; false stores it "
+        "unchecked (offline setup).",
     )
 
 
@@ -94,10 +104,14 @@ class TableOptions(Body):
     )
     load: str | None = Field(default=None, description="Hop 1 load type: full | incremental.")
     key: str | None = Field(default=None, description="Hop 1 incremental key column.")
-    every: Int32 | None = Field(default=None, description="Hop 1 interval, minutes.")
+    every: Int32 | str | None = Field(
+        default=None, description="Hop 1 interval: minutes, or 15m, 1h, 1d."
+    )
     sink_load: str | None = Field(default=None, description="Hop 2: full | incremental.")
     sink_key: str | None = Field(default=None, description="Hop 2 key (default: lake batch).")
-    sink_every: Int32 | None = Field(default=None, description="Hop 2 interval, minutes.")
+    sink_every: Int32 | str | None = Field(
+        default=None, description="Hop 2 interval: minutes, or 15m, 1h, 1d."
+    )
     primary_key: list[str] | None = Field(default=None, description="Columns to merge on.")
     pipeline: str | None = Field(default=None, description="Stage template name.")
     lookback: str | None = Field(default=None, description="Hop 1 look-back: 15m, 2h, 100.")
@@ -129,6 +143,12 @@ class TableIn(TableOptions):
     source_tablename: str = Field(description="Table in the source, e.g. sales.Orders.")
     source: str = Field(description="Source connection name.")
     destination: str = Field(description="Destination connection name.")
+    check: bool = Field(
+        default=True,
+        description="Look at the source table, the columns named and the destination first "
+        "and refuse what is not there (with the names that look alike); false stores it "
+        "unchecked (offline setup).",
+    )
 
 
 class TableEdit(TableOptions):
@@ -136,6 +156,12 @@ class TableEdit(TableOptions):
 
     source: str | None = None
     destination: str | None = None
+    check: bool = Field(
+        default=True,
+        description="Look at the source table, the columns named and the destination first "
+        "and refuse what is not there (with the names that look alike); false stores it "
+        "unchecked (offline setup).",
+    )
 
 
 class HopIn(Body):

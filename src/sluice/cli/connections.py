@@ -5,12 +5,16 @@ from typing import Annotated, Any
 
 import typer
 
-from sluice.cli.output import console, emit_json, table, warn
+from sluice.cli.output import checked, console, emit_json, table, warn
 from sluice.cli.state import STATE
 from sluice.connectors import registry
 from sluice.core.errors import ConfigError
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+NoCheckOpt = Annotated[
+    bool,
+    typer.Option("--no-check", help="Store without connecting first (setting up offline)."),
+]
 
 
 def _catalog(label: str) -> tuple[Any, Any]:
@@ -90,12 +94,17 @@ def connection_app(label: str) -> typer.Typer:
         name: Annotated[str, typer.Argument(help=f"A unique name for the {label}.")],
         type_name: Annotated[str, typer.Option("--type", help=f"One of: {', '.join(types)}.")],
         creds: Annotated[str, typer.Option("--creds", help="JSON object, or @FILE.")],
+        no_check: NoCheckOpt = False,
         as_json: JsonOpt = False,
     ) -> None:
-        """Add a {label}."""
+        """Add a {label}; it must answer first unless --no-check."""
         catalog, kind = _catalog(label)
         notes: list[str] = []
-        record = catalog.add_connection(kind, name, type_name, read_creds(creds), notes)
+        found: list[str] = []
+        record = catalog.add_connection(
+            kind, name, type_name, read_creds(creds), notes, check=not no_check, found=found
+        )
+        checked(found)
         shown = catalog.describe_connection(kind, record)
         if as_json:
             emit_json(shown)
@@ -125,11 +134,14 @@ def connection_app(label: str) -> typer.Typer:
             str | None,
             typer.Option("--type", help=f"New type, only while no table uses the {label}."),
         ] = None,
+        no_check: NoCheckOpt = False,
         as_json: JsonOpt = False,
     ) -> None:
-        """Change a {label}'s creds or type; its name, id and tables stay."""
+        """Change a {label}'s creds or type (it must answer first unless --no-check); its
+        name, id and tables stay."""
         catalog, kind = _catalog(label)
         notes: list[str] = []
+        found: list[str] = []
         record = catalog.edit_connection(
             kind,
             name,
@@ -137,7 +149,10 @@ def connection_app(label: str) -> typer.Typer:
             creds_json=None if creds is None else read_creds(creds),
             updates=parse_updates(updates or []),
             notes=notes,
+            check=not no_check,
+            found=found,
         )
+        checked(found)
         if as_json:
             emit_json(catalog.describe_connection(kind, record))
         else:

@@ -49,6 +49,12 @@ def warn(message: str) -> None:
     errors.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
+def checked(lines: list[str]) -> None:
+    """What an add/edit check found, on stderr, so --json output stays as it is."""
+    for line in lines:
+        errors.print(f"[green]checked:[/] {line}", highlight=False, soft_wrap=True)
+
+
 def hop_option(value: str) -> HopChoice:
     """`--hop` parsed: a wrong value is a usage error (exit 2) in one line, not a framed box."""
     from sluice.config.validation import hop_choice

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from sluice.cli.output import console, emit_json, hop_option, table, warn, when
+from sluice.cli.output import checked, console, emit_json, hop_option, table, warn, when
 from sluice.cli.state import STATE
 from sluice.core.future import DEFAULT_TOLERANCE
 from sluice.core.models import Hop
@@ -118,6 +118,13 @@ _TABLE_OPTIONS: tuple[tuple[str, Any], ...] = (
         ],
     ),
 )
+NoCheckOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-check",
+        help="Store without looking at the source table, its columns and the destination.",
+    ),
+]
 HopOpt = Annotated[
     str, typer.Option("--hop", help="Which hop: source_to_dl, dl_to_sink or all (default).")
 ]
@@ -198,12 +205,16 @@ def add(
     ],
     source: Annotated[str, typer.Option("--source", help=SOURCE_HELP)],
     destination: Annotated[str, typer.Option("--destination", help=DESTINATION_HELP)],
+    no_check: NoCheckOpt = False,
     as_json: JsonOpt = False,
     **options: Any,
 ) -> None:
-    """Configure a table for replication."""
+    """Configure a table for replication (its source table, named columns and destination
+    are checked first unless --no-check)."""
     changes = _changes({**options, "source": source, "destination": destination})
-    config = _catalog().add_table(source_tablename, changes)
+    found: list[str] = []
+    config = _catalog().add_table(source_tablename, changes, check=not no_check, found=found)
+    checked(found)
     if as_json:
         emit_json(describe(config))
     else:
@@ -216,12 +227,16 @@ def edit(
     source_tablename: str,
     source: Annotated[str | None, typer.Option("--source", help=SOURCE_HELP)] = None,
     destination: Annotated[str | None, typer.Option("--destination", help=DESTINATION_HELP)] = None,
+    no_check: NoCheckOpt = False,
     as_json: JsonOpt = False,
     **options: Any,
 ) -> None:
-    """Change a table's settings (only the options given; '' clears a text option)."""
+    """Change a table's settings (only the options given; '' clears a text option). A new
+    source, column or destination is checked first unless --no-check."""
     changes = _changes({**options, "source": source, "destination": destination})
-    config = _catalog().edit_table(source_tablename, changes)
+    found: list[str] = []
+    config = _catalog().edit_table(source_tablename, changes, check=not no_check, found=found)
+    checked(found)
     if as_json:
         emit_json(describe(config))
     else:

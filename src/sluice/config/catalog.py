@@ -10,6 +10,7 @@ from typing import Any
 from sluice.config import validation as v
 from sluice.config.deceptive import refuse_deceptive
 from sluice.config.paths import make_absolute
+from sluice.config.probe import TableProbe, probe_connection, probe_table
 from sluice.config.records import ConnectionRecord, StageRecord, TableConfig
 from sluice.config.repository import (
     DESTINATIONS,
@@ -74,16 +75,32 @@ class Catalog:
         type_name: str,
         creds_json: str,
         notes: list[str] | None = None,
+        *,
+        check: bool = False,
+        found: list[str] | None = None,
     ) -> ConnectionRecord:
         """Store a connection; `notes` (when given) receives what was changed on the way in
-        (a relative file path made absolute), for the caller to show."""
+        (a relative file path made absolute), for the caller to show. With `check`, the
+        connection must answer first, and `found` receives what answered."""
         v.connection_name(name, kind.label)
         creds = registry.parse_creds_json(creds_json, role=kind.label, type_name=type_name)
         registry.validate_creds(type_name, creds, role=kind.label, resolve_env=False)
         changed = make_absolute(type_name, creds)
         if notes is not None:
             notes += changed
+        if check and not self._taken(kind, name):
+            answer = probe_connection(kind.label, name, type_name, creds)
+            if found is not None:
+                found.append(answer)
         return self.repo.add_connection(kind, name, type_name, creds)
+
+    def _taken(self, kind: ConnectionKind, name: str) -> bool:
+        """A name in use: its own error then comes first, not a slow connection attempt."""
+        try:
+            self.repo.get_connection(kind, name, sealed_ok=True)
+        except NotFoundError:
+            return False
+        return True
 
     def add_source(self, name: str, type_name: str, creds_json: str) -> ConnectionRecord:
         return self.add_connection(SOURCES, name, type_name, creds_json)
@@ -100,6 +117,8 @@ class Catalog:
         creds_json: str | None = None,
         updates: dict[str, Any] | None = None,
         notes: list[str] | None = None,
+        check: bool = False,
+        found: list[str] | None = None,
     ) -> ConnectionRecord:
         """Change a connection's type or creds, checked and sealed exactly as `add` does.
 
@@ -141,6 +160,10 @@ class Catalog:
         changed = make_absolute(new_type, creds)
         if notes is not None:
             notes += changed
+        if check:
+            answer = probe_connection(kind.label, name, new_type, creds)
+            if found is not None:
+                found.append(answer)
         return self.repo.update_connection(kind, name, new_type, creds)
 
     def ping_connection(self, kind: ConnectionKind, name: str) -> str:
@@ -180,19 +203,111 @@ class Catalog:
         return shown
 
     # ---- tables ---------------------------------------------------------------------------
-    def add_table(self, source_tablename: str, changes: TableChanges) -> TableConfig:
+    def add_table(
+        self,
+        source_tablename: str,
+        changes: TableChanges,
+        *,
+        check: bool = False,
+        found: list[str] | None = None,
+    ) -> TableConfig:
+        """Store a table; with `check`, its source table, named columns and destination are
+        looked at first, and `found` receives what was found."""
         v.table_name(source_tablename, "source table name")
         if not changes.source:
             raise ConfigError("a table needs a source: give --source NAME")
         if not changes.destination:
             raise ConfigError("a table needs a destination: give --destination NAME")
         values = self._values(source_tablename, changes, current=None)
+        if check:
+            lines = probe_table(self._probe(values, None, source=True, destination=True))
+            if found is not None:
+                found += lines
         return self.repo.add_table(values)
 
-    def edit_table(self, name: str, changes: TableChanges) -> TableConfig:
+    def edit_table(
+        self,
+        name: str,
+        changes: TableChanges,
+        *,
+        check: bool = False,
+        found: list[str] | None = None,
+    ) -> TableConfig:
+        """Change a table; with `check`, what the change names is looked at first: the source
+        table and its named columns when a column or the source changes, the destination
+        when it changes."""
         current = self.repo.get_table(name)
         values = self._values(name, changes, current=current)
+        names_columns = any(
+            given is not None
+            for given in (
+                changes.source,
+                changes.key,
+                changes.sink_key,
+                changes.primary_key,
+                changes.null_key_fallback,
+            )
+        )
+        if check and (names_columns or changes.destination is not None):
+            probe = self._probe(
+                values, current, source=names_columns, destination=changes.destination is not None
+            )
+            lines = probe_table(probe)
+            if found is not None:
+                found += lines
         return self.repo.update_table(name, values)
+
+    def _probe(
+        self,
+        values: dict[str, Any],
+        current: TableConfig | None,
+        *,
+        source: bool,
+        destination: bool,
+    ) -> TableProbe:
+        """What a check of the table about to be stored looks at, from its merged settings."""
+
+        source_name = values.get("source_name", current and current.source_name)
+        source_record = self.repo.get_connection(SOURCES, source_name)
+        columns: list[tuple[str, str]] = []
+        if source:
+            primary_key = values.get("primary_key", current and ",".join(current.primary_key))
+            pk_columns = (primary_key or "").split(",")
+            columns += [(c, "primary key (--primary-key)") for c in pk_columns if c]
+            for column, old, role in (
+                (
+                    "source_to_dl_incremental_key",
+                    current and current.source_to_dl.incremental_key,
+                    "incremental key (--key)",
+                ),
+                (
+                    "source_to_dl_null_key_fallback",
+                    current and current.null_key_fallback,
+                    "NULL-key fallback (--null-key-fallback)",
+                ),
+                (
+                    "dl_to_sink_incremental_key",
+                    current and current.dl_to_sink.incremental_key,
+                    "hop 2 key (--sink-key)",
+                ),
+            ):
+                if value := values.get(column, old):
+                    columns.append((value, role))
+        target = None
+        if destination:
+            record = self.repo.get_connection(
+                DESTINATIONS, values.get("destination_name", current and current.destination_name)
+            )
+            target = (record.name, record.type, record.creds)
+        return TableProbe(
+            source_type=source_record.type,
+            source_creds=source_record.creds,
+            source_name=source_record.name,
+            source_tablename=values.get("source_tablename", current and current.source_tablename),
+            columns=tuple(columns),
+            look_at_source=source,
+            destination=target,
+        )
 
     def set_active(self, name: str, hop: HopChoice, active: bool) -> TableConfig:
         self.repo.get_table(name)

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sluice.config.probe import missing_columns
 from sluice.connectors.base import ReadRequest
 from sluice.core.clock import utcnow
 from sluice.core.errors import ConfigError, TerminalError
@@ -39,17 +40,13 @@ class CheckSource(StageType):
             info = source.check(ctx.source_ref, count_rows=False)
         finally:
             source.close()
-        names = set(info.schema.names)
         hop = ctx.table.source_to_dl
         wanted = [(c, "primary key column") for c in ctx.table.primary_key]
         if hop.load_type is LoadType.INCREMENTAL and hop.incremental_key:
             wanted.append((hop.incremental_key, "incremental key"))
-        for column, role in wanted:
-            if column not in names:
-                raise TerminalError(
-                    f"{role} {column!r} is not a column of {ctx.source_ref}; its columns are "
-                    + ", ".join(info.schema.names)
-                )
+        problem = missing_columns(wanted, list(info.schema.names), str(ctx.source_ref))
+        if problem is not None:
+            raise TerminalError(problem)
         return StageResult(rows=0)
 
 

@@ -45,7 +45,9 @@ def connection_router(kind: ConnectionKind, path: str) -> APIRouter:
     )
     def add(body: ConnectionIn, ctx: Ctx) -> Connection:
         # The shared layer takes creds as JSON text, as the CLI's --creds does.
-        record = ctx.catalog.add_connection(kind, body.name, body.type, json.dumps(body.creds))
+        record = ctx.catalog.add_connection(
+            kind, body.name, body.type, json.dumps(body.creds), check=body.check
+        )
         return _shown(ctx, kind, record)
 
     @router.get(
@@ -76,6 +78,7 @@ def connection_router(kind: ConnectionKind, path: str) -> APIRouter:
             type_name=body.type,
             creds_json=None if body.creds is None else json.dumps(body.creds),
             updates=body.set,
+            check=body.check,
         )
         return _shown(ctx, kind, record)
 

@@ -82,7 +82,7 @@ def list_tables(ctx: Ctx) -> list[Table]:
 )
 def add_table(body: TableIn, ctx: Ctx) -> Table:
     changes = _changes(body, source=body.source, destination=body.destination)
-    return view(ctx, ctx.catalog.add_table(body.source_tablename, changes))
+    return view(ctx, ctx.catalog.add_table(body.source_tablename, changes, check=body.check))
 
 
 @router.get(
@@ -107,7 +107,7 @@ def get_table(source_tablename: str, ctx: Ctx) -> Table:
 )
 def edit_table(source_tablename: str, body: TableEdit, ctx: Ctx) -> Table:
     changes = _changes(body, source=body.source, destination=body.destination)
-    return view(ctx, ctx.catalog.edit_table(source_tablename, changes))
+    return view(ctx, ctx.catalog.edit_table(source_tablename, changes, check=body.check))
 
 
 @router.delete(

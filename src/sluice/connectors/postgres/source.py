@@ -27,6 +27,7 @@ from sluice.connectors.postgres.types import (
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import StageError, TerminalError, TransientError
 from sluice.core.models import TableRef
+from sluice.core.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from adbc_driver_manager.dbapi import Connection, Cursor
@@ -298,7 +299,8 @@ class PostgresSource:
         similar = _fetch(
             cursor, listing + "lower(c.relname) = lower($1) ORDER BY 1, 2 LIMIT 5", (table.name,)
         )
-        there = _fetch(cursor, listing + scope + " ORDER BY 2 LIMIT 21", params)
+        # All of them, for the suggestion; only the first 20 are listed.
+        there = _fetch(cursor, listing + scope + " ORDER BY 2", params)
         message = (
             f"table {str(table)!r} does not exist in PostgreSQL {self.creds.location()} "
             f"(looked in {where})"
@@ -307,7 +309,8 @@ class PostgresSource:
             others = ", ".join(f"{schema}.{name}" for schema, name in similar)
             message += f"; tables of that name in any case and schema: {others}"
         names = [str(row[1]) for row in there[:20]] + (["..."] if len(there) > 20 else [])
-        return TerminalError(f"{message}; tables there: {', '.join(names) or '(none)'}")
+        hint = did_you_mean(table.name, [str(row[1]) for row in there])
+        return TerminalError(f"{message}{hint}; tables there: {', '.join(names) or '(none)'}")
 
 
 def _stream(

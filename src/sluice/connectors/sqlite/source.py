@@ -17,6 +17,7 @@ from sluice.connectors.sqlite.types import arrow_type
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import TerminalError, TransientError
 from sluice.core.models import TableRef
+from sluice.core.suggest import did_you_mean
 
 
 class SQLiteSource:
@@ -56,8 +57,8 @@ class SQLiteSource:
                 )
             ]
             raise TerminalError(
-                f"table {str(table)!r} does not exist in SQLite database {self.path}; "
-                f"tables there: {', '.join(names) or '(none)'}"
+                f"table {str(table)!r} does not exist in SQLite database {self.path}"
+                f"{did_you_mean(table.name, names)}; tables there: {', '.join(names) or '(none)'}"
             )
         return [(row[1], row[2] or "", int(row[5])) for row in rows]
 
