@@ -91,6 +91,7 @@ CREATE TABLE pipeline_runs_master (
     worker_host TEXT,
     worker_pid INTEGER,
     worker_started TEXT,
+    reload BOOLEAN DEFAULT 0,
     PRIMARY KEY (id),
     FOREIGN KEY (source_tablename) REFERENCES pipeline_config (source_tablename) ON DELETE CASCADE
 );
@@ -247,4 +248,4 @@ CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0010');
+INSERT INTO alembic_version (version_num) VALUES ('0011');

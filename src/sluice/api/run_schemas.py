@@ -83,6 +83,7 @@ class RunBase(BaseModel):
     completed_at: datetime | None
     duration_seconds: float | None = Field(description="From start to completion.")
     error_message: str | None
+    reload: bool = Field(default=False, description="Started by `sluice table reload`.")
 
     @staticmethod
     def fields(run: RunRecord) -> dict[str, object]:
@@ -102,6 +103,7 @@ class RunBase(BaseModel):
             "completed_at": run.completed_at,
             "duration_seconds": duration,
             "error_message": run.error_message,
+            "reload": run.reload,
         }
 
 

@@ -19,7 +19,7 @@ runs_app = typer.Typer(help="List runs, or show one with its stages.", invoke_wi
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def _engine() -> RunEngine:
+def make_engine() -> RunEngine:
     from sluice.engine.runner import RunEngine
     from sluice.executors.local import LocalExecutor
 
@@ -40,6 +40,7 @@ def describe_run(run: RunRecord, logs: list[StageLogRecord] | None = None) -> di
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "completed_at": run.completed_at.isoformat() if run.completed_at else None,
         "error_message": run.error_message,
+        "reload": run.reload,
     }
     if logs is not None:
         shown["stages"] = [
@@ -79,11 +80,7 @@ def run_command(
     ] = False,
 ) -> None:
     """Run a table's hop(s) now (triggered_by manual). Exit 0 only if the run succeeded."""
-    from sluice.cli.interrupt import fail_interrupted, interrupts_as_keyboard
-
     hop = hop_option(hop_text)
-    from sluice.cli.progress import LiveRunView
-
     services = STATE.services()
     if dry_run:
         from sluice.stages.preview import preview_run
@@ -97,15 +94,26 @@ def run_command(
             for line in lines:
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
         return
-    engine = _engine()
+    engine = make_engine()
     run = engine.create(source_tablename, hop, TriggeredBy.MANUAL, pipeline)
+    follow_run(engine, run, as_json)
+
+
+def follow_run(engine: RunEngine, run: RunRecord, as_json: bool) -> None:
+    """Execute a created run here with a live view (or JSON); Ctrl-C fails it at once."""
+    from sluice.cli.interrupt import fail_interrupted, interrupts_as_keyboard
+    from sluice.cli.progress import LiveRunView
+
+    services = STATE.services()
+    source_tablename = run.source_tablename
     before = services.repo.get_table(source_tablename)
     try:
         with interrupts_as_keyboard():
             if as_json:
                 finished = engine.execute(run.id)
             else:
-                console.print(f"run [bold]{run.id}[/] started: {source_tablename} ({hop.value})")
+                what = "reload" if run.reload else "run"
+                console.print(f"{what} [bold]{run.id}[/] started: {source_tablename} ({run.hop})")
                 with LiveRunView(console) as view:
                     finished = engine.execute(run.id, view)
     except KeyboardInterrupt:
@@ -132,7 +140,7 @@ def runs_list(
     """List recent runs, newest first."""
     if ctx.invoked_subcommand is not None:
         return
-    _engine().reap()  # a run whose worker died shows as failed, never as plainly running
+    make_engine().reap()  # a run whose worker died shows as failed, never as plainly running
     found = STATE.services().repo.list_runs(table_name, status.value if status else None, limit)
     if as_json:
         emit_json([describe_run(r) for r in found])
@@ -174,7 +182,7 @@ def runs_list(
 @runs_app.command("execute", hidden=True)
 def runs_execute(run_id: int) -> None:
     """Execute a run that was created already (what the scheduler's child processes do)."""
-    finished = _engine().execute(run_id)
+    finished = make_engine().execute(run_id)
     if finished.status is not RunStatus.SUCCESS:
         raise RunFailedError(f"run {run_id} failed: {finished.error_message}")
 
@@ -183,7 +191,7 @@ def runs_execute(run_id: int) -> None:
 def runs_show(run_id: int, as_json: JsonOpt = False) -> None:
     """Show a run and its stages: status, rows, files, time taken, error."""
     repo = STATE.services().repo
-    _engine().reap()  # a run whose worker died shows as failed, never as plainly running
+    make_engine().reap()  # a run whose worker died shows as failed, never as plainly running
     run = repo.get_run(run_id)
     logs = repo.stage_logs(run_id)
     if as_json:

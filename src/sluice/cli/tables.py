@@ -335,6 +335,26 @@ def resume(source_tablename: str, hop_text: HopOpt = "all") -> None:
     console.print(f"table [bold]{source_tablename}[/] resumed ({hop.value})")
 
 
+@app.command("reload")
+def reload(
+    source_tablename: str,
+    hop_text: HopOpt = "all",
+    as_json: JsonOpt = False,
+) -> None:
+    """Start the table over: a fresh full read into the lake, swapped into the sink whole.
+
+    --hop source_to_dl reads afresh only (the next hop 2 swaps it in); --hop dl_to_sink swaps
+    the sink table in whole from what the lake holds. Exit 0 only if the run succeeded.
+    """
+    from sluice.cli.runs import follow_run, make_engine
+    from sluice.core.models import TriggeredBy
+
+    hop = hop_option(hop_text)
+    engine = make_engine()
+    run = engine.create(source_tablename, hop, TriggeredBy.MANUAL, reload=True)
+    follow_run(engine, run, as_json)
+
+
 @app.command("remove")
 def remove(source_tablename: str) -> None:
     """Remove a table's configuration and run history (the lake and sink are left as they are)."""

@@ -85,6 +85,7 @@ class RunRecord:
     heartbeat_at: datetime | None = None
     worker_host: str | None = None
     worker_pid: int | None = None
+    reload: bool = False  # started by `sluice table reload`
 
 
 @dataclass(frozen=True)

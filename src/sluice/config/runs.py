@@ -58,6 +58,7 @@ class RunRepository(Store):
         triggered_by: str,
         total_stages: int,
         worker: Worker | None = None,
+        reload: bool = False,
     ) -> RunRecord:
         """A pending run holding the lock of every hop it covers, or ConflictError."""
         now = utcnow()
@@ -77,6 +78,7 @@ class RunRepository(Store):
                         worker_host=worker.host if worker else None,
                         worker_pid=worker.pid if worker else None,
                         worker_started=worker.started if worker else None,
+                        reload=reload,
                     )
                     .returning(s.pipeline_runs_master.c.id)
                 ).scalar_one()
@@ -411,6 +413,7 @@ def to_run(row: sa.RowMapping) -> RunRecord:
         heartbeat_at=row["heartbeat_at"],
         worker_host=row["worker_host"],
         worker_pid=row["worker_pid"],
+        reload=bool(row.get("reload") or False),
     )
 
 

@@ -117,6 +117,8 @@ pipeline_runs_master = sa.Table(
     sa.Column("worker_host", sa.Text),
     sa.Column("worker_pid", sa.Integer),
     sa.Column("worker_started", sa.Text),
+    # sluice (0011): a run of `sluice table reload`: a fresh full read and a whole swap.
+    sa.Column("reload", sa.Boolean, server_default=sa.false()),
     sa.Index("ix_runs_table_id", "source_tablename", "id"),
     sa.Index("ix_runs_status", "status"),
 )

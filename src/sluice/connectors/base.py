@@ -86,6 +86,8 @@ class LoadRequest:
     run_id: int
     primary_key: tuple[str, ...] = ()
     dedupe: bool = False
+    # Each batch's unique id (Manifest.batch_uid), in the order of batch_ids; recorded with it.
+    batch_uids: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,10 @@ class Sink(Protocol):
 
     def held_batches(self, table: TableRef, lake_table: str) -> set[int]:
         """Lake batch sequences whose rows the live table holds (from the sink's state table)."""
+        ...
+
+    def held_identities(self, table: TableRef, lake_table: str) -> dict[int, str | None]:
+        """The same batches, each with the unique id recorded with it (None before ids)."""
         ...
 
     def load(self, request: LoadRequest, batches: Iterable[pa.RecordBatch]) -> LoadResult: ...

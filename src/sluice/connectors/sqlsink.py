@@ -26,7 +26,7 @@ from sluice.connectors.base import LoadRequest, LoadResult, TableInfo
 from sluice.connectors.sinkkeys import rekey
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.clock import iso, utcnow
-from sluice.core.errors import StageError, TerminalError
+from sluice.core.errors import ReloadNeeded, StageError, TerminalError
 from sluice.core.faults import crash_point
 from sluice.core.models import LoadMode, TableRef
 
@@ -156,17 +156,27 @@ class SqlSinkBase:
         self.execute(
             f"CREATE TABLE IF NOT EXISTS {quote_ident(STATE_TABLE)} ("
             "sink_table TEXT NOT NULL, lake_table TEXT NOT NULL, batch_id BIGINT NOT NULL, "
-            "run_id BIGINT NOT NULL, loaded_at TEXT NOT NULL, PRIMARY KEY (sink_table, batch_id))"
+            "run_id BIGINT NOT NULL, loaded_at TEXT NOT NULL, batch_uid TEXT, "
+            "PRIMARY KEY (sink_table, batch_id))"
         )
+        columns = self.table_columns(TableRef(STATE_TABLE)) or {}
+        if "batch_uid" not in {name.lower() for name in columns}:
+            # A state table made before batches had ids: its rows keep NULL (unverifiable).
+            self.execute(f"ALTER TABLE {quote_ident(STATE_TABLE)} ADD COLUMN batch_uid TEXT")
 
     def held_batches(self, table: TableRef, lake_table: str) -> set[int]:
-        if self.table_columns(TableRef(STATE_TABLE)) is None or self.table_columns(table) is None:
-            return set()
+        return set(self.held_identities(table, lake_table))
+
+    def held_identities(self, table: TableRef, lake_table: str) -> dict[int, str | None]:
+        state = self.table_columns(TableRef(STATE_TABLE))
+        if state is None or self.table_columns(table) is None:
+            return {}
+        uid = "batch_uid" if "batch_uid" in {n.lower() for n in state} else "NULL"
         rows = self.query(
-            f"SELECT batch_id FROM {quote_ident(STATE_TABLE)} WHERE sink_table = ?",
+            f"SELECT batch_id, {uid} FROM {quote_ident(STATE_TABLE)} WHERE sink_table = ?",
             (str(table),),
         )
-        return {int(row[0]) for row in rows}
+        return {int(row[0]): None if row[1] is None else str(row[1]) for row in rows}
 
     def prepare(self, request: LoadRequest) -> None:
         """Before a load: the state table exists, and no leftover of a killed load remains."""
@@ -305,10 +315,10 @@ class SqlSinkBase:
             if change is Change.WIDEN:
                 self.alter_column_type(request.table, column, incoming)
                 continue
-            raise TerminalError(
+            raise ReloadNeeded(
                 f"column {column!r} of sink table {request.table} is {live[column]} but the "
-                f"lake now has {incoming}: an incompatible type change; reload the table in "
-                "full (`sluice table edit --sink-load full`) or change the sink column by hand"
+                f"lake now has {incoming}: an incompatible type change (or change the sink "
+                "column by hand)"
             )
         return tuple(added)
 
@@ -345,11 +355,13 @@ class SqlSinkBase:
 
     def _record_batches(self, request: LoadRequest) -> None:
         loaded_at = iso(utcnow())
-        for batch_id in request.batch_ids:
+        uids = request.batch_uids or (None,) * len(request.batch_ids)
+        for batch_id, uid in zip(request.batch_ids, uids, strict=True):
             self.execute(
                 f"INSERT INTO {quote_ident(STATE_TABLE)} "
-                "(sink_table, lake_table, batch_id, run_id, loaded_at) VALUES (?, ?, ?, ?, ?)",
-                (str(request.table), request.lake_table, batch_id, request.run_id, loaded_at),
+                "(sink_table, lake_table, batch_id, run_id, loaded_at, batch_uid) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (str(request.table), request.lake_table, batch_id, request.run_id, loaded_at, uid),
             )
 
 

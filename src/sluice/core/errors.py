@@ -8,6 +8,7 @@
     └── StageError          raised while a stage runs; decides whether a retry can help
         ├── TransientError  connection refused or reset, lock timeouts: retrying may succeed
         └── TerminalError   missing table, bad credentials, data that does not fit: fail now
+            └── ReloadNeeded  only a whole swap fixes it; the stage adds the reload command
 
 Connectors translate their driver's exceptions into TransientError or TerminalError at the edge
 (`raise TerminalError(...) from exc`); only the engine decides about retries.
@@ -76,3 +77,8 @@ __all__ = [
     "TerminalError",
     "TransientError",
 ]
+
+
+class ReloadNeeded(TerminalError):
+    """A sink table that cannot take the lake's rows in place (an incompatible column type):
+    the hop 2 stage completes the message with the `sluice table reload` command for it."""

@@ -126,7 +126,10 @@ class RunEngine:
         hop: HopChoice,
         triggered_by: TriggeredBy,
         pipeline: str | None = None,
+        *,
+        reload: bool = False,
     ) -> RunRecord:
+        """A pending run; `reload` makes it a `sluice table reload` run (see Extract, Load)."""
         table = self.repo.get_table(table_name)
         pipeline_name = pipeline or table.pipeline_name
         stages = stages_for(self.repo, table, hop, pipeline_name)
@@ -139,6 +142,7 @@ class RunEngine:
             triggered_by.value,
             len(stages),
             worker=this_worker(),
+            reload=reload,
         )
 
     def execute(self, run_id: int, observer: RunObserver | None = None) -> RunRecord:

@@ -46,6 +46,13 @@ class Manifest:
     # the boundary (or committed late inside the window) is never lost or doubled.
     window: PartInfo | None = None
     source_row_count: int | None = None
+    # Unique per batch ever written (UUID v7): a sink records it beside the sequence, so a
+    # lake replaced, restored or removed by hand (sequences starting again) is recognised
+    # instead of taken for the batches the sink already holds. None in older lakes.
+    batch_uid: str | None = None
+    # Written by a reload run: a fresh full read that hop 2 swaps in whole when it first
+    # meets it, whatever either hop's load type.
+    reload: bool = False
 
     def to_json(self) -> bytes:
         body: dict[str, Any] = asdict(self)
@@ -77,4 +84,6 @@ class Manifest:
             watermark_before=body.get("watermark_before"),
             watermark_after=body.get("watermark_after"),
             source_row_count=body.get("source_row_count"),
+            batch_uid=body.get("batch_uid"),
+            reload=bool(body.get("reload", False)),
         )

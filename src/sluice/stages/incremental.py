@@ -167,7 +167,7 @@ def check_compatible(old: pa.Schema, new: pa.Schema) -> None:
         if before != field.type and not _widens(before, field.type):
             raise TerminalError(
                 f"column {field.name!r} changed type from {before} to {field.type}: an "
-                "incompatible change; reload the table in full or cast the column in the source"
+                "incompatible change (or cast the column in the source back to its old type)"
             )
 
 

@@ -9,6 +9,8 @@
 
 Batches carry their own load type in their manifests, so a table whose hop-1 load type was
 changed is still planned correctly. Everything before the newest full snapshot is superseded.
+A reload batch (`sluice table reload`) is a full snapshot that is swapped in whole the first
+time hop 2 meets it, whatever hop 2's load type; a reload run of hop 2 swaps in whole always.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ class SinkPlan:
     batches: tuple[Manifest, ...]
     mode: LoadMode
     dedupe: bool
+    fresh: bool = False  # a reload: the sink's own watermark and state start over
+
+    @property
+    def batch_uids(self) -> tuple[str | None, ...]:
+        return tuple(m.batch_uid for m in self.batches)
 
     @property
     def batch_ids(self) -> tuple[int, ...]:
@@ -35,12 +42,23 @@ def plan_load(
     held: set[int],
     sink_load: LoadType,
     primary_key: tuple[str, ...],
+    *,
+    reload: bool = False,
 ) -> SinkPlan:
     """What to load now; an empty plan means the sink already holds everything it should."""
     newest_full = max(
-        (i for i, m in enumerate(committed) if m.load_type == LoadType.FULL.value), default=0
+        (i for i, m in enumerate(committed) if m.load_type == LoadType.FULL.value or m.reload),
+        default=0,
     )
     current = committed[newest_full:]
+    fresh = reload or bool(current and current[0].reload and current[0].sequence not in held)
+    if fresh:
+        return SinkPlan(
+            batches=tuple(current),
+            mode=LoadMode.REPLACE,
+            dedupe=bool(primary_key) and len(current) > 1,
+            fresh=True,
+        )
     if sink_load is LoadType.FULL:
         if {m.sequence for m in current} == held:
             return SinkPlan(batches=(), mode=LoadMode.REPLACE, dedupe=False)

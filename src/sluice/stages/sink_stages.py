@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sluice.connectors.base import LoadRequest
-from sluice.core.errors import TerminalError
+from sluice.core.errors import ReloadNeeded, TerminalError
 from sluice.core.faults import crash_point
 from sluice.core.models import Hop, LoadMode, LoadType
 from sluice.core.watermark import format_value, parse_value
@@ -19,6 +19,7 @@ from sluice.stages.context import StageContext, StageResult
 from sluice.stages.housekeeping import collect_garbage
 from sluice.stages.incremental import conform, unify
 from sluice.stages.registry import StageType
+from sluice.stages.reload import check_identities, reload_hint
 from sluice.stages.sink_plan import SinkPlan, plan_load
 
 log = logging.getLogger("sluice.stages")
@@ -73,13 +74,22 @@ class Load(StageType):
         hop = ctx.table.dl_to_sink
         sink = ctx.open_sink()
         try:
-            held = sink.held_batches(ctx.sink_ref, lake_table.key)
-            plan = plan_load(committed, held, hop.load_type, ctx.table.primary_key)
+            identities = sink.held_identities(ctx.sink_ref, lake_table.key)
+            if not ctx.run.reload:
+                check_identities(ctx, committed, identities)
+            held = set(identities)
+            plan = plan_load(
+                committed, held, hop.load_type, ctx.table.primary_key, reload=ctx.run.reload
+            )
             if not plan.batches:
                 self._advance_watermark(ctx, held, None)
                 return StageResult(rows=0)
             schema = unify([m.schema for m in plan.batches])
-            key_filter = _SinkKeyFilter.for_table(ctx, schema) if hop.incremental_key else None
+            key_filter = (
+                _SinkKeyFilter.for_table(ctx, schema, fresh=plan.fresh)
+                if hop.incremental_key
+                else None
+            )
             rows_read = 0
 
             def stream() -> Iterator[pa.RecordBatch]:
@@ -100,12 +110,17 @@ class Load(StageType):
                 run_id=ctx.run.id,
                 primary_key=ctx.table.primary_key,
                 dedupe=plan.dedupe,
+                batch_uids=plan.batch_uids,
             )
-            result = sink.load(request, stream())
+            try:
+                result = sink.load(request, stream())
+            except ReloadNeeded as exc:
+                raise TerminalError(f"{exc}: {reload_hint(ctx, Hop.DL_TO_SINK)}") from None
             crash_point("load:after_commit")
         finally:
             sink.close()
-        self._advance_watermark(ctx, set(plan.batch_ids) | held, key_filter)
+        loaded = set(plan.batch_ids) if plan.fresh else set(plan.batch_ids) | held
+        self._advance_watermark(ctx, loaded, key_filter)
         self._retention(ctx)
         paths = [
             lake_table.store.display(p) for m in plan.batches for p in lake_table.part_paths(m)
@@ -150,10 +165,11 @@ class _SinkKeyFilter:
         self.max: Any = since
 
     @classmethod
-    def for_table(cls, ctx: StageContext, schema: pa.Schema) -> _SinkKeyFilter:
+    def for_table(cls, ctx: StageContext, schema: pa.Schema, *, fresh: bool) -> _SinkKeyFilter:
+        """`fresh`: a reload swaps in every row, so the stored watermark bounds nothing."""
         key = ctx.table.dl_to_sink.incremental_key
         assert key is not None
-        stored = ctx.table.dl_to_sink.last_incremental_value
+        stored = None if fresh else ctx.table.dl_to_sink.last_incremental_value
         kind = schema.field(key).type
         return cls(key, None if stored is None else parse_value(stored, kind))
 
@@ -183,9 +199,11 @@ class VerifySink(StageType):
             info = sink.check(ctx.sink_ref)
             if info is None:
                 raise TerminalError(f"sink table {ctx.sink_ref} does not exist after the load")
-            held = sink.held_batches(ctx.sink_ref, lake_table.key)
+            identities = sink.held_identities(ctx.sink_ref, lake_table.key)
         finally:
             sink.close()
+        check_identities(ctx, committed, identities)
+        held = set(identities)
         sink_rows = info.row_count or 0
         # Batches committed after the load began belong to the next run, not to this check.
         loaded_up_to = max(held, default=0)

@@ -15,6 +15,7 @@ from sluice.connectors.base import ReadRequest
 from sluice.core.clock import utcnow
 from sluice.core.errors import ConfigError, TerminalError
 from sluice.core.faults import crash_point
+from sluice.core.ids import new_uuid7
 from sluice.core.models import Hop, LoadType
 from sluice.core.watermark import format_value, lookback_floor, parse_value
 from sluice.lake.manifest import Manifest
@@ -25,6 +26,7 @@ from sluice.stages.future_keys import FutureGuard, is_time
 from sluice.stages.incremental import IncrementalFilter, KeyTracker, check_compatible
 from sluice.stages.key_uniqueness import KeyUniqueness
 from sluice.stages.registry import StageType
+from sluice.stages.reload import reload_hint
 
 
 class CheckSource(StageType):
@@ -79,7 +81,10 @@ class Extract(StageType):
         hop = ctx.table.source_to_dl
         lake_table = ctx.lake_table
         committed = lake_table.committed()
-        incremental = hop.load_type is LoadType.INCREMENTAL
+        # A reload reads the whole table afresh, whatever the load type: the lake's older
+        # batches neither bound the read nor constrain its schema.
+        reload = ctx.run.reload
+        incremental = hop.load_type is LoadType.INCREMENTAL and not reload
         # A full load with a key configured still records the key's range, so switching the
         # table to incremental later continues from the snapshot instead of starting over.
         key = hop.incremental_key
@@ -89,8 +94,11 @@ class Extract(StageType):
         source = ctx.open_source()
         try:
             info = source.check(ctx.source_ref, count_rows=False)
-            if committed:
-                check_compatible(committed[-1].schema, info.schema)
+            if committed and not reload:
+                try:
+                    check_compatible(committed[-1].schema, info.schema)
+                except TerminalError as exc:
+                    raise TerminalError(f"{exc}: {reload_hint(ctx, Hop.SOURCE_TO_DL)}") from None
             point = _ResumePoint()
             if key is not None:
                 for column in (key, fallback):
@@ -148,8 +156,9 @@ class Extract(StageType):
                 window = None
                 if tracker is not None and key is not None:
                     window = tracker.window(point.since, point.held, info.schema.field(key).type)
+                load_type = LoadType.FULL if reload else hop.load_type
                 manifest = writer.commit(
-                    self._manifest(ctx, hop.load_type, key, point, tracker, counted),
+                    self._manifest(ctx, load_type, key, point, tracker, counted),
                     window,
                     publish=not verified_later,
                 )
@@ -227,6 +236,8 @@ class Extract(StageType):
             watermark_before=None if point.since is None else format_value(point.since),
             watermark_after=None if after is None else format_value(after),
             source_row_count=source_rows,
+            batch_uid=new_uuid7(),
+            reload=ctx.run.reload,
         )
 
 

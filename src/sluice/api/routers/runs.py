@@ -11,6 +11,7 @@ from sluice.api.auth import ADMIN, VIEWER
 from sluice.api.context import Ctx
 from sluice.api.errors import responses
 from sluice.api.run_schemas import Run, RunIn, RunPage, RunStarted, RunSummary
+from sluice.api.schemas import HopIn
 from sluice.config.history import RunFilter
 from sluice.core.errors import ConfigError
 from sluice.core.models import HopChoice, RunStatus, TriggeredBy
@@ -60,6 +61,33 @@ def start_run(
 ) -> RunStarted:
     wanted = body or RunIn()
     run = ctx.engine.create(source_tablename, wanted.hop, TriggeredBy.API, wanted.pipeline)
+    ctx.launcher.start(run)
+    url = f"/api/runs/{run.id}"
+    response.headers["Location"] = url
+    return RunStarted(run_id=run.id, status=run.status, url=url)
+
+
+@router.post(
+    "/api/tables/{source_tablename}/reload",
+    response_model=RunStarted,
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[ADMIN],
+    responses=responses(400, 401, 403, 404, 409, 422, 503),
+    summary="Reload a table: a fresh full read into the lake, swapped into the sink whole",
+    description='As `sluice table reload`: body {"hop": ...} (optional, both hops). '
+    "Answers at once with the run id (triggered_by api); 409 names the run already holding "
+    "the hop in active_run_id.",
+    operation_id="reload_table",
+    tags=["tables"],
+)
+def reload_table(
+    source_tablename: str,
+    response: Response,
+    ctx: Ctx,
+    body: Annotated[HopIn | None, Body()] = None,
+) -> RunStarted:
+    hop = body.hop if body is not None else HopChoice.ALL
+    run = ctx.engine.create(source_tablename, hop, TriggeredBy.API, reload=True)
     ctx.launcher.start(run)
     url = f"/api/runs/{run.id}"
     response.headers["Location"] = url

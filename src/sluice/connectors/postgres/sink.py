@@ -49,6 +49,7 @@ from sluice.connectors.postgres.types import (
 from sluice.connectors.sqlquote import quote_ident
 from sluice.connectors.sqlsink import STATE_TABLE, Change
 from sluice.core.errors import StageError, TerminalError
+from sluice.core.faults import crash_point
 from sluice.core.models import LoadMode, TableRef
 
 if TYPE_CHECKING:
@@ -601,6 +602,7 @@ class PostgresSink(AdbcSinkBase):
             try:
                 self._swap_in(request, fresh)
                 self._record_batches(request)
+                crash_point("load:inside_transaction")
                 self.commit()
             except BaseException:
                 self.rollback()
