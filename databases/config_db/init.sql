@@ -40,6 +40,7 @@ CREATE TABLE pipeline_config (
     source_to_dl_future_tolerance TEXT DEFAULT '1h',
     source_to_dl_future_policy TEXT DEFAULT 'fail',
     source_to_dl_future_held TEXT,
+    schema_contract TEXT,
     PRIMARY KEY (source_tablename)
 );
 
@@ -111,6 +112,7 @@ CREATE TABLE pipeline_run_stage_logs (
     completed_at TIMESTAMP,
     error_message TEXT,
     attempts INTEGER,
+    warnings TEXT,
     PRIMARY KEY (id),
     FOREIGN KEY (pipeline_run_id) REFERENCES pipeline_runs_master (id) ON DELETE CASCADE
 );

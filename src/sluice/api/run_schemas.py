@@ -57,6 +57,9 @@ class StageLog(StageSummary):
     completed_at: datetime | None
     error_message: str | None
     attempts: int | None
+    warnings: list[str] = Field(
+        default_factory=list, description="What the stage applied that you should know of."
+    )
 
     @classmethod
     def full(cls, log: StageLogRecord) -> StageLog:
@@ -67,6 +70,7 @@ class StageLog(StageSummary):
             completed_at=log.completed_at,
             error_message=log.error_message,
             attempts=log.attempts,
+            warnings=log.warnings,
         )
 
 

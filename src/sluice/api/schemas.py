@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sluice.config.records import StageRecord, TableConfig
 from sluice.core.future import DEFAULT_TOLERANCE, policy_of
 from sluice.core.models import Hop, HopChoice
+from sluice.core.schema_contract import describe_contract
 
 # Bounds that keep a value inside the config database's INTEGER column; everything finer is
 # checked by the shared validation layer, with the CLI's messages.
@@ -132,6 +133,12 @@ class TableOptions(Body):
     future_policy: str | None = Field(
         default=None, description="Hop 1: rows beyond the tolerance fail the run, or hold."
     )
+    schema_contract: str | None = Field(
+        default=None,
+        description="Hop 1 on source column changes, KIND=SETTING,...: added=evolve|freeze|"
+        "discard, dropped=freeze|evolve, widened=evolve|freeze; merged over the stored one "
+        "('' restores the defaults).",
+    )
     hop_order: str | None = Field(
         default=None,
         description="after (hop 2 waits for hop 1, then loads its batch at once; the "
@@ -199,6 +206,7 @@ class Table(BaseModel):
     future_policy: Literal["fail", "hold"]
     future_held: str | None = Field(description="What hop 1's last run held back, if anything.")
     hop_order: Literal["after", "independent"]
+    schema_contract: str = Field(description="Every kind's setting: added=evolve, ...")
     source_to_dl: HopView
     dl_to_sink: HopView
 
@@ -220,6 +228,7 @@ class Table(BaseModel):
             future_policy=policy_of(t.future_policy).value,
             future_held=t.future_held,
             hop_order="independent" if t.hop_order == "independent" else "after",
+            schema_contract=describe_contract(t.schema_contract),
             source_to_dl=hops[Hop.SOURCE_TO_DL],
             dl_to_sink=hops[Hop.DL_TO_SINK],
         )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sluice.cli.output import console, emit_json, errors, fail, hop_option, table, when
+from sluice.cli.output import console, emit_json, errors, fail, hop_option, table, warn, when
 from sluice.cli.state import STATE
 from sluice.core.errors import RunFailedError
 from sluice.core.models import RunStatus, TriggeredBy
@@ -56,6 +56,7 @@ def describe_run(run: RunRecord, logs: list[StageLogRecord] | None = None) -> di
                 "started_at": log.started_at.isoformat() if log.started_at else None,
                 "error_message": log.error_message,
                 "attempts": log.attempts,  # tries, transient errors retried (as the API gives)
+                "warnings": log.warnings,
             }
             for log in logs
         ]
@@ -225,5 +226,8 @@ def runs_show(run_id: int, as_json: JsonOpt = False) -> None:
             for log in logs
         ],
     )
+    for log in logs:
+        for warning in log.warnings:
+            warn(f"{log.stage_type}: {warning}")
     if run.status is RunStatus.FAILED:
         raise typer.Exit(1)  # scripts can tell a failed run from a good one

@@ -71,6 +71,9 @@ def status_command(as_json: JsonOpt = False) -> None:
     now = utcnow()
     alive = scheduler_liveness(services.repo, now)
     scheduler.engine.reap()  # a hop whose run's worker died shows as failed, not running
+    from sluice.config.history import RunHistory
+
+    applied = RunHistory(services.repo.engine).extract_warnings()
     rows: list[dict[str, Any]] = []
     for state in scheduler.states(now):
         hop = state.table.hop(state.hop)
@@ -89,6 +92,9 @@ def status_command(as_json: JsonOpt = False) -> None:
                 # Due or not, nothing starts on its own while no scheduler holds the lease.
                 "scheduler_running": alive.running,
                 "future": future_guard(state.table) if state.hop is Hop.SOURCE_TO_DL else None,
+                "warnings": applied.get(state.table.source_tablename, [])
+                if state.hop is Hop.SOURCE_TO_DL
+                else [],
             }
         )
     from sluice.cli.tables import warn_of_relative_paths
@@ -131,6 +137,8 @@ def status_command(as_json: JsonOpt = False) -> None:
     for r in rows:
         if r["future"] and ": " in r["future"]:
             warn(f"{r['table']}: {r['future'].split(': ', 1)[1]}")
+        for warning in r["warnings"]:
+            warn(f"{r['table']}: {warning}")
 
 
 def due_text(next_due_at: str | None, now: str, scheduler_running: bool) -> str:

@@ -13,6 +13,7 @@ from sluice.cli.output import checked, console, emit_json, hop_option, table, wa
 from sluice.cli.state import STATE
 from sluice.core.future import DEFAULT_TOLERANCE
 from sluice.core.models import Hop
+from sluice.core.schema_contract import describe_contract
 
 if TYPE_CHECKING:
     from sluice.config.catalog import Catalog, TableChanges
@@ -107,6 +108,19 @@ _TABLE_OPTIONS: tuple[tuple[str, Any], ...] = (
         ],
     ),
     (
+        "schema_contract",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--schema-contract",
+                metavar="KIND=SETTING,...",
+                help="Hop 1 on source column changes: added=evolve|freeze|discard, "
+                "dropped=freeze|evolve, widened=evolve|freeze ('' = the defaults; see "
+                "docs/schema-drift.md).",
+            ),
+        ],
+    ),
+    (
         "hop_order",
         Annotated[
             str | None,
@@ -159,6 +173,7 @@ def describe(t: TableConfig) -> dict[str, Any]:
         "future_policy": t.future_policy or "fail",
         "future_held": t.future_held,
         "hop_order": t.hop_order,
+        "schema_contract": describe_contract(t.schema_contract),
         "source_to_dl": hop(Hop.SOURCE_TO_DL),
         "dl_to_sink": hop(Hop.DL_TO_SINK),
     }

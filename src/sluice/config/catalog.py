@@ -24,6 +24,7 @@ from sluice.core.errors import ConfigError, ConflictError, NotFoundError, StageE
 from sluice.core.future import DEFAULT_TOLERANCE, check_policy, check_tolerance
 from sluice.core.models import Hop, HopChoice
 from sluice.core.redact import scrub
+from sluice.core.schema_contract import merge_contract
 from sluice.core.watermark import check_lookback
 from sluice.stages.registry import stage_types
 
@@ -51,6 +52,7 @@ class TableChanges:
     future_tolerance: str | None = None  # '' restores the default
     future_policy: str | None = None
     hop_order: str | None = None  # after | independent
+    schema_contract: str | None = None  # KIND=SETTING,...; merged over the stored one
 
 
 def shared_sink_tables(tables: Iterable[TableConfig]) -> list[list[TableConfig]]:
@@ -404,6 +406,10 @@ class Catalog:
         values.update(future_values(changes.future_tolerance, changes.future_policy))
         if changes.hop_order is not None:
             values["dl_to_sink_hop_order"] = v.hop_order(changes.hop_order)
+        if changes.schema_contract is not None:
+            values["schema_contract"] = merge_contract(
+                current.schema_contract if current else None, changes.schema_contract
+            )
         pipeline = pick(changes.pipeline, current and current.pipeline_name, "default")
         if not self.repo.list_stages(pipeline):
             known = sorted({st.pipeline_name for st in self.repo.list_stages()})

@@ -177,3 +177,21 @@ class RunHistory(Store):
                 if best is not None:
                     found[(row[0], hop)] = best
         return found
+
+    def extract_warnings(self) -> dict[str, list[str]]:
+        """Per table, the warnings of its newest successful extract (a schema change applied
+        under its contract), for `sluice status`; tables whose newest had none are left out."""
+        newest = (
+            sa.select(sa.func.max(logs.c.id))
+            .select_from(logs.join(runs, runs.c.id == logs.c.pipeline_run_id))
+            .where(logs.c.stage_type == "extract", logs.c.status == "success")
+            .group_by(runs.c.source_tablename)
+        )
+        query = (
+            sa.select(runs.c.source_tablename, logs.c.warnings)
+            .select_from(logs.join(runs, runs.c.id == logs.c.pipeline_run_id))
+            .where(logs.c.id.in_(newest), logs.c.warnings.is_not(None))
+        )
+        with self.tx() as c:
+            return {str(row[0]): str(row[1]).splitlines() for row in c.execute(query)}
+

@@ -54,6 +54,7 @@ class TableConfig:
     future_policy: str | None = None
     future_held: str | None = None
     hop_order: str = "after"  # `after` or `independent` (scheduler/due.py)
+    schema_contract: str | None = None  # core/schema_contract.py; None: the defaults
 
     def hop(self, hop: Hop) -> HopConfig:
         return self.source_to_dl if hop is Hop.SOURCE_TO_DL else self.dl_to_sink
@@ -103,3 +104,4 @@ class StageLogRecord:
     completed_at: datetime | None
     error_message: str | None
     attempts: int | None = None
+    warnings: list[str] = field(default_factory=list)

@@ -238,6 +238,7 @@ class ConfigRepository(RunRepository):
             future_policy=row["source_to_dl_future_policy"],
             future_held=row["source_to_dl_future_held"],
             hop_order=row["dl_to_sink_hop_order"] or "after",
+            schema_contract=row["schema_contract"],
         )
 
     def add_table(self, values: dict[str, Any]) -> TableConfig:

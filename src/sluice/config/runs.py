@@ -433,6 +433,7 @@ def to_stage_log(row: sa.RowMapping) -> StageLogRecord:
         completed_at=row["completed_at"],
         error_message=row["error_message"],
         attempts=row["attempts"],
+        warnings=(row.get("warnings") or "").splitlines(),
     )
 
 

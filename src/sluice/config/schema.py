@@ -58,6 +58,8 @@ pipeline_config = sa.Table(
     sa.Column("source_to_dl_future_tolerance", sa.Text, server_default="1h"),
     sa.Column("source_to_dl_future_policy", sa.Text, server_default="fail"),
     sa.Column("source_to_dl_future_held", sa.Text),
+    # sluice (0011): what hop 1 does with added, dropped, widened, changed columns.
+    sa.Column("schema_contract", sa.Text),
 )
 
 sources_config = sa.Table(
@@ -145,6 +147,8 @@ pipeline_run_stage_logs = sa.Table(
     sa.Column("completed_at", UTCTimestamp),
     sa.Column("error_message", sa.Text),
     sa.Column("attempts", sa.Integer),
+    # sluice (0011): what the stage applied that the user should know of, one per line.
+    sa.Column("warnings", sa.Text),
     sa.Index("ix_stage_logs_run", "pipeline_run_id", "stage_order"),
 )
 

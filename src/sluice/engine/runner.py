@@ -201,11 +201,15 @@ class RunEngine:
         error: str | None = None
         rows = 0
         paths: list[str] = []
+        warnings: list[str] = []
         attempt = 1
         while True:
             try:
                 result = self.executor.execute(task, lambda n: watcher.stage_progress(stage, n))
                 rows, paths = result.rows, result.file_paths
+                warnings = [scrub(w, secrets) for w in result.warnings]
+                for warning in warnings:
+                    log.warning("run %s stage %s: %s", run_id, stage.stage_type, warning)
             except TransientError as exc:
                 if attempt >= self.settings.max_attempts:
                     error = scrub(
@@ -239,6 +243,7 @@ class RunEngine:
             completed_at=utcnow(),
             error_message=error,
             attempts=attempt,
+            warnings="\n".join(warnings) or None,
         )
         watcher.stage_finished(stage, "failed" if error else "success", rows, seconds, error)
         return error

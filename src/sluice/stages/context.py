@@ -19,6 +19,9 @@ from sluice.lake.store import LakeStore
 class StageResult:
     rows: int = 0
     file_paths: list[str] = field(default_factory=list)
+    # What the stage applied that the user should know of (a schema change under the table's
+    # contract); logged with the stage and shown by `runs show` and `status`.
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -164,14 +164,14 @@ def check_compatible(old: pa.Schema, new: pa.Schema) -> None:
         if index < 0:
             continue
         before = old.field(index).type
-        if before != field.type and not _widens(before, field.type):
+        if before != field.type and not widens(before, field.type):
             raise TerminalError(
                 f"column {field.name!r} changed type from {before} to {field.type}: an "
                 "incompatible change (or cast the column in the source back to its old type)"
             )
 
 
-def _widens(old: pa.DataType, new: pa.DataType) -> bool:
+def widens(old: pa.DataType, new: pa.DataType) -> bool:
     if pa.types.is_null(old):
         return True
     if pa.types.is_integer(old) and pa.types.is_integer(new):

@@ -22,11 +22,11 @@ from sluice.lake.manifest import Manifest
 from sluice.lake.reader import LakeTable
 from sluice.lake.writer import BatchWriter
 from sluice.stages.context import StageContext, StageResult
+from sluice.stages.contract import ContractOutcome, apply_contract
 from sluice.stages.future_keys import FutureGuard, is_time
-from sluice.stages.incremental import IncrementalFilter, KeyTracker, check_compatible
+from sluice.stages.incremental import IncrementalFilter, KeyTracker
 from sluice.stages.key_uniqueness import KeyUniqueness
 from sluice.stages.registry import StageType
-from sluice.stages.reload import reload_hint
 
 
 class CheckSource(StageType):
@@ -94,11 +94,15 @@ class Extract(StageType):
         source = ctx.open_source()
         try:
             info = source.check(ctx.source_ref, count_rows=False)
+            contract = ContractOutcome(schema=info.schema)
             if committed and not reload:
-                try:
-                    check_compatible(committed[-1].schema, info.schema)
-                except TerminalError as exc:
-                    raise TerminalError(f"{exc}: {reload_hint(ctx, Hop.SOURCE_TO_DL)}") from None
+                contract = apply_contract(
+                    ctx.table.source_tablename,
+                    ctx.table.schema_contract,
+                    committed[-1].schema,
+                    info.schema,
+                    _rows_since_full(committed),
+                )
             point = _ResumePoint()
             if key is not None:
                 for column in (key, fallback):
@@ -109,7 +113,7 @@ class Extract(StageType):
                         )
                 if incremental:
                     point = self._resume_point(ctx, committed, key, info.schema.field(key).type)
-            writer = BatchWriter(lake_table, ctx.run.id, info.schema)
+            writer = BatchWriter(lake_table, ctx.run.id, contract.schema)
             row_filter = (
                 IncrementalFilter(key, point.since, point.floor, point.held_hashes, fallback)
                 if incremental and key
@@ -132,6 +136,7 @@ class Extract(StageType):
                     count_rows=not incremental,
                 )
                 for batch in source.read(request):
+                    batch = contract.project(batch)
                     kept = row_filter.apply(batch) if row_filter is not None else batch
                     kept = guard.apply(kept) if guard is not None else kept
                     if tracker is not None:
@@ -144,7 +149,7 @@ class Extract(StageType):
                     _record_held(ctx, guard)
                 if incremental and writer.seen == 0:
                     writer.abort()  # nothing new: no empty batch, the watermark stays
-                    return StageResult(rows=0)
+                    return StageResult(rows=0, warnings=contract.warnings)
                 unique.check()
                 counted = source.counted_rows() if not incremental else None
                 if counted is not None and counted != writer.seen:
@@ -172,6 +177,7 @@ class Extract(StageType):
         return StageResult(
             rows=manifest.row_count,
             file_paths=[lake_table.store.display(p) for p in lake_table.part_paths(manifest)],
+            warnings=contract.warnings,
         )
 
     def _resume_point(
@@ -239,6 +245,15 @@ class Extract(StageType):
             batch_uid=new_uuid7(),
             reload=ctx.run.reload,
         )
+
+
+def _rows_since_full(committed: list[Manifest]) -> int:
+    """Rows of the lake's current snapshot: its newest full batch and those after it."""
+    start = max(
+        (i for i, m in enumerate(committed) if m.load_type == LoadType.FULL.value or m.reload),
+        default=0,
+    )
+    return sum(m.row_count for m in committed[start:])
 
 
 def _future_guard(ctx: StageContext, key: str | None, schema: pa.Schema) -> FutureGuard | None:
