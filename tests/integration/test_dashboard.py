@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sluice.api import create_app
 from sluice.engine.services import Services
 from sluice.web import mount_dashboard
-from tests.conftest import IN_CI, Sluice
+from tests.conftest import IN_CI, PROJECT, Sluice
 from tests.integration.api_support import Api, chinook_fixture, held_api_fixture, held_fixture
 
 if TYPE_CHECKING:
@@ -402,8 +402,140 @@ def test_a_viewer_reads_everything_and_changes_nothing(
     dashboard.check_responses()
 
 
+# Everything that sticks out: the page wider than the window, a card that scrolls sideways,
+# a button or badge past the right edge.
+OVERFLOW = """() => {
+  const bad = [];
+  const width = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth > width) {
+    bad.push(`page is ${document.documentElement.scrollWidth}px wide in ${width}px`);
+  }
+  for (const node of document.querySelectorAll('.card, .page-head, .tiles, .topbar, .hop-cards')) {
+    if (node.scrollWidth > node.clientWidth + 1) {
+      bad.push(`${node.id || node.className} scrolls: ${node.scrollWidth} > ${node.clientWidth}`);
+    }
+  }
+  for (const node of document.querySelectorAll('button, a, .badge, td, th')) {
+    const box = node.getBoundingClientRect();
+    if (box.width && box.right > width + 0.5) {
+      bad.push(`${node.tagName} "${node.textContent.trim().slice(0, 30)}" ends at ${box.right}`);
+    }
+  }
+  return bad;
+}"""
+SIZES = ((1400, 900), (1024, 768))
+
+
+def fits(page: Page, dashboard: Dashboard, name: str) -> None:
+    """The page at both sizes: nothing sticks out; a screenshot of each."""
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(400)  # charts redraw on resize after 150 ms
+        dashboard.shot(page, f"{name}-{width}x{height}")
+        assert page.evaluate(OVERFLOW) == [], f"{name} at {width}x{height}"
+
+
+@pytest.mark.slow
+def test_the_table_page_freshness_errors_live_rows_and_every_page_fits(
+    browser: Browser, dashboard: Dashboard, chinook: Sluice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import expect
+
+    monkeypatch.setenv("SLUICE_STAGE_MODULES", "tests.plugins.slow_stages")
+    monkeypatch.setenv("PYTHONPATH", str(PROJECT))  # runs execute in child processes
+    monkeypatch.setenv("SLUICE_TEST_SLEEP", "6")
+    chinook("stages add --pipeline trickle --order 1 --type test_trickle --name Trickle", ok=True)
+    chinook("table add Album --source chinook --destination wh --pipeline trickle", ok=True)
+    chinook("table edit Invoice --sink-load incremental", ok=True)
+    problems: list[str] = []
+    page = open_page(browser, problems)
+    url = dashboard.url
+    page.goto(f"{url}/ui/login")
+    sign_in(page, dashboard.admin_token)
+
+    # The overview: data age per hop, the failure's first line, hop 2 without a key of its own.
+    invoice = page.locator('tbody[data-table="Invoice"]')
+    expect(invoice.locator('tr[data-hop="source_to_dl"] [data-role="fresh"]')).to_contain_text(
+        "lake"
+    )
+    expect(invoice.locator('tr[data-hop="dl_to_sink"] [data-role="fresh"]')).to_contain_text("sink")
+    expect(invoice.locator('tr[data-hop="dl_to_sink"] [data-role="load"]')).to_have_text(
+        "incremental (new lake batches)"
+    )
+    expect(page.get_by_text("incremental on null")).to_have_count(0)
+    error = page.locator(
+        'tbody[data-table="Customer"] tr[data-hop="source_to_dl"] [data-role="last-error"]'
+    )
+    failed_run = dashboard.api("/api/tables/Customer")["source_to_dl"]["last_error_run_id"]
+    expect(error).to_contain_text("cannot connect to 127.0.0.1:1/crm")
+    assert "\n" not in (error.text_content() or "")
+    expect(error).to_have_attribute("href", f"/ui/runs/{failed_run}")
+    fits(page, dashboard, "10-overview")
+
+    # A running stage shows its rows so far and its rate, live.
+    page.get_by_role("button", name="Run Album now").click()
+    live = page.locator('tbody[data-table="Album"] [data-role="live-rows"]')
+    expect(live).to_contain_text(re.compile(r"[0-9,]+ rows · [0-9,]+ rows/s"), timeout=20_000)
+    fits(page, dashboard, "11-overview-running")  # the actions column with a run in flight
+    expect(
+        page.locator('tbody[data-table="Album"] .tracked [data-role="run-status"]')
+    ).to_have_text("success", timeout=RUN_TIMEOUT_MS)
+
+    # The table page: both hops, data age, settings, lake batches, runs over time; reload.
+    invoice.locator("a.name").click()
+    expect(page).to_have_url(f"{url}/ui/tables/Invoice")
+    cards = page.locator("#hop-cards [data-hop]")
+    expect(cards).to_have_count(2)
+    expect(cards.first.locator('[data-role="data-age"]')).to_contain_text("ago")
+    expect(page.locator('[data-role="schema-contract"]')).to_have_text(
+        "added=evolve, dropped=freeze, widened=evolve, changed=freeze"
+    )
+    batches = page.locator("#batches tbody tr")
+    expect(batches).to_have_count(1)
+    expect(batches.first.locator("td").nth(2)).to_have_text("412")
+    expect(page.locator("#table-rows-chart rect[data-series]")).not_to_have_count(0)
+    page.select_option("#t-scale", "log")
+    expect(page.locator("#table-rows-chart svg")).to_have_attribute("data-scale", "log")
+    fits(page, dashboard, "12-table")
+    reload = page.get_by_role("button", name="Reload Invoice")
+    reload.click()
+    expect(reload).to_have_text("Confirm reload")
+    reload.click()
+    # The reload's full batch; retention then drops the incremental batch it supersedes.
+    expect(batches.first.locator(".badge")).to_have_text("reload", timeout=RUN_TIMEOUT_MS)
+    expect(batches.first).to_have_attribute("data-batch", "2")
+    reloads = [r for r in dashboard.api("/api/runs?table=Invoice")["items"] if r["reload"]]
+    assert len(reloads) == 1 and reloads[0]["triggered_by"] == "api"
+
+    page.goto(f"{url}/ui/tables/Customer")
+    expect(
+        page.locator('#hop-cards [data-hop="source_to_dl"] [data-role="last-error"]')
+    ).to_contain_text("cannot connect")
+
+    # Charts per hour and per run hold the same rows as per day; the run and runs pages fit.
+    page.goto(f"{url}/ui/charts")
+    expect(page.locator("#rows-chart rect[data-series]")).not_to_have_count(0)
+    per_day = bar_totals(page, "#rows-chart")
+    assert per_day == {"Invoice": 824}  # the first load and the reload
+    for per in ("hour", "run"):
+        page.select_option("#c-per", per)
+        expect(page.locator("#rows-title")).to_have_text(f"Rows loaded per {per}")
+        assert bar_totals(page, "#rows-chart") == per_day, per
+    page.select_option("#c-scale", "log")
+    expect(page.locator("#rows-chart svg")).to_have_attribute("data-scale", "log")
+    fits(page, dashboard, "13-charts")
+    page.goto(f"{url}/ui/runs")
+    expect(page.locator("#runs tbody tr").first).to_be_visible()
+    fits(page, dashboard, "14-runs")
+    page.goto(f"{url}/ui/runs/{failed_run}")
+    expect(page.locator('#run-status [data-role="run-status"]')).to_have_text("failed")
+    fits(page, dashboard, "15-run")
+    assert problems == []
+    dashboard.check_responses()
+
+
 # ---- without a browser: what the server itself promises ----------------------------------------
-PAGES = ["/ui/login", "/ui/", "/ui/runs", "/ui/runs/1", "/ui/charts"]
+PAGES = ["/ui/login", "/ui/", "/ui/runs", "/ui/runs/1", "/ui/charts", "/ui/tables/Genre"]
 
 
 def test_pages_and_assets_come_from_the_package(held_api: Api) -> None:
@@ -423,7 +555,8 @@ def test_pages_and_assets_come_from_the_package(held_api: Api) -> None:
         assets |= set(re.findall(r'(?:src|href)="(/ui/static/[^"]+)"', page.text))
     assert len(assets) == len(PAGES) + 2  # a script per page, the stylesheet and the icon
     kinds = {"js": "javascript", "css": "text/css", "svg": "image/svg+xml"}
-    for asset in assets | {"/ui/static/common.js"}:  # common.js: imported by every page
+    # common.js is imported by every page, barchart.js by the charts and table pages.
+    for asset in assets | {"/ui/static/common.js", "/ui/static/barchart.js"}:
         served = client.get(asset)
         assert served.status_code == 200, asset
         assert kinds[asset.split("?")[0].rsplit(".", 1)[1]] in served.headers["content-type"]

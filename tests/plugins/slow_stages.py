@@ -20,3 +20,17 @@ class Sleep(StageType):
     def run(self, ctx: StageContext) -> StageResult:
         time.sleep(float(os.environ.get("SLUICE_TEST_SLEEP", "30")))
         return StageResult(rows=1)
+
+
+class Trickle(StageType):
+    """Reports rows as a slow read would: 1,000 more every 0.25 s for SLUICE_TEST_SLEEP s."""
+
+    name: ClassVar[str] = "test_trickle"
+    hop: ClassVar[Hop] = Hop.SOURCE_TO_DL
+
+    def run(self, ctx: StageContext) -> StageResult:
+        steps = int(float(os.environ.get("SLUICE_TEST_SLEEP", "6")) / 0.25)
+        for step in range(1, steps + 1):
+            time.sleep(0.25)
+            ctx.progress(step * 1000)
+        return StageResult(rows=steps * 1000)

@@ -8,6 +8,7 @@
     missing or bad token     401
     token's role too low     403
     run process not started  503  (the run is marked failed at once)
+    lake unreachable         503  (a table's batches could not be read)
 
 Messages never quote a request's values (pydantic's `input`), so creds sent in a malformed
 body cannot come back in the error.
@@ -23,7 +24,7 @@ from fastapi.responses import JSONResponse
 
 from sluice.api.launch import LaunchError
 from sluice.api.schemas import ConflictBody, ErrorBody
-from sluice.core.errors import ConfigError, ConflictError, NotFoundError
+from sluice.core.errors import ConfigError, ConflictError, NotFoundError, StageError
 
 _DESCRIPTIONS = {
     400: "The body could not be read as JSON.",
@@ -83,3 +84,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ConflictError, _conflict)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(LaunchError, _launch_failed)
+    # A lake the API reads (a table's batches) that cannot be reached, denied or missing.
+    app.add_exception_handler(StageError, _launch_failed)

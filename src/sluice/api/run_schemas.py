@@ -36,8 +36,11 @@ class StageSummary(BaseModel):
     stage_name: str | None
     stage_type: str | None
     status: str
-    rows_processed: int | None
+    rows_processed: int | None = Field(
+        description="Rows so far while the stage runs (written about once a second), then all."
+    )
     time_taken: float | None = Field(description="Seconds.")
+    started_at: datetime | None = None
 
     @classmethod
     def of(cls, log: StageBrief | StageLogRecord) -> StageSummary:
@@ -48,12 +51,12 @@ class StageSummary(BaseModel):
             status=log.status,
             rows_processed=log.rows_processed,
             time_taken=_seconds(log.time_taken),
+            started_at=log.started_at,
         )
 
 
 class StageLog(StageSummary):
     file_paths: list[str]
-    started_at: datetime | None
     completed_at: datetime | None
     error_message: str | None
     attempts: int | None
@@ -66,7 +69,6 @@ class StageLog(StageSummary):
         return cls(
             **StageSummary.of(log).model_dump(),
             file_paths=log.file_paths,
-            started_at=log.started_at,
             completed_at=log.completed_at,
             error_message=log.error_message,
             attempts=log.attempts,

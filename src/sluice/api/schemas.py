@@ -188,6 +188,10 @@ class HopView(BaseModel):
     )
     next_due_at: datetime | None = Field(description="When the scheduler starts it next.")
     last_success_at: datetime | None
+    last_error: str | None = Field(
+        default=None, description="The first line of the error, when the hop's last run failed."
+    )
+    last_error_run_id: int | None = Field(default=None, description="The run that failed.")
 
 
 class Table(BaseModel):
@@ -261,3 +265,19 @@ class Stage(BaseModel):
             stage_type=st.stage_type,
             driver_container=st.driver_container,
         )
+
+
+class LakeBatch(BaseModel):
+    """A committed lake batch, as `sluice lake ls --json` shows it (without its path)."""
+
+    batch: int
+    load_type: str
+    reload: bool
+    rows: int
+    bytes: int
+    run_id: int
+    created_at: str
+    key: str | None
+    key_min: str | None
+    key_max: str | None
+    batch_uid: str | None

@@ -50,18 +50,7 @@ def ls(source_tablename: str, as_json: JsonOpt = False) -> None:
     services = STATE.services()
     lake_table = _lake_table(services, services.repo.get_table(source_tablename))
     rows = [
-        {
-            "batch": m.sequence,
-            "load_type": m.load_type,
-            "rows": m.row_count,
-            "bytes": sum(p.bytes for p in m.parts),
-            "run_id": m.run_id,
-            "created_at": m.created_at,
-            "key": m.incremental_key,
-            "key_min": m.key_min,
-            "key_max": m.key_max,
-            "path": lake_table.store.display(lake_table.batch_path(m)),
-        }
+        {**m.summary(), "path": lake_table.store.display(lake_table.batch_path(m))}
         for m in lake_table.committed()
     ]
     if as_json:

@@ -53,7 +53,10 @@ class RunFilter:
 
 @dataclass(frozen=True)
 class StageBrief:
-    """A stage as a run listing shows it: no times, files or error, so it is cheap to read."""
+    """A stage as a run listing shows it: no files or error, so it is cheap to read.
+
+    `started_at` with `rows_processed` gives a running stage's rate (the engine writes its
+    rows as it goes)."""
 
     stage_order: int
     stage_name: str | None
@@ -61,6 +64,7 @@ class StageBrief:
     status: str
     rows_processed: int | None
     time_taken: str | None
+    started_at: datetime | None = None
 
 
 class RunHistory(Store):
@@ -94,6 +98,7 @@ class RunHistory(Store):
                 logs.c.status,
                 logs.c.rows_processed,
                 logs.c.time_taken,
+                logs.c.started_at,
             )
             with self.tx() as c:
                 for run_id, *brief in c.execute(self._logs_query(run_ids, columns)):
@@ -195,3 +200,21 @@ class RunHistory(Store):
         with self.tx() as c:
             return {str(row[0]): str(row[1]).splitlines() for row in c.execute(query)}
 
+    def last_failures(self) -> dict[tuple[str, Hop], tuple[int, str]]:
+        """Per (table, hop): the newest failed run covering it, with its error's first line."""
+        newest = (
+            sa.select(sa.func.max(runs.c.id))
+            .where(runs.c.status == RunStatus.FAILED.value)
+            .group_by(runs.c.source_tablename, runs.c.hop)
+        )
+        query = sa.select(
+            runs.c.id, runs.c.source_tablename, runs.c.hop, runs.c.error_message
+        ).where(runs.c.id.in_(newest))
+        found: dict[tuple[str, Hop], tuple[int, str]] = {}
+        with self.tx() as c:
+            rows = c.execute(query).all()
+        for run_id, table, choice, message in sorted(rows):
+            first = (message or "failed").strip().splitlines()[0] if message else "failed"
+            for hop in HopChoice(choice or HopChoice.ALL.value).hops():
+                found[(str(table), hop)] = (int(run_id), first)  # ascending: newest wins
+        return found

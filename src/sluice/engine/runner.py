@@ -14,6 +14,8 @@ import random
 import time
 from typing import Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from sluice.config.records import RunRecord, StageRecord, TableConfig
 from sluice.config.repository import DESTINATIONS, SOURCES, ConfigRepository
 from sluice.connectors import registry
@@ -205,7 +207,13 @@ class RunEngine:
         attempt = 1
         while True:
             try:
-                result = self.executor.execute(task, lambda n: watcher.stage_progress(stage, n))
+                live = _LiveRows(self.repo, log_id)
+
+                def progress(rows_so_far: int, live: _LiveRows = live) -> None:
+                    watcher.stage_progress(stage, rows_so_far)
+                    live.update(rows_so_far)
+
+                result = self.executor.execute(task, progress)
                 rows, paths = result.rows, result.file_paths
                 warnings = [scrub(w, secrets) for w in result.warnings]
                 for warning in warnings:
@@ -247,6 +255,28 @@ class RunEngine:
         )
         watcher.stage_finished(stage, "failed" if error else "success", rows, seconds, error)
         return error
+
+
+class _LiveRows:
+    """A running stage's rows written to its log about once a second, so the API and the
+    dashboard show rows and rows/s of a run executing in another process."""
+
+    EVERY = 1.0
+
+    def __init__(self, repo: ConfigRepository, log_id: int) -> None:
+        self.repo = repo
+        self.log_id = log_id
+        self.written = time.monotonic()
+
+    def update(self, rows: int) -> None:
+        now = time.monotonic()
+        if now - self.written < self.EVERY:
+            return
+        self.written = now
+        try:
+            self.repo.finish_stage_log(self.log_id, rows_processed=rows)
+        except (SluiceError, SQLAlchemyError) as exc:  # a courtesy: never why a stage fails
+            log.debug("live rows of stage log %s not written: %s", self.log_id, exc)
 
 
 def hop_of(stage: StageRecord) -> Hop:

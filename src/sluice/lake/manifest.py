@@ -54,6 +54,22 @@ class Manifest:
     # meets it, whatever either hop's load type.
     reload: bool = False
 
+    def summary(self) -> dict[str, Any]:
+        """What `lake ls` and the API show of a batch (no paths: the API does not show them)."""
+        return {
+            "batch": self.sequence,
+            "load_type": self.load_type,
+            "reload": self.reload,
+            "rows": self.row_count,
+            "bytes": sum(p.bytes for p in self.parts),
+            "run_id": self.run_id,
+            "created_at": self.created_at,
+            "key": self.incremental_key,
+            "key_min": self.key_min,
+            "key_max": self.key_max,
+            "batch_uid": self.batch_uid,
+        }
+
     def to_json(self) -> bytes:
         body: dict[str, Any] = asdict(self)
         body["format"] = FORMAT_VERSION

@@ -3,9 +3,12 @@
     /              -> /ui/
     /ui/login      paste a token; the tab keeps it in sessionStorage
     /ui/           tables overview: both hops' state, watermark, next due; run now, pause
+    /ui/tables/NAME one table: both hops' settings and state, data age, last error, lake
+                   batches, rows and duration per run; run now and reload
     /ui/runs       run history, filtered by table, status, trigger and hop
     /ui/runs/ID    one run: its stages as a timeline, rows, files, errors
-    /ui/charts     rows loaded per table and day, run outcomes per day, stage durations
+    /ui/charts     rows loaded per table and run outcomes per day, hour or run (linear or
+                   log axis), stage durations
     /ui/session    the calling token's role and name (JSON), so a page can go read-only
     /ui/static/    the CSS and JavaScript in this package (nothing from a CDN)
 
@@ -62,6 +65,7 @@ PAGES = (
     Page("/", "overview", "Tables", "overview"),
     Page("/runs", "runs", "Runs", "runs"),
     Page("/runs/{run_id:int}", "run", "Run", "runs"),
+    Page("/tables/{source_tablename}", "table", "Table", "overview"),
     Page("/charts", "charts", "Charts", "charts"),
 )
 

@@ -10,7 +10,15 @@ from fastapi import APIRouter, Body, Response, status
 from sluice.api.auth import ADMIN, VIEWER
 from sluice.api.context import ApiContext, Ctx
 from sluice.api.errors import responses
-from sluice.api.schemas import HopIn, HopView, Table, TableEdit, TableIn, TableOptions
+from sluice.api.schemas import (
+    HopIn,
+    HopView,
+    LakeBatch,
+    Table,
+    TableEdit,
+    TableIn,
+    TableOptions,
+)
 from sluice.config.catalog import TableChanges
 from sluice.config.records import TableConfig
 from sluice.core.clock import utcnow
@@ -25,6 +33,7 @@ def views(ctx: ApiContext, tables: Iterable[TableConfig]) -> list[Table]:
     locked = ctx.services.repo.locked_hops()
     started = ctx.history.last_started()
     succeeded = ctx.history.last_success()
+    failures = ctx.history.last_failures()
     shown = []
     for table in tables:
         hops = {}
@@ -32,6 +41,7 @@ def views(ctx: ApiContext, tables: Iterable[TableConfig]) -> list[Table]:
             hop = state.hop
             key = (table.source_tablename, hop)
             config = table.hop(hop)
+            failure = failures.get(key) if config.last_run_status == "failed" else None
             hops[hop] = HopView(
                 schedule_minutes=config.schedule_minutes,
                 load_type=config.load_type.value,
@@ -43,6 +53,8 @@ def views(ctx: ApiContext, tables: Iterable[TableConfig]) -> list[Table]:
                 state="running" if state.busy else ("active" if state.active else "paused"),
                 next_due_at=state.next_due(now),
                 last_success_at=succeeded.get(key),
+                last_error_run_id=failure[0] if failure else None,
+                last_error=failure[1] if failure else None,
             )
         shown.append(Table.of(table, hops))
     return shown
@@ -144,3 +156,26 @@ def _activity_route(action: str, active: bool, summary: str) -> None:
 
 _activity_route("pause", False, "Stop scheduling a table's hop(s)")
 _activity_route("resume", True, "Schedule a table's hop(s) again")
+
+
+@router.get(
+    "/{source_tablename}/batches",
+    response_model=list[LakeBatch],
+    dependencies=[VIEWER],
+    responses=responses(401, 404, 422, 503),
+    summary="A table's committed lake batches, oldest first (as `sluice lake ls`)",
+    operation_id="list_lake_batches",
+)
+def list_lake_batches(source_tablename: str, ctx: Ctx) -> list[LakeBatch]:
+    from sluice.lake.errors import storage_error
+    from sluice.lake.reader import LakeTable
+
+    table = ctx.services.repo.get_table(source_tablename)
+    try:
+        lake_table = LakeTable(
+            ctx.services.lake(), table.source_name or "_", table.source_tablename
+        )
+        committed = lake_table.committed()
+    except OSError as exc:
+        raise storage_error(exc) from exc
+    return [LakeBatch(**m.summary()) for m in committed]

@@ -1,21 +1,20 @@
-// Charts drawn as inline SVG from /api/stats: rows loaded per day and table, run outcomes per
-// day, and the mean (and longest) duration of each stage type.
+// Charts drawn as inline SVG: rows loaded and run outcomes per day (from /api/stats), per hour
+// or per run (from the runs of the window, /api/runs), on a linear or log axis, and the mean
+// (and longest) duration of each stage type.
 
-import { UI, api, compact, count, duration, el, poll, start, svg } from './common.js';
+import { UI, api, count, duration, el, poll, setText, start, svg } from './common.js';
+import { PALETTE, bars, spansMagnitudes, widthOf } from './barchart.js';
 
-const PALETTE = [
-  '#0f766e', '#2563eb', '#d97706', '#7c3aed', '#db2777', '#0891b2',
-  '#65a30d', '#dc2626', '#4b5563', '#9333ea', '#ea580c', '#0d9488',
-];
 const OUTCOMES = [
   ['success', '#1a7f37'],
   ['failed', '#cf222e'],
   ['running', '#0969da'],
   ['pending', '#8c959f'],
 ];
-const H = 250;
-const M = { top: 14, right: 12, bottom: 34, left: 52 };
-let last = null; // the figures drawn, redrawn when the window is resized
+const PER = ['day', 'hour', 'run'];
+const SCALES = ['auto', 'linear', 'log'];
+const RUN_PAGES = 5; // at most 1,000 runs per drawing (pages of 200)
+let last = null; // what was drawn, redrawn when the window is resized
 
 const me = start();
 if (me) main();
@@ -24,9 +23,13 @@ function main() {
   const query = new URLSearchParams(location.search);
   const table = document.getElementById('c-table');
   const days = document.getElementById('c-days');
+  const per = document.getElementById('c-per');
+  const scaleSelect = document.getElementById('c-scale');
   if (query.get('table')) table.append(el('option', { value: query.get('table'), text: query.get('table') }));
   table.value = query.get('table') || '';
   days.value = ['7', '14', '30', '90'].includes(query.get('days')) ? query.get('days') : '7';
+  per.value = PER.includes(query.get('per')) ? query.get('per') : 'day';
+  scaleSelect.value = SCALES.includes(query.get('scale')) ? query.get('scale') : 'auto';
   let shown = '';
 
   api('GET', '/api/tables')
@@ -40,15 +43,25 @@ function main() {
     })
     .catch(() => {});
 
+  function wanted() {
+    const params = new URLSearchParams({ days: days.value });
+    if (table.value) params.set('table', table.value);
+    if (per.value !== 'day') params.set('per', per.value);
+    if (scaleSelect.value !== 'auto') params.set('scale', scaleSelect.value);
+    return params;
+  }
+
   const poller = poll(async () => {
-    const wanted = new URLSearchParams({ days: days.value });
-    if (table.value) wanted.set('table', table.value);
-    const stats = await api('GET', `/api/stats?${wanted}`);
-    const text = JSON.stringify(stats);
+    const params = new URLSearchParams({ days: days.value });
+    if (table.value) params.set('table', table.value);
+    const stats = await api('GET', `/api/stats?${params}`);
+    const runs = per.value === 'day' ? [] : await windowRuns(stats.since, table.value);
+    const view = { stats, runs, per: per.value, scale: scaleSelect.value };
+    const text = JSON.stringify(view);
     if (text === shown) return; // redraw only when a figure changed
     shown = text;
-    last = stats;
-    draw(stats);
+    last = view;
+    draw(view);
   });
 
   let resizing = null;
@@ -58,17 +71,69 @@ function main() {
   });
 
   document.getElementById('chart-filters').addEventListener('change', () => {
-    const wanted = new URLSearchParams({ days: days.value });
-    if (table.value) wanted.set('table', table.value);
-    history.replaceState(null, '', `${UI}/charts?${wanted}`);
+    history.replaceState(null, '', `${UI}/charts?${wanted()}`);
     poller.now();
   });
 }
 
-function draw(stats) {
-  const dayList = utcDays(stats.since, stats.until);
-  tiles(stats);
+/** The runs started in the window, oldest first. */
+async function windowRuns(since, table) {
+  const found = [];
+  let cursor = null;
+  for (let page = 0; page < RUN_PAGES; page += 1) {
+    const params = new URLSearchParams({ since, limit: '200' });
+    if (table) params.set('table', table);
+    if (cursor) params.set('cursor', cursor);
+    const answer = await api('GET', `/api/runs?${params}`);
+    found.push(...answer.items);
+    cursor = answer.next_cursor;
+    if (!cursor) break;
+  }
+  return found.reverse();
+}
 
+function loaded(run) {
+  return (run.stages || [])
+    .filter((stage) => stage.stage_type === 'load' && stage.status === 'success')
+    .reduce((sum, stage) => sum + (stage.rows_processed || 0), 0);
+}
+
+function logScale(choice, values) {
+  return choice === 'log' || (choice === 'auto' && spansMagnitudes(values));
+}
+
+function draw(view) {
+  tiles(view.stats);
+  const titles = {
+    day: ['Rows loaded per day', '(by table, UTC days)', 'Run outcomes per day', '(UTC days)'],
+    hour: ['Rows loaded per hour', '(by table, local time)', 'Run outcomes per hour', '(local time)'],
+    run: ['Rows loaded per run', '(by table, oldest first)', 'Duration per run', '(seconds, by outcome)'],
+  }[view.per];
+  setText(document.getElementById('rows-title'), titles[0]);
+  setText(document.getElementById('rows-note'), titles[1]);
+  setText(document.getElementById('outcomes-title'), titles[2]);
+  setText(document.getElementById('outcomes-note'), titles[3]);
+  const { categories, rowSeries, outcomeSeries, outcomeUnit } =
+    view.per === 'day' ? byDay(view.stats) : view.per === 'hour' ? byHour(view) : byRun(view.runs);
+  const rowValues = rowSeries.flatMap((s) => s.values);
+  bars(document.getElementById('rows-chart'), categories, rowSeries, {
+    unit: 'rows',
+    emptyText: 'No rows were loaded in this window.',
+    log: logScale(view.scale, rowValues),
+    ariaLabel: titles[0],
+  });
+  bars(document.getElementById('outcomes-chart'), categories, outcomeSeries, {
+    unit: outcomeUnit,
+    emptyText: 'No runs in this window.',
+    log: logScale(view.scale, outcomeSeries.flatMap((s) => s.values)),
+    ariaLabel: titles[2],
+  });
+  durations(view.stats.stage_durations);
+}
+
+function byDay(stats) {
+  const dayList = utcDays(stats.since, stats.until);
+  const categories = dayList.map((day) => ({ key: day, label: day.slice(5), title: day }));
   const tables = [...new Set(stats.rows_loaded_per_day.map((r) => r.table))].sort();
   const rows = new Map(stats.rows_loaded_per_day.map((r) => [`${r.table}|${r.day}`, r.rows]));
   const rowSeries = tables.map((name, i) => ({
@@ -76,30 +141,76 @@ function draw(stats) {
     color: PALETTE[i % PALETTE.length],
     values: dayList.map((day) => rows.get(`${name}|${day}`) || 0),
   }));
-  chart('rows-chart', dayList, rowSeries, 'rows', 'No rows were loaded in this window.');
-
   const perDay = new Map(stats.runs_per_day.map((d) => [d.day, d]));
   const outcomeSeries = OUTCOMES.map(([status, color]) => ({
     name: status,
     color,
     values: dayList.map((day) => (perDay.get(day) ? perDay.get(day)[status] : 0)),
   }));
-  chart('outcomes-chart', dayList, outcomeSeries, 'runs', 'No runs in this window.');
+  return { categories, rowSeries, outcomeSeries, outcomeUnit: 'runs' };
+}
 
-  durations(stats.stage_durations);
+const pad = (n) => String(n).padStart(2, '0');
+
+function hourKey(at) {
+  return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())} ${pad(at.getHours())}:00`;
+}
+
+function byHour(view) {
+  const hours = [];
+  const end = Math.min(new Date(view.stats.until).getTime(), Date.now());
+  const first = view.runs.length ? new Date(view.runs[0].started_at || view.stats.since) : new Date(view.stats.since);
+  const at = new Date(Math.max(first.getTime(), end - 48 * 3600000));
+  at.setMinutes(0, 0, 0);
+  for (let t = at.getTime(); t <= end; t += 3600000) hours.push(hourKey(new Date(t)));
+  const index = new Map(hours.map((h, i) => [h, i]));
+  const tables = [...new Set(view.runs.map((r) => r.source_tablename))].sort();
+  const rowSeries = tables.map((name, i) => ({ name, color: PALETTE[i % PALETTE.length], values: hours.map(() => 0) }));
+  const outcomeSeries = OUTCOMES.map(([status, color]) => ({ name: status, color, values: hours.map(() => 0) }));
+  for (const run of view.runs) {
+    if (!run.started_at) continue;
+    const i = index.get(hourKey(new Date(run.started_at)));
+    if (i === undefined) continue;
+    rowSeries[tables.indexOf(run.source_tablename)].values[i] += loaded(run);
+    const outcome = outcomeSeries.find((s) => s.name === run.status);
+    if (outcome) outcome.values[i] += 1;
+  }
+  const categories = hours.map((h) => ({ key: h, label: h.slice(11), title: h }));
+  return { categories, rowSeries, outcomeSeries, outcomeUnit: 'runs' };
+}
+
+function byRun(runs) {
+  const shown = runs.slice(-120); // a bar stays wide enough to point at
+  const categories = shown.map((run) => ({
+    key: String(run.id),
+    label: `#${run.id}`,
+    title: `run #${run.id} of ${run.source_tablename}`,
+  }));
+  const tables = [...new Set(shown.map((r) => r.source_tablename))].sort();
+  const rowSeries = tables.map((name, i) => ({
+    name,
+    color: PALETTE[i % PALETTE.length],
+    values: shown.map((run) => (run.source_tablename === name ? loaded(run) : 0)),
+  }));
+  const outcomeSeries = OUTCOMES.map(([status, color]) => ({
+    name: status,
+    color,
+    values: shown.map((run) => (run.status === status ? run.duration_seconds || 0 : 0)),
+  }));
+  return { categories, rowSeries, outcomeSeries, outcomeUnit: 'seconds' };
 }
 
 function tiles(stats) {
   const by = stats.runs_by_status;
   const runs = Object.values(by).reduce((a, b) => a + b, 0);
-  const loaded = stats.rows_loaded_per_day.reduce((a, r) => a + r.rows, 0);
+  const loadedRows = stats.rows_loaded_per_day.reduce((a, r) => a + r.rows, 0);
   const rate = stats.success_rate === null ? '—' : `${(stats.success_rate * 100).toFixed(1)} %`;
   const items = [
     ['Runs', count(runs), ''],
     ['Success rate', rate, 'success / (success + failed)'],
     ['Failed', count(by.failed || 0), ''],
     ['Running now', count((by.running || 0) + (by.pending || 0)), 'running or about to start'],
-    ['Rows loaded', count(loaded), 'into sinks'],
+    ['Rows loaded', count(loadedRows), 'into sinks'],
   ];
   document.getElementById('tiles').replaceChildren(
     ...items.map(([label, value, hint]) =>
@@ -121,98 +232,6 @@ function utcDays(since, until) {
     days.push(new Date(t).toISOString().slice(0, 10));
   }
   return days;
-}
-
-/** The axis top and step for values up to `value`: 1, 2 or 5 times a power of ten. */
-function scale(value, whole) {
-  if (value <= 0) return { top: whole ? 4 : 1, step: whole ? 1 : 0.25 };
-  const raw = value / 5;
-  const power = 10 ** Math.floor(Math.log10(raw));
-  let step = [1, 2, 5, 10].map((m) => m * power).find((s) => raw <= s);
-  if (whole) step = Math.max(1, Math.round(step));
-  return { top: Math.ceil(value / step) * step, step };
-}
-
-/** Drawing width: the chart's box in CSS pixels, so text is drawn at its real size. */
-function widthOf(box) {
-  return Math.max(Math.floor(box.clientWidth), 360);
-}
-
-/** A stacked bar chart: one bar per day, one segment per series. */
-function chart(id, dayList, series, unit, emptyText) {
-  const box = document.getElementById(id);
-  const W = widthOf(box);
-  const totals = dayList.map((_, i) => series.reduce((sum, s) => sum + s.values[i], 0));
-  const { top, step } = scale(Math.max(0, ...totals), true);
-  const iw = W - M.left - M.right;
-  const ih = H - M.top - M.bottom;
-  const band = iw / dayList.length;
-  const barW = Math.max(Math.min(band * 0.7, 48), 2);
-  const y = (v) => M.top + ih - (v / top) * ih;
-
-  const root = svg('svg', {
-    viewBox: `0 0 ${W} ${H}`,
-    class: 'svg-chart',
-    role: 'img',
-    'aria-label': `${unit} per day`,
-  });
-  for (let v = 0; v <= top + step / 2; v += step) {
-    root.append(
-      svg('line', { x1: M.left, x2: W - M.right, y1: y(v), y2: y(v), class: 'grid-line' }),
-      svg('text', { x: M.left - 6, y: y(v) + 4, class: 'axis y', text: compact(v) }),
-    );
-  }
-  const every = Math.ceil(dayList.length / Math.max(Math.floor(iw / 56), 1));
-  dayList.forEach((day, i) => {
-    const x = M.left + band * i + (band - barW) / 2;
-    let base = 0;
-    for (const s of series) {
-      const v = s.values[i];
-      if (!v) continue;
-      const rect = svg(
-        'rect',
-        {
-          x,
-          y: y(base + v),
-          width: barW,
-          height: Math.max(y(base) - y(base + v), 1),
-          fill: s.color,
-          class: 'bar-seg',
-          dataset: { day, series: s.name, value: v },
-        },
-        svg('title', { text: `${day} · ${s.name}: ${count(v)} ${unit}` }),
-      );
-      root.append(rect);
-      base += v;
-    }
-    if (i % every === 0 || i === dayList.length - 1) {
-      root.append(
-        svg('text', {
-          x: M.left + band * i + band / 2,
-          y: H - M.bottom + 16,
-          class: 'axis x',
-          text: day.slice(5),
-        }),
-      );
-    }
-  });
-  root.append(svg('line', { x1: M.left, x2: W - M.right, y1: y(0), y2: y(0), class: 'baseline' }));
-  if (!totals.some(Boolean)) {
-    root.append(svg('text', { x: M.left + iw / 2, y: M.top + ih / 2, class: 'empty-text', text: emptyText }));
-  }
-  const legend = el(
-    'ul',
-    { class: 'legend' },
-    series.map((s) =>
-      el(
-        'li',
-        {},
-        el('span', { class: 'swatch', style: { background: s.color } }),
-        el('span', { text: `${s.name} (${count(s.values.reduce((a, b) => a + b, 0))})` }),
-      ),
-    ),
-  );
-  box.replaceChildren(root, series.length ? legend : el('p', { class: 'muted', text: '' }));
 }
 
 /** Horizontal bars: mean duration per stage type, with a tick at the longest. */

@@ -273,20 +273,35 @@ export function runLink(id) {
 
 /** A run's stages as a segmented bar: one segment per stage of its template. */
 export function progress(run) {
-  const total = Math.max(run.total_stages || 0, (run.stages || []).length);
-  const byOrder = new Map((run.stages || []).map((stage) => [stage.stage_order, stage.status]));
-  const segments = [];
-  for (let order = 1; order <= total; order += 1) {
-    const status = byOrder.get(order) || 'waiting';
-    segments.push(el('span', { class: `seg s-${STATUS.test(status) ? status : 'unknown'}` }));
-  }
-  const done = (run.stages || []).filter((stage) => stage.status === 'success').length;
+  // A run of one hop logs its template's stage orders (4, 5, 6 for hop 2): segments follow
+  // the stages logged, then one grey segment per stage still to come.
+  const logged = [...(run.stages || [])].sort((a, b) => a.stage_order - b.stage_order);
+  const total = Math.max(run.total_stages || 0, logged.length);
+  const segments = logged.map((stage) =>
+    el('span', { class: `seg s-${STATUS.test(stage.status) ? stage.status : 'unknown'}` }),
+  );
+  const rest = finished(run) ? 'skipped' : 'waiting';
+  for (let i = logged.length; i < total; i += 1) segments.push(el('span', { class: `seg s-${rest}` }));
+  const done = logged.filter((stage) => stage.status === 'success').length;
+  const current = logged.find((stage) => stage.status === 'running');
+  const live = run.status === 'running' && current ? liveRows(current) : '';
   return el(
     'span',
     { class: 'progress', title: `${done} of ${total} stages done` },
     el('span', { class: 'segs' }, segments),
     el('span', { class: 'progress-text', text: `${done}/${total}` }),
+    live ? el('span', { class: 'progress-live', dataset: { role: 'live-rows' }, text: live }) : null,
   );
+}
+
+/** The running stage's rows so far and rate, e.g. "12,400 rows · 3,100 rows/s". */
+export function liveRows(stage) {
+  if (!stage || stage.rows_processed === null || stage.rows_processed === undefined) return '';
+  const rows = `${count(stage.rows_processed)} rows`;
+  const began = parseTime(stage.started_at);
+  const seconds = began ? (Date.now() - began.getTime()) / 1000 : 0;
+  if (stage.status !== 'running' || seconds < 1) return rows;
+  return `${rows} · ${count(Math.round(stage.rows_processed / seconds))} rows/s`;
 }
 
 export function finished(run) {

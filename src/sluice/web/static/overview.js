@@ -11,6 +11,8 @@ import {
   enc,
   finished,
   hopLabel,
+  liveRows,
+  parseTime,
   patch,
   poll,
   progress,
@@ -24,6 +26,13 @@ import {
 } from './common.js';
 
 const HOPS = ['source_to_dl', 'dl_to_sink'];
+
+/** 90 -> "90 min", 60 -> "1 h", 1440 -> "1 d". */
+function every(minutes) {
+  if (minutes % 1440 === 0) return `${minutes / 1440} d`;
+  if (minutes % 60 === 0) return `${minutes / 60} h`;
+  return `${minutes} min`;
+}
 const HOP_NUMBER = { source_to_dl: 1, dl_to_sink: 2 };
 
 const me = start();
@@ -132,10 +141,10 @@ function main(me) {
       'th',
       { scope: 'rowgroup', rowspan: 2, class: 'table-name' },
       el('a', {
-        href: `${UI}/runs?table=${enc(table.source_tablename)}`,
+        href: `${UI}/tables/${enc(table.source_tablename)}`,
         class: 'name',
         text: table.source_tablename,
-        title: 'Runs of this table',
+        title: 'This table: settings, lake batches, runs over time',
       }),
       el('span', {
         class: 'sub',
@@ -153,22 +162,75 @@ function main(me) {
     const lastRun = el(
       'td',
       { class: 'last-run' },
-      view.last_run_status ? badge(view.last_run_status, { role: 'last-status' }) : null,
-      view.last_run_at
-        ? timeEl(view.last_run_at, ago(view.last_run_at))
-        : el('span', { class: 'muted', text: 'never run' }),
+      el(
+        'span',
+        { class: 'last-run-line' },
+        view.last_run_status ? badge(view.last_run_status, { role: 'last-status' }) : null,
+        view.last_run_at
+          ? timeEl(view.last_run_at, ago(view.last_run_at))
+          : el('span', { class: 'muted', text: 'never run' }),
+      ),
+      view.last_error
+        ? el('a', {
+            class: 'error-line',
+            href: `${UI}/runs/${Number(view.last_error_run_id)}`,
+            title: view.last_error,
+            dataset: { role: 'last-error' },
+            text: view.last_error,
+          })
+        : null,
     );
+    return [
+      el(
+        'td',
+        { class: 'hop' },
+        el('span', { class: 'hop-number', title: hopLabel(hop), text: String(number) }),
+        badge(view.state, { role: 'state' }),
+        el('span', { class: 'sub hop-name', text: hopLabel(hop) }),
+      ),
+      lastRun,
+      freshness(table, hop),
+      loadCell(view, hop),
+      scheduleCell(view),
+      activeCell(table, hop),
+    ];
+  }
+
+  /** When the hop's data was last brought up to date, and how far the sink trails the lake. */
+  function freshness(table, hop) {
+    const at = table[hop].last_success_at;
+    const where = hop === 'source_to_dl' ? 'lake' : 'sink';
+    if (!at) {
+      return el('td', { class: 'fresh', dataset: { role: 'fresh' } }, el('span', { class: 'muted', text: 'none yet' }));
+    }
+    let lag = null;
+    const lake = parseTime(table.source_to_dl.last_success_at);
+    const sink = parseTime(at);
+    if (hop === 'dl_to_sink' && lake && sink && lake > sink) {
+      lag = `${duration((lake - sink) / 1000)} behind the lake`;
+    }
+    return el(
+      'td',
+      { class: 'fresh', dataset: { role: 'fresh' } },
+      el('span', {}, `${where} `, timeEl(at, ago(at))),
+      lag ? el('span', { class: 'sub', dataset: { role: 'lag' }, text: lag }) : null,
+    );
+  }
+
+  function loadCell(view, hop) {
     const watermark = view.last_incremental_value;
     // Hop 2 without a key of its own keeps the last lake batch it loaded as its watermark.
     const batches = hop === 'dl_to_sink' && !view.incremental_key;
     let mark = 'no watermark yet';
     if (watermark !== null) mark = batches ? `loaded through batch ${watermark}` : `watermark ${watermark}`;
-    const load = el(
+    let kind = 'full';
+    if (view.load_type === 'incremental') {
+      kind = view.incremental_key ? `incremental on ${view.incremental_key}` : 'incremental (new lake batches)';
+    }
+    return el(
       'td',
       { class: 'load' },
-      el('span', {
-        text: view.load_type === 'incremental' ? `incremental on ${view.incremental_key}` : 'full',
-      }),
+      el('span', { dataset: { role: 'load' }, text: kind }),
       watermark !== null || view.load_type === 'incremental'
         ? el('code', {
             class: 'watermark',
@@ -178,11 +240,14 @@ function main(me) {
           })
         : null,
     );
-    const schedule = el(
+  }
+
+  function scheduleCell(view) {
+    return el(
       'td',
       { class: 'schedule' },
       el('span', {
-        text: view.schedule_minutes ? `every ${view.schedule_minutes} min` : 'not scheduled',
+        text: view.schedule_minutes ? `every ${every(view.schedule_minutes)}` : 'not scheduled',
       }),
       view.next_due_at
         ? el(
@@ -192,19 +257,6 @@ function main(me) {
           )
         : el('span', { class: 'sub muted', text: 'not due' }),
     );
-    return [
-      el(
-        'td',
-        { class: 'hop' },
-        el('span', { class: 'hop-number', text: String(number) }),
-        el('span', { text: hopLabel(hop) }),
-      ),
-      el('td', {}, badge(view.state, { role: 'state' })),
-      lastRun,
-      load,
-      schedule,
-      activeCell(table, hop),
-    ];
   }
 
   function activeCell(table, hop) {
@@ -255,16 +307,18 @@ function main(me) {
   }
 
   function trackedRun(run) {
-    const stage =
+    const current =
       run.status === 'running' && run.stages && run.stages.length
-        ? run.stages[run.stages.length - 1].stage_name || run.stages[run.stages.length - 1].stage_type
+        ? run.stages[run.stages.length - 1]
         : null;
+    const live = current ? liveRows(current) : '';
     return el(
       'div',
       { class: 'tracked', dataset: { runId: run.id } },
       runLink(run.id),
       badge(run.status, { role: 'run-status' }),
-      stage ? el('span', { class: 'sub', text: stage }) : null,
+      current ? el('span', { class: 'sub', text: current.stage_name || current.stage_type }) : null,
+      live ? el('span', { class: 'sub', dataset: { role: 'live-rows' }, text: live }) : null,
       finished(run) ? el('span', { class: 'sub', text: duration(run.duration_seconds) }) : null,
     );
   }
