@@ -46,6 +46,7 @@ function main(me) {
   const starting = new Set(); // table names whose "run now" request is in flight
   const switching = new Map(); // "table/hop" -> the active value being sent
   let tables = [];
+  let schedulerRunning = true; // until the first answer says otherwise
 
   const poller = poll(refresh);
 
@@ -63,11 +64,14 @@ function main(me) {
           }
         }),
     );
-    const [fresh, recent] = await Promise.all([
+    const [fresh, recent, scheduler] = await Promise.all([
       api('GET', '/api/tables'),
       api('GET', '/api/runs?limit=8'),
+      api('GET', '/api/scheduler'),
     ]);
     tables = fresh;
+    schedulerRunning = scheduler.running;
+    renderScheduler(scheduler);
     render();
     renderRecent(recent.items);
   }
@@ -104,6 +108,17 @@ function main(me) {
       previous = body;
     }
     renderSummary();
+  }
+
+  function renderScheduler(scheduler) {
+    const node = document.getElementById('scheduler');
+    node.classList.toggle('off', !scheduler.running);
+    if (scheduler.running) {
+      const pass = scheduler.last_pass_at ? `, last pass ${ago(scheduler.last_pass_at)}` : '';
+      setText(node, `Scheduler running (${scheduler.holder})${pass}`);
+    } else {
+      setText(node, 'No scheduler is running: due hops wait until `sluice scheduler` runs');
+    }
   }
 
   function renderSummary() {
@@ -242,6 +257,12 @@ function main(me) {
     );
   }
 
+  /** "due now" only when a scheduler will start it. */
+  function due(at) {
+    const text = dueIn(at);
+    return text === 'due now' && !schedulerRunning ? 'due (no scheduler)' : text;
+  }
+
   function scheduleCell(view) {
     return el(
       'td',
@@ -253,7 +274,7 @@ function main(me) {
         ? el(
             'span',
             { class: 'sub', dataset: { role: 'next-due' } },
-            timeEl(view.next_due_at, dueIn(view.next_due_at)),
+            timeEl(view.next_due_at, due(view.next_due_at)),
           )
         : el('span', { class: 'sub muted', text: 'not due' }),
     );
