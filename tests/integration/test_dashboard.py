@@ -526,8 +526,13 @@ def test_the_table_page_freshness_errors_live_rows_and_every_page_fits(
     page.select_option("#c-scale", "log")
     expect(page.locator("#rows-chart svg")).to_have_attribute("data-scale", "log")
     fits(page, dashboard, "13-charts")
+    # A finished run of hop 2 alone (stages 4-6 of the template) shows complete progress.
+    chinook("run Invoice --hop dl_to_sink", ok=True)
+    hop2 = dashboard.api("/api/runs?table=Invoice&hop=dl_to_sink&limit=1")["items"][0]["id"]
     page.goto(f"{url}/ui/runs")
-    expect(page.locator("#runs tbody tr").first).to_be_visible()
+    segments = page.locator(f'#runs tr[data-run-id="{hop2}"] .seg')
+    expect(segments).to_have_count(3)
+    assert {s.get_attribute("class") for s in segments.all()} == {"seg s-success"}
     fits(page, dashboard, "14-runs")
     page.goto(f"{url}/ui/runs/{failed_run}")
     expect(page.locator('#run-status [data-role="run-status"]')).to_have_text("failed")
