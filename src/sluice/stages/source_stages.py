@@ -24,7 +24,7 @@ from sluice.lake.writer import BatchWriter
 from sluice.stages.context import StageContext, StageResult
 from sluice.stages.contract import ContractOutcome, apply_contract
 from sluice.stages.future_keys import FutureGuard, is_time
-from sluice.stages.incremental import IncrementalFilter, KeyTracker
+from sluice.stages.incremental import HeldRows, IncrementalFilter, KeyTracker
 from sluice.stages.key_uniqueness import KeyUniqueness
 from sluice.stages.registry import StageType
 
@@ -67,8 +67,8 @@ class _ResumePoint:
     held: pa.Table | None = None
 
     @property
-    def held_hashes(self) -> set[str]:
-        return set() if self.held is None else set(self.held.column("hash").to_pylist())
+    def held_rows(self) -> HeldRows:
+        return HeldRows(self.held)
 
 
 class Extract(StageType):
@@ -115,7 +115,7 @@ class Extract(StageType):
                     point = self._resume_point(ctx, committed, key, info.schema.field(key).type)
             writer = BatchWriter(lake_table, ctx.run.id, contract.schema)
             row_filter = (
-                IncrementalFilter(key, point.since, point.floor, point.held_hashes, fallback)
+                IncrementalFilter(key, point.since, point.floor, point.held_rows, fallback)
                 if incremental and key
                 else None
             )
@@ -160,7 +160,12 @@ class Extract(StageType):
                     )
                 window = None
                 if tracker is not None and key is not None:
-                    window = tracker.window(point.since, point.held, info.schema.field(key).type)
+                    window = tracker.window(
+                        point.since,
+                        point.held_rows,
+                        info.schema.field(key).type,
+                        row_filter.carried if row_filter is not None else None,
+                    )
                 load_type = LoadType.FULL if reload else hop.load_type
                 manifest = writer.commit(
                     self._manifest(ctx, load_type, key, point, tracker, counted),

@@ -12,7 +12,8 @@ import pytest
 
 from sluice.core.errors import ConfigError, TerminalError
 from sluice.core.watermark import format_value, lookback_floor, parse_value
-from sluice.stages.incremental import IncrementalFilter, KeyTracker, check_compatible, row_hashes
+from sluice.stages.incremental import HeldRows, IncrementalFilter, KeyTracker, check_compatible
+from sluice.stages.row_identity import row_digests
 
 SCHEMA = pa.schema([("id", pa.int64()), ("ts", pa.timestamp("us"))])
 T1, T2, T3 = datetime(2025, 1, 1, 10), datetime(2025, 1, 1, 11), datetime(2025, 1, 1, 12)
@@ -27,33 +28,43 @@ def ids(batch: pa.RecordBatch) -> list[int]:
     return values
 
 
-def keep(since: Any, held: set[str], batch: pa.RecordBatch, floor: Any = None) -> list[int]:
+def row_hashes(batch: pa.RecordBatch) -> list[bytes]:
+    digests: list[bytes] = row_digests(batch).to_pylist()
+    return digests
+
+
+def held_of(batch: pa.RecordBatch) -> HeldRows:
+    """A window holding exactly these rows (their keys and identities)."""
+    return HeldRows(pa.table({"key": batch.column("ts"), "hash": row_digests(batch)}))
+
+
+def keep(since: Any, held: HeldRows, batch: pa.RecordBatch, floor: Any = None) -> list[int]:
     return ids(IncrementalFilter("ts", since, floor, held).apply(batch))
 
 
-def window_hashes(tracker: KeyTracker, since: Any, held: pa.Table | None = None) -> set[str]:
+def window_hashes(tracker: KeyTracker, since: Any, held: pa.Table | None = None) -> set[bytes]:
     return set(tracker.window(since, held, pa.timestamp("us")).column("hash").to_pylist())
 
 
 def test_first_run_keeps_everything() -> None:
-    assert keep(None, set(), rows((1, T1), (2, T2))) == [1, 2]
+    assert keep(None, HeldRows(), rows((1, T1), (2, T2))) == [1, 2]
 
 
 def test_rows_below_the_watermark_are_dropped_even_if_the_source_returns_them() -> None:
-    assert keep(T2, set(), rows((1, T1), (2, T2), (3, T3))) == [2, 3]
+    assert keep(T2, HeldRows(), rows((1, T1), (2, T2), (3, T3))) == [2, 3]
 
 
 def test_rows_at_the_watermark_already_held_are_dropped_new_ones_kept() -> None:
     tracker = KeyTracker("ts")
     tracker.update(rows((1, T1), (2, T2), (3, T2)))
-    held = window_hashes(tracker, None)
+    held = HeldRows(tracker.window(None, None, pa.timestamp("us")))
     assert tracker.watermark(None) == T2 and len(held) == 2
     later = rows((2, T2), (3, T2), (4, T2), (5, T3))
     assert keep(T2, held, later) == [4, 5]
 
 
 def test_a_changed_row_at_the_watermark_is_a_new_version() -> None:
-    held = set(row_hashes(rows((2, T2))))
+    held = held_of(rows((2, T2)))
     changed = pa.RecordBatch.from_pylist([{"id": 2, "ts": T2, "v": "x"}])
     assert ids(IncrementalFilter("ts", T2, None, held).apply(changed)) == [2]
 
@@ -83,7 +94,7 @@ def test_a_late_row_inside_the_lookback_window_is_caught_once() -> None:
     tracker.update(rows((1, T1), (2, T3)))
     held_window = tracker.window(None, None, pa.timestamp("us"))
     assert set(held_window.column("hash").to_pylist()) == set(row_hashes(rows((1, T1), (2, T3))))
-    held = set(held_window.column("hash").to_pylist())
+    held = HeldRows(held_window)
     floor = datetime(2025, 1, 1, 10)  # T3 minus 2h
     late = rows((1, T1), (2, T3), (9, T2))  # 9 committed late with an older key
     assert keep(T3, held, late, floor=floor) == [9]
@@ -98,14 +109,14 @@ def test_the_watermark_never_moves_back() -> None:
 
 def test_a_null_key_fails_with_a_clear_message() -> None:
     with pytest.raises(TerminalError, match="incremental key 'ts' is NULL in 1 row"):
-        keep(None, set(), rows((1, T1), (2, None)))
+        keep(None, HeldRows(), rows((1, T1), (2, None)))
 
 
 def test_a_fallback_column_stands_in_for_a_null_key() -> None:
     batch = pa.RecordBatch.from_pylist(
         [{"id": 1, "ts": None, "created": T3}, {"id": 2, "ts": T1, "created": T3}]
     )
-    assert ids(IncrementalFilter("ts", T2, None, set(), "created").apply(batch)) == [1]
+    assert ids(IncrementalFilter("ts", T2, None, HeldRows(), "created").apply(batch)) == [1]
     tracker = KeyTracker("ts", fallback="created")
     tracker.update(batch)
     assert (tracker.min, tracker.max) == (T1, T3)
