@@ -183,8 +183,19 @@ class Sluice:
             creds = {"host": HOST, "port": PORT, "user": USER, "database": database}
             self.command(kind, "add", name, "--type", "postgres", "--creds", json.dumps(creds))
         self.command(
-            "table", "add", TABLE, "--source", "bench_src", "--destination", "bench_dst",
-            "--load", "full", "--sink-load", "full", "--primary-key", "id",
+            "table",
+            "add",
+            TABLE,
+            "--source",
+            "bench_src",
+            "--destination",
+            "bench_dst",
+            "--load",
+            "full",
+            "--sink-load",
+            "full",
+            "--primary-key",
+            "id",
         )
 
     def run_hop(self, hop: str, label: str, rows: int) -> Step:
@@ -195,7 +206,9 @@ class Sluice:
         with open(log_path, "w") as log:
             process = subprocess.Popen(
                 [str(self.executable), "run", TABLE, "--hop", hop, "--json"],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
             _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
@@ -203,7 +216,7 @@ class Sluice:
         output = log_path.read_text()
         if process.returncode != 0:
             raise SystemExit(f"sluice run --hop {hop} failed:\n{output}")
-        report = json.loads(output[output.index("{"):])
+        report = json.loads(output[output.index("{") :])
         stages = tuple(
             (str(stage["stage_type"]), float(stage["time_taken"] or 0))
             for stage in report.get("stages", [])
@@ -239,9 +252,10 @@ def print_report(rows: int, steps: dict[str, Step], same: bool) -> None:
     checks = [
         ("hop 1 within 1.6x of raw COPY TO", steps["hop1"].seconds <= 1.6 * raw["hop1"]),
         ("hop 2 within 1.3x of raw COPY FROM", steps["hop2"].seconds <= 1.3 * raw["hop2"]),
-        ("peak RSS of each hop under 400 MB", all(
-            (steps[key].peak_rss_mb or 0) < RSS_LIMIT_MB for key in ("hop1", "hop2")
-        )),
+        (
+            "peak RSS of each hop under 400 MB",
+            all((steps[key].peak_rss_mb or 0) < RSS_LIMIT_MB for key in ("hop1", "hop2")),
+        ),
     ]
     for name, ok in checks:
         print(f"{'ok  ' if ok else 'MISS'} {name}")
@@ -252,7 +266,9 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the databases and files")
     parser.add_argument(
-        "--sluice", type=Path, default=Path(sys.executable).with_name("sluice"),
+        "--sluice",
+        type=Path,
+        default=Path(sys.executable).with_name("sluice"),
         help="the sluice executable (default: beside this Python)",
     )
     args = parser.parse_args()
