@@ -70,7 +70,7 @@ def raw_copy(url: str) -> float:
     return time.perf_counter() - started
 
 
-def one_round(url: str, rows: int) -> dict[str, float]:
+def one_round(url: str, rows: int, index: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="sluice-ties-") as tmp:
         workdir = Path(tmp)
         sluice(workdir, "init")
@@ -93,7 +93,11 @@ def one_round(url: str, rows: int) -> dict[str, float]:
         assert extracted(out) == rows, out
         sluice(workdir, "table", "edit", "t", "--load", "incremental")
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("UPDATE t SET updated_at = timestamptz '2030-01-01 00:00:00+00'")
+            # A new value each round (past, so the guard against future keys stays quiet).
+            conn.execute(
+                f"UPDATE t SET updated_at = timestamptz '2026-06-01 00:00:00+00' + {index} * "
+                "interval '1 day'"
+            )
             conn.execute("VACUUM ANALYZE t")
         new, out = sluice(workdir, "run", "t", "--hop", "source_to_dl", "--json")
         assert extracted(out) == rows, f"new ties: {extracted(out)} rows extracted"
@@ -125,7 +129,7 @@ def main() -> None:
             conn.execute("VACUUM ANALYZE t")
         rounds = []
         for index in range(args.repeat):
-            figures = one_round(url, args.rows)
+            figures = one_round(url, args.rows, index)
             rounds.append(figures)
             shown = ", ".join(f"{k} {v:.2f} s" for k, v in figures.items())
             print(f"round {index + 1}: {shown}", flush=True)
