@@ -7,6 +7,7 @@ with the secrets scrubbed out of the driver's text.
 
 from __future__ import annotations
 
+import re
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
@@ -83,6 +84,9 @@ def close_quietly(connection: Connection, cursor: Cursor) -> None:
 def translate(exc: BaseException, creds: PostgresCreds, doing: str = "") -> StageError:
     """The sluice error for a driver error: one line, no secrets, transient or terminal."""
     text = " ".join(scrub(str(exc), creds.secrets()).split())
+    guarded = _ARRAY_GUARD.search(text)
+    if guarded is not None:
+        return TerminalError(array_refusal(*guarded.groups()))
     message = f"PostgreSQL {doing + ' ' if doing else ''}{creds.location()}: {text}"
     sqlstate = getattr(exc, "sqlstate", None)
     if sqlstate in TRANSIENT_SQLSTATES or (
@@ -90,6 +94,24 @@ def translate(exc: BaseException, creds: PostgresCreds, doing: str = "") -> Stag
     ):
         return TransientError(message)
     return TerminalError(message)
+
+
+_ARRAY_GUARD = re.compile(r"sluice-array-guard::(.*?)::(.*?)::(.*?)::(\d+)::(-?\d+)")
+
+
+def array_refusal(table: str, column: str, declared: str, dimensions: str, lower: str) -> str:
+    """What the read guard of the source (source.array_guard) means, and what to do."""
+    shape = (
+        f"a {dimensions}-dimensional array"
+        if dimensions != "1"
+        else f"an array whose first index is {lower}"
+    )
+    return (
+        f"column {column!r} ({declared}) of {table} holds {shape}: Arrow lists have one "
+        "dimension and no bounds, so it would arrive flattened or renumbered; nothing was "
+        f"published. Read it as text in a view (SELECT ..., {column}::text AS {column} ...), "
+        "which keeps every dimension and bound exactly (e.g. '[0:2]={7,8,9}')"
+    )
 
 
 def number_params(sql: str, marker: str) -> str:

@@ -19,6 +19,7 @@ from sluice.connectors.base import ReadRequest, TableInfo
 from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.connection import close_quietly, connect, translate
 from sluice.connectors.postgres.types import (
+    DECLARED_TYPE,
     SourceColumn,
     conform,
     declared_metadata,
@@ -139,12 +140,14 @@ class PostgresSource:
             sql = f"SELECT {select} FROM {_qualified(table)}"
             key = request.incremental_key
             if key is not None and request.lower_bound is not None:
-                queries = [sql + self._lower_bound(cursor, request, key)]
+                wheres = [self._lower_bound(cursor, request, key)]
             else:
-                queries = [sql + where for where in self._block_ranges(cursor, table)]
+                wheres = self._block_ranges(cursor, table)
+            guard = array_guard(table, columns)
+            queries = [sql + _and(where, guard) for where in wheres]
             with self._snapshot_sharing(cursor, len(queries)) as cursors:
                 if len(cursors) < len(queries):
-                    queries = [sql]  # no helper connections: one stream reads it all
+                    queries = [sql + _and("", guard)]  # no helpers: one stream reads it all
                 streams = [
                     _stream(each, query, schema, request.batch_rows, self.batch_bytes)
                     for each, query in zip(cursors, queries, strict=True)
@@ -403,6 +406,42 @@ def _text_numeric(column: SourceColumn, raw: pa.Field) -> SourceColumn:
 def _with_metadata(column: SourceColumn, extra: dict[bytes, bytes]) -> SourceColumn:
     field = column.field
     return SourceColumn(column.expression, field.with_metadata({**(field.metadata or {}), **extra}))
+
+
+# Arrow lists have one dimension and start at index 0: a PostgreSQL array with more
+# dimensions would arrive flattened, and one with another lower bound without it. Rather than
+# scan for such values first, every read carries a guard that makes PostgreSQL itself stop the
+# read at the first one, with a message sluice recognises (ARRAY_GUARD) and completes.
+ARRAY_GUARD = "sluice-array-guard::"
+
+
+def array_guard(table: TableRef, columns: list[SourceColumn]) -> str:
+    """A WHERE condition that is true for every row, and fails the read on an array value
+    Arrow cannot hold exactly (more than one dimension, or a lower bound other than 1)."""
+    checks = []
+    for column in columns:
+        if not pa.types.is_list(column.field.type) and not pa.types.is_large_list(
+            column.field.type
+        ):
+            continue
+        name = quote_ident(column.field.name)
+        declared = (column.field.metadata or {}).get(DECLARED_TYPE, b"array").decode()
+        said = f"{ARRAY_GUARD}{table}::{column.field.name}::{declared}::"
+        literal = "'" + said.replace("'", "''") + "'"
+        # The cast of a row-dependent text to integer raises "invalid input syntax for type
+        # integer: <text>" on that row only (a constant would fail when the plan is made).
+        checks.append(
+            f"(CASE WHEN array_ndims({name}) > 1 OR array_lower({name}, 1) <> 1 "
+            f"THEN CAST({literal} || array_ndims({name}) || '::' || array_lower({name}, 1) "
+            "AS integer) ELSE 1 END) = 1"
+        )
+    return " AND ".join(checks)
+
+
+def _and(where: str, condition: str) -> str:
+    if not condition:
+        return where
+    return f"{where} AND {condition}" if where else f" WHERE {condition}"
 
 
 def _ctid_range(low: int | None, high: int | None) -> str:
