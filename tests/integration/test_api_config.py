@@ -285,8 +285,8 @@ def test_creds_are_never_returned(api: Api) -> None:
     source = {"name": "pg", "type": "postgres", "creds": PG_CREDS}
     destination = {"name": "pgd", "type": "postgres", "creds": url_creds}
     # Checked first: nothing answers there, and the refusal explains without the password.
-    for path, body in (("/api/sources", source), ("/api/destinations", destination)):
-        refused = api.call("POST", path, json=body)
+    for path, checked in (("/api/sources", source), ("/api/destinations", destination)):
+        refused = api.call("POST", path, json=checked)
         assert refused.status_code == 422 and "did not answer" in refused.json()["detail"]
         assert "127.0.0.1" in refused.json()["detail"]
     api.call("POST", "/api/sources", json={**source, "check": False})

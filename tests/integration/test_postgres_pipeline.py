@@ -7,6 +7,7 @@ source and the target database directly, never through the code under test.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -373,9 +374,28 @@ def test_every_postgresql_type_loads_into_the_embedded_sinks(
         "id",
         ok=True,
     )
+    if sink_type == "sqlite":
+        # SQLite stores NaN as NULL: refused before anything is loaded, with the fix; the
+        # source then says what it means (here: NULL) and the table loads.
+        refused = sluice(f"run '{name}' --json")
+        assert refused.code == 1 and refused.json()["status"] == "failed"
+        message = refused.json()["error_message"]
+        assert "column 'r' holds NaN in 1 row(s) of this load: SQLite stores NaN as NULL" in (
+            message
+        )
+        assert not sqlite_has_table(path, "all_types")
+        execute(pg_database, 'UPDATE "Odd Schema"."All ""Types""" SET r = NULL WHERE id = 2')
     assert run(sluice, f"'{name}'")["status"] == "success"
     loaded = read_sink(sink_type, path, "all_types").sort_by("id")
     assert loaded.num_rows == 4
     uuids = [str(u) if u is not None else None for u in loaded.column("u").to_pylist()]
     assert uuids[0] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
     assert loaded.column("t").to_pylist()[2] == "ünïcödé ✓"
+
+
+def sqlite_has_table(path: Path, table: str) -> bool:
+    with sqlite3.connect(path) as connection:
+        found = connection.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+    return bool(found[0])

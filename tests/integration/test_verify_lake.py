@@ -137,6 +137,26 @@ def test_full_batch_short_of_the_source_count_fails_and_is_never_loaded(
     )
 
 
+def test_a_value_lost_on_the_way_to_disk_fails_verify_lake(
+    tampering: Path, sluice: Sluice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row counts and checksums agree; only the per-column counts can tell."""
+    sluice(
+        "table add events --source src --destination wh --primary-key id --pipeline tampered",
+        ok=True,
+    )
+    monkeypatch.setenv("SLUICE_TEST_TAMPER", "null_value")
+    failed = run_hop(sluice, "source_to_dl")
+    assert failed["status"] == "failed"
+    stage = failed_stage(sluice, int(failed["id"]))
+    assert stage["stage_type"] == "verify_lake"
+    assert (
+        "column 'at' holds 39 non-NULL values in its Parquet files but 40 were written"
+        in stage["error_message"]
+    )
+    assert lake_batches(sluice) == []
+
+
 def test_a_damaged_incremental_batch_is_never_published_and_the_watermark_stays(
     tampering: Path, sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

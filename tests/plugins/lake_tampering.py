@@ -11,6 +11,7 @@ import subprocess
 import sys
 from typing import ClassVar
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sluice.core.models import Hop
@@ -22,7 +23,9 @@ from sluice.stages.registry import StageType
 class TamperLake(StageType):
     """`flip_byte`: one byte of the first part changes (checksums no longer match).
     `drop_row`: the first part loses its last row and the manifest is rewritten to agree,
-    so only the source's own count can tell. `delete_part`: the first part is gone;
+    so only the source's own count can tell. `null_value`: a value of the first part becomes
+    NULL and the part's checksum is rewritten to agree, so only the column counts can tell.
+    `delete_part`: the first part is gone;
     `delete_batch`: the whole batch is.
     `hop2_then_flip_byte`: a hop 2 run of the table runs to its end first, then flip_byte."""
 
@@ -58,6 +61,27 @@ class TamperLake(StageType):
             flipped = bytearray(table.store.read_bytes(path))
             flipped[len(flipped) // 2] ^= 0xFF
             table.store.write_atomic(path, bytes(flipped))
+            return StageResult(rows=0)
+        if damage == "null_value":
+            # The first row's last column loses its value, the part and its checksum are
+            # rewritten to agree: as a Parquet writer that dropped a value would leave it.
+            with table.store.open_input(path) as handle:
+                rows = pq.read_table(handle)
+            name = rows.schema.names[-1]
+            values = rows.column(name).to_pylist()
+            values[0] = None
+            rows = rows.set_column(
+                rows.schema.get_field_index(name),
+                rows.schema.field(name),
+                pa.array(values, rows.schema.field(name).type),
+            )
+            pq.write_table(rows, path)
+            data = table.store.read_bytes(path)
+            nulled = dataclasses.replace(
+                part, bytes=len(data), sha256=hashlib.sha256(data).hexdigest()
+            )
+            rewritten = dataclasses.replace(manifest, parts=(nulled, *manifest.parts[1:]))
+            table.store.write_atomic(posixpath.join(base, PENDING_NAME), rewritten.to_json())
             return StageResult(rows=0)
         assert damage == "drop_row", damage
         with table.store.open_input(path) as handle:

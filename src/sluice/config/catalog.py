@@ -269,7 +269,7 @@ class Catalog:
     ) -> TableProbe:
         """What a check of the table about to be stored looks at, from its merged settings."""
 
-        source_name = values.get("source_name", current and current.source_name)
+        source_name = str(values.get("source_name", current and current.source_name))
         source_record = self.repo.get_connection(SOURCES, source_name)
         columns: list[tuple[str, str]] = []
         if source:
@@ -297,15 +297,16 @@ class Catalog:
                     columns.append((value, role))
         target = None
         if destination:
-            record = self.repo.get_connection(
-                DESTINATIONS, values.get("destination_name", current and current.destination_name)
-            )
+            destination_name = values.get("destination_name", current and current.destination_name)
+            record = self.repo.get_connection(DESTINATIONS, str(destination_name))
             target = (record.name, record.type, record.creds)
         return TableProbe(
             source_type=source_record.type,
             source_creds=source_record.creds,
             source_name=source_record.name,
-            source_tablename=values.get("source_tablename", current and current.source_tablename),
+            source_tablename=str(
+                values.get("source_tablename", current and current.source_tablename)
+            ),
             columns=tuple(columns),
             look_at_source=source,
             destination=target,

@@ -164,6 +164,13 @@ class SqlSinkBase:
             # A state table made before batches had ids: its rows keep NULL (unverifiable).
             self.execute(f"ALTER TABLE {quote_ident(STATE_TABLE)} ADD COLUMN batch_uid TEXT")
 
+    def column_values(self, table: TableRef, columns: list[str]) -> dict[str, int]:
+        if not columns:
+            return {}
+        counts = ", ".join(f"count({quote_ident(c)})" for c in columns)
+        row = self.query(f"SELECT {counts} FROM {self.qualified(table)}")[0]
+        return {column: int(value) for column, value in zip(columns, row, strict=True)}
+
     def held_batches(self, table: TableRef, lake_table: str) -> set[int]:
         return set(self.held_identities(table, lake_table))
 

@@ -50,6 +50,9 @@ class Manifest:
     # lake replaced, restored or removed by hand (sequences starting again) is recognised
     # instead of taken for the batches the sink already holds. None in older lakes.
     batch_uid: str | None = None
+    # Non-NULL values per column, counted from the rows as they were written: verify_lake
+    # checks the Parquet statistics against it, verify_sink the sink's own counts.
+    column_values: dict[str, int] | None = None
     # Written by a reload run: a fresh full read that hop 2 swaps in whole when it first
     # meets it, whatever either hop's load type.
     reload: bool = False
@@ -101,5 +104,6 @@ class Manifest:
             watermark_after=body.get("watermark_after"),
             source_row_count=body.get("source_row_count"),
             batch_uid=body.get("batch_uid"),
+            column_values=body.get("column_values"),
             reload=bool(body.get("reload", False)),
         )

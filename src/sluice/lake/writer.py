@@ -90,6 +90,7 @@ class BatchWriter:
         self._in_flight: Future[None] | None = None
         self.rows = 0  # rows handed to the Parquet writer
         self.seen = 0  # rows accepted so far, buffered or written
+        self.values: dict[str, int] = {}  # non-NULL values per column, of the rows accepted
 
     def _discard_uncommitted(self) -> None:
         """Remove batch directories that never got a manifest: leftovers of a killed run.
@@ -116,6 +117,8 @@ class BatchWriter:
             # before, so a label added in between is recorded as the rows carry it.
             self.schema = batch.schema
         self.seen += batch.num_rows
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            self.values[name] = self.values.get(name, 0) + len(column) - column.null_count
         self._buffer.append(batch)
         self._buffered_rows += batch.num_rows
         self._buffered_bytes += batch.nbytes
@@ -208,6 +211,7 @@ class BatchWriter:
             schema=self.schema,
             parts=tuple(self._parts),
             window=window_part,
+            column_values={name: self.values.get(name, 0) for name in self.schema.names},
         )
         name = MANIFEST_NAME if publish else PENDING_NAME
         self.table.store.write_atomic(posixpath.join(self.dir, name), final.to_json())

@@ -29,7 +29,8 @@ def schema_changes(lake: pa.Schema, source: pa.Schema) -> SchemaChanges:
     """Arrow types only: a source's declared types (field metadata) may differ freely."""
     old = {f.name: f.type for f in lake}
     new = {f.name: f.type for f in source}
-    widened, changed = [], []
+    widened: list[tuple[str, pa.DataType, pa.DataType]] = []
+    changed: list[tuple[str, pa.DataType, pa.DataType]] = []
     for name, kind in new.items():
         before = old.get(name)
         if before is None or before == kind:

@@ -92,7 +92,8 @@ class HeldRows:
             known = set(self.window.column("hash").to_pylist())
             values = digests.to_pylist()
             found[unsure] = [values[i] in known for i in unsure]
-        return found
+        held: np.ndarray = found
+        return held
 
     def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
         # Sorted once per run; each batch is then a binary search, not a new hash table.

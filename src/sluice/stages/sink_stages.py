@@ -184,6 +184,21 @@ class _SinkKeyFilter:
         return batch
 
 
+def _sink_values(
+    ctx: StageContext, sink: Any, committed: list[Manifest], held: set[int]
+) -> dict[str, int] | None:
+    """The sink's non-NULL values per lake column, when the lake batches it holds all
+    counted theirs (older batches did not) and a per-column comparison can be exact."""
+    manifests = [m for m in committed if m.sequence in held]
+    if ctx.table.dl_to_sink.incremental_key or not manifests:
+        return None
+    if any(m.column_values is None for m in manifests):
+        return None
+    columns = list(dict.fromkeys(c for m in manifests for c in m.schema.names))
+    values: dict[str, int] = sink.column_values(ctx.sink_ref, columns)
+    return values
+
+
 class VerifySink(StageType):
     """The sink holds what the lake says it should: the batches, and the row count where exact."""
 
@@ -200,6 +215,7 @@ class VerifySink(StageType):
             if info is None:
                 raise TerminalError(f"sink table {ctx.sink_ref} does not exist after the load")
             identities = sink.held_identities(ctx.sink_ref, lake_table.key)
+            values = _sink_values(ctx, sink, committed, set(identities))
         finally:
             sink.close()
         check_identities(ctx, committed, identities)
@@ -216,11 +232,17 @@ class VerifySink(StageType):
             )
         by_sequence = {m.sequence: m for m in committed}
         if not hop.incremental_key and held <= by_sequence.keys():
-            self._reconcile(ctx, sink_rows, [by_sequence[i] for i in sorted(held)], missing)
+            self._reconcile(ctx, sink_rows, [by_sequence[i] for i in sorted(held)], missing, values)
         return StageResult(rows=sink_rows)
 
     @staticmethod
-    def _reconcile(ctx: StageContext, sink_rows: int, held: list[Manifest], plan: SinkPlan) -> None:
+    def _reconcile(
+        ctx: StageContext,
+        sink_rows: int,
+        held: list[Manifest],
+        plan: SinkPlan,
+        values: dict[str, int] | None,
+    ) -> None:
         lake_rows = sum(m.row_count for m in held)
         exact = (ctx.table.dl_to_sink.load_type is LoadType.FULL and len(held) == 1) or (
             plan.mode is LoadMode.APPEND and not ctx.table.primary_key
@@ -230,6 +252,17 @@ class VerifySink(StageType):
                 f"sink table {ctx.sink_ref} has {sink_rows} rows but the lake batches it holds "
                 f"have {lake_rows}"
             )
+        if exact and values is not None:
+            for column, loaded in values.items():
+                written = sum((m.column_values or {}).get(column, 0) for m in held)
+                if loaded != written:
+                    raise TerminalError(
+                        f"sink table {ctx.sink_ref}: column {column!r} holds {loaded} non-NULL "
+                        f"values but the lake batches it holds have {written}: values were lost "
+                        "or invented on the way into the sink (a driver, type mapping or trigger "
+                        "there); the load committed, so fix the cause and run `sluice table "
+                        f"reload {ctx.table.source_tablename} --hop dl_to_sink`"
+                    )
         if (
             ctx.table.primary_key
             and sink_rows > lake_rows

@@ -252,6 +252,23 @@ class Extract(StageType):
         )
 
 
+def _count_values(metadata: pq.FileMetaData, into: dict[str, int | None]) -> None:
+    """Non-NULL values per top-level column, from the Parquet statistics (None where a row
+    group has none, or for a nested column, whose leaves count otherwise)."""
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        for position in range(group.num_columns):
+            chunk = group.column(position)
+            name = chunk.path_in_schema
+            stats = chunk.statistics
+            if "." in name or stats is None or not stats.has_null_count:
+                into[name.split(".", 1)[0]] = None
+                continue
+            if name in into and into[name] is None:
+                continue
+            into[name] = (into.get(name) or 0) + group.num_rows - stats.null_count
+
+
 def _rows_since_full(committed: list[Manifest]) -> int:
     """Rows of the lake's current snapshot: its newest full batch and those after it."""
     start = max(
@@ -363,6 +380,7 @@ class VerifyLake(StageType):
     def _verify(self, lake_table: LakeTable, manifest: Manifest) -> int:
         base = lake_table.batch_path(manifest)
         counted = 0
+        values: dict[str, int | None] = {}
         for part in manifest.parts:
             path = posixpath.join(base, part.path)
             digest, size = lake_table.store.sha256_of(path)
@@ -376,6 +394,7 @@ class VerifyLake(StageType):
                 part_rows = parquet.metadata.num_rows
                 if not parquet.schema_arrow.equals(manifest.schema):
                     raise TerminalError(f"lake part {path} has a schema other than its manifest's")
+                _count_values(parquet.metadata, values)
             if part_rows != part.rows:
                 raise TerminalError(
                     f"lake part {path} holds {part_rows} rows, its manifest says {part.rows}"
@@ -393,4 +412,12 @@ class VerifyLake(StageType):
                 f"lake batch {manifest.sequence} holds {counted} rows, the source counted "
                 f"{expected} in the same snapshot"
             )
+        for column, written in (manifest.column_values or {}).items():
+            stored = values.get(column)
+            if stored is not None and stored != written:
+                raise TerminalError(
+                    f"lake batch {manifest.sequence}: column {column!r} holds {stored} non-NULL "
+                    f"values in its Parquet files but {written} were written: values were lost or "
+                    "invented on the way to disk; nothing was published"
+                )
         return counted

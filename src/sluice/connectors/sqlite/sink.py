@@ -81,10 +81,15 @@ class SQLiteSink(AdbcSinkBase):
         )
         self.execute(f"CREATE TABLE {self.qualified(staging)} ({columns})")
         rows = 0
+        refused: list[TerminalError] = []
 
         def storable() -> Iterator[pa.RecordBatch]:
             nonlocal rows
             for batch in batches:
+                problem = _nan_refusal(batch)
+                if problem is not None:
+                    refused.append(TerminalError(problem))
+                    raise refused[0]
                 rows += batch.num_rows
                 yield _storable(batch, sqlite_schema)
 
@@ -96,9 +101,13 @@ class SQLiteSink(AdbcSinkBase):
             self._cursor.adbc_ingest(staging.name, reader, mode="append")
         except adbc_driver_manager.Error as exc:
             self.rollback()
+            if refused:  # the driver reports our refusal as its own, flattened
+                raise refused[0] from None
             raise TerminalError(f"SQLite sink {self.path}: loading failed: {exc}") from exc
         except BaseException:
             self.rollback()
+            if refused:
+                raise refused[0] from None
             raise
         self.commit()
         return rows
@@ -106,6 +115,22 @@ class SQLiteSink(AdbcSinkBase):
     def close(self) -> None:
         self._cursor.close()
         self._connection.close()
+
+
+def _nan_refusal(batch: pa.RecordBatch) -> str | None:
+    """SQLite stores a NaN as NULL: a float column holding one cannot arrive exactly."""
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if not pa.types.is_floating(column.type) or len(column) == 0:
+            continue
+        nans = pc.sum(pc.is_nan(column)).as_py() or 0
+        if nans:
+            return (
+                f"column {name!r} holds NaN in {nans} row(s) of this load: SQLite stores NaN "
+                "as NULL, so the value would change; nothing was loaded. Load the table into a "
+                "sink that keeps NaN (PostgreSQL, DuckDB), or, if NULL is what you mean, map it "
+                f"in a view on the source (CASE WHEN {name} = 'NaN' THEN NULL ELSE {name} END)"
+            )
+    return None
 
 
 def _storable_field(field: pa.Field) -> pa.Field:
