@@ -34,10 +34,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check
 	$(BIN)/mypy
 
+# pytest: one worker per core (at most 4), each test file on one worker; the files share
+# nothing but the services.
 test: $(STAMP) services browser
 	$(BIN)/ruff check
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile
 
 clean:
 	rm -rf $(VENV) demo lake databases/config_db/data .pytest_cache .mypy_cache .ruff_cache
