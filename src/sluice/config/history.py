@@ -215,6 +215,17 @@ class RunHistory(Store):
             rows = c.execute(query).all()
         for run_id, table, choice, message in sorted(rows):
             first = (message or "failed").strip().splitlines()[0] if message else "failed"
-            for hop in HopChoice(choice or HopChoice.ALL.value).hops():
+            for hop in failed_hops(HopChoice(choice or HopChoice.ALL.value), first):
                 found[(str(table), hop)] = (int(run_id), first)  # ascending: newest wins
         return found
+
+
+def failed_hops(choice: HopChoice, first_line: str) -> tuple[Hop, ...]:
+    """The hop a run failed in: its error starts with the failing stage's type (`extract:
+    ...`), so a run of both hops that died in hop 1 is not hop 2's error."""
+    from sluice.stages.registry import stage_types
+
+    known = stage_types().get(first_line.split(":", 1)[0].strip())
+    if known is not None and known.hop in choice.hops():
+        return (known.hop,)
+    return choice.hops()
