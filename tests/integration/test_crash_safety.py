@@ -8,10 +8,8 @@ the source; an append-only sink holds every extracted row version exactly once.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,8 @@ import psycopg
 import pytest
 
 from sluice.core.faults import POINTS
-from tests.conftest import PROJECT, Sluice
+from tests.conftest import Sluice
+from tests.processes import sluice_process
 
 T0 = 1_700_000_000  # epoch seconds; keys are integers so every system compares them alike
 
@@ -130,19 +129,7 @@ def system(request: pytest.FixtureRequest, workdir: Path) -> Iterator[System]:
 
 
 def cli(workdir: Path, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT / "src"), "SLUICE_READ_BATCH_ROWS": "40"}
-    env.pop("SLUICE_CRASH_AT", None)
-    if crash_at:
-        env["SLUICE_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "sluice", *args],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return sluice_process(workdir, *args, crash_at=crash_at)
 
 
 def config_watermarks(workdir: Path) -> tuple[str | None, str | None]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,25 +27,13 @@ from tests.integration.test_incremental_cli import (
     T3,
     Shop,
     run,
+    setup,
+    shop,
     sink_rows,
     stage_rows,
 )
 
-
-@pytest.fixture
-def shop(workdir: Path) -> Shop:
-    return Shop(workdir / "shop.db")
-
-
-@pytest.fixture
-def setup(sluice: Sluice, workdir: Path, shop: Shop) -> Iterator[Sluice]:
-    sluice("init", ok=True)
-    sluice(f'source add shop --type sqlite --creds \'{{"path": "{shop.path}"}}\'', ok=True)
-    sluice(
-        f'destination add wh --type duckdb --creds \'{{"path": "{workdir / "wh.duckdb"}"}}\'',
-        ok=True,
-    )
-    yield sluice
+__all__ = ["setup", "shop"]  # fixtures used here
 
 
 def old_row_hash(row: dict[str, Any]) -> str:

@@ -10,18 +10,16 @@ moved aside (sequences starting again at 1) fail loudly instead of loading 0 row
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.conftest import PROJECT
 from tests.integration.api_support import Api, chinook_fixture, held_api_fixture, held_fixture
+from tests.processes import sluice_process
 
 __all__ = ["chinook_fixture", "held_api_fixture", "held_fixture"]  # fixtures used here
 
@@ -29,19 +27,7 @@ ROWS = 300
 
 
 def cli(workdir: Path, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT / "src"), "SLUICE_READ_BATCH_ROWS": "100"}
-    env.pop("SLUICE_CRASH_AT", None)
-    if crash_at:
-        env["SLUICE_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "sluice", *args],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=180,
-    )
+    return sluice_process(workdir, *args, crash_at=crash_at, batch_rows=100)
 
 
 def ok(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:

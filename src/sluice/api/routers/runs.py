@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from sluice.api.auth import ADMIN, VIEWER
-from sluice.api.context import Ctx
+from sluice.api.context import ApiContext, Ctx
 from sluice.api.errors import responses
 from sluice.api.run_schemas import Run, RunIn, RunPage, RunStarted, RunSummary
 from sluice.api.schemas import HopIn
 from sluice.config.history import RunFilter
+from sluice.config.records import RunRecord
 from sluice.core.errors import ConfigError
 from sluice.core.models import HopChoice, RunStatus, TriggeredBy
 
@@ -61,6 +62,11 @@ def start_run(
 ) -> RunStarted:
     wanted = body or RunIn()
     run = ctx.engine.create(source_tablename, wanted.hop, TriggeredBy.API, wanted.pipeline)
+    return _launched(ctx, run, response)
+
+
+def _launched(ctx: ApiContext, run: RunRecord, response: Response) -> RunStarted:
+    """Hand a created run to its child process; 202 with where to follow it."""
     ctx.launcher.start(run)
     url = f"/api/runs/{run.id}"
     response.headers["Location"] = url
@@ -88,10 +94,7 @@ def reload_table(
 ) -> RunStarted:
     hop = body.hop if body is not None else HopChoice.ALL
     run = ctx.engine.create(source_tablename, hop, TriggeredBy.API, reload=True)
-    ctx.launcher.start(run)
-    url = f"/api/runs/{run.id}"
-    response.headers["Location"] = url
-    return RunStarted(run_id=run.id, status=run.status, url=url)
+    return _launched(ctx, run, response)
 
 
 @router.get(
