@@ -66,14 +66,14 @@ def test_the_type_mapping_page_is_what_sluice_does(
     (part,) = sorted((workdir / "lake").rglob("kinds_0/**/part-*.parquet"))
     lake = pq.read_schema(part)
     with psycopg.connect(pg_target) as connection:
-        pg = dict(
+        pg: dict[str, str] = dict(
             connection.execute(
                 "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
                 "WHERE attrelid = 'kinds'::regclass AND attnum > 0 AND NOT attisdropped"
             ).fetchall()
         )
     with duckdb.connect(str(workdir / "wh.duckdb"), read_only=True) as connection:
-        duck = dict(
+        duck: dict[str, str] = dict(
             connection.execute(
                 "SELECT column_name, data_type FROM information_schema.columns "
                 "WHERE table_name = 'kinds'"
