@@ -23,6 +23,62 @@ pytestmark = pytest.mark.postgres
 
 PAGE = PROJECT / "docs" / "connectors" / "postgres-types.md"
 COLUMNS = ("lake", "PostgreSQL sink", "DuckDB sink", "SQLite sink")
+# A value per documented type (edge-ish where the type has edges): it must come back in a
+# PostgreSQL sink as the same text.
+VALUES = {
+    "smallint": "'-32768'",
+    "integer": "2147483647",
+    "bigint": "'-9223372036854775808'",
+    "numeric(12,2)": "'-0.01'",
+    "numeric": "1e-40",
+    "numeric(60,20)": "12345678901234567890123456789012345678.12345678901234567890",
+    "real": "'-0'",
+    "double precision": "'-Infinity'",  # NaN: refused by SQLite (see its page)
+    "text": "'ünï\tcode'",
+    "character varying(20)": "'x '",
+    "character(5)": "'ab'",
+    "boolean": "false",
+    "date": "'0044-03-15 BC'",
+    "time without time zone": "'24:00:00'",
+    "timestamp without time zone": "'1999-12-31 23:59:59.999999'",
+    "timestamp with time zone": "'2000-02-29 23:59:59.999999-08'",
+    "interval": "'-1 year -2 days +03:04:05.678'",
+    "uuid": "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'",
+    "json": '\'{"b": 1,  "a": [1, 2]}\'',
+    "jsonb": '\'{"b": 1, "a": null}\'',
+    "bytea": "'\\x00ff'",
+    "oid": "4294967295",
+    "money": "'-12.34'",
+    "integer[]": "'{1,NULL,-3}'",
+    "text[]": '\'{"",NULL,"a,b"}\'',
+    "mood": "'happy'",
+    "point": "'(1.5,-2)'",
+    "line": "'{1,2,3}'",
+    "lseg": "'[(0,0),(1,1)]'",
+    "box": "'(1,1),(0,0)'",
+    "path": "'[(0,0),(1,1),(2,0)]'",
+    "polygon": "'((0,0),(1,1),(1,0))'",
+    "circle": "'<(0,0),1.5>'",
+    "inet": "'192.168.0.1/24'",
+    "cidr": "'10.0.0.0/8'",
+    "macaddr": "'08:00:2b:01:02:03'",
+    "macaddr8": "'08:00:2b:01:02:03:04:05'",
+    "bit(3)": "B'101'",
+    "bit varying": "B'1101'",
+    "tsvector": "'a fat cat'",
+    "tsquery": "'fat & !cat'",
+    "xml": "'<a>1</a>'",
+    "pg_lsn": "'16/B374D848'",
+    "int4range": "'[1,5)'",
+    "int8range": "'(,0]'",
+    "numrange": "'(1.5,2.5]'",
+    "tstzrange": "'[2020-01-01,infinity)'",
+    "daterange": "'empty'",
+    "int4multirange": "'{[1,3),[5,7)}'",
+    "time with time zone": "'12:00:00+02'",
+    "name": "'abc'",
+    '"char"': "'x'",
+}
 
 
 def documented() -> dict[str, dict[str, str]]:
@@ -45,7 +101,10 @@ def test_the_type_mapping_page_is_what_sluice_does(
         connection.execute("CREATE TYPE mood AS ENUM ('sad', 'happy')")
         ddl = ", ".join(f"{names[t]} {t}" for t in types)
         connection.execute(f"CREATE TABLE kinds (id int PRIMARY KEY, {ddl})")
-        connection.execute("INSERT INTO kinds (id) VALUES (1)")
+        connection.execute("INSERT INTO kinds (id) VALUES (1)")  # every column NULL
+        filled = ", ".join(names[t] for t in types)
+        literals = ", ".join(f"{VALUES[t]}::{t}" for t in types)
+        connection.execute(f"INSERT INTO kinds (id, {filled}) VALUES (2, {literals})")
     sluice("init", ok=True)
     sluice(f"source add src --type postgres --creds '{json.dumps({'url': pg_database})}'", ok=True)
     sinks = {
@@ -61,7 +120,8 @@ def test_the_type_mapping_page_is_what_sluice_does(
             f"table add kinds_{index} --source src --destination d{index} --sink-table kinds",
             ok=True,
         )
-        assert sluice(f"run kinds_{index} --json").json()["status"] == "success"
+        ran = sluice(f"run kinds_{index} --json")
+        assert ran.json()["status"] == "success", ran.json()["error_message"]
 
     (part,) = sorted((workdir / "lake").rglob("kinds_0/**/part-*.parquet"))
     lake = pq.read_schema(part)
@@ -92,3 +152,19 @@ def test_the_type_mapping_page_is_what_sluice_does(
     }
     wrong = {t: (types[t], found[t]) for t in types if types[t] != found[t]}
     assert wrong == {}, "docs/connectors/postgres-types.md differs: " + json.dumps(wrong, indent=1)
+
+    # Into PostgreSQL each value comes back as the same text, NULLs as NULL.
+    text = ", ".join(f"{names[t]}::text" for t in types)
+    query = f"SELECT id, {text} FROM kinds ORDER BY id"
+    with psycopg.connect(pg_database) as source, psycopg.connect(pg_target) as target:
+        source.execute("SET TIME ZONE 'UTC'")
+        target.execute("SET TIME ZONE 'UTC'")
+        expected = source.execute(query).fetchall()
+        loaded = target.execute(query).fetchall()
+    changed = {
+        t: (expected[1][i + 1], loaded[1][i + 1])
+        for i, t in enumerate(types)
+        if expected[1][i + 1] != loaded[1][i + 1]
+    }
+    assert changed == {}
+    assert loaded[0] == expected[0] == (1, *([None] * len(types)))

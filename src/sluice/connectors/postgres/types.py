@@ -51,6 +51,13 @@ _NUMERIC_TYPMOD = re.compile(r"numeric\((\d+),(-?\d+)\)")
 RETYPED_FROM_TEXT = frozenset(
     {"numeric", "interval", "inet", "cidr", "macaddr", "macaddr8", "timetz", "xml"}
 )
+# Built-in types read as their text (no Arrow type holds them) whose text PostgreSQL reads back
+# exactly: declared again in a PostgreSQL sink by their full declared type (bit(3), not bit),
+# the values cast from the staged text by PostgreSQL's own input functions.
+_TEXT_CAST_TYPE = re.compile(
+    r'^(point|line|lseg|box|path|polygon|circle|tsvector|tsquery|pg_lsn|name|"char"'
+    r"|bit( varying)?(\(\d+\))?|(int4|int8|num|ts|tstz|date)(multi)?range)$"
+)
 # Declared types read as another type (the staged one here) and declared again as they were
 # in a PostgreSQL sink: PostgreSQL's own cast from the staged type gives back each value.
 REDECLARED_FROM = {"oid": "bigint", "money": "text"}
@@ -353,6 +360,8 @@ def sink_column(
         return SinkColumn(field.name, wire, enum_type, enum_type)
     exact = declared_type_of(field)
     if exact is not None and REDECLARED_FROM.get(exact) == staged:
+        declared = exact
+    if staged == "text" and exact is not None and _TEXT_CAST_TYPE.match(exact):
         declared = exact
     if staged in ("text", "text[]") and exact and _EXACT_TEXT_TYPE.match(exact):
         return SinkColumn(field.name, wire, staged, exact, direct=True)
