@@ -78,6 +78,8 @@ VALUES = {
     "time with time zone": "'12:00:00+02'",
     "name": "'abc'",
     '"char"': "'x'",
+    "point[]": "'{\"(1,2)\",NULL}'",
+    "int4range[]": "'{\"[1,2)\",empty}'",
 }
 
 

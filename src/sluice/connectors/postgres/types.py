@@ -56,7 +56,7 @@ RETYPED_FROM_TEXT = frozenset(
 # the values cast from the staged text by PostgreSQL's own input functions.
 _TEXT_CAST_TYPE = re.compile(
     r'^(point|line|lseg|box|path|polygon|circle|tsvector|tsquery|pg_lsn|name|"char"'
-    r"|bit( varying)?(\(\d+\))?|(int4|int8|num|ts|tstz|date)(multi)?range)$"
+    r"|bit( varying)?(\(\d+\))?|(int4|int8|num|ts|tstz|date)(multi)?range)(\[\])?$"
 )
 # Declared types read as another type (the staged one here) and declared again as they were
 # in a PostgreSQL sink: PostgreSQL's own cast from the staged type gives back each value.
