@@ -80,6 +80,11 @@ VALUES = {
     '"char"': "'x'",
     "point[]": "'{\"(1,2)\",NULL}'",
     "int4range[]": "'{\"[1,2)\",empty}'",
+    "oid[]": "'{1,4000000000}'",
+    "jsonpath": "'$.a[*] ? (@ > 1)'",
+    "aclitem": "'postgres=arwdDxt/postgres'",
+    "regproc": "'now'",
+    "regclass": "'pg_class'",
 }
 
 

@@ -51,9 +51,13 @@ _SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+-[0-9]+$")
 _DECLARED_SQL = (
     "SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, CASE WHEN "
     "t.typtype = 'e' THEN (SELECT coalesce(json_agg(e.enumlabel ORDER BY e.enumsortorder), "
-    "'[]')::text FROM pg_enum e WHERE e.enumtypid = t.oid) END FROM pg_attribute a "
+    "'[]')::text FROM pg_enum e WHERE e.enumtypid = t.oid) END, "
+    "t.typsend = 0 OR (t.typcategory = 'A' AND EXISTS (SELECT 1 FROM pg_type e "
+    "WHERE e.oid = t.typelem AND e.typsend = 0)) "
+    "OR t.typname ~ '^_?reg' FROM pg_attribute a "
     "JOIN pg_type t ON t.oid = a.atttypid "
-    "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"
+    "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
+    "ORDER BY a.attnum"
 )
 _PRIMARY_KEY_SQL = (
     "SELECT a.attname FROM pg_index i "
@@ -256,21 +260,34 @@ class PostgresSource:
         )
         if not found or not found[0][0]:
             raise self._missing(cursor, table)
-        cursor.execute(f"SELECT * FROM {_qualified(table)} LIMIT 0")
-        reader = cursor.fetch_record_batch()
-        raw = reader.schema
-        reader.close()
+        catalog = _fetch(cursor, _DECLARED_SQL, (_qualified(table),))
         declared = {
             str(name): declared_metadata(
                 str(pg_type), None if labels is None else (str(typname), json.loads(labels))
             )
-            for name, pg_type, typname, labels in _fetch(
-                cursor, _DECLARED_SQL, (_qualified(table),)
-            )
+            for name, pg_type, typname, labels, _ in catalog
         }
+        # Read as their text: types with no binary form to COPY (aclitem, gtsvector, ...),
+        # and the reg* types, whose binary form is an oid that means nothing elsewhere.
+        as_text = {str(row[0]) for row in catalog if row[4]}
+        listed = ", ".join(
+            f"{quote_ident(str(row[0]))}::text AS {quote_ident(str(row[0]))}"
+            if str(row[0]) in as_text
+            else quote_ident(str(row[0]))
+            for row in catalog
+        )
+        cursor.execute(f"SELECT {listed or '*'} FROM {_qualified(table)} LIMIT 0")
+        reader = cursor.fetch_record_batch()
+        raw = reader.schema
+        reader.close()
         return [
             _with_metadata(
-                _text_numeric(source_column(field, quote_ident(field.name)), field),
+                _text_numeric(
+                    _as_text(field)
+                    if field.name in as_text
+                    else source_column(field, quote_ident(field.name)),
+                    field,
+                ),
                 declared.get(field.name, {}),
             )
             for field in raw
@@ -442,6 +459,11 @@ def _and(where: str, condition: str) -> str:
     if not condition:
         return where
     return f"{where} AND {condition}" if where else f" WHERE {condition}"
+
+
+def _as_text(field: pa.Field) -> SourceColumn:
+    quoted = quote_ident(field.name)
+    return SourceColumn(f"{quoted}::text AS {quoted}", field.with_type(pa.string()))
 
 
 def _ctid_range(low: int | None, high: int | None) -> str:

@@ -55,12 +55,12 @@ RETYPED_FROM_TEXT = frozenset(
 # exactly: declared again in a PostgreSQL sink by their full declared type (bit(3), not bit),
 # the values cast from the staged text by PostgreSQL's own input functions.
 _TEXT_CAST_TYPE = re.compile(
-    r'^(point|line|lseg|box|path|polygon|circle|tsvector|tsquery|pg_lsn|name|"char"'
+    r'^(point|line|lseg|box|path|polygon|circle|tsvector|tsquery|jsonpath|pg_lsn|name|"char"'
     r"|bit( varying)?(\(\d+\))?|(int4|int8|num|ts|tstz|date)(multi)?range)(\[\])?$"
 )
 # Declared types read as another type (the staged one here) and declared again as they were
 # in a PostgreSQL sink: PostgreSQL's own cast from the staged type gives back each value.
-REDECLARED_FROM = {"oid": "bigint", "money": "text"}
+REDECLARED_FROM = {"oid": "bigint", "oid[]": "bigint[]", "money": "text"}
 
 
 def pg_type_of(field: pa.Field) -> str | None:
@@ -222,6 +222,8 @@ def source_column(raw: pa.Field, quoted: str) -> SourceColumn:
     if pg_type_of(raw) == "oid":
         # Unsigned 32-bit: the driver's int32 turns 4000000000 into -294967296.
         return SourceColumn(f"{quoted}::bigint AS {quoted}", raw.with_type(pa.int64()))
+    if pg_type_of(raw) == "_oid":
+        return SourceColumn(f"{quoted}::bigint[] AS {quoted}", raw.with_type(pa.list_(pa.int64())))
     if _needs_text(kind):
         return SourceColumn(f"{quoted}::text AS {quoted}", raw.with_type(pa.string()))
     return SourceColumn(quoted, raw)
