@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -155,6 +156,22 @@ def test_a_lake_moved_aside_fails_loudly_and_reload_restores_every_row(
     ok(workdir, "table", "reload", "acct")
     assert sink_rows(target) == source_rows(source)
     assert len(sink_rows(target)) == ROWS + 1
+
+
+def test_a_damaged_stored_watermark_names_the_reload_that_replaces_it(
+    acct: tuple[Path, str, str],
+) -> None:
+    workdir, source, target = acct
+    with sqlite3.connect(workdir / "databases" / "config_db" / "data" / "config.db") as config:
+        config.execute("UPDATE pipeline_config SET source_to_dl_last_incremental_value = 'soon'")
+    failed = cli(workdir, "run", "acct")
+    assert failed.returncode == 1
+    assert "stored watermark 'soon' is not a valid timestamp" in failed.stderr
+    assert "run `sluice table reload acct` to read the table afresh" in failed.stderr
+    later(source, "INSERT INTO acct VALUES (777, 1, 'after', now())")
+    ok(workdir, "table", "reload", "acct")
+    assert sink_rows(target) == source_rows(source)
+    ok(workdir, "run", "acct")  # and it carries on from the new watermark
 
 
 def test_a_sink_column_changed_by_hand_names_the_hop_2_reload(

@@ -62,8 +62,7 @@ def parse_value(text: str, arrow_type: pa.DataType) -> Any:
             return time.fromisoformat(text)
     except ValueError as exc:
         raise ConfigError(
-            f"stored watermark {text!r} is not a valid {arrow_type} value ({exc}); "
-            "fix it with `sluice table edit --watermark` or clear it to reload"
+            f"stored watermark {text!r} is not a valid {arrow_type} value ({exc})"
         ) from None
     raise TerminalError(
         f"a column of type {arrow_type} cannot be an incremental key: "

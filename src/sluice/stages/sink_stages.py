@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sluice.connectors.base import LoadRequest
-from sluice.core.errors import ReloadNeeded, TerminalError
+from sluice.core.errors import ConfigError, ReloadNeeded, TerminalError
 from sluice.core.faults import crash_point
 from sluice.core.models import Hop, LoadMode, LoadType
 from sluice.core.watermark import format_value, parse_value
@@ -171,7 +171,10 @@ class _SinkKeyFilter:
         assert key is not None
         stored = None if fresh else ctx.table.dl_to_sink.last_incremental_value
         kind = schema.field(key).type
-        return cls(key, None if stored is None else parse_value(stored, kind))
+        try:
+            return cls(key, None if stored is None else parse_value(stored, kind))
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}: {reload_hint(ctx, Hop.DL_TO_SINK)}") from None
 
     def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         column = batch.column(self.key)

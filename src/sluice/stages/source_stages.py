@@ -27,6 +27,7 @@ from sluice.stages.future_keys import FutureGuard, is_time
 from sluice.stages.incremental import HeldRows, IncrementalFilter, KeyTracker
 from sluice.stages.key_uniqueness import KeyUniqueness
 from sluice.stages.registry import StageType
+from sluice.stages.reload import reload_hint
 
 
 class CheckSource(StageType):
@@ -218,7 +219,11 @@ class Extract(StageType):
             )
         if stored is None:
             return _ResumePoint()
-        since = parse_value(stored, key_type)
+        try:
+            since = parse_value(stored, key_type)
+        except ConfigError as exc:
+            # A reload reads without it and stores a new one.
+            raise ConfigError(f"{exc}: {reload_hint(ctx)}") from None
         return _ResumePoint(since=since, floor=lookback_floor(since, lookback))
 
     def _manifest(
