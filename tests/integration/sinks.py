@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -11,6 +13,26 @@ from sluice.connectors.base import ReadRequest
 from sluice.connectors.sqlite.config import SQLiteCreds
 from sluice.connectors.sqlite.source import SQLiteSource
 from sluice.core.models import TableRef
+
+# One sink of each kind, named as the tests that load into all three call them.
+EVERY_SINK = ("pg", "duck", "lite")
+
+
+def add_postgres_source_and_every_sink(
+    sluice: Any, source: str, target: str, workdir: Path
+) -> tuple[str, ...]:
+    """`init`, a PostgreSQL source `src`, and destinations pg (PostgreSQL `target`), duck and
+    lite (files in `workdir`); returns their names."""
+    sluice("init", ok=True)
+    sluice(f"source add src --type postgres --creds '{json.dumps({'url': source})}'", ok=True)
+    sinks = {
+        "pg": ("postgres", {"url": target}),
+        "duck": ("duckdb", {"path": str(workdir / "wh.duckdb")}),
+        "lite": ("sqlite", {"path": str(workdir / "wh.sqlite")}),
+    }
+    for name, (kind, creds) in sinks.items():
+        sluice(f"destination add {name} --type {kind} --creds '{json.dumps(creds)}'", ok=True)
+    return EVERY_SINK
 
 
 def sqlite_table(path: Path, table: str) -> pa.Table:

@@ -11,7 +11,6 @@ as avg over a decimal, are left out: they compare the engines, not the data.)
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import psycopg
 import pytest
 
 from tests.conftest import SHARED, Sluice
+from tests.integration.sinks import add_postgres_source_and_every_sink
 
 pytestmark = pytest.mark.postgres
 
@@ -89,15 +89,7 @@ def test_analytic_queries_answer_alike_on_the_source_and_every_sink(
 ) -> None:
     with psycopg.connect(pg_database, autocommit=True) as connection:
         connection.execute(CHINOOK_PG.read_text().split("\\c chinook;", 1)[1])
-    sluice("init", ok=True)
-    sluice(f"source add src --type postgres --creds '{json.dumps({'url': pg_database})}'", ok=True)
-    sinks = {
-        "pg": ("postgres", {"url": pg_target}),
-        "duck": ("duckdb", {"path": str(workdir / "wh.duckdb")}),
-        "lite": ("sqlite", {"path": str(workdir / "wh.sqlite")}),
-    }
-    for name, (kind, creds) in sinks.items():
-        sluice(f"destination add {name} --type {kind} --creds '{json.dumps(creds)}'", ok=True)
+    sinks = add_postgres_source_and_every_sink(sluice, pg_database, pg_target, workdir)
     for sink in sinks:
         for table, key in TABLES.items():
             # One configured table per sink: each reads the source into its own lake folder.

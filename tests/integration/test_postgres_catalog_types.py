@@ -11,13 +11,13 @@ made from the catalog alone, so values are checked per type by test_type_mapping
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.conftest import Sluice
+from tests.integration.sinks import add_postgres_source_and_every_sink
 
 pytestmark = pytest.mark.postgres
 
@@ -56,15 +56,7 @@ def test_every_catalog_type_loads_and_keeps_its_declared_type(
         ddl = ", ".join(f"{names[k]} {k}" for k in usable)
         connection.execute(f"CREATE TABLE every_type (id int PRIMARY KEY, {ddl})")
         connection.execute("INSERT INTO every_type (id) VALUES (1)")
-    sluice("init", ok=True)
-    sluice(f"source add src --type postgres --creds '{json.dumps({'url': pg_database})}'", ok=True)
-    sinks = {
-        "pg": ("postgres", {"url": pg_target}),
-        "duck": ("duckdb", {"path": str(workdir / "wh.duckdb")}),
-        "lite": ("sqlite", {"path": str(workdir / "wh.sqlite")}),
-    }
-    for sink, (kind, creds) in sinks.items():
-        sluice(f"destination add {sink} --type {kind} --creds '{json.dumps(creds)}'", ok=True)
+    for sink in add_postgres_source_and_every_sink(sluice, pg_database, pg_target, workdir):
         with psycopg.connect(pg_database, autocommit=True) as connection:
             connection.execute(f"CREATE VIEW every_type_{sink} AS SELECT * FROM every_type")
         sluice(

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import PROJECT, Sluice
+from tests.integration.sinks import add_postgres_source_and_every_sink
 
 pytestmark = pytest.mark.postgres
 
@@ -112,25 +113,17 @@ def test_the_type_mapping_page_is_what_sluice_does(
         filled = ", ".join(names[t] for t in types)
         literals = ", ".join(f"{VALUES[t]}::{t}" for t in types)
         connection.execute(f"INSERT INTO kinds (id, {filled}) VALUES (2, {literals})")
-    sluice("init", ok=True)
-    sluice(f"source add src --type postgres --creds '{json.dumps({'url': pg_database})}'", ok=True)
-    sinks = {
-        "PostgreSQL sink": ("postgres", {"url": pg_target}),
-        "DuckDB sink": ("duckdb", {"path": str(workdir / "wh.duckdb")}),
-        "SQLite sink": ("sqlite", {"path": str(workdir / "wh.sqlite")}),
-    }
-    for index, (kind, creds) in enumerate(sinks.values()):
-        sluice(f"destination add d{index} --type {kind} --creds '{json.dumps(creds)}'", ok=True)
+    for sink in add_postgres_source_and_every_sink(sluice, pg_database, pg_target, workdir):
         with psycopg.connect(pg_database, autocommit=True) as connection:
-            connection.execute(f"CREATE VIEW kinds_{index} AS SELECT * FROM kinds")
+            connection.execute(f"CREATE VIEW kinds_{sink} AS SELECT * FROM kinds")
         sluice(
-            f"table add kinds_{index} --source src --destination d{index} --sink-table kinds",
+            f"table add kinds_{sink} --source src --destination {sink} --sink-table kinds",
             ok=True,
         )
-        ran = sluice(f"run kinds_{index} --json")
+        ran = sluice(f"run kinds_{sink} --json")
         assert ran.json()["status"] == "success", ran.json()["error_message"]
 
-    (part,) = sorted((workdir / "lake").rglob("kinds_0/**/part-*.parquet"))
+    (part,) = sorted((workdir / "lake").rglob("kinds_pg/**/part-*.parquet"))
     lake = pq.read_schema(part)
     with psycopg.connect(pg_target) as connection:
         pg: dict[str, str] = dict(
