@@ -53,6 +53,9 @@ class Manifest:
     # Non-NULL values per column, counted from the rows as they were written: verify_lake
     # checks the Parquet statistics against it, verify_sink the sink's own counts.
     column_values: dict[str, int] | None = None
+    # 'infinity' and '-infinity' values per date or timestamp column holding any
+    # (sluice.core.infinity): hop 2 tells the sink which columns need its infinity path.
+    column_infinities: dict[str, int] | None = None
     # Written by a reload run: a fresh full read that hop 2 swaps in whole when it first
     # meets it, whatever either hop's load type.
     reload: bool = False
@@ -105,5 +108,6 @@ class Manifest:
             source_row_count=body.get("source_row_count"),
             batch_uid=body.get("batch_uid"),
             column_values=body.get("column_values"),
+            column_infinities=body.get("column_infinities"),
             reload=bool(body.get("reload", False)),
         )

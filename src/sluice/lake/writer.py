@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from sluice.core.clock import iso, utcnow
 from sluice.core.faults import crash_point
+from sluice.core.infinity import count_infinities
 from sluice.lake.layout import batch_dir_name, part_name
 from sluice.lake.manifest import MANIFEST_NAME, PENDING_NAME, WINDOW_NAME, Manifest, PartInfo
 from sluice.lake.reader import LakeTable
@@ -91,6 +92,7 @@ class BatchWriter:
         self.rows = 0  # rows handed to the Parquet writer
         self.seen = 0  # rows accepted so far, buffered or written
         self.values: dict[str, int] = {}  # non-NULL values per column, of the rows accepted
+        self.infinities: dict[str, int] = {}  # infinite dates and timestamps per column
 
     def _discard_uncommitted(self) -> None:
         """Remove batch directories that never got a manifest: leftovers of a killed run.
@@ -119,6 +121,9 @@ class BatchWriter:
         self.seen += batch.num_rows
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             self.values[name] = self.values.get(name, 0) + len(column) - column.null_count
+            infinite = count_infinities(column)
+            if infinite:
+                self.infinities[name] = self.infinities.get(name, 0) + infinite
         self._buffer.append(batch)
         self._buffered_rows += batch.num_rows
         self._buffered_bytes += batch.nbytes
@@ -212,6 +217,7 @@ class BatchWriter:
             parts=tuple(self._parts),
             window=window_part,
             column_values={name: self.values.get(name, 0) for name in self.schema.names},
+            column_infinities=dict(self.infinities),
         )
         name = MANIFEST_NAME if publish else PENDING_NAME
         self.table.store.write_atomic(posixpath.join(self.dir, name), final.to_json())

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from sluice.connectors.postgres.types import widest_metadata
 from sluice.core.errors import TerminalError
+from sluice.core.infinity import refuse_infinite_key
 from sluice.core.watermark import format_value, lookback_floor
 from sluice.stages.row_identity import DIGEST, SCHEME_KEY, WINDOW_SCHEME, row_digests
 
@@ -182,6 +183,7 @@ class KeyTracker:
         if batch.num_rows == 0:
             return
         keys = effective_key(batch, self.key, self.fallback)
+        refuse_infinite_key(keys, self.key)
         bounds = pc.min_max(keys).as_py()
         low, high = bounds["min"], bounds["max"]
         if self.min is None or low < self.min:

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from sluice.connectors.base import LoadRequest
 from sluice.core.errors import ConfigError, ReloadNeeded, TerminalError
 from sluice.core.faults import crash_point
+from sluice.core.infinity import mark_infinite, refuse_infinite_key
 from sluice.core.models import Hop, LoadMode, LoadType
 from sluice.core.watermark import format_value, parse_value
 from sluice.lake.manifest import Manifest
@@ -84,7 +85,8 @@ class Load(StageType):
             if not plan.batches:
                 self._advance_watermark(ctx, held, None)
                 return StageResult(rows=0)
-            schema = unify([m.schema for m in plan.batches])
+            infinite = {c for m in plan.batches for c in m.column_infinities or {}}
+            schema = mark_infinite(unify([m.schema for m in plan.batches]), infinite)
             key_filter = (
                 _SinkKeyFilter.for_table(ctx, schema, fresh=plan.fresh)
                 if hop.incremental_key
@@ -181,6 +183,7 @@ class _SinkKeyFilter:
         if self.since is not None:
             batch = batch.filter(pc.greater_equal(column, pa.scalar(self.since, type=column.type)))
             column = batch.column(self.key)
+        refuse_infinite_key(column, self.key)
         high = pc.max(column).as_py() if batch.num_rows else None
         if high is not None and (self.max is None or high > self.max):
             self.max = high

@@ -29,7 +29,10 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sluice.connectors.datetime_text import DatetimeSpelling, datetime_text
 from sluice.core.errors import TerminalError
+from sluice.core.infinity import count_infinities, holds_infinities
+from sluice.core.infinity import marker as infinity_marker
 
 PG_TYPE = b"POSTGRESQL:type"
 PG_TYPMOD = b"POSTGRESQL:typmod"
@@ -261,39 +264,93 @@ def conform(raw: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
                 f"column {field.name!r} holds a value that {field.type} cannot hold exactly "
                 f"(a numeric NaN or Infinity?): {exc}; cast the column in a view to read it"
             ) from exc
-    for array, field in zip(arrays, schema, strict=True):
-        _refuse_infinities(array, field)
+    arrays = [_carry_infinities(a, f) for a, f in zip(arrays, schema, strict=True)]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 # PostgreSQL's earliest date and timestamp (4713 BC, Julian day 0) since 1970. The driver
-# shifts the server's infinity markers (the largest and smallest integers) to the Unix epoch
-# and they wrap round to far below these: a value there can only be 'infinity' or '-infinity'.
+# shifts values from PostgreSQL's epoch (2000) to Unix's without checking for overflow: the
+# server's infinity markers (the largest and smallest integers) wrap round to far below these,
+# and so do timestamps after 294247 AD, which no Arrow microsecond timestamp can hold.
 _EARLIEST_DAY = -2_440_588
 _EARLIEST_MICROSECOND = _EARLIEST_DAY * 86_400_000_000
+_EPOCH_SHIFT_DAYS = 10_957  # 1970-01-01 to 2000-01-01
+_EPOCH_SHIFT_MICROSECONDS = _EPOCH_SHIFT_DAYS * 86_400_000_000
 
 
-def _refuse_infinities(array: pa.Array, field: pa.Field) -> None:
+def _wrapped(value: int, bits: int) -> int:
+    """`value` as the driver's unchecked integer addition leaves it."""
+    half: int = 1 << (bits - 1)
+    return (value + half) % (2 * half) - half
+
+
+# What the driver hands over for the server's 'infinity' and '-infinity'.
+_WRAPPED_INFINITIES = {
+    64: (
+        _wrapped(2**63 - 1 + _EPOCH_SHIFT_MICROSECONDS, 64),
+        _wrapped(-(2**63) + _EPOCH_SHIFT_MICROSECONDS, 64),
+    ),
+    32: (
+        _wrapped(2**31 - 1 + _EPOCH_SHIFT_DAYS, 32),
+        _wrapped(-(2**31) + _EPOCH_SHIFT_DAYS, 32),
+    ),
+}
+
+
+def _carry_infinities(array: pa.Array, field: pa.Field) -> pa.Array:
+    """The column with the server's infinities as the lake's markers (sluice.core.infinity).
+
+    A value beyond what Arrow holds fails, naming the column: it would arrive changed.
+    """
     kind = field.type
+    if pa.types.is_list(kind) and (
+        pa.types.is_date32(kind.value_type) or pa.types.is_timestamp(kind.value_type)
+    ):
+        _refuse_in_arrays(array, field)
+        return array
     if pa.types.is_timestamp(kind) and kind.unit == "us":
-        earliest, ints = _EARLIEST_MICROSECOND, array.view(pa.int64())
+        earliest, bits = _EARLIEST_MICROSECOND, 64
     elif pa.types.is_date32(kind):
-        earliest, ints = _EARLIEST_DAY, array.view(pa.int32())
+        earliest, bits = _EARLIEST_DAY, 32
     else:
-        return
+        return array
+    ints = array.view(pa.int64() if bits == 64 else pa.int32())
     lowest = pc.min(ints)
-    if lowest.is_valid and lowest.as_py() < earliest:
+    if not lowest.is_valid or lowest.as_py() >= earliest:
+        return array
+    positive, negative = (pc.equal(ints, wrapped) for wrapped in _WRAPPED_INFINITIES[bits])
+    beyond = pc.and_(pc.less(ints, earliest), pc.invert(pc.or_(positive, negative)))
+    if pc.any(beyond).as_py():
         declared = declared_type_of(field) or pg_type_of(field) or str(kind)
-        name = field.name
         raise TerminalError(
-            f"column {name!r} ({declared}) holds 'infinity' or '-infinity', which sluice "
-            "cannot carry exactly yet; nothing was published and the watermark did not move: "
-            f"read the table through a view that maps them (e.g. CASE WHEN isfinite({name}) "
-            f"THEN {name} END AS {name}), or leave those rows out"
+            f"column {field.name!r} ({declared}) holds a timestamp after 294247-01-10 AD, "
+            "later than a microsecond timestamp since 1970 can hold; nothing was published and "
+            "the watermark did not move: read the table through a view that casts the column "
+            f"to text ({field.name}::text AS {field.name}) or leave those rows out"
+        )
+    top = infinity_marker(kind)
+    assert top is not None
+    markers = pc.if_else(positive, top, pc.if_else(negative, -top, ints))
+    return markers.cast(ints.type).view(kind)
+
+
+def _refuse_in_arrays(array: pa.Array, field: pa.Field) -> None:
+    values = _carry_infinities(pc.list_flatten(array), field.with_type(field.type.value_type))
+    if count_infinities(values):
+        declared = declared_type_of(field) or pg_type_of(field) or str(field.type)
+        raise TerminalError(
+            f"column {field.name!r} ({declared}) holds 'infinity' or '-infinity' inside an "
+            "array, which sluice cannot carry exactly; nothing was published and the watermark "
+            f"did not move: read the table through a view that casts the column to text "
+            f"({field.name}::text AS {field.name}), or leave those rows out"
         )
 
 
 # ---- writing ---------------------------------------------------------------------------
+# PostgreSQL's input text for dates and timestamps ('4714-11-24 00:00:00+00 BC').
+POSTGRES_SPELLING = DatetimeSpelling(separator=" ", utc_suffix="+00", era_suffix=True)
+
+
 @dataclass(frozen=True)
 class SinkColumn:
     name: str
@@ -345,6 +402,9 @@ def sink_column(
             field.with_type(kind.value_type), enum_type, server_version_num=server_version_num
         )
     wire, staged = _wire_and_type(field.name, kind)
+    if holds_infinities(field) and infinity_marker(kind) is not None:
+        # Binary COPY cannot send an infinity: the column travels as PostgreSQL's own text.
+        return SinkColumn(field.name, pa.string(), "text", staged)
     declared = staged
     pg_type = pg_type_of(field)
     if staged == "text" and pg_type in RETYPED_FROM_TEXT:
@@ -420,6 +480,8 @@ def to_wire(batch: pa.RecordBatch, columns: list[SinkColumn], schema: pa.Schema)
         try:
             if isinstance(column.wire, pa.JsonType) and pa.types.is_nested(values.type):
                 arrays.append(_json_text(values, column.wire))
+            elif pa.types.is_string(column.wire) and infinity_marker(values.type) is not None:
+                arrays.append(datetime_text(values, POSTGRES_SPELLING))
             else:
                 arrays.append(values.cast(column.wire))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

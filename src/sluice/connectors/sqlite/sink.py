@@ -12,10 +12,12 @@ import pyarrow.compute as pc
 
 from sluice.connectors.adbc_sink import AdbcSinkBase
 from sluice.connectors.base import SinkCapabilities
+from sluice.connectors.datetime_text import DatetimeSpelling, datetime_text
 from sluice.connectors.sqlite.config import SQLiteCreds
 from sluice.connectors.sqlite.types import declared_type
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import TerminalError, TransientError
+from sluice.core.infinity import marker as infinity_marker
 from sluice.core.models import TableRef
 
 
@@ -86,12 +88,16 @@ class SQLiteSink(AdbcSinkBase):
         def storable() -> Iterator[pa.RecordBatch]:
             nonlocal rows
             for batch in batches:
-                problem = _nan_refusal(batch)
-                if problem is not None:
-                    refused.append(TerminalError(problem))
-                    raise refused[0]
+                try:
+                    problem = _nan_refusal(batch)
+                    if problem is not None:
+                        raise TerminalError(problem)
+                    stored = _storable(batch, sqlite_schema)
+                except TerminalError as exc:
+                    refused.append(exc)
+                    raise
                 rows += batch.num_rows
-                yield _storable(batch, sqlite_schema)
+                yield stored
 
         reader = pa.RecordBatchReader.from_batches(sqlite_schema, storable())
         import adbc_driver_manager
@@ -135,8 +141,8 @@ def _nan_refusal(batch: pa.RecordBatch) -> str | None:
 
 def _storable_field(field: pa.Field) -> pa.Field:
     kind = field.type
-    if isinstance(kind, pa.BaseExtensionType):
-        return field.with_type(pa.string())
+    if isinstance(kind, pa.BaseExtensionType) or infinity_marker(kind) is not None:
+        return field.with_type(pa.string())  # dates and timestamps: datetime_text
     if (
         pa.types.is_integer(kind)
         or pa.types.is_floating(kind)
@@ -162,6 +168,8 @@ def _storable(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     for column, field in zip(batch.columns, schema, strict=True):
         if column.type == field.type:
             arrays.append(column)
+        elif infinity_marker(column.type) is not None:
+            arrays.append(datetime_text(column, SQLITE_SPELLING))
         elif isinstance(column.type, pa.UuidType):
             arrays.append(pa.array([None if v is None else str(v) for v in column.to_pylist()]))
         elif isinstance(column.type, pa.BaseExtensionType):
@@ -176,6 +184,12 @@ def _storable(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         else:
             arrays.append(_storable_column(column, field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+# The text the driver wrote before sluice spelled dates itself ('2024-05-01T12:00:00.123456',
+# UTC for a time zone), which SQLite's date and time functions read; years before 1 are
+# astronomical ('-0043-03-15', as Arrow and ISO 8601 spell them).
+SQLITE_SPELLING = DatetimeSpelling(separator="T", utc_suffix="", era_suffix=False)
 
 
 def _storable_column(column: pa.Array, target: pa.DataType) -> pa.Array:

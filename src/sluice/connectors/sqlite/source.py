@@ -16,6 +16,7 @@ from sluice.connectors.sqlite.config import SQLiteCreds
 from sluice.connectors.sqlite.types import arrow_type
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import TerminalError, TransientError
+from sluice.core.infinity import infinities
 from sluice.core.models import TableRef
 from sluice.core.suggest import did_you_mean
 
@@ -158,19 +159,8 @@ def _to_batch(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.RecordBatch:
 def _column(values: tuple[Any, ...], field: pa.Field) -> pa.Array:
     target = field.type
     try:
-        if pa.types.is_timestamp(target) or pa.types.is_date(target):
-            text = pa.array(values, type=pa.string())
-            text = pc.replace_substring_regex(text, pattern=r"(Z|[+-]00:?00)$", replacement="")
-            return text.cast(target)
-        if pa.types.is_boolean(target):
-            # SQLite has no boolean storage class: booleans are the integers 0 and 1.
-            return pa.array(values, type=pa.int64()).cast(target)
-        if pa.types.is_string(target):
-            if any(not isinstance(v, str | None) for v in values):
-                values = tuple(None if v is None else _as_text(v) for v in values)
-            return pa.array(values, type=target)
-        return pa.array(values, type=target)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
+        return _converted(values, target)
+    except _UNFIT as exc:
         sample = next((v for v in values if v is not None and not _fits(v, target)), None)
         raise TerminalError(
             f"column {field.name!r} holds a value that does not fit its declared type "
@@ -179,14 +169,56 @@ def _column(values: tuple[Any, ...], field: pa.Field) -> pa.Array:
         ) from None
 
 
+_UNFIT = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError)
+
+
+def _converted(values: tuple[Any, ...], target: pa.DataType) -> pa.Array:
+    if pa.types.is_timestamp(target) or pa.types.is_date(target):
+        text = pa.array(values, type=pa.string())
+        text = pc.replace_substring_regex(text, pattern=r"(Z|[+-]00:?00)$", replacement="")
+        return _with_infinities(text, target)
+    if pa.types.is_boolean(target):
+        # SQLite has no boolean storage class: booleans are the integers 0 and 1.
+        integers = _integers(values)
+        if not pc.all(pc.is_in(integers.drop_null(), pa.array([0, 1]))).as_py():
+            raise pa.ArrowInvalid("a boolean is 0 or 1")
+        return integers.cast(target)
+    if pa.types.is_integer(target):
+        return _integers(values).cast(target)
+    if pa.types.is_string(target) and any(not isinstance(v, str | None) for v in values):
+        values = tuple(None if v is None else _as_text(v) for v in values)
+    return pa.array(values, type=target)
+
+
+def _integers(values: tuple[Any, ...]) -> pa.Array:
+    """The values as int64, refusing a float or text rather than truncating it (pyarrow
+    turns 1.5 into 1 when told the type)."""
+    inferred = pa.array(values)
+    if not (pa.types.is_integer(inferred.type) or pa.types.is_null(inferred.type)):
+        raise pa.ArrowInvalid(f"{inferred.type} is not an integer")
+    return inferred.cast(pa.int64())
+
+
+def _with_infinities(text: pa.Array, target: pa.DataType) -> pa.Array:
+    """Parsed dates or timestamps; the words 'infinity' and '-infinity' (as a sluice sink
+    writes them) become the lake's infinity markers."""
+    positive, negative = pc.equal(text, "infinity"), pc.equal(text, "-infinity")
+    words = pc.fill_null(pc.or_(positive, negative), False)
+    if not pc.any(words).as_py():
+        return text.cast(target)
+    parsed = pc.if_else(words, pa.scalar(None, pa.string()), text).cast(target)
+    marked = pc.if_else(positive, infinities(target, len(text), positive=True), parsed)
+    return pc.if_else(negative, infinities(target, len(text), positive=False), marked)
+
+
 def _as_text(value: Any) -> str:
     return value.hex() if isinstance(value, bytes) else str(value)
 
 
 def _fits(value: Any, target: pa.DataType) -> bool:
     try:
-        pa.array([value], type=target)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        _converted((value,), target)
+    except _UNFIT:
         return False
     return True
 
