@@ -1494,3 +1494,47 @@ def test_registry_does_not_import_the_driver() -> None:
         "assert not [m for m in sys.modules if m.startswith('adbc')], 'driver imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("kind", "values", "shown"),
+    [
+        # The driver's own message for the first was `Error occurred writing COPY data:`;
+        # the spellings agree with DuckDB's (290309-12-21 (BC) 19:59:05.224197, 5881580-04-03).
+        (pa.timestamp("us"), [0, -(2**63) + 5], "'290309-12-21 19:59:05.224197 BC'"),
+        (
+            pa.timestamp("us", tz="UTC"),
+            [0, -210866803200000001],
+            "'4714-11-23 23:59:59.999999+00 BC'",
+        ),
+        (pa.date32(), [0, 2**31 - 100], "'5881580-04-03'"),
+        (pa.time64("us"), [0, 25 * 3600 * 10**6], "'25:00:00.000000'"),
+    ],
+)
+def test_a_value_postgresql_cannot_hold_fails_naming_the_column_and_the_row_key(
+    sink: PostgresSink,
+    db: psycopg.Connection[Any],
+    kind: pa.DataType,
+    values: list[int],
+    shown: str,
+) -> None:
+    """Checked before COPY sends it: no driver message without a column, no COPY line number."""
+    storage = pa.int32() if pa.types.is_date32(kind) else pa.int64()
+    batch = pa.record_batch({"id": pa.array([10, 20]), "at": pa.array(values, storage).view(kind)})
+    request = LoadRequest(
+        table=TableRef("far_out"),
+        mode=LoadMode.MERGE,
+        schema=batch.schema,
+        lake_table="lake/far_out",
+        batch_ids=(1,),
+        run_id=1,
+        primary_key=("id",),
+    )
+    with pytest.raises(TerminalError) as raised:
+        sink.load(request, iter([batch]))
+    message = str(raised.value)
+    assert "column 'at' of sink table far_out would get" in message
+    assert "in the row with id=20" in message and "outside PostgreSQL's range" in message
+    assert "nothing was loaded" in message
+    assert f"would get {shown} in the row" in message
+    assert db.execute("SELECT to_regclass('far_out')").fetchone() == (None,)

@@ -38,6 +38,7 @@ from sluice.connectors.adbc_sink import AdbcSinkBase
 from sluice.connectors.base import LoadRequest, LoadResult, SinkCapabilities
 from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.connection import close_quietly, connect, number_params, translate
+from sluice.connectors.postgres.ranges import refuse_out_of_range
 from sluice.connectors.postgres.types import (
     SIZED_TEXT,
     SinkColumn,
@@ -219,6 +220,8 @@ class PostgresSink(AdbcSinkBase):
         # Column -> the sink's enum type, for the load under way (see _ensure_enums).
         self._enum_types: dict[str, str] = {}
         self._server_version_num: int | None = None  # asked once, when first needed
+        # The sink table and key of the load under way, for errors about its rows.
+        self._loading: tuple[TableRef, tuple[str, ...]] | None = None
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> None:
         import adbc_driver_manager
@@ -314,6 +317,7 @@ class PostgresSink(AdbcSinkBase):
 
     def load(self, request: LoadRequest, batches: Iterable[pa.RecordBatch]) -> LoadResult:
         self._clear_name(request.table)
+        self._loading = (request.table, request.primary_key)
         self._enum_types = self._ensure_enums(request.table, request.schema)
         if request.mode is LoadMode.REPLACE and not request.dedupe:
             return self._replace_directly(request, iter(batches))
@@ -769,6 +773,7 @@ class _ParallelCopy:
         self.table = table
         self.columns = columns
         self.wire_schema = pa.schema([pa.field(c.name, c.wire) for c in columns])
+        self.target, self.key = sink._loading or (table, ())
         self.helpers_wanted = sink.copy_streams - 1
         self.split_rows = sink.split_rows
         self.piece_bytes = sink.copy_batch_bytes
@@ -797,7 +802,15 @@ class _ParallelCopy:
         if self._failure is not None:
             raise self._failure from (self._errors[0] if self._errors else None)
         if self._errors:
-            raise translate(self._errors[0], self.creds) from self._errors[0]
+            error = translate(self._errors[0], self.creds)
+            if _SAYS_NOTHING.search(str(error)):
+                error = TerminalError(
+                    f"{error} (the driver gave no reason: its binary encoder refused a value "
+                    f"of sink table {self.target}, and sluice's checks of dates, times and "
+                    "timestamps passed; nothing was loaded. Find the value by reading the lake "
+                    "batch with DuckDB (see `sluice lake ls`), or load the table into DuckDB)"
+                )
+            raise error from self._errors[0]
         return self.rows
 
     def _ingest(self, cursor: Cursor) -> None:
@@ -819,6 +832,7 @@ class _ParallelCopy:
                 if grow:
                     self._add_helpers()
                 wire = to_wire(batch, self.columns, self.wire_schema)
+                refuse_out_of_range(wire, self.target, self.key)
             except BaseException as exc:
                 self._failure = self._failure or exc
                 self._ended = True
@@ -844,6 +858,10 @@ class _ParallelCopy:
         except BaseException as exc:  # noqa: BLE001
             self._errors.append(exc)
             self._ended = True
+
+
+# The driver's whole message when its COPY encoder fails: no column, no value.
+_SAYS_NOTHING = re.compile(r"writing COPY data:\s*$")
 
 
 def _slices(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
