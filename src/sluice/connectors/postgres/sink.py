@@ -47,6 +47,7 @@ from sluice.connectors.postgres.types import (
     sink_column,
     to_wire,
 )
+from sluice.connectors.postgres.udts import ensure_udts, udt_of
 from sluice.connectors.sqlquote import quote_ident
 from sluice.connectors.sqlsink import STATE_TABLE, Change
 from sluice.core.errors import StageError, TerminalError
@@ -219,6 +220,8 @@ class PostgresSink(AdbcSinkBase):
         self._cursor: Cursor = self._connection.cursor()
         # Column -> the sink's enum type, for the load under way (see _ensure_enums).
         self._enum_types: dict[str, str] = {}
+        # Column -> the sink's domain or composite type, for the load under way (udts.py).
+        self._udt_types: dict[str, str] = {}
         self._server_version_num: int | None = None  # asked once, when first needed
         # The sink table and key of the load under way, for errors about its rows.
         self._loading: tuple[TableRef, tuple[str, ...]] | None = None
@@ -319,6 +322,7 @@ class PostgresSink(AdbcSinkBase):
         self._clear_name(request.table)
         self._loading = (request.table, request.primary_key)
         self._enum_types = self._ensure_enums(request.table, request.schema)
+        self._udt_types = self._ensure_udts(request.table, request.schema)
         if request.mode is LoadMode.REPLACE and not request.dedupe:
             return self._replace_directly(request, iter(batches))
         return super().load(request, batches)
@@ -422,9 +426,20 @@ class PostgresSink(AdbcSinkBase):
     def _sink_columns(self, schema: pa.Schema) -> list[SinkColumn]:
         version = self.server_version_num()
         return [
-            sink_column(field, self._enum_types.get(field.name), server_version_num=version)
+            sink_column(
+                field,
+                self._enum_types.get(field.name),
+                server_version_num=version,
+                udt_type=self._udt_types.get(field.name),
+            )
             for field in schema
         ]
+
+    def _ensure_udts(self, table: TableRef, schema: pa.Schema) -> dict[str, str]:
+        if not any(udt_of(field) for field in schema):
+            return {}
+        self._ensure_schema(table.schema)
+        return ensure_udts(self, table, self._namespace(table), schema)
 
     def server_version_num(self) -> int:
         """The server's version as a number (150004 for 15.4): some types depend on it."""

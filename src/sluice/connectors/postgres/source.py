@@ -20,6 +20,7 @@ from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.connection import close_quietly, connect, translate
 from sluice.connectors.postgres.types import (
     DECLARED_TYPE,
+    UDT_JSON,
     SourceColumn,
     conform,
     declared_metadata,
@@ -48,14 +49,28 @@ _SIZE_SQL = (
 _SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+-[0-9]+$")
 # Each column's declared type as format_type prints it (the driver's schema has no typmod),
 # and an enum's name and labels.
+# Read as their text too (a domain by its base type `b`): "char", whose binary form of '' is
+# a NUL byte no text may hold, and int2vector, numbered from 0 (a list would renumber it).
+# The definition of a domain or composite column (of an array's element for an array of one),
+# which a PostgreSQL sink declares again (udts.py). A composite, and an array of either, is read
+# as its text: PostgreSQL's own record and array text, which it reads back exactly.
 _DECLARED_SQL = (
     "SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, CASE WHEN "
     "t.typtype = 'e' THEN (SELECT coalesce(json_agg(e.enumlabel ORDER BY e.enumsortorder), "
     "'[]')::text FROM pg_enum e WHERE e.enumtypid = t.oid) END, "
-    "t.typsend = 0 OR (t.typcategory = 'A' AND EXISTS (SELECT 1 FROM pg_type e "
-    "WHERE e.oid = t.typelem AND e.typsend = 0)) "
-    "OR t.typname ~ '^_?reg' FROM pg_attribute a "
+    "l.local OR b.typname IN ('int2vector', '_int2vector', 'char', '_char') "
+    "OR t.typtype = 'c' OR el.typtype IN ('c', 'd'), "
+    f"(CASE WHEN l.local THEN NULL WHEN el.oid IS NOT NULL THEN {UDT_JSON.format(t='el')} "
+    f"ELSE {UDT_JSON.format(t='t')} END)::text FROM pg_attribute a "
     "JOIN pg_type t ON t.oid = a.atttypid "
+    "JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
+    "LEFT JOIN pg_type el ON el.oid = t.typelem AND t.typcategory = 'A' "
+    "LEFT JOIN pg_type eb ON eb.oid = CASE WHEN el.typtype = 'd' THEN el.typbasetype "
+    "ELSE el.oid END "
+    # Types of one server, carried as their text (a domain over one too): no binary form,
+    # or an oid that means nothing elsewhere (reg*).
+    "CROSS JOIN LATERAL (SELECT b.typsend = 0 OR b.typname ~ '^_?reg' "
+    "OR coalesce(eb.typsend = 0 OR eb.typname ~ '^reg', false) AS local) l "
     "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
     "ORDER BY a.attnum"
 )
@@ -263,9 +278,11 @@ class PostgresSource:
         catalog = _fetch(cursor, _DECLARED_SQL, (_qualified(table),))
         declared = {
             str(name): declared_metadata(
-                str(pg_type), None if labels is None else (str(typname), json.loads(labels))
+                str(pg_type),
+                None if labels is None else (str(typname), json.loads(labels)),
+                None if udt is None else str(udt),
             )
-            for name, pg_type, typname, labels, _ in catalog
+            for name, pg_type, typname, labels, _, udt in catalog
         }
         # Read as their text: types with no binary form to COPY (aclitem, gtsvector, ...),
         # and the reg* types, whose binary form is an oid that means nothing elsewhere.

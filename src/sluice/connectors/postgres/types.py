@@ -40,6 +40,19 @@ PG_TYPMOD = b"POSTGRESQL:typmod"
 # {"name": typname, "labels": [...in sort order]} of an enum column.
 DECLARED_TYPE = b"sluice.pg_type"
 ENUM_TYPE = b"sluice.pg_enum"
+UDT_TYPE = b"sluice.pg_udt"
+# A domain's or composite type's definition as JSON, from the pg_type row `{t}`: a domain's
+# base type, NOT NULL and CHECK constraints; a composite's attribute names and types.
+UDT_JSON = (
+    "CASE WHEN {t}.typtype = 'd' THEN json_build_object('kind', 'domain', 'name', {t}.typname, "
+    "'base', format_type({t}.typbasetype, {t}.typtypmod), 'not_null', {t}.typnotnull, "
+    "'checks', (SELECT coalesce(json_agg(pg_get_constraintdef(c.oid) ORDER BY c.conname), "
+    "'[]') FROM pg_constraint c WHERE c.contypid = {t}.oid)) "
+    "WHEN {t}.typtype = 'c' THEN json_build_object('kind', 'composite', 'name', {t}.typname, "
+    "'attributes', (SELECT coalesce(json_agg(json_build_array(ca.attname, "
+    "format_type(ca.atttypid, ca.atttypmod)) ORDER BY ca.attnum), '[]') FROM pg_attribute ca "
+    "WHERE ca.attrelid = {t}.typrelid AND ca.attnum > 0 AND NOT ca.attisdropped)) END"
+)
 # Declared types a text column keeps exactly: their values are the text, and binary COPY of
 # the text fills them as they are.
 _EXACT_TEXT_TYPE = re.compile(r"^(character varying(\(\d+\))?|character\(\d+\))(\[\])?$")
@@ -59,7 +72,12 @@ RETYPED_FROM_TEXT = frozenset(
 # the values cast from the staged text by PostgreSQL's own input functions.
 _TEXT_CAST_TYPE = re.compile(
     r'^(point|line|lseg|box|path|polygon|circle|tsvector|tsquery|jsonpath|pg_lsn|name|"char"'
-    r"|bit( varying)?(\(\d+\))?|(int4|int8|num|ts|tstz|date)(multi)?range)(\[\])?$"
+    r"|int2vector|bit( varying)?(\(\d+\))?|(int4|int8|num|ts|tstz|date)(multi)?range)(\[\])?$"
+)
+# Arrays of the types above, as format_type prints them (with any modifier).
+_RETYPED_ARRAY = re.compile(
+    r"^(numeric|interval|inet|cidr|macaddr8?|time(\(\d\))? with time zone|xml|money)"
+    r"(\(\d+(,-?\d+)?\)| [a-z ]+(\(\d\))?)?(\[\])+$"
 )
 # Declared types read as another type (the staged one here) and declared again as they were
 # in a PostgreSQL sink: PostgreSQL's own cast from the staged type gives back each value.
@@ -96,12 +114,17 @@ def enum_of(field: pa.Field) -> tuple[str, tuple[str, ...]] | None:
     return _enum_body(value)
 
 
-def declared_metadata(pg_type: str, enum: tuple[str, list[str]] | None) -> dict[bytes, bytes]:
-    """The field metadata recording a column's declared type (and its enum's labels)."""
+def declared_metadata(
+    pg_type: str, enum: tuple[str, list[str]] | None, udt: str | None = None
+) -> dict[bytes, bytes]:
+    """The field metadata recording a column's declared type (and its enum's labels, or
+    its domain's or composite type's definition: UDT_JSON)."""
     metadata = {DECLARED_TYPE: pg_type.encode()}
     if enum is not None:
         name, labels = enum
         metadata[ENUM_TYPE] = json.dumps({"name": name, "labels": labels}).encode()
+    if udt is not None:
+        metadata[UDT_TYPE] = udt.encode()
     return metadata
 
 
@@ -222,6 +245,8 @@ def source_column(raw: pa.Field, quoted: str) -> SourceColumn:
         return SourceColumn(f"{quoted}::numeric AS {quoted}", _numeric_field(raw))
     if isinstance(kind, pa.OpaqueType) and kind.type_name == "numeric":
         return SourceColumn(quoted, _numeric_field(raw))
+    if pg_type_of(raw) == "_money":  # the driver's int64 minor units: the array's text
+        return SourceColumn(f"{quoted}::text AS {quoted}", raw.with_type(pa.string()))
     if pg_type_of(raw) == "oid":
         # Unsigned 32-bit: the driver's int32 turns 4000000000 into -294967296.
         return SourceColumn(f"{quoted}::bigint AS {quoted}", raw.with_type(pa.int64()))
@@ -385,9 +410,14 @@ _SCALARS: tuple[tuple[pa.DataType, tuple[pa.DataType, ...], str], ...] = (
 
 
 def sink_column(
-    field: pa.Field, enum_type: str | None = None, *, server_version_num: int | None = None
+    field: pa.Field,
+    enum_type: str | None = None,
+    *,
+    server_version_num: int | None = None,
+    udt_type: str | None = None,
 ) -> SinkColumn:
-    """How a field is loaded; `enum_type` is the sink's enum for a column read from one.
+    """How a field is loaded; `enum_type` is the sink's enum for a column read from one,
+    `udt_type` the sink's domain or composite type (or an array of one) for one read from that.
 
     `server_version_num` is the sink's (None: a current server): before PostgreSQL 15 a
     numeric's scale must lie between 0 and its precision, so such a column is unconstrained.
@@ -395,16 +425,22 @@ def sink_column(
     kind = field.type
     if isinstance(kind, pa.OpaqueType):
         return sink_column(
-            field.with_type(kind.storage_type), enum_type, server_version_num=server_version_num
+            field.with_type(kind.storage_type),
+            enum_type,
+            server_version_num=server_version_num,
+            udt_type=udt_type,
         )
     if pa.types.is_dictionary(kind):
         return sink_column(
-            field.with_type(kind.value_type), enum_type, server_version_num=server_version_num
+            field.with_type(kind.value_type),
+            enum_type,
+            server_version_num=server_version_num,
+            udt_type=udt_type,
         )
     wire, staged = _wire_and_type(field.name, kind)
     if holds_infinities(field) and infinity_marker(kind) is not None:
         # Binary COPY cannot send an infinity: the column travels as PostgreSQL's own text.
-        return SinkColumn(field.name, pa.string(), "text", staged)
+        return SinkColumn(field.name, pa.string(), "text", udt_type or staged)
     declared = staged
     pg_type = pg_type_of(field)
     if staged == "text" and pg_type in RETYPED_FROM_TEXT:
@@ -416,6 +452,8 @@ def sink_column(
         staged, declared = _portable_numeric(staged), _portable_numeric(declared)
     if isinstance(kind, pa.JsonType) and pg_type == "json":
         declared = staged = "json"  # json keeps the text as given; jsonb is the default
+    if udt_type is not None:  # PostgreSQL's cast from the staged type checks each value
+        return SinkColumn(field.name, wire, staged, udt_type)
     if staged == "text" and enum_type is not None:
         # Staged as the enum too: text converts to an enum only by an explicit cast, which
         # the shared INSERT ... SELECT steps do not write.
@@ -423,8 +461,12 @@ def sink_column(
     exact = declared_type_of(field)
     if exact is not None and REDECLARED_FROM.get(exact) == staged:
         declared = exact
-    if staged == "text" and exact is not None and _TEXT_CAST_TYPE.match(exact):
+    if staged in ("text", "text[]") and exact is not None and _TEXT_CAST_TYPE.match(exact):
         declared = exact
+    if staged == "text" and exact is not None and _RETYPED_ARRAY.match(exact):
+        declared = exact  # an array of one, read as the array's text
+    if staged == "jsonb[]" and exact == "json[]":
+        declared = staged = "json[]"
     if staged in ("text", "text[]") and exact and _EXACT_TEXT_TYPE.match(exact):
         return SinkColumn(field.name, wire, staged, exact, direct=True)
     return SinkColumn(field.name, wire, staged, declared)
