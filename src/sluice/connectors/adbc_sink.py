@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import Any, ClassVar
 
+import pyarrow as pa
+
 from sluice.connectors.sqlsink import SqlSinkBase
 
 
@@ -24,6 +26,11 @@ class AdbcSinkBase(SqlSinkBase):
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         self._run(sql, params)
         return [tuple(row) for row in self._cursor.fetchall()]
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        self._run(sql, ())
+        table: pa.Table = self._cursor.fetch_arrow_table()
+        return table
 
     def begin(self) -> None:
         self.execute(self.begin_sql)

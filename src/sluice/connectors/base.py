@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Protocol
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
+from sluice.core.bounds import Bound
 from sluice.core.models import LoadMode, TableRef
 
 
@@ -91,6 +92,12 @@ class LoadRequest:
 
 
 @dataclass(frozen=True)
+class ColumnProfile:
+    values: dict[str, int]  # non-NULL values per column
+    bounds: dict[str, tuple[Bound, Bound]]  # (min, max) in sluice.core.bounds' form
+
+
+@dataclass(frozen=True)
 class LoadResult:
     rows_loaded: int
     rows_in_table: int
@@ -135,8 +142,12 @@ class Sink(Protocol):
         """The same batches, each with the unique id recorded with it (None before ids)."""
         ...
 
-    def column_values(self, table: TableRef, columns: list[str]) -> dict[str, int]:
-        """Non-NULL values per column of the live table (verify_sink compares them)."""
+    def column_profile(
+        self, table: TableRef, columns: list[str], bounded: dict[str, pa.DataType]
+    ) -> ColumnProfile:
+        """Non-NULL values per column of the live table, and (min, max) of the `bounded`
+        columns (given with their lake types) where this sink holds them exactly; verify_sink
+        compares both with the lake's."""
         ...
 
     def load(self, request: LoadRequest, batches: Iterable[pa.RecordBatch]) -> LoadResult: ...

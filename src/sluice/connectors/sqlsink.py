@@ -22,9 +22,10 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from sluice.connectors.base import LoadRequest, LoadResult, TableInfo
+from sluice.connectors.base import ColumnProfile, LoadRequest, LoadResult, TableInfo
 from sluice.connectors.sinkkeys import rekey
 from sluice.connectors.sqlquote import quote_ident
+from sluice.core.bounds import bounded, first_value
 from sluice.core.clock import iso, utcnow
 from sluice.core.errors import ReloadNeeded, StageError, TerminalError
 from sluice.core.faults import crash_point
@@ -164,12 +165,41 @@ class SqlSinkBase:
             # A state table made before batches had ids: its rows keep NULL (unverifiable).
             self.execute(f"ALTER TABLE {quote_ident(STATE_TABLE)} ADD COLUMN batch_uid TEXT")
 
-    def column_values(self, table: TableRef, columns: list[str]) -> dict[str, int]:
+    def column_profile(
+        self, table: TableRef, columns: list[str], bounded: dict[str, pa.DataType]
+    ) -> ColumnProfile:
+        """One scan: count() of every column, min() and max() of those this sink holds
+        exactly (`exact_bounds`), read back as Arrow so no value passes through Python's
+        calendar (which stops at year 1 and 9999)."""
         if not columns:
-            return {}
-        counts = ", ".join(f"count({quote_ident(c)})" for c in columns)
-        row = self.query(f"SELECT {counts} FROM {self.qualified(table)}")[0]
-        return {column: int(value) for column, value in zip(columns, row, strict=True)}
+            return ColumnProfile({}, {})
+        ranged = [c for c, kind in bounded.items() if self.exact_bounds(kind)]
+        listed = [f"count({quote_ident(c)})" for c in columns] + [
+            self.bound_sql(aggregate, quote_ident(c), bounded[c])
+            for c in ranged
+            for aggregate in ("min", "max")
+        ]
+        result = self.query_arrow(f"SELECT {', '.join(listed)} FROM {self.qualified(table)}")
+        values = {c: int(result.column(i)[0].as_py()) for i, c in enumerate(columns)}
+        bounds = {}
+        for i, column in enumerate(ranged):
+            offset = len(columns) + 2 * i
+            low, high = first_value(result.column(offset)), first_value(result.column(offset + 1))
+            if low is not None and high is not None:
+                bounds[column] = (low, high)
+        return ColumnProfile(values, bounds)
+
+    def exact_bounds(self, kind: pa.DataType) -> bool:
+        """Whether this sink's min() and max() of a column loaded from `kind` are the
+        lake's values (by default: every kind that has bounds)."""
+        return bounded(kind)
+
+    def bound_sql(self, aggregate: str, quoted: str, kind: pa.DataType) -> str:
+        """The select-list item for min() or max() of a column loaded from `kind`."""
+        return f"{aggregate}({quoted})"
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        raise NotImplementedError
 
     def held_batches(self, table: TableRef, lake_table: str) -> set[int]:
         return set(self.held_identities(table, lake_table))

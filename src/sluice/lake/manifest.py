@@ -56,6 +56,9 @@ class Manifest:
     # 'infinity' and '-infinity' values per date or timestamp column holding any
     # (sluice.core.infinity): hop 2 tells the sink which columns need its infinity path.
     column_infinities: dict[str, int] | None = None
+    # [min, max] per numeric, date or timestamp column (sluice.core.bounds), compared by
+    # verify_sink with the sink's own. None in older lakes.
+    column_bounds: dict[str, list[Any]] | None = None
     # Written by a reload run: a fresh full read that hop 2 swaps in whole when it first
     # meets it, whatever either hop's load type.
     reload: bool = False
@@ -109,5 +112,6 @@ class Manifest:
             batch_uid=body.get("batch_uid"),
             column_values=body.get("column_values"),
             column_infinities=body.get("column_infinities"),
+            column_bounds=body.get("column_bounds"),
             reload=bool(body.get("reload", False)),
         )

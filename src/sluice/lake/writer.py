@@ -17,8 +17,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from sluice.core.bounds import Bound, bounded, bounds_of, widest
 from sluice.core.clock import iso, utcnow
 from sluice.core.faults import crash_point
 from sluice.core.infinity import count_infinities
@@ -93,6 +95,8 @@ class BatchWriter:
         self.seen = 0  # rows accepted so far, buffered or written
         self.values: dict[str, int] = {}  # non-NULL values per column, of the rows accepted
         self.infinities: dict[str, int] = {}  # infinite dates and timestamps per column
+        # (min, max) per column of a kind that has them; None once one cannot be kept (NaN).
+        self.bounds: dict[str, tuple[Bound, Bound] | None] = {}
 
     def _discard_uncommitted(self) -> None:
         """Remove batch directories that never got a manifest: leftovers of a killed run.
@@ -124,6 +128,7 @@ class BatchWriter:
             infinite = count_infinities(column)
             if infinite:
                 self.infinities[name] = self.infinities.get(name, 0) + infinite
+            self._widen_bounds(name, column)
         self._buffer.append(batch)
         self._buffered_rows += batch.num_rows
         self._buffered_bytes += batch.nbytes
@@ -132,6 +137,17 @@ class BatchWriter:
             or self._buffered_bytes >= self.row_group_bytes
         ):
             self._flush()
+
+    def _widen_bounds(self, name: str, column: pa.Array) -> None:
+        if not bounded(column.type) or self.bounds.get(name, ()) is None:
+            return
+        if pa.types.is_floating(column.type) and pc.any(pc.is_nan(column)).as_py():
+            self.bounds[name] = None  # engines order NaN differently: no bounds to compare
+            return
+        found = bounds_of(column)  # None: only NULLs in this batch
+        if found is not None:
+            held = self.bounds.get(name)
+            self.bounds[name] = found if held is None else widest(held, found)
 
     def _flush(self) -> None:
         if not self._buffer:
@@ -218,6 +234,13 @@ class BatchWriter:
             window=window_part,
             column_values={name: self.values.get(name, 0) for name in self.schema.names},
             column_infinities=dict(self.infinities),
+            # Infinities are markers, which a sink gives back its own way: not compared.
+            column_bounds={
+                name: [low, high]
+                for name, found in self.bounds.items()
+                if found is not None and name not in self.infinities
+                for low, high in [found]
+            },
         )
         name = MANIFEST_NAME if publish else PENDING_NAME
         self.table.store.write_atomic(posixpath.join(self.dir, name), final.to_json())

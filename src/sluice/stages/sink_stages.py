@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sluice.connectors.base import LoadRequest
+from sluice.connectors.base import ColumnProfile, LoadRequest
+from sluice.core.bounds import Bound, same, widest
 from sluice.core.errors import ConfigError, ReloadNeeded, TerminalError
 from sluice.core.faults import crash_point
 from sluice.core.infinity import mark_infinite, refuse_infinite_key
@@ -190,19 +191,54 @@ class _SinkKeyFilter:
         return batch
 
 
-def _sink_values(
+def _sink_profile(
     ctx: StageContext, sink: Any, committed: list[Manifest], held: set[int]
-) -> dict[str, int] | None:
-    """The sink's non-NULL values per lake column, when the lake batches it holds all
-    counted theirs (older batches did not) and a per-column comparison can be exact."""
+) -> ColumnProfile | None:
+    """The sink's non-NULL values per lake column and bounds of the bounded ones, when the
+    lake batches it holds all recorded theirs (older batches did not) and a per-column
+    comparison can be exact."""
     manifests = [m for m in committed if m.sequence in held]
     if ctx.table.dl_to_sink.incremental_key or not manifests:
         return None
     if any(m.column_values is None for m in manifests):
         return None
     columns = list(dict.fromkeys(c for m in manifests for c in m.schema.names))
-    values: dict[str, int] = sink.column_values(ctx.sink_ref, columns)
-    return values
+    bounded = {
+        column: manifests[-1].schema.field(column).type
+        for column in _lake_bounds(manifests)
+        if column in manifests[-1].schema.names
+    }
+    profile: ColumnProfile = sink.column_profile(ctx.sink_ref, columns, bounded)
+    return profile
+
+
+def _lake_bounds(held: list[Manifest]) -> dict[str, tuple[Bound, Bound]]:
+    """(min, max) per column over the batches, for the columns every batch bounded."""
+    found: dict[str, tuple[Bound, Bound]] = {}
+    for column in set.intersection(*(set(m.column_bounds or {}) for m in held)):
+        pairs = [(m.column_bounds or {})[column] for m in held]
+        merged = (pairs[0][0], pairs[0][1])
+        for low, high in pairs[1:]:
+            merged = widest(merged, (low, high))
+        found[column] = merged
+    return found
+
+
+def _compare_bounds(ctx: StageContext, held: list[Manifest], profile: ColumnProfile) -> None:
+    lake = _lake_bounds(held)
+    for column, (low, high) in profile.bounds.items():
+        if column not in lake:
+            continue
+        want_low, want_high = lake[column]
+        if not (same(want_low, low) and same(want_high, high)):
+            raise TerminalError(
+                f"sink table {ctx.sink_ref}: column {column!r} holds values from {low} to "
+                f"{high} but the lake batches it holds range from {want_low} to {want_high} "
+                "(dates as days, timestamps as microseconds since 1970): values changed on "
+                "the way into the sink (a driver, type mapping or trigger there); the load "
+                "committed, so fix the cause and run `sluice table reload "
+                f"{ctx.table.source_tablename} --hop dl_to_sink`"
+            )
 
 
 class VerifySink(StageType):
@@ -221,7 +257,7 @@ class VerifySink(StageType):
             if info is None:
                 raise TerminalError(f"sink table {ctx.sink_ref} does not exist after the load")
             identities = sink.held_identities(ctx.sink_ref, lake_table.key)
-            values = _sink_values(ctx, sink, committed, set(identities))
+            profile = _sink_profile(ctx, sink, committed, set(identities))
         finally:
             sink.close()
         check_identities(ctx, committed, identities)
@@ -238,7 +274,9 @@ class VerifySink(StageType):
             )
         by_sequence = {m.sequence: m for m in committed}
         if not hop.incremental_key and held <= by_sequence.keys():
-            self._reconcile(ctx, sink_rows, [by_sequence[i] for i in sorted(held)], missing, values)
+            self._reconcile(
+                ctx, sink_rows, [by_sequence[i] for i in sorted(held)], missing, profile
+            )
         return StageResult(rows=sink_rows)
 
     @staticmethod
@@ -247,7 +285,7 @@ class VerifySink(StageType):
         sink_rows: int,
         held: list[Manifest],
         plan: SinkPlan,
-        values: dict[str, int] | None,
+        profile: ColumnProfile | None,
     ) -> None:
         lake_rows = sum(m.row_count for m in held)
         exact = (ctx.table.dl_to_sink.load_type is LoadType.FULL and len(held) == 1) or (
@@ -258,8 +296,9 @@ class VerifySink(StageType):
                 f"sink table {ctx.sink_ref} has {sink_rows} rows but the lake batches it holds "
                 f"have {lake_rows}"
             )
-        if exact and values is not None:
-            for column, loaded in values.items():
+        if exact and profile is not None:
+            _compare_bounds(ctx, held, profile)
+            for column, loaded in profile.values.items():
                 written = sum((m.column_values or {}).get(column, 0) for m in held)
                 if loaded != written:
                     raise TerminalError(

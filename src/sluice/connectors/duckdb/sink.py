@@ -65,6 +65,15 @@ class DuckDBSink(SqlSinkBase):
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self._run(sql, params).fetchall()]
 
+    def query_arrow(self, sql: str) -> pa.Table:
+        import duckdb
+
+        try:
+            table: pa.Table = self._connection.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise TerminalError(f"DuckDB sink {self.path}: {exc}") from exc
+        return table
+
     def begin(self) -> None:
         self.execute("BEGIN TRANSACTION")
 

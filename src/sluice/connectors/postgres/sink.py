@@ -435,6 +435,12 @@ class PostgresSink(AdbcSinkBase):
             for field in schema
         ]
 
+    def bound_sql(self, aggregate: str, quoted: str, kind: pa.DataType) -> str:
+        # The driver reads oid (unsigned) as a signed int32: the text of every integer is exact.
+        if pa.types.is_integer(kind):
+            return f"{aggregate}({quoted})::text"
+        return super().bound_sql(aggregate, quoted, kind)
+
     def _ensure_udts(self, table: TableRef, schema: pa.Schema) -> dict[str, str]:
         if not any(udt_of(field) for field in schema):
             return {}

@@ -118,6 +118,11 @@ class SQLiteSink(AdbcSinkBase):
         self.commit()
         return rows
 
+    def exact_bounds(self, kind: pa.DataType) -> bool:
+        # Dates and timestamps are text here, and decimals text or REAL by their digits:
+        # their min() and max() follow SQLite's ordering, not the values'.
+        return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
+
     def close(self) -> None:
         self._cursor.close()
         self._connection.close()
