@@ -1,0 +1,255 @@
+"""MySQL/MariaDB source: connectorx streams Arrow batches, declared types restored exactly.
+
+Snapshot. connectorx opens its own connection for the read, and runs the pre-execution
+queries on that very connection just before the read's SELECT. So the read starts with
+START TRANSACTION WITH CONSISTENT SNAPSHOT there, counts the table into a session variable
+inside that transaction when asked (`count_rows`), and the SELECT carries the variable as one
+more column, which this source takes off: on InnoDB the count and every batch see exactly the
+same snapshot, in one transaction on one connection.
+
+MyISAM, Aria, MEMORY and other engines without transactions get no snapshot: START
+TRANSACTION changes nothing for them, so a write between the count and the read (two
+statements) can make them differ; verify_lake then fails the run, it never publishes rows
+that disagree with the count. The read itself is still one SELECT, which such an engine
+serves under a table lock.
+
+Time zone. Every session sets time_zone = '+00:00': MySQL converts TIMESTAMP values from UTC
+to the session time zone, so they arrive as UTC (Arrow timestamp('us', 'UTC')). DATETIME has
+no time zone and is read as written (timestamp('us') without one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pyarrow as pa
+
+from sluice.connectors.base import ReadRequest, TableInfo
+from sluice.connectors.mysql.config import MySQLCreds
+from sluice.connectors.mysql.connection import SESSION_SQL, connect, translate
+from sluice.connectors.mysql.types import MySQLColumn, conform
+from sluice.connectors.sqlquote import quote_ident
+from sluice.core.errors import TerminalError
+from sluice.core.models import TableRef
+from sluice.core.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from pymysql.cursors import Cursor
+
+_COLUMNS_SQL = (
+    "SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE "
+    "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+    "ORDER BY ORDINAL_POSITION"
+)
+_PRIMARY_KEY_SQL = (
+    "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s "
+    "AND TABLE_NAME = %s AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX"
+)
+_TABLES_SQL = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s ORDER BY 1"
+# The column that carries the count out of the read's transaction (see the module docstring).
+COUNT_COLUMN = "__sluice_counted_rows"
+
+
+class MySQLSource:
+    type_name: ClassVar[str] = "mysql"
+    # The read's own transaction: InnoDB fixes the snapshot at once, not at the first read.
+    snapshot_sql: ClassVar[str] = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
+    count_variable: ClassVar[str] = "@sluice_counted_rows"
+
+    def __init__(self, creds: MySQLCreds) -> None:
+        self.creds = creds
+        self._counted: int | None = None
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Cursor]:
+        import pymysql
+
+        connection = connect(self.creds)
+        try:
+            with connection.cursor() as cursor:
+                yield cursor
+        except pymysql.Error as exc:
+            raise translate(exc, self.creds) from exc
+        finally:
+            connection.close()
+
+    def ping(self) -> str:
+        with self._cursor() as cursor:
+            version, tables = _fetch(
+                cursor,
+                "SELECT VERSION(), (SELECT COUNT(*) FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = DATABASE())",
+            )[0]
+        server = "MariaDB" if "mariadb" in str(version).lower() else "MySQL"
+        number = str(version).split("-")[0]
+        return f"{server} {number} at {self.creds.location()}, {tables} table(s)"
+
+    def check(self, table: TableRef, *, count_rows: bool = True) -> TableInfo:
+        with self._cursor() as cursor:
+            database = self._database(cursor, table)
+            columns = self._columns(cursor, table, database)
+            count = (
+                int(_fetch(cursor, f"SELECT COUNT(*) FROM {_qualified(table)}")[0][0])
+                if count_rows
+                else None
+            )
+            primary_key = tuple(
+                str(row[0]) for row in _fetch(cursor, _PRIMARY_KEY_SQL, (database, table.name))
+            )
+        schema = pa.schema([column.field(_shown(table)) for column in columns])
+        return TableInfo(table=table, schema=schema, row_count=count, primary_key=primary_key)
+
+    def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
+        table = request.table
+        self._counted = None
+        # The catalog first, over PyMySQL: it fails fast (and clearly) on a bad password, a
+        # missing database or table, where connectorx would retry its pool for 30 s.
+        with self._cursor() as cursor:
+            columns = self._columns(cursor, table, self._database(cursor, table))
+        schema = pa.schema([column.field(_shown(table)) for column in columns])
+        names = {column.name for column in columns}
+        select = [column.expression() for column in columns]
+        pre = [*SESSION_SQL, self.snapshot_sql]
+        if request.count_rows:
+            pre.append(f"SELECT COUNT(*) INTO {self.count_variable} FROM {_qualified(table)}")
+            select.append(f"CAST({self.count_variable} AS SIGNED) AS {COUNT_COLUMN}")
+        sql = f"SELECT {', '.join(select)} FROM {_qualified(table)}"
+        key = request.incremental_key
+        bounded = key is not None and request.lower_bound is not None
+        if key is not None and bounded:
+            for column_name in (key, request.fallback_key):
+                if column_name is not None and column_name not in names:
+                    raise TerminalError(
+                        f"incremental key {column_name!r} is not a column of {_shown(table)}"
+                        f"{did_you_mean(column_name, names)}"
+                    )
+            column = quote_ident(key, "`")
+            if request.fallback_key:
+                column = f"COALESCE({column}, {quote_ident(request.fallback_key, '`')})"
+            sql += f" WHERE {column} >= {sql_literal(request.lower_bound)}"
+        counted: int | None = None
+        saw_rows = False
+        for raw in self._stream(sql, pre, request.batch_rows):
+            if request.count_rows and raw.num_rows:
+                counted = int(raw.column(COUNT_COLUMN)[0].as_py())
+            saw_rows = saw_rows or raw.num_rows > 0
+            if raw.num_rows:
+                yield conform(raw, schema, _shown(table))
+        if request.count_rows and not saw_rows and not bounded:
+            counted = 0  # an empty read of the whole table: the snapshot held no rows
+        self._counted = counted
+
+    def _stream(self, sql: str, pre: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+        import connectorx
+
+        try:
+            reader = connectorx.read_sql(
+                self.creds.connectorx_url(),
+                sql,
+                return_type="arrow_stream",
+                batch_size=batch_rows,
+                pre_execution_query=pre,
+            )
+            yield from reader
+        except (RuntimeError, OSError, pa.ArrowException) as exc:
+            raise translate(exc, self.creds, "reading from") from exc
+        except BaseException as exc:
+            # connectorx reports an error met on its reading thread as a Rust panic
+            # (pyo3's PanicException derives from BaseException): only that is translated.
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise translate(exc, self.creds, "reading from") from exc
+
+    def counted_rows(self) -> int | None:
+        return self._counted
+
+    def close(self) -> None:
+        """Connections live for one call; nothing stays open."""
+
+    # ---- catalog ----------------------------------------------------------------------
+    def _database(self, cursor: Cursor, table: TableRef) -> str:
+        return table.schema or str(_fetch(cursor, "SELECT DATABASE()")[0][0])
+
+    def _columns(self, cursor: Cursor, table: TableRef, database: str) -> list[MySQLColumn]:
+        rows = _fetch(cursor, _COLUMNS_SQL, (database, table.name))
+        if not rows:
+            raise self._missing(cursor, table, database)
+        return [
+            MySQLColumn(
+                name=str(name),
+                data_type=str(data_type),
+                column_type=str(column_type),
+                precision=None if precision is None else int(precision),
+                scale=None if scale is None else int(scale),
+            )
+            for name, data_type, column_type, precision, scale in rows
+        ]
+
+    def _missing(self, cursor: Cursor, table: TableRef, database: str) -> TerminalError:
+        names = [str(row[0]) for row in _fetch(cursor, _TABLES_SQL, (database,))]
+        listed = names[:20] + (["..."] if len(names) > 20 else [])
+        return TerminalError(
+            f"table {str(table)!r} does not exist in database {database!r} of MySQL "
+            f"{self.creds.location()}{did_you_mean(table.name, names)}; tables there: "
+            f"{', '.join(listed) or '(none)'}"
+        )
+
+
+def _qualified(table: TableRef) -> str:
+    name = quote_ident(table.name, "`")
+    return f"{quote_ident(table.schema, '`')}.{name}" if table.schema else name
+
+
+def _shown(table: TableRef) -> str:
+    return _qualified(table)
+
+
+def _fetch(cursor: Cursor, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    cursor.execute(sql, params or None)
+    return [tuple(row) for row in cursor.fetchall()]
+
+
+def sql_literal(value: Any) -> str:
+    """`value` as a MySQL literal. connectorx takes no parameters, so the bound is spliced in:
+    text and bytes as hexadecimal (no quote or backslash can end them, whatever the sql_mode),
+    numbers, dates and times in their own digits-only spelling."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise TerminalError(f"cannot use {value} as an incremental bound in MySQL")
+        return repr(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise TerminalError(f"cannot use {value} as an incremental bound in MySQL")
+        return format(value, "f")
+    if isinstance(value, datetime):
+        # The session time zone is UTC: an aware bound is compared as UTC.
+        naive = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+        return "'" + naive.isoformat(sep=" ", timespec="microseconds") + "'"
+    if isinstance(value, date):
+        return "'" + value.isoformat() + "'"
+    if isinstance(value, time):
+        return "'" + value.isoformat(timespec="microseconds") + "'"
+    if isinstance(value, timedelta):
+        micros = abs(value) // timedelta(microseconds=1)
+        seconds, fraction = divmod(micros, 1_000_000)
+        sign = "-" if value < timedelta(0) else ""
+        return (
+            f"'{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{fraction:06d}'"
+        )
+    if isinstance(value, bytes):
+        return f"X'{value.hex()}'"
+    if isinstance(value, str):
+        return f"_utf8mb4 X'{value.encode().hex()}'" if value else "''"
+    raise TerminalError(
+        f"cannot use a {type(value).__name__} value as an incremental bound in MySQL"
+    )
