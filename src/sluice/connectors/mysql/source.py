@@ -113,9 +113,8 @@ class MySQLSource:
         schema = pa.schema([column.field(_shown(table)) for column in columns])
         names = {column.name for column in columns}
         select = [column.expression() for column in columns]
-        pre = [*SESSION_SQL, self.snapshot_sql]
+        pre = self.pre_execution(table, count_rows=request.count_rows)
         if request.count_rows:
-            pre.append(f"SELECT COUNT(*) INTO {self.count_variable} FROM {_qualified(table)}")
             select.append(f"CAST({self.count_variable} AS SIGNED) AS {COUNT_COLUMN}")
         sql = f"SELECT {', '.join(select)} FROM {_qualified(table)}"
         key = request.incremental_key
@@ -142,6 +141,16 @@ class MySQLSource:
         if request.count_rows and not saw_rows and not bounded:
             counted = 0  # an empty read of the whole table: the snapshot held no rows
         self._counted = counted
+
+    def pre_execution(self, table: TableRef, *, count_rows: bool) -> list[str]:
+        """What the read's connection runs before its SELECT: session settings, the snapshot,
+        and the count into a session variable when asked."""
+        statements = [*SESSION_SQL, self.snapshot_sql]
+        if count_rows:
+            statements.append(
+                f"SELECT COUNT(*) INTO {self.count_variable} FROM {_qualified(table)}"
+            )
+        return statements
 
     def _stream(self, sql: str, pre: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
         import connectorx
