@@ -31,9 +31,15 @@ import pyarrow as pa
 from sluice.connectors.base import ReadRequest, TableInfo
 from sluice.connectors.mysql.config import MySQLCreds
 from sluice.connectors.mysql.connection import SESSION_SQL, connect, translate
-from sluice.connectors.mysql.types import MySQLColumn, conform
+from sluice.connectors.mysql.types import (
+    DATE_TYPES,
+    MySQLColumn,
+    conform,
+    zero_date_refusal,
+    zero_date_sql,
+)
 from sluice.connectors.sqlquote import quote_ident
-from sluice.core.errors import TerminalError
+from sluice.core.errors import StageError, TerminalError
 from sluice.core.models import TableRef
 from sluice.core.suggest import did_you_mean
 
@@ -116,7 +122,7 @@ class MySQLSource:
         pre = self.pre_execution(table, count_rows=request.count_rows)
         if request.count_rows:
             select.append(f"CAST({self.count_variable} AS SIGNED) AS {COUNT_COLUMN}")
-        sql = f"SELECT {', '.join(select)} FROM {_qualified(table)}"
+        where = ""
         key = request.incremental_key
         bounded = key is not None and request.lower_bound is not None
         if key is not None and bounded:
@@ -129,15 +135,20 @@ class MySQLSource:
             column = quote_ident(key, "`")
             if request.fallback_key:
                 column = f"COALESCE({column}, {quote_ident(request.fallback_key, '`')})"
-            sql += f" WHERE {column} >= {sql_literal(request.lower_bound)}"
+            where = f" WHERE {column} >= {sql_literal(request.lower_bound)}"
+        sql = f"SELECT {', '.join(select)} FROM {_qualified(table)}{where}"
         counted: int | None = None
         saw_rows = False
-        for raw in self._stream(sql, pre, request.batch_rows):
-            if request.count_rows and raw.num_rows:
-                counted = int(raw.column(COUNT_COLUMN)[0].as_py())
-            saw_rows = saw_rows or raw.num_rows > 0
-            if raw.num_rows:
-                yield conform(raw, schema, _shown(table))
+        try:
+            for raw in self._stream(sql, pre, request.batch_rows):
+                if request.count_rows and raw.num_rows:
+                    counted = int(raw.column(COUNT_COLUMN)[0].as_py())
+                saw_rows = saw_rows or raw.num_rows > 0
+                if raw.num_rows:
+                    yield conform(raw, schema, _shown(table))
+        except StageError:
+            self._refuse_zero_dates(table, columns, where)
+            raise
         if request.count_rows and not saw_rows and not bounded:
             counted = 0  # an empty read of the whole table: the snapshot held no rows
         self._counted = counted
@@ -172,6 +183,22 @@ class MySQLSource:
             if type(exc).__name__ != "PanicException":
                 raise
             raise translate(exc, self.creds, "reading from") from exc
+
+    def _refuse_zero_dates(self, table: TableRef, columns: list[MySQLColumn], where: str) -> None:
+        """After a failed read: the first date column holding a zero date, named with the fix.
+
+        connectorx stops at a zero date with a panic that names neither column nor row, so
+        the source asks the server; a read that failed for another reason finds none here.
+        """
+        dated = [column for column in columns if column.data_type in DATE_TYPES]
+        if not dated:
+            return
+        with self._cursor() as cursor:
+            cursor.execute("SET SESSION sql_mode = ''")  # comparisons with zero dates allowed
+            for column in dated:
+                found = _fetch(cursor, zero_date_sql(column, _qualified(table), where))
+                if found:
+                    raise zero_date_refusal(column, _shown(table), str(found[0][0])) from None
 
     def counted_rows(self) -> int | None:
         return self._counted

@@ -1,17 +1,19 @@
 """MySQL/MariaDB declared types -> Arrow, exactly, from information_schema.COLUMNS.
 
 connectorx decodes most types natively and exactly (every integer width, signed and unsigned,
-bigint unsigned to uint64 included; float, double, strings, binaries, year, bit). What it
-cannot give exactly is selected as text and converted here:
+bigint unsigned to uint64 included; float, double, strings, binaries, year, bit, date,
+datetime, timestamp). What it cannot give exactly is selected as text and converted here:
 
 - decimal: connectorx makes every DECIMAL a decimal128(38,10) through a 28-digit type and
   fails on other scales; the text becomes decimal128(p,s) from NUMERIC_PRECISION/SCALE, or
   stays exact text above 38 digits (marked numeric, so a PostgreSQL sink declares it again).
-- date, datetime, timestamp: connectorx panics on a zero date ('0000-00-00', or a zero month
-  or day); as text, such a value fails the read naming the column and the fix.
 - time: Arrow's time64 holds 00:00..24:00 only, MySQL's TIME -838:59:59..838:59:59, so it
   becomes duration('us') (a PostgreSQL interval, a DuckDB INTERVAL).
 - json (MySQL 8): connectorx re-serialises it through serde; MySQL's own text is kept.
+
+A zero date ('0000-00-00', or a zero month or day) fits no date type: connectorx stops the
+read on it (a Rust panic), and the source then finds the column with `zero_date_sql` and fails
+naming it and the fix (`zero_date_refusal`).
 
 Every field carries its declared type (COLUMN_TYPE, e.g. "bigint(20) unsigned",
 "decimal(65,30)", "tinyint(1)") in its metadata under `sluice.mysql_type`.
@@ -49,6 +51,10 @@ _NATIVE: dict[str, pa.DataType] = {
     "real": pa.float64(),
     "year": pa.int16(),
     "bit": pa.binary(),
+    "date": pa.date32(),
+    "datetime": pa.timestamp("us"),
+    # TIMESTAMP is stored in UTC and shown in the session time zone, which is '+00:00'.
+    "timestamp": pa.timestamp("us", tz="UTC"),
     **dict.fromkeys(
         ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"),
         pa.string(),
@@ -59,10 +65,6 @@ _NATIVE: dict[str, pa.DataType] = {
 }
 # Read as CAST(col AS CHAR) and converted from that text.
 _FROM_TEXT: dict[str, pa.DataType] = {
-    "date": pa.date32(),
-    "datetime": pa.timestamp("us"),
-    # TIMESTAMP is stored in UTC and shown in the session time zone, which is '+00:00'.
-    "timestamp": pa.timestamp("us", tz="UTC"),
     "time": pa.duration("us"),
     "json": pa.string(),
     # MariaDB's own types, kept as their canonical text.
@@ -84,7 +86,7 @@ _SPATIAL = frozenset(
     }
 )
 _TIME_TEXT = r"^(?P<sign>-?)(?P<h>\d+):(?P<m>\d\d):(?P<s>\d\d)(?:\.(?P<f>\d{1,6}))?$"
-_ZERO_DATE = r"^\d{4}-(00-\d\d|\d\d-00)"
+DATE_TYPES = frozenset({"date", "datetime", "timestamp"})
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ def _column(values: pa.Array, field: pa.Field, table: str) -> pa.Array:
         if pa.types.is_duration(target):
             return _duration(values)
         if pa.types.is_timestamp(target) and target.tz is not None:
-            # The text is UTC (the session's time zone): parsed as such, then labelled.
+            # The values are UTC (the session's time zone): only the label changes.
             return values.cast(pa.timestamp(target.unit)).cast(target)
         return values.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -186,26 +188,30 @@ def _duration(text: pa.Array) -> pa.Array:
     return signed.cast(pa.duration("us"))
 
 
+def zero_date_sql(column: MySQLColumn, relation: str, where: str) -> str:
+    """The first zero date of `column` in the rows a read selected, as text (or no row)."""
+    quoted = quote_ident(column.name, "`")
+    test = f"(MONTH({quoted}) = 0 OR DAYOFMONTH({quoted}) = 0)"
+    where = f"{where} AND {test}" if where else f" WHERE {test}"
+    return f"SELECT CAST({quoted} AS CHAR) FROM {relation}{where} LIMIT 1"
+
+
+def zero_date_refusal(column: MySQLColumn, table: str, value: str) -> TerminalError:
+    quoted = quote_ident(column.name, "`")
+    return TerminalError(
+        f"column {column.name!r} ({column.column_type}) of {table} holds the zero date "
+        f"{value!r}, which no date or timestamp can hold; nothing was published and the "
+        "watermark did not move: read the table through a view that maps zero dates to NULL, "
+        f"e.g. IF(MONTH({quoted}) = 0 OR DAYOFMONTH({quoted}) = 0, NULL, {quoted}) AS "
+        f"{quoted} (or NULLIF({quoted}, '0000-00-00') for whole zero dates), or fix the rows"
+    )
+
+
 def _refusal(values: pa.Array, field: pa.Field, table: str, exc: Exception) -> TerminalError:
     declared = declared_type_of(field) or str(field.type)
-    name = field.name
-    quoted = quote_ident(name, "`")
-    if pa.types.is_string(values.type) and (
-        pa.types.is_date(field.type) or pa.types.is_timestamp(field.type)
-    ):
-        zero = pc.match_substring_regex(values, _ZERO_DATE)
-        found = pc.filter(values, zero)
-        if len(found):
-            return TerminalError(
-                f"column {name!r} ({declared}) of {table} holds the zero date "
-                f"{found[0].as_py()!r}, which no date or timestamp can hold; nothing was "
-                "published and the watermark did not move: read the table through a view "
-                f"that maps zero dates to NULL, e.g. IF(MONTH({quoted}) = 0 OR "
-                f"DAYOFMONTH({quoted}) = 0, NULL, {quoted}) AS {quoted} (or "
-                f"NULLIF({quoted}, '0000-00-00') for whole zero dates), or fix the rows"
-            )
+    quoted = quote_ident(field.name, "`")
     return TerminalError(
-        f"column {name!r} ({declared}) of {table} holds a value that {field.type} cannot "
-        f"hold exactly: {exc}; nothing was published: read the column through a view that "
-        f"casts it (e.g. CAST({quoted} AS CHAR) AS {quoted})"
+        f"column {field.name!r} ({declared}) of {table} holds a value that {field.type} "
+        f"cannot hold exactly: {exc}; nothing was published: read the column through a view "
+        f"that casts it (e.g. CAST({quoted} AS CHAR) AS {quoted})"
     )
