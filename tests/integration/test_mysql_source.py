@@ -377,7 +377,7 @@ def test_bad_password_fails_in_one_line_without_the_password(
     assert "check the user and password" in message
 
 
-def test_unknown_database_fails_naming_it() -> None:
+def test_unknown_database_fails_naming_it(mysql_database: str) -> None:
     source = MySQLSource(MySQLCreds(url="mysql://root@127.0.0.1:3306/sluice_no_such_db"))  # type: ignore[arg-type]
     message = fails_fast(source, TerminalError)
     assert "(1049) Unknown database 'sluice_no_such_db'" in message
@@ -388,6 +388,28 @@ def test_unreachable_server_fails_fast_and_may_be_retried() -> None:
     source = MySQLSource(MySQLCreds(url="mysql://root:pw-123@127.0.0.1:1/db"))  # type: ignore[arg-type]
     message = fails_fast(source, TransientError, "pw-123")
     assert message.startswith("MySQL cannot connect to 127.0.0.1:1/db: (2003)")
+
+
+@pytest.mark.parametrize("mode", ["disabled", "preferred", None])
+def test_tls_modes_the_server_can_meet_read(mysql_database: str, mode: str | None) -> None:
+    # The test server has TLS disabled: 'preferred' must fall back to plain for both drivers.
+    run(
+        database_of(mysql_database),
+        "CREATE TABLE t (id int PRIMARY KEY)",
+        "INSERT INTO t VALUES (7)",
+    )
+    for creds in (
+        MySQLCreds(url=mysql_database + (f"?ssl-mode={mode}" if mode else "")),  # type: ignore[arg-type]
+        MySQLCreds(host="127.0.0.1", user="root", database=database_of(mysql_database),
+                   ssl_mode=mode),  # type: ignore[arg-type]
+    ):  # fmt: skip
+        assert read_all(MySQLSource(creds), "t").to_pylist() == [{"id": 7}]
+
+
+def test_required_tls_without_it_on_the_server_fails_fast(mysql_database: str) -> None:
+    creds = MySQLCreds(url=mysql_database + "?ssl-mode=required")  # type: ignore[arg-type]
+    message = fails_fast(MySQLSource(creds), TerminalError)
+    assert "does not offer TLS, but ssl_mode asks for it" in message
 
 
 def test_missing_table_lists_tables_and_suggests(mysql_database: str, source: MySQLSource) -> None:

@@ -135,14 +135,23 @@ class MySQLCreds(Creds):
     def requires_tls(self) -> bool:
         return self._parts()[5] in ("required", "verify_ca", "verify_identity")
 
-    def connectorx_url(self) -> str:
-        """The URL connectorx reads with, secrets included: hand it to the driver only."""
+    def tls_mode(self) -> str | None:
+        return self._parts()[5]
+
+    def connectorx_url(self, *, server_has_tls: bool) -> str:
+        """The URL connectorx reads with, secrets included: hand it to the driver only.
+
+        connectorx's 'preferred' insists on TLS, so 'preferred' becomes 'required' when the
+        server offers TLS (the catalog connection found out) and no TLS setting when it does not.
+        """
         host, port, user, password, database, mode, ca = self._parts()
         userinfo = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
         params: list[tuple[str, str]] = [("tcp_connect_timeout_ms", str(CONNECT_TIMEOUT * 1000))]
+        if mode == "preferred":
+            mode = "required" if server_has_tls else None
         if mode is not None:
             params.append(("ssl-mode", mode))
-        if ca is not None:
+        if ca is not None and mode not in (None, "disabled"):
             params.append(("ssl-ca", ca))
         netloc = f"{userinfo}@{_bracketed(host)}:{port}"
         return f"mysql://{netloc}/{quote(database, safe='')}?{urlencode(params)}"

@@ -66,7 +66,7 @@ def connect(creds: MySQLCreds) -> Connection:
     except pymysql.Error as exc:
         connection.close()
         raise translate(exc, creds) from exc
-    if creds.requires_tls() and not _encrypted(connection):
+    if creds.requires_tls() and not encrypted(connection):
         connection.close()
         raise TerminalError(
             f"MySQL {creds.location()} does not offer TLS, but ssl_mode asks for it: enable "
@@ -75,7 +75,8 @@ def connect(creds: MySQLCreds) -> Connection:
     return connection
 
 
-def _encrypted(connection: Connection) -> bool:
+def encrypted(connection: Connection) -> bool:
+    """Whether the connection runs over TLS."""
     with connection.cursor() as cursor:
         cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
         row = cursor.fetchone()

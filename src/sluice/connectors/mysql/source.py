@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from sluice.connectors.base import ReadRequest, TableInfo
 from sluice.connectors.mysql.config import MySQLCreds
-from sluice.connectors.mysql.connection import SESSION_SQL, connect, translate
+from sluice.connectors.mysql.connection import SESSION_SQL, connect, encrypted, translate
 from sluice.connectors.mysql.types import (
     DATE_TYPES,
     MySQLColumn,
@@ -69,6 +69,7 @@ class MySQLSource:
     def __init__(self, creds: MySQLCreds) -> None:
         self.creds = creds
         self._counted: int | None = None
+        self._tls = False  # whether the server offered TLS to the last catalog connection
 
     @contextmanager
     def _cursor(self) -> Iterator[Cursor]:
@@ -116,6 +117,7 @@ class MySQLSource:
         # missing database or table, where connectorx would retry its pool for 30 s.
         with self._cursor() as cursor:
             columns = self._columns(cursor, table, self._database(cursor, table))
+            self._tls = self.creds.tls_mode() == "preferred" and encrypted(cursor.connection)
         schema = pa.schema([column.field(_shown(table)) for column in columns])
         names = {column.name for column in columns}
         select = [column.expression() for column in columns]
@@ -168,7 +170,7 @@ class MySQLSource:
 
         try:
             reader = connectorx.read_sql(
-                self.creds.connectorx_url(),
+                self.creds.connectorx_url(server_has_tls=self._tls),
                 sql,
                 return_type="arrow_stream",
                 batch_size=batch_rows,
