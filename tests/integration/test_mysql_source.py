@@ -305,6 +305,25 @@ def test_count_and_read_share_one_snapshot_while_rows_are_written(mysql_database
     assert rows > counted
 
 
+def test_a_read_whose_connection_dies_may_be_retried(
+    mysql_database: str, source: MySQLSource
+) -> None:
+    db = database_of(mysql_database)
+    # A view that streams slowly (0.2 ms a row), so the read is still going when it is killed.
+    run(db, "CREATE TABLE big (id int PRIMARY KEY)",
+        "INSERT INTO big SELECT seq FROM seq_1_to_20000",
+        "CREATE VIEW slow AS SELECT id FROM big WHERE SLEEP(0.0002) = 0")  # fmt: skip
+    rows = 0
+    with pytest.raises(TransientError, match="reading from"):
+        for batch in source.read(ReadRequest(TableRef("slow"), batch_rows=500)):
+            if rows == 0:
+                found = run(db, "SELECT ID FROM information_schema.PROCESSLIST "
+                            "WHERE INFO = 'SELECT `id` FROM `slow`'")  # fmt: skip
+                run(db, f"KILL {found[0][0]}")
+            rows += batch.num_rows
+    assert 0 < rows < 20_000
+
+
 def test_empty_table_counts_zero(mysql_database: str, source: MySQLSource) -> None:
     run(database_of(mysql_database), "CREATE TABLE empty (id int PRIMARY KEY, d date)")
     assert list(source.read(ReadRequest(TableRef("empty"), count_rows=True))) == []

@@ -41,6 +41,12 @@ TRANSIENT_MESSAGES = (
     "too many connections",
     "deadlock found",
     "lock wait timeout",
+    # connectorx, when the connection breaks mid-read: "IoError { server disconnected }",
+    # "CodecError { IO error: `bytes remaining on stream' }"
+    "ioerror",
+    "io error",
+    "server disconnected",
+    "connection was killed",
 )
 # Every session of a source: timestamps in UTC (TIMESTAMP columns are converted to the
 # session time zone), and the isolation level that START TRANSACTION WITH CONSISTENT
