@@ -324,6 +324,17 @@ def test_a_read_whose_connection_dies_may_be_retried(
     assert 0 < rows < 20_000
 
 
+def test_odd_names_are_quoted(mysql_database: str, source: MySQLSource) -> None:
+    db = database_of(mysql_database)
+    run(db, "CREATE TABLE `odd ``name`` é` (`a b``c` int PRIMARY KEY, `select` date)",
+        "INSERT INTO `odd ``name`` é` VALUES (1, '2024-01-02'), (2, NULL)")  # fmt: skip
+    name = "odd `name` é"
+    table = read_all(source, name, incremental_key="a b`c", lower_bound=2, count_rows=True)
+    assert table.to_pylist() == [{"a b`c": 2, "select": None}]
+    assert source.check(TableRef(name)).primary_key == ("a b`c",)
+    assert source.check(TableRef(name, schema=db)).row_count == 2
+
+
 def test_empty_table_counts_zero(mysql_database: str, source: MySQLSource) -> None:
     run(database_of(mysql_database), "CREATE TABLE empty (id int PRIMARY KEY, d date)")
     assert list(source.read(ReadRequest(TableRef("empty"), count_rows=True))) == []
