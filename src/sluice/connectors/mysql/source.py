@@ -107,7 +107,7 @@ class MySQLSource:
             primary_key = tuple(
                 str(row[0]) for row in _fetch(cursor, _PRIMARY_KEY_SQL, (database, table.name))
             )
-        schema = pa.schema([column.field(_shown(table)) for column in columns])
+        schema = pa.schema([column.field(_shown(table, database)) for column in columns])
         return TableInfo(table=table, schema=schema, row_count=count, primary_key=primary_key)
 
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
@@ -116,9 +116,11 @@ class MySQLSource:
         # The catalog first, over PyMySQL: it fails fast (and clearly) on a bad password, a
         # missing database or table, where connectorx would retry its pool for 30 s.
         with self._cursor() as cursor:
-            columns = self._columns(cursor, table, self._database(cursor, table))
+            database = self._database(cursor, table)
+            columns = self._columns(cursor, table, database)
             self._tls = self.creds.tls_mode() == "preferred" and encrypted(cursor.connection)
-        schema = pa.schema([column.field(_shown(table)) for column in columns])
+        shown = _shown(table, database)
+        schema = pa.schema([column.field(shown) for column in columns])
         names = {column.name for column in columns}
         select = [column.expression() for column in columns]
         pre = self.pre_execution(table, count_rows=request.count_rows)
@@ -131,7 +133,7 @@ class MySQLSource:
             for column_name in (key, request.fallback_key):
                 if column_name is not None and column_name not in names:
                     raise TerminalError(
-                        f"incremental key {column_name!r} is not a column of {_shown(table)}"
+                        f"incremental key {column_name!r} is not a column of {shown}"
                         f"{did_you_mean(column_name, names)}"
                     )
             column = quote_ident(key, "`")
@@ -147,9 +149,9 @@ class MySQLSource:
                     counted = int(raw.column(COUNT_COLUMN)[0].as_py())
                 saw_rows = saw_rows or raw.num_rows > 0
                 if raw.num_rows:
-                    yield conform(raw, schema, _shown(table))
+                    yield conform(raw, schema, shown)
         except StageError:
-            self._refuse_zero_dates(table, columns, where)
+            self._refuse_zero_dates(table, shown, columns, where)
             raise
         if request.count_rows and not saw_rows and not bounded:
             counted = 0  # an empty read of the whole table: the snapshot held no rows
@@ -186,7 +188,9 @@ class MySQLSource:
                 raise
             raise translate(exc, self.creds, "reading from") from exc
 
-    def _refuse_zero_dates(self, table: TableRef, columns: list[MySQLColumn], where: str) -> None:
+    def _refuse_zero_dates(
+        self, table: TableRef, shown: str, columns: list[MySQLColumn], where: str
+    ) -> None:
         """After a failed read: the first date column holding a zero date, named with the fix.
 
         connectorx stops at a zero date with a panic that names neither column nor row, so
@@ -200,7 +204,7 @@ class MySQLSource:
             for column in dated:
                 found = _fetch(cursor, zero_date_sql(column, _qualified(table), where))
                 if found:
-                    raise zero_date_refusal(column, _shown(table), str(found[0][0])) from None
+                    raise zero_date_refusal(column, shown, str(found[0][0])) from None
 
     def counted_rows(self) -> int | None:
         return self._counted
@@ -242,8 +246,9 @@ def _qualified(table: TableRef) -> str:
     return f"{quote_ident(table.schema, '`')}.{name}" if table.schema else name
 
 
-def _shown(table: TableRef) -> str:
-    return _qualified(table)
+def _shown(table: TableRef, database: str) -> str:
+    """The table as messages name it: always with its database."""
+    return f"{quote_ident(database, '`')}.{quote_ident(table.name, '`')}"
 
 
 def _fetch(cursor: Cursor, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
