@@ -56,6 +56,8 @@ _PRIMARY_KEY_SQL = (
     "AND TABLE_NAME = %s AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX"
 )
 _TABLES_SQL = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s ORDER BY 1"
+# How connectorx's panic on a value it cannot convert (a zero date) begins.
+UNCONVERTIBLE = "Couldn't convert the value"
 # The column that carries the count out of the read's transaction (see the module docstring).
 COUNT_COLUMN = "__sluice_counted_rows"
 
@@ -150,8 +152,9 @@ class MySQLSource:
                 saw_rows = saw_rows or raw.num_rows > 0
                 if raw.num_rows:
                     yield conform(raw, schema, shown)
-        except StageError:
-            self._refuse_zero_dates(table, shown, columns, where)
+        except StageError as exc:
+            if UNCONVERTIBLE in str(exc):  # a value no Arrow type took: a zero date?
+                self._refuse_zero_dates(table, shown, columns, where)
             raise
         if request.count_rows and not saw_rows and not bounded:
             counted = 0  # an empty read of the whole table: the snapshot held no rows
