@@ -10,8 +10,8 @@ same snapshot, in one transaction on one connection.
 MyISAM, Aria, MEMORY and other engines without transactions get no snapshot: START
 TRANSACTION changes nothing for them, so a write between the count and the read (two
 statements) can make them differ; hop 1 then fails (the extract stage compares them before
-it commits anything to the lake), it never publishes rows that disagree with the count. The read itself is still one SELECT, which such an engine
-serves under a table lock.
+it commits anything to the lake), it never publishes rows that disagree with the count. The
+read itself is still one SELECT, which such an engine serves under a table lock.
 
 Time zone. Every session sets time_zone = '+00:00': MySQL converts TIMESTAMP values from UTC
 to the session time zone, so they arrive as UTC (Arrow timestamp('us', 'UTC')). DATETIME has

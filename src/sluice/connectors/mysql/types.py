@@ -185,6 +185,9 @@ def _duration(text: pa.Array) -> pa.Array:
     )
     negative = pc.equal(pc.struct_field(parts, "sign"), "-")
     signed = pc.if_else(negative, pc.negate(total), total)
+    if signed.null_count != text.null_count:  # a spelling the pattern does not know: no NULL
+        unknown = pc.filter(text, pc.and_(pc.is_valid(text), pc.is_null(signed)))
+        raise pa.ArrowInvalid(f"unrecognised TIME text {unknown[0].as_py()!r}")
     return signed.cast(pa.duration("us"))
 
 
