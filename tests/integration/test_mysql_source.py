@@ -249,7 +249,11 @@ def test_incremental_lower_bound_with_fallback_key(
     assert ids("id", 3) == [3, 4]
     assert ids("amount", Decimal("2.50")) == [2, 3, 4]
     # Text bounds are spliced as hex literals: quotes and backslashes cannot end them.
-    assert ids("name", "O'Brien") == [2, 3]
+    # Text compares in code-point order, as the engine's exact filter does: 'a' >= 'B' there,
+    # though not in the column's case-insensitive collation.
+    assert ids("name", "B") == [1, 2, 3, 4]
+    assert ids("name", "b") == [3, 4]
+    assert ids("name", "O'Brien") == [1, 2, 3, 4]
     assert ids("name", "z\\") == [3]
     assert ids("name", "x' OR '1'='1") == [3]
 

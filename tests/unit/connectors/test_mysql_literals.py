@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from sluice.connectors.mysql.literals import sql_literal
+from sluice.connectors.mysql.literals import bound_condition, sql_literal
+from sluice.connectors.mysql.types import MySQLColumn
 from sluice.core.errors import TerminalError
 
 
@@ -47,3 +48,23 @@ def test_literal(value: Any, literal: str) -> None:
 def test_values_without_a_literal_are_refused(value: Any) -> None:
     with pytest.raises(TerminalError, match="incremental bound in MySQL"):
         sql_literal(value)
+
+
+COLUMNS = [
+    MySQLColumn("name", "varchar", "varchar(20)"),
+    MySQLColumn("alias", "text", "text"),
+    MySQLColumn("at", "datetime", "datetime(6)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "fallback", "bound", "condition"),
+    [
+        ("at", None, datetime(2024, 1, 1), "`at` >= '2024-01-01 00:00:00.000000'"),
+        ("name", None, "B", "CAST(CONVERT(`name` USING utf8mb4) AS BINARY) >= X'42'"),
+        ("name", "alias", "é",
+         "CAST(CONVERT(COALESCE(`name`, `alias`) USING utf8mb4) AS BINARY) >= X'c3a9'"),
+    ],
+)  # fmt: skip
+def test_bound_condition(key: str, fallback: str | None, bound: Any, condition: str) -> None:
+    assert bound_condition(key, fallback, bound, COLUMNS) == condition

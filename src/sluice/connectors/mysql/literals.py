@@ -6,7 +6,28 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sluice.connectors.mysql.types import TEXT_TYPES, MySQLColumn
+from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import TerminalError
+
+
+def bound_condition(key: str, fallback: str | None, bound: Any, columns: list[MySQLColumn]) -> str:
+    """`key >= bound` (COALESCE(key, fallback) with a fallback) as the read's WHERE condition.
+
+    A text key is compared as UTF-8 bytes, which is code-point order, the order the engine's
+    exact filter uses afterwards: in the column's collation ('a' < 'B' case-insensitively,
+    and trailing spaces ignored) the server would leave out rows the engine wants. This gives
+    up an index on a text key; integer, decimal and time keys keep theirs.
+    """
+    kinds = {column.name: column.data_type for column in columns}
+    expression = quote_ident(key, "`")
+    if fallback:
+        expression = f"COALESCE({expression}, {quote_ident(fallback, '`')})"
+    if kinds.get(key) in TEXT_TYPES and isinstance(bound, str):
+        return (
+            f"CAST(CONVERT({expression} USING utf8mb4) AS BINARY) >= {sql_literal(bound.encode())}"
+        )
+    return f"{expression} >= {sql_literal(bound)}"
 
 
 def sql_literal(value: Any) -> str:

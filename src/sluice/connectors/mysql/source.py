@@ -29,7 +29,7 @@ import pyarrow as pa
 from sluice.connectors.base import ReadRequest, TableInfo
 from sluice.connectors.mysql.config import MySQLCreds
 from sluice.connectors.mysql.connection import SESSION_SQL, connect, encrypted, translate
-from sluice.connectors.mysql.literals import sql_literal
+from sluice.connectors.mysql.literals import bound_condition
 from sluice.connectors.mysql.types import (
     DATE_TYPES,
     MySQLColumn,
@@ -137,10 +137,9 @@ class MySQLSource:
                         f"incremental key {column_name!r} is not a column of {shown}"
                         f"{did_you_mean(column_name, names)}"
                     )
-            column = quote_ident(key, "`")
-            if request.fallback_key:
-                column = f"COALESCE({column}, {quote_ident(request.fallback_key, '`')})"
-            where = f" WHERE {column} >= {sql_literal(request.lower_bound)}"
+            where = " WHERE " + bound_condition(
+                key, request.fallback_key, request.lower_bound, columns
+            )
         sql = f"SELECT {', '.join(select)} FROM {_qualified(table)}{where}"
         counted: int | None = None
         saw_rows = False

@@ -44,6 +44,9 @@ _INTEGERS: dict[str, tuple[pa.DataType, pa.DataType]] = {
     "integer": (pa.int32(), pa.uint32()),
     "bigint": (pa.int64(), pa.uint64()),
 }
+TEXT_TYPES = frozenset(
+    {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
+)
 # Read natively: the declared type decides the Arrow type; connectorx's is cast to it.
 _NATIVE: dict[str, pa.DataType] = {
     "float": pa.float32(),
@@ -55,10 +58,7 @@ _NATIVE: dict[str, pa.DataType] = {
     "datetime": pa.timestamp("us"),
     # TIMESTAMP is stored in UTC and shown in the session time zone, which is '+00:00'.
     "timestamp": pa.timestamp("us", tz="UTC"),
-    **dict.fromkeys(
-        ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"),
-        pa.string(),
-    ),
+    **dict.fromkeys(TEXT_TYPES, pa.string()),
     **dict.fromkeys(
         ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"), pa.binary()
     ),
