@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
-SHARED = PROJECT.parent / "shared"
+# Beside the checkout; a git worktree elsewhere names it with SLUICE_SHARED.
+SHARED = Path(os.environ.get("SLUICE_SHARED", str(PROJECT.parent / "shared")))
 CHINOOK_SQLITE = SHARED / "datasets" / "chinook" / "Chinook_Sqlite.sqlite"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CHINOOK_SQLITE, Sluice
-from tests.services import pg_database, pg_target
+from tests.services import mysql_database, pg_database, pg_target
 
-__all__ = ["configured", "pg_database", "pg_target"]
+__all__ = ["configured", "mysql_database", "pg_database", "pg_target"]
 
 
 @pytest.fixture

@@ -61,6 +61,15 @@ register(
         sink="sluice.connectors.postgres.sink:PostgresSink",
     )
 )
+register(
+    ConnectorSpec(
+        type_name="mysql",
+        creds="sluice.connectors.mysql.config:MySQLCreds",
+        example_creds='{"host": "db.example.com", "port": 3306, "user": "app", '
+        '"password": "...", "database": "shop"}',
+        source="sluice.connectors.mysql.source:MySQLSource",
+    )
+)
 
 
 def _load(path: str) -> Any:

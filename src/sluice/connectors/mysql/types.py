@@ -1,0 +1,220 @@
+"""MySQL/MariaDB declared types -> Arrow, exactly, from information_schema.COLUMNS.
+
+connectorx decodes most types natively and exactly (every integer width, signed and unsigned,
+bigint unsigned to uint64 included; float, double, strings, binaries, year, bit, date,
+datetime, timestamp). What it cannot give exactly is selected as text and converted here:
+
+- decimal: connectorx makes every DECIMAL a decimal128(38,10) through a 28-digit type and
+  fails on other scales; the text becomes decimal128(p,s) from NUMERIC_PRECISION/SCALE, or
+  stays exact text above 38 digits (marked numeric, so a PostgreSQL sink declares it again).
+- time: Arrow's time64 holds 00:00..24:00 only, MySQL's TIME -838:59:59..838:59:59, so it
+  becomes duration('us') (a PostgreSQL interval, a DuckDB INTERVAL).
+- json (MySQL 8): connectorx re-serialises it through serde; MySQL's own text is kept.
+
+A zero date ('0000-00-00', or a zero month or day) fits no date type: connectorx stops the
+read on it (a Rust panic), and the source then finds the column with `zero_date_sql` and fails
+naming it and the fix (`zero_date_refusal`).
+
+Every field carries its declared type (COLUMN_TYPE, e.g. "bigint(20) unsigned",
+"decimal(65,30)", "tinyint(1)") in its metadata under `sluice.mysql_type`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sluice.connectors.sqlquote import quote_ident
+from sluice.core.errors import TerminalError
+
+DECLARED_TYPE = b"sluice.mysql_type"
+# The keys the PostgreSQL source puts on numeric read as text (postgres/types.py): a
+# PostgreSQL sink declares numeric(p,s) again from them.
+PG_TYPE = b"POSTGRESQL:type"
+PG_TYPMOD = b"POSTGRESQL:typmod"
+DECIMAL128_MAX_PRECISION = 38
+
+_INTEGERS: dict[str, tuple[pa.DataType, pa.DataType]] = {
+    "tinyint": (pa.int8(), pa.uint8()),
+    "smallint": (pa.int16(), pa.uint16()),
+    "mediumint": (pa.int32(), pa.uint32()),
+    "int": (pa.int32(), pa.uint32()),
+    "integer": (pa.int32(), pa.uint32()),
+    "bigint": (pa.int64(), pa.uint64()),
+}
+TEXT_TYPES = frozenset(
+    {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
+)
+# Read natively: the declared type decides the Arrow type; connectorx's is cast to it.
+_NATIVE: dict[str, pa.DataType] = {
+    "float": pa.float32(),
+    "double": pa.float64(),
+    "real": pa.float64(),
+    "year": pa.int16(),
+    "bit": pa.binary(),
+    "date": pa.date32(),
+    "datetime": pa.timestamp("us"),
+    # TIMESTAMP is stored in UTC and shown in the session time zone, which is '+00:00'.
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    **dict.fromkeys(TEXT_TYPES, pa.string()),
+    **dict.fromkeys(
+        ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"), pa.binary()
+    ),
+}
+# Read as CAST(col AS CHAR) and converted from that text.
+_FROM_TEXT: dict[str, pa.DataType] = {
+    "time": pa.duration("us"),
+    "json": pa.string(),
+    # MariaDB's own types, kept as their canonical text.
+    "uuid": pa.string(),
+    "inet4": pa.string(),
+    "inet6": pa.string(),
+}
+_SPATIAL = frozenset(
+    {
+        "geometry",
+        "point",
+        "linestring",
+        "polygon",
+        "multipoint",
+        "multilinestring",
+        "multipolygon",
+        "geometrycollection",
+        "geomcollection",
+    }
+)
+_TIME_TEXT = r"^(?P<sign>-?)(?P<h>\d+):(?P<m>\d\d):(?P<s>\d\d)(?:\.(?P<f>\d{1,6}))?$"
+DATE_TYPES = frozenset({"date", "datetime", "timestamp"})
+
+
+@dataclass(frozen=True)
+class MySQLColumn:
+    """One column as information_schema.COLUMNS describes it."""
+
+    name: str
+    data_type: str  # DATA_TYPE, lower case: "bigint"
+    column_type: str  # COLUMN_TYPE: "bigint(20) unsigned"
+    precision: int | None = None
+    scale: int | None = None
+
+    @property
+    def unsigned(self) -> bool:
+        return " unsigned" in self.column_type.lower()
+
+    @property
+    def as_text(self) -> bool:
+        return self.data_type in _FROM_TEXT or self.data_type in ("decimal", "numeric")
+
+    def expression(self) -> str:
+        """The SELECT list item."""
+        quoted = quote_ident(self.name, "`")
+        if self.as_text:
+            return f"CAST({quoted} AS CHAR) AS {quoted}"
+        return quoted
+
+    def field(self, table: str) -> pa.Field:
+        metadata = {DECLARED_TYPE: self.column_type.encode()}
+        kind = self.data_type
+        if kind in _INTEGERS:
+            return pa.field(self.name, _INTEGERS[kind][self.unsigned], metadata=metadata)
+        if kind in ("decimal", "numeric"):
+            precision, scale = self.precision or 10, self.scale or 0
+            if precision <= DECIMAL128_MAX_PRECISION:
+                return pa.field(self.name, pa.decimal128(precision, scale), metadata=metadata)
+            # Wider than decimal128: the exact text, as the PostgreSQL source keeps numeric.
+            typmod = str(((precision << 16) | scale) + 4).encode()
+            metadata |= {PG_TYPE: b"numeric", PG_TYPMOD: typmod}
+            return pa.field(self.name, pa.string(), metadata=metadata)
+        kind_type = _NATIVE.get(kind) or _FROM_TEXT.get(kind)
+        if kind_type is not None:
+            return pa.field(self.name, kind_type, metadata=metadata)
+        fix = (
+            f"ST_AsText({quote_ident(self.name, '`')})"
+            if kind in _SPATIAL
+            else f"CAST({quote_ident(self.name, '`')} AS CHAR)"
+        )
+        raise TerminalError(
+            f"column {self.name!r} of {table} has type {self.column_type}, which sluice "
+            f"cannot read exactly yet: read the table through a view that selects {fix} AS "
+            f"{quote_ident(self.name, '`')}"
+        )
+
+
+def declared_type_of(field: pa.Field) -> str | None:
+    value = (field.metadata or {}).get(DECLARED_TYPE)
+    return value.decode() if value is not None else None
+
+
+def conform(raw: pa.RecordBatch, schema: pa.Schema, table: str) -> pa.RecordBatch:
+    """A batch as connectorx gave it, in the planned schema; refused where a value would change."""
+    arrays = [_column(raw.column(field.name), field, table) for field in schema]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _column(values: pa.Array, field: pa.Field, table: str) -> pa.Array:
+    target = field.type
+    if values.type == target:
+        return values
+    if pa.types.is_null(values.type):  # connectorx's type for a column that is all NULL
+        return pa.nulls(len(values), target)
+    try:
+        if pa.types.is_duration(target):
+            return _duration(values)
+        if pa.types.is_timestamp(target) and target.tz is not None:
+            # The values are UTC (the session's time zone): only the label changes.
+            return values.cast(pa.timestamp(target.unit)).cast(target)
+        return values.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise _refusal(values, field, table, exc) from None
+
+
+def _duration(text: pa.Array) -> pa.Array:
+    """MySQL TIME text ('-838:59:59.000000') as microseconds: exact, any sign, past 24h."""
+    parts = pc.extract_regex(text.cast(pa.string()), _TIME_TEXT)
+    hours = pc.struct_field(parts, "h").cast(pa.int64())
+    minutes = pc.struct_field(parts, "m").cast(pa.int64())
+    seconds = pc.struct_field(parts, "s").cast(pa.int64())
+    fraction = pc.utf8_rpad(pc.struct_field(parts, "f"), width=6, padding="0").cast(pa.int64())
+    total = pc.add(
+        pc.multiply(
+            pc.add(pc.multiply(pc.add(pc.multiply(hours, 60), minutes), 60), seconds), 1_000_000
+        ),
+        fraction,
+    )
+    negative = pc.equal(pc.struct_field(parts, "sign"), "-")
+    signed = pc.if_else(negative, pc.negate(total), total)
+    if signed.null_count != text.null_count:  # a spelling the pattern does not know: no NULL
+        unknown = pc.filter(text, pc.and_(pc.is_valid(text), pc.is_null(signed)))
+        raise pa.ArrowInvalid(f"unrecognised TIME text {unknown[0].as_py()!r}")
+    return signed.cast(pa.duration("us"))
+
+
+def zero_date_sql(column: MySQLColumn, relation: str, where: str) -> str:
+    """The first zero date of `column` in the rows a read selected, as text (or no row)."""
+    quoted = quote_ident(column.name, "`")
+    test = f"(MONTH({quoted}) = 0 OR DAYOFMONTH({quoted}) = 0)"
+    where = f"{where} AND {test}" if where else f" WHERE {test}"
+    return f"SELECT CAST({quoted} AS CHAR) FROM {relation}{where} LIMIT 1"
+
+
+def zero_date_refusal(column: MySQLColumn, table: str, value: str) -> TerminalError:
+    quoted = quote_ident(column.name, "`")
+    return TerminalError(
+        f"column {column.name!r} ({column.column_type}) of {table} holds the zero date "
+        f"{value!r}, which no date or timestamp can hold; nothing was published and the "
+        "watermark did not move: read the table through a view that maps zero dates to NULL, "
+        f"e.g. IF(MONTH({quoted}) = 0 OR DAYOFMONTH({quoted}) = 0, NULL, {quoted}) AS "
+        f"{quoted} (or NULLIF({quoted}, '0000-00-00') for whole zero dates), or fix the rows"
+    )
+
+
+def _refusal(values: pa.Array, field: pa.Field, table: str, exc: Exception) -> TerminalError:
+    declared = declared_type_of(field) or str(field.type)
+    quoted = quote_ident(field.name, "`")
+    return TerminalError(
+        f"column {field.name!r} ({declared}) of {table} holds a value that {field.type} "
+        f"cannot hold exactly: {exc}; nothing was published: read the column through a view "
+        f"that casts it (e.g. CAST({quoted} AS CHAR) AS {quoted})"
+    )
