@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from sluice.cli import output
 from sluice.cli.connections import connection_app
@@ -140,9 +141,9 @@ def init(
     output.console.print(
         f"config database {display_url(url)} {state} (revision {after})", highlight=False
     )
-    output.console.print(f"lake: {current}", highlight=False)
+    output.console.print(f"lake: {escape(str(current))}", highlight=False)
     if shown_options:
-        output.console.print(f"lake options: {json.dumps(shown_options)}", highlight=False)
+        output.console.print(f"lake options: {escape(json.dumps(shown_options))}", highlight=False)
     if key_created:
         output.console.print(
             f"secret key created: {key_file} (mode 0600; stored credentials are encrypted with "
@@ -216,7 +217,9 @@ def stages_add(
     if as_json:
         output.emit_json(stage.__dict__)
     else:
-        output.console.print(f"stage {stage.stage_order} ({stage.stage_type}) added to {pipeline}")
+        output.console.print(
+            f"stage {stage.stage_order} ({stage.stage_type}) added to {escape(pipeline)}"
+        )
 
 
 @app.command("demo")

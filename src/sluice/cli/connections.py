@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from sluice.cli.output import checked, console, emit_json, table, warn
 from sluice.cli.state import STATE
@@ -109,7 +110,9 @@ def connection_app(label: str) -> typer.Typer:
         if as_json:
             emit_json(shown)
         else:
-            console.print(f"{label} [bold]{record.name}[/] added ({record.type}, id {record.id})")
+            console.print(
+                f"{label} [bold]{escape(record.name)}[/] added ({record.type}, id {record.id})"
+            )
         for note in notes:  # on stderr, so --json stays parseable
             warn(f"{note}: a relative path would be read from whatever directory runs")
 
@@ -156,7 +159,9 @@ def connection_app(label: str) -> typer.Typer:
         if as_json:
             emit_json(catalog.describe_connection(kind, record))
         else:
-            console.print(f"{label} [bold]{record.name}[/] updated ({record.type}, id {record.id})")
+            console.print(
+                f"{label} [bold]{escape(record.name)}[/] updated ({record.type}, id {record.id})"
+            )
         for note in notes:
             warn(f"{note}: a relative path would be read from whatever directory runs")
 
@@ -195,14 +200,14 @@ def connection_app(label: str) -> typer.Typer:
             emit_json(shown)
             return
         for key, value in shown.items():
-            console.print(f"[bold]{key}[/]: {value}", highlight=False)
+            console.print(f"[bold]{key}[/]: {escape(str(value))}", highlight=False)
 
     @app.command("remove")
     def remove(name: str) -> None:
         """Remove a {label} that no table uses."""
         catalog, kind = _catalog(label)
         catalog.repo.remove_connection(kind, name)
-        console.print(f"{label} [bold]{name}[/] removed")
+        console.print(f"{label} [bold]{escape(name)}[/] removed")
 
     @app.command("test")
     def test(name: str, as_json: JsonOpt = False) -> None:
@@ -212,7 +217,7 @@ def connection_app(label: str) -> typer.Typer:
         if as_json:
             emit_json({"name": name, "ok": True, "detail": answer})
         else:
-            console.print(f"[green]ok[/] {label} {name}: {answer}", highlight=False)
+            console.print(f"[green]ok[/] {label} {escape(name)}: {escape(answer)}", highlight=False)
 
     for command in (add, edit, list_, show, remove, test):
         command.__doc__ = (command.__doc__ or "").replace("{label}", label)

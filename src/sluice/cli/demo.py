@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
+from rich.markup import escape
 
 from sluice.cli.output import console, table
 from sluice.cli.progress import LiveRunView
@@ -127,7 +128,7 @@ def _run_all(services: Services, label: str) -> list[int]:
     ids = []
     for name, *_ in TABLES:
         run = engine.create(name, HopChoice.ALL, TriggeredBy.MANUAL)
-        console.print(f"  run {run.id}: {name}")
+        console.print(f"  run {run.id}: {escape(name)}")
         with LiveRunView(console) as view:
             finished = engine.execute(run.id, view)
         if finished.status is not RunStatus.SUCCESS:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
 
 import typer
+from rich.markup import escape
 
 from sluice.cli.output import console, emit_json, table
 from sluice.cli.state import STATE
@@ -129,8 +130,8 @@ def options(as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json({"lake": uri, "lake_options": stored or None})
         return
-    console.print(f"lake: {uri}", highlight=False)
+    console.print(f"lake: {escape(uri)}", highlight=False)
     if not stored:
         console.print("lake options: none (the AWS chain and variables alone)", highlight=False)
     for name, value in stored.items():
-        console.print(f"  {name}: {json.dumps(value)}", highlight=False)
+        console.print(f"  {escape(name)}: {escape(json.dumps(value))}", highlight=False)

@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sluice.core.models import HopChoice
@@ -33,7 +34,7 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     for column in columns:
         view.add_column(column, overflow="fold")
     for row in rows:
-        view.add_row(*("" if v is None else str(v) for v in row))
+        view.add_row(*("" if v is None else escape(str(v)) for v in row))
     console.print(view)
 
 
@@ -41,18 +42,20 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
+# Messages are escaped: Rich would take `[mysql]` in `pip install 'sluice[mysql]'`, or `[]`
+# in `text[]`, for markup and drop it.
 def fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    errors.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    errors.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def checked(lines: list[str]) -> None:
     """What an add/edit check found, on stderr, so --json output stays as it is."""
     for line in lines:
-        errors.print(f"[green]checked:[/] {line}", highlight=False, soft_wrap=True)
+        errors.print(f"[green]checked:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 def hop_option(value: str) -> HopChoice:

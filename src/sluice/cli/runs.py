@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from sluice.cli.output import console, emit_json, errors, fail, hop_option, table, warn, when
 from sluice.cli.state import STATE
@@ -114,7 +115,9 @@ def follow_run(engine: RunEngine, run: RunRecord, as_json: bool) -> None:
                 finished = engine.execute(run.id)
             else:
                 what = "reload" if run.reload else "run"
-                console.print(f"{what} [bold]{run.id}[/] started: {source_tablename} ({run.hop})")
+                console.print(
+                    f"{what} [bold]{run.id}[/] started: {escape(source_tablename)} ({run.hop})"
+                )
                 with LiveRunView(console) as view:
                     finished = engine.execute(run.id, view)
     except KeyboardInterrupt:
@@ -202,13 +205,14 @@ def runs_show(run_id: int, as_json: JsonOpt = False) -> None:
         return
     colour = "green" if run.status is RunStatus.SUCCESS else "red"
     console.print(
-        f"run [bold]{run.id}[/] {run.source_tablename} ({run.hop}, {run.pipeline_name}) "
+        f"run [bold]{run.id}[/] {escape(run.source_tablename)} ({run.hop}, "
+        f"{escape(run.pipeline_name)}) "
         f"[{colour}]{run.status.value}[/], triggered by {run.triggered_by}, "
         f"{when(run.started_at)} -> {when(run.completed_at)}",
         highlight=False,
     )
     if run.error_message:
-        errors.print(f"error: {run.error_message}", highlight=False, soft_wrap=True)
+        errors.print(f"error: {escape(run.error_message)}", highlight=False, soft_wrap=True)
     table(
         "stages",
         ["#", "stage", "type", "status", "rows", "time (s)", "files", "error"],

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
+from rich.markup import escape
 
 from sluice.cli.output import checked, console, emit_json, hop_option, table, warn, when
 from sluice.cli.state import STATE
@@ -233,7 +234,10 @@ def add(
     if as_json:
         emit_json(describe(config))
     else:
-        console.print(f"table [bold]{config.source_tablename}[/] added -> {config.sink_tablename}")
+        console.print(
+            f"table [bold]{escape(config.source_tablename)}[/] added -> "
+            f"{escape(config.sink_tablename)}"
+        )
 
 
 @app.command("edit")
@@ -255,7 +259,7 @@ def edit(
     if as_json:
         emit_json(describe(config))
     else:
-        console.print(f"table [bold]{config.source_tablename}[/] updated")
+        console.print(f"table [bold]{escape(config.source_tablename)}[/] updated")
 
 
 def _warn_of_shared_sink_tables(tables: list[TableConfig], only: str | None = None) -> None:
@@ -318,9 +322,9 @@ def show(source_tablename: str, as_json: JsonOpt = False) -> None:
         if isinstance(value, dict):  # a hop: its settings indented under it
             console.print(f"[bold]{key}[/]:", highlight=False)
             for inner, setting in value.items():
-                console.print(f"  {inner}: {readable(setting)}", highlight=False)
+                console.print(f"  {inner}: {escape(readable(setting))}", highlight=False)
         else:
-            console.print(f"[bold]{key}[/]: {readable(value)}", highlight=False)
+            console.print(f"[bold]{key}[/]: {escape(readable(value))}", highlight=False)
 
 
 def readable(value: Any) -> str:

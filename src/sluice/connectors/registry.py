@@ -1,92 +1,84 @@
-"""Connectors by type name. Drivers are imported only when a connector is opened.
+"""Connectors by type name, found through the `sluice.connectors` entry points.
 
-A connector package registers a `ConnectorSpec` naming its creds model, source and sink by
-"module:Class" paths, so `sluice --help` and config validation never import a driver.
+Each entry point names a `ConnectorSpec` (connectors/spec.py): only strings, so listing the
+connectors, `sluice --help` and config validation import no driver. A connector's classes are
+imported when it is opened; a driver that is not installed fails with the pip command.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import dataclass
+import logging
+from functools import cache
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from sluice.connectors.envrefs import is_env_ref, resolve_env_refs
+from sluice.connectors.spec import ConnectorSpec
 from sluice.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from sluice.connectors.base import Creds, Sink, Source
 
-
-@dataclass(frozen=True)
-class ConnectorSpec:
-    type_name: str
-    creds: str
-    example_creds: str
-    source: str | None = None
-    sink: str | None = None
+log = logging.getLogger("sluice.connectors")
+ENTRY_POINT_GROUP = "sluice.connectors"
 
 
-_SPECS: dict[str, ConnectorSpec] = {}
+@cache
+def _specs() -> dict[str, ConnectorSpec]:
+    found: dict[str, ConnectorSpec] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            spec = entry.load()
+        except Exception as exc:  # noqa: BLE001 - another package's bug must not stop sluice
+            log.warning("connector %r (%s) cannot be loaded: %s", entry.name, entry.value, exc)
+            continue
+        if not isinstance(spec, ConnectorSpec) or spec.type_name != entry.name:
+            log.warning(
+                "entry point %r (%s) is not a ConnectorSpec named %r",
+                entry.name,
+                entry.value,
+                entry.name,
+            )
+            continue
+        found.setdefault(spec.type_name, spec)
+    if not found:
+        raise ConfigError(
+            "no connectors are registered: sluice's own come with its installed package "
+            "metadata; reinstall sluice (pip install -e . in a checkout)"
+        )
+    return found
 
 
-def register(spec: ConnectorSpec) -> None:
-    _SPECS[spec.type_name] = spec
-
-
-register(
-    ConnectorSpec(
-        type_name="sqlite",
-        creds="sluice.connectors.sqlite.config:SQLiteCreds",
-        example_creds='{"path": "data/shop.db"}',
-        source="sluice.connectors.sqlite.source:SQLiteSource",
-        sink="sluice.connectors.sqlite.sink:SQLiteSink",
-    )
-)
-register(
-    ConnectorSpec(
-        type_name="duckdb",
-        creds="sluice.connectors.duckdb.config:DuckDBCreds",
-        example_creds='{"path": "warehouse.duckdb"}',
-        sink="sluice.connectors.duckdb.sink:DuckDBSink",
-    )
-)
-register(
-    ConnectorSpec(
-        type_name="postgres",
-        creds="sluice.connectors.postgres.config:PostgresCreds",
-        example_creds='{"host": "db.example.com", "port": 5432, "user": "app", '
-        '"password": "...", "database": "shop"}',
-        source="sluice.connectors.postgres.source:PostgresSource",
-        sink="sluice.connectors.postgres.sink:PostgresSink",
-    )
-)
-register(
-    ConnectorSpec(
-        type_name="mysql",
-        creds="sluice.connectors.mysql.config:MySQLCreds",
-        example_creds='{"host": "db.example.com", "port": 3306, "user": "app", '
-        '"password": "...", "database": "shop"}',
-        source="sluice.connectors.mysql.source:MySQLSource",
-    )
-)
-
-
-def _load(path: str) -> Any:
+def _load(path: str, spec: ConnectorSpec) -> Any:
     module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        raise _missing_driver(spec, exc) from exc
+
+
+def _missing_driver(spec: ConnectorSpec, exc: ModuleNotFoundError) -> Exception:
+    top = (exc.name or "").split(".")[0]
+    if spec.extra and top in spec.driver_modules:
+        return ConfigError(
+            f"the {spec.type_name} connector needs {top}, which is not installed: "
+            f"pip install 'sluice[{spec.extra}]'"
+        )
+    return exc
 
 
 def source_types() -> list[str]:
-    return sorted(name for name, spec in _SPECS.items() if spec.source)
+    return sorted(name for name, spec in _specs().items() if spec.source)
 
 
 def sink_types() -> list[str]:
-    return sorted(name for name, spec in _SPECS.items() if spec.sink)
+    return sorted(name for name, spec in _specs().items() if spec.sink)
 
 
 def _spec(type_name: str, role: str) -> ConnectorSpec:
-    spec = _SPECS.get(type_name)
+    spec = _specs().get(type_name)
     available = source_types() if role == "source" else sink_types()
     if spec is None or (spec.source if role == "source" else spec.sink) is None:
         raise ConfigError(
@@ -97,10 +89,10 @@ def _spec(type_name: str, role: str) -> ConnectorSpec:
 
 def path_fields(type_name: str) -> tuple[str, ...]:
     """The creds fields of a type that name a local file (none for an unknown type)."""
-    spec = _SPECS.get(type_name)
+    spec = _specs().get(type_name)
     if spec is None:
         return ()
-    model: type[Creds] = _load(spec.creds)
+    model: type[Creds] = _load(spec.creds, spec)
     return model.path_fields
 
 
@@ -109,7 +101,8 @@ def parse_creds_json(raw: str, *, role: str, type_name: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
-        example = _SPECS[type_name].example_creds if type_name in _SPECS else '{"key": "value"}'
+        specs = _specs()
+        example = specs[type_name].example_creds if type_name in specs else '{"key": "value"}'
         raise ConfigError(
             f"{role} creds are not valid JSON ({exc.msg} at line {exc.lineno} column "
             f"{exc.colno}); pass a JSON object such as '{example}', or @FILE to read it from a file"
@@ -139,7 +132,7 @@ def validate_creds(
     else:
         creds = {k: "${" + v["env"] + "}" if is_env_ref(v) else v for k, v in creds.items()}
     spec = _spec(type_name, role)
-    model: type[Creds] = _load(spec.creds)
+    model: type[Creds] = _load(spec.creds, spec)
     try:
         return model.model_validate(creds)
     except ValidationError as exc:
@@ -165,10 +158,10 @@ def redacted_creds(type_name: str, creds: dict[str, Any], *, role: str) -> dict[
     """Creds for display: secret fields masked by their declared type, env references shown."""
     from pydantic import SecretStr
 
-    spec = _SPECS.get(type_name)
+    spec = _specs().get(type_name)
     if spec is None:
         return {key: "***" for key in creds}
-    model: type[Creds] = _load(spec.creds)
+    model: type[Creds] = _load(spec.creds, spec)
     shown: dict[str, Any] = {}
     for field, value in creds.items():
         info = model.model_fields.get(field)
@@ -184,13 +177,24 @@ def redacted_creds(type_name: str, creds: dict[str, Any], *, role: str) -> dict[
 
 def open_source(type_name: str, creds: dict[str, Any]) -> Source:
     model = validate_creds(type_name, creds, role="source")
-    source_class = _load(_spec(type_name, "source").source or "")
-    source: Source = source_class(model)
+    spec = _spec(type_name, "source")
+    source: Source = _opened(spec, spec.source or "", model)
     return source
 
 
 def open_sink(type_name: str, creds: dict[str, Any]) -> Sink:
     model = validate_creds(type_name, creds, role="destination")
-    sink_class = _load(_spec(type_name, "destination").sink or "")
-    sink: Sink = sink_class(model)
+    spec = _spec(type_name, "destination")
+    sink: Sink = _opened(spec, spec.sink or "", model)
     return sink
+
+
+def _opened(spec: ConnectorSpec, path: str, creds: Creds) -> Any:
+    """An instance of the class at `path`, once its drivers are known to import (a connector
+    imports them lazily, as it connects: a missing one would surface mid-run otherwise)."""
+    for module in spec.driver_modules:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            raise _missing_driver(spec, exc) from exc
+    return _load(path, spec)(creds)
