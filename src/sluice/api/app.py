@@ -18,7 +18,6 @@ from sluice.api.guard import DEFAULT_MAX_BODY, RequestGuard
 from sluice.api.launch import RunLauncher
 from sluice.api.metrics import RunMetrics
 from sluice.api.routers import connections, ops, runs, stages, stats, tables
-from sluice.config.catalog import Catalog
 from sluice.config.history import RunHistory
 from sluice.config.repository import DESTINATIONS, SOURCES
 from sluice.config.stats import RunStats
@@ -27,6 +26,7 @@ from sluice.engine.runner import RunEngine
 from sluice.engine.services import Services
 from sluice.executors.local import LocalExecutor
 from sluice.scheduler.daemon import Launcher, SubprocessLauncher
+from sluice.service.catalog import Catalog
 
 DESCRIPTION = """Configure and run sluice over HTTP: sources, destinations, tables, stage
 templates, runs and dashboard figures. Every endpoint but `/health` needs

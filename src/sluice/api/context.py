@@ -9,12 +9,12 @@ from fastapi import Depends, Request
 
 from sluice.api.launch import RunLauncher
 from sluice.api.metrics import RunMetrics
-from sluice.config.catalog import Catalog
 from sluice.config.history import RunHistory
 from sluice.config.stats import RunStats
 from sluice.config.tokens import TokenRepository
 from sluice.engine.runner import RunEngine
 from sluice.engine.services import Services
+from sluice.service.catalog import Catalog
 
 
 @dataclass

@@ -183,7 +183,7 @@ def stages_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List stage templates."""
-    from sluice.config.catalog import Catalog
+    from sluice.service.catalog import Catalog
 
     found = Catalog(STATE.services().repo).stages(pipeline)
     if as_json:
@@ -211,7 +211,7 @@ def stages_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a stage to a template."""
-    from sluice.config.catalog import Catalog
+    from sluice.service.catalog import Catalog
 
     stage = Catalog(STATE.services().repo).add_stage(pipeline, order, name, stage_type, pool)
     if as_json:

@@ -20,8 +20,8 @@ NoCheckOpt = Annotated[
 
 def _catalog(label: str) -> tuple[Any, Any]:
     """The shared config layer and the kind of connection, imported only when used."""
-    from sluice.config.catalog import Catalog
     from sluice.config.repository import DESTINATIONS, SOURCES
+    from sluice.service.catalog import Catalog
 
     return Catalog(STATE.services().repo), SOURCES if label == "source" else DESTINATIONS
 

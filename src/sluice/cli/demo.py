@@ -12,7 +12,6 @@ from rich.markup import escape
 
 from sluice.cli.output import console, table
 from sluice.cli.progress import LiveRunView
-from sluice.config.catalog import Catalog, TableChanges
 from sluice.config.database import create_config_engine
 from sluice.config.migrate import upgrade
 from sluice.config.repository import ConfigRepository
@@ -27,6 +26,7 @@ from sluice.core.models import HopChoice, RunStatus, TableRef, TriggeredBy
 from sluice.engine.runner import RunEngine
 from sluice.engine.services import LAKE_SETTING, Services
 from sluice.executors.local import LocalExecutor
+from sluice.service.catalog import Catalog, TableChanges
 
 MARKER = ".sluice-demo"
 # (table, primary key, hop-1 key, loaded incrementally after the first full pass)

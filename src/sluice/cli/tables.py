@@ -17,8 +17,8 @@ from sluice.core.models import Hop
 from sluice.core.schema_contract import describe_contract
 
 if TYPE_CHECKING:
-    from sluice.config.catalog import Catalog, TableChanges
     from sluice.config.records import TableConfig
+    from sluice.service.catalog import Catalog, TableChanges
 
 app = typer.Typer(help="Manage the tables to replicate (pipeline_config).", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -181,7 +181,7 @@ def describe(t: TableConfig) -> dict[str, Any]:
 
 
 def _catalog() -> Catalog:
-    from sluice.config.catalog import Catalog
+    from sluice.service.catalog import Catalog
 
     return Catalog(STATE.services().repo)
 
@@ -205,7 +205,7 @@ def _table_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def _changes(options: dict[str, Any]) -> TableChanges:
-    from sluice.config.catalog import TableChanges
+    from sluice.service.catalog import TableChanges
 
     primary_key = options.pop("primary_key")
     return TableChanges(
@@ -264,7 +264,7 @@ def edit(
 
 def _warn_of_shared_sink_tables(tables: list[TableConfig], only: str | None = None) -> None:
     """On stderr, so that --json output stays as it is."""
-    from sluice.config.catalog import shared_sink_tables
+    from sluice.service.catalog import shared_sink_tables
 
     for group in shared_sink_tables(tables):
         names = [t.source_tablename for t in group]
@@ -383,9 +383,9 @@ def remove(source_tablename: str) -> None:
 
 def warn_of_relative_paths(tables: list[TableConfig]) -> None:
     """Connections stored by an older version with a relative file path, with the fix."""
-    from sluice.config.paths import relative_paths
     from sluice.config.repository import DESTINATIONS, SOURCES
     from sluice.core.errors import SluiceError
+    from sluice.service.paths import relative_paths
 
     repo = STATE.services().repo
     used = {(SOURCES, t.source_name) for t in tables} | {

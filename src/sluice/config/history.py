@@ -6,7 +6,7 @@ it is, and runs created meanwhile do not shift it. Every filter has an index (re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -200,7 +200,9 @@ class RunHistory(Store):
         with self.tx() as c:
             return {str(row[0]): str(row[1]).splitlines() for row in c.execute(query)}
 
-    def last_failures(self) -> dict[tuple[str, Hop], tuple[int, str]]:
+    def last_failures(
+        self, stage_hops: Mapping[str, Hop]
+    ) -> dict[tuple[str, Hop], tuple[int, str]]:
         """Per (table, hop): the newest failed run covering it, with its error's first line."""
         newest = (
             sa.select(sa.func.max(runs.c.id))
@@ -215,17 +217,18 @@ class RunHistory(Store):
             rows = c.execute(query).all()
         for run_id, table, choice, message in sorted(rows):
             first = (message or "failed").strip().splitlines()[0] if message else "failed"
-            for hop in failed_hops(HopChoice(choice or HopChoice.ALL.value), first):
+            for hop in failed_hops(HopChoice(choice or HopChoice.ALL.value), first, stage_hops):
                 found[(str(table), hop)] = (int(run_id), first)  # ascending: newest wins
         return found
 
 
-def failed_hops(choice: HopChoice, first_line: str) -> tuple[Hop, ...]:
+def failed_hops(
+    choice: HopChoice, first_line: str, stage_hops: Mapping[str, Hop]
+) -> tuple[Hop, ...]:
     """The hop a run failed in: its error starts with the failing stage's type (`extract:
-    ...`), so a run of both hops that died in hop 1 is not hop 2's error."""
-    from sluice.stages.registry import stage_types
-
-    known = stage_types().get(first_line.split(":", 1)[0].strip())
-    if known is not None and known.hop in choice.hops():
-        return (known.hop,)
+    ...`, whose hop `stage_hops` gives), so a run of both hops that died in hop 1 is not
+    hop 2's error."""
+    known = stage_hops.get(first_line.split(":", 1)[0].strip())
+    if known is not None and known in choice.hops():
+        return (known,)
     return choice.hops()

@@ -20,7 +20,7 @@ class Creds(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    # Fields naming a local file: stored absolute (config/paths.py), since a relative one
+    # Fields naming a local file: stored absolute (service/paths.py), since a relative one
     # would be read against the directory of whichever process runs.
     path_fields: ClassVar[tuple[str, ...]] = ()
 

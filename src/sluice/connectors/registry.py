@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,18 @@ def _missing_driver(spec: ConnectorSpec, exc: ModuleNotFoundError) -> Exception:
             f"pip install 'sluice[{spec.extra}]'"
         )
     return exc
+
+
+def widest_metadata(
+    older: Mapping[bytes, bytes] | None, newer: Mapping[bytes, bytes] | None
+) -> dict[bytes, bytes] | None:
+    """The field metadata one load declares for a column read with `older` and then `newer`
+    metadata: each connector widens the keys its source writes (ConnectorSpec.metadata_merge)."""
+    merged: dict[bytes, bytes] | None = dict(newer) if newer is not None else None
+    for spec in _specs().values():
+        if spec.metadata_merge is not None:
+            merged = _load(spec.metadata_merge, spec)(older, merged)
+    return merged
 
 
 def source_types() -> list[str]:

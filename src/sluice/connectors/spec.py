@@ -22,3 +22,7 @@ class ConnectorSpec:
     # top-level modules it provides: importing one of them failing means the extra is missing.
     extra: str | None = None
     driver_modules: tuple[str, ...] = ()
+    # "module:function" merging the field metadata this connector's source writes, for a
+    # column whose lake batches were read with different declared types: (older, newer) ->
+    # the metadata one load declares for all of them. None: the newer metadata stands.
+    metadata_merge: str | None = None

@@ -26,3 +26,15 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     if not matches:
         return ""
     return " (did you mean " + " or ".join(repr(m) for m in matches) + "?)"
+
+
+def missing_columns(wanted: list[tuple[str, str]], names: list[str], table: str) -> str | None:
+    """One line naming every wanted column the table lacks, with suggestions; None if none."""
+    problems = [
+        f"{role} {column!r}{did_you_mean(column, names)}"
+        for column, role in wanted
+        if column not in names
+    ]
+    if not problems:
+        return None
+    return f"not a column of {table}: {', '.join(problems)}; its columns: {', '.join(names)}"

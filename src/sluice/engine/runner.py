@@ -29,10 +29,10 @@ from sluice.core.errors import (
 )
 from sluice.core.models import Hop, HopChoice, RunStatus, TriggeredBy
 from sluice.core.redact import scrub
+from sluice.engine.executor import Executor, StageTask
 from sluice.engine.liveness import Heartbeat, reap, this_worker
 from sluice.engine.services import Services
 from sluice.engine.settings import EngineSettings
-from sluice.executors.base import Executor, StageTask
 from sluice.stages.registry import get_stage_type
 
 log = logging.getLogger("sluice.engine")

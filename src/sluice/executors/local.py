@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sluice.engine.executor import StageTask
 from sluice.engine.services import Services
 from sluice.engine.stage_runner import run_stage
-from sluice.executors.base import StageTask
 from sluice.stages.context import StageResult
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sluice.connectors.postgres.types import widest_metadata
+from sluice.connectors.registry import widest_metadata
 from sluice.core.errors import TerminalError
 from sluice.core.infinity import refuse_infinite_key
 from sluice.core.watermark import format_value, lookback_floor

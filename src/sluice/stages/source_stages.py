@@ -10,13 +10,13 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sluice.config.probe import missing_columns
 from sluice.connectors.base import ReadRequest
 from sluice.core.clock import utcnow
 from sluice.core.errors import ConfigError, TerminalError
 from sluice.core.faults import crash_point
 from sluice.core.ids import new_uuid7
 from sluice.core.models import Hop, LoadType
+from sluice.core.suggest import missing_columns
 from sluice.core.watermark import format_value, lookback_floor, parse_value
 from sluice.lake.manifest import Manifest
 from sluice.lake.reader import LakeTable

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from sluice.config.catalog import Catalog, TableChanges
 from sluice.config.database import create_config_engine
 from sluice.config.migrate import upgrade
 from sluice.config.repository import ConfigRepository
 from sluice.config.validation import sink_table_key
 from sluice.core.errors import ConflictError
+from sluice.service.catalog import Catalog, TableChanges
 
 # (sink type, one sink table name, another, whether the sink loads both into one table)
 SINK_TABLES = [

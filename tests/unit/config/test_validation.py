@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from sluice.config.catalog import Catalog, TableChanges
 from sluice.config.database import create_config_engine, resolve_url
 from sluice.config.migrate import upgrade
 from sluice.config.repository import SOURCES, ConfigRepository
 from sluice.core.errors import ConfigError, ConflictError, NotFoundError, SluiceError
+from sluice.service.catalog import Catalog, TableChanges
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

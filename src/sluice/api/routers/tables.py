@@ -19,10 +19,11 @@ from sluice.api.schemas import (
     TableIn,
     TableOptions,
 )
-from sluice.config.catalog import TableChanges
 from sluice.config.records import TableConfig
 from sluice.core.clock import utcnow
 from sluice.scheduler.due import hop_states
+from sluice.service.catalog import TableChanges
+from sluice.stages.registry import stage_types
 
 router = APIRouter(prefix="/api/tables", tags=["tables"])
 
@@ -33,7 +34,7 @@ def views(ctx: ApiContext, tables: Iterable[TableConfig]) -> list[Table]:
     locked = ctx.services.repo.locked_hops()
     started = ctx.history.last_started()
     succeeded = ctx.history.last_success()
-    failures = ctx.history.last_failures()
+    failures = ctx.history.last_failures({name: kind.hop for name, kind in stage_types().items()})
     shown = []
     for table in tables:
         hops = {}

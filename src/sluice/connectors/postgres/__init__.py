@@ -11,4 +11,5 @@ CONNECTOR = ConnectorSpec(
     sink="sluice.connectors.postgres.sink:PostgresSink",
     extra="postgres",
     driver_modules=("adbc_driver_postgresql",),
+    metadata_merge="sluice.connectors.postgres.types:widest_metadata",
 )

@@ -17,7 +17,7 @@ from sluice.connectors import registry
 from sluice.core.errors import ConfigError, StageError
 from sluice.core.models import TableRef
 from sluice.core.redact import scrub
-from sluice.core.suggest import did_you_mean
+from sluice.core.suggest import missing_columns
 
 OFFLINE_HINT = 'or add --no-check to store it unchecked (offline setup; API: "check": false)'
 
@@ -33,18 +33,6 @@ class TableProbe:
     columns: tuple[tuple[str, str], ...] = ()
     look_at_source: bool = True
     destination: tuple[str, str, dict[str, Any]] | None = None  # name, type, creds
-
-
-def missing_columns(wanted: list[tuple[str, str]], names: list[str], table: str) -> str | None:
-    """One line naming every wanted column the table lacks, with suggestions; None if none."""
-    problems = [
-        f"{role} {column!r}{did_you_mean(column, names)}"
-        for column, role in wanted
-        if column not in names
-    ]
-    if not problems:
-        return None
-    return f"not a column of {table}: {', '.join(problems)}; its columns: {', '.join(names)}"
 
 
 def probe_connection(label: str, name: str, type_name: str, creds: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""The executor seam: run one stage of one run in the pool its template row names."""
+"""The executor seam the engine runs stages through: one stage of one run in the pool its
+template row names. Executors (local, and later remote workers) implement it."""
 
 from __future__ import annotations
 

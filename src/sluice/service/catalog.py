@@ -9,8 +9,6 @@ from typing import Any
 
 from sluice.config import validation as v
 from sluice.config.deceptive import refuse_deceptive
-from sluice.config.paths import make_absolute
-from sluice.config.probe import TableProbe, probe_connection, probe_table
 from sluice.config.records import ConnectionRecord, StageRecord, TableConfig
 from sluice.config.repository import (
     DESTINATIONS,
@@ -26,6 +24,8 @@ from sluice.core.models import Hop, HopChoice
 from sluice.core.redact import scrub
 from sluice.core.schema_contract import merge_contract
 from sluice.core.watermark import check_lookback
+from sluice.service.paths import make_absolute
+from sluice.service.probe import TableProbe, probe_connection, probe_table
 from sluice.stages.registry import stage_types
 
 DEFAULT_SCHEDULE_MINUTES = 60
