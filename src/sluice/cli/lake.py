@@ -3,10 +3,8 @@ where the lake is."""
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -20,22 +18,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Inspect the lake and apply retention.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-P = ParamSpec("P")
-
-
-def _lake_errors(command: Callable[P, None]) -> Callable[P, None]:
-    """A lake storage error (unreachable store, missing bucket, ...) as runs report it."""
-
-    @functools.wraps(command)
-    def sorted_errors(*args: P.args, **kwargs: P.kwargs) -> None:
-        from sluice.lake.errors import storage_error
-
-        try:
-            command(*args, **kwargs)
-        except OSError as exc:
-            raise storage_error(exc) from exc
-
-    return sorted_errors
 
 
 def _lake_table(services: Services, config: TableConfig) -> Any:
@@ -45,7 +27,6 @@ def _lake_table(services: Services, config: TableConfig) -> Any:
 
 
 @app.command("ls")
-@_lake_errors
 def ls(source_tablename: str, as_json: JsonOpt = False) -> None:
     """List a table's committed batches: rows, size, run id, watermark range."""
     services = STATE.services()
@@ -76,7 +57,6 @@ def ls(source_tablename: str, as_json: JsonOpt = False) -> None:
 
 
 @app.command("gc")
-@_lake_errors
 def gc(
     source_tablename: Annotated[
         str | None, typer.Argument(help="One table; all tables when left out.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sluice.engine.services import Services
-from sluice.lake.errors import storage_error
 from sluice.stages.context import StageContext, StageResult
 from sluice.stages.registry import get_stage_type
 
@@ -24,9 +23,6 @@ def run_stage(
         table=repo.get_table(run.source_tablename),
         progress=progress,
     )
-    try:
-        return get_stage_type(stage.stage_type)().run(context)
-    except OSError as exc:
-        # Connectors translate their own driver errors; a bare OSError left over comes from
-        # the lake's filesystem (local or object store), where a retry may well succeed.
-        raise storage_error(exc) from exc
+    # Connectors and the lake raise sluice's own errors (the lake's storage failures sorted
+    # into retryable and not by lake/errors.py): nothing here guesses where an error came from.
+    return get_stage_type(stage.stage_type)().run(context)

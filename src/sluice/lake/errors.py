@@ -9,7 +9,11 @@ another attempt; a refused credential, a missing bucket or a full disk is not.
 from __future__ import annotations
 
 import errno
+import functools
+import inspect
 import re
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from sluice.core.errors import StageError, TerminalError, TransientError
 
@@ -74,3 +78,38 @@ def storage_error(exc: OSError) -> StageError:
     if code in _FIXES:
         return TerminalError(f"lake storage error: {message}; {_FIXES[code]}")
     return TerminalError(f"lake storage error: {message}")
+
+
+Kind = TypeVar("Kind", bound=type)
+
+
+def translates_storage_errors(cls: Kind) -> Kind:
+    """Every method of `cls` raises the lake's own errors (storage_error) for pyarrow's bare
+    OSError, also while an iterator it returned is consumed: nothing above the lake has to
+    guess where an OSError came from."""
+    for name, member in list(vars(cls).items()):
+        if name.startswith("__") or not inspect.isfunction(member):
+            continue
+        setattr(cls, name, _translating(member))
+    return cls
+
+
+def _translating(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = method(*args, **kwargs)
+        except OSError as exc:
+            raise storage_error(exc) from exc
+        if isinstance(result, Iterator) and not hasattr(result, "__enter__"):  # not a file
+            return _translated(result)
+        return result
+
+    return wrapper
+
+
+def _translated(items: Iterator[Any]) -> Iterator[Any]:
+    try:
+        yield from items
+    except OSError as exc:
+        raise storage_error(exc) from exc

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sluice.core.errors import ConfigError
+from sluice.lake.errors import translates_storage_errors
 from sluice.lake.layout import BATCH_DIR, table_dir
 from sluice.lake.manifest import MANIFEST_NAME, PENDING_NAME, Manifest
 from sluice.lake.store import LakeStore
@@ -19,6 +20,7 @@ from sluice.lake.store import LakeStore
 READ_BUFFER = 1 << 20
 
 
+@translates_storage_errors
 class LakeTable:
     """The batches of one table in the lake."""
 
@@ -100,6 +102,12 @@ class LakeTable:
         with self.store.open_input(path) as handle:
             window: pa.Table = pq.read_table(handle)
         return window
+
+    def part_footer(self, path: str) -> tuple[pa.Schema, pq.FileMetaData]:
+        """A part's Arrow schema and Parquet footer (row count, column statistics)."""
+        with self.store.open_input(path) as handle:
+            parquet = pq.ParquetFile(handle)
+            return parquet.schema_arrow, parquet.metadata
 
     def read(self, manifest: Manifest, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
         """Stream a batch's rows, decoding the next batch while the caller uses this one.

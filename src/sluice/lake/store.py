@@ -24,6 +24,7 @@ import pyarrow.fs as pafs
 
 from sluice.core.errors import ConfigError, TerminalError
 from sluice.core.redact import scrub
+from sluice.lake.errors import translates_storage_errors
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class FileEntry:
     size: int
 
 
+@translates_storage_errors
 class HashingWriter:
     """A binary file wrapper that computes the SHA-256 and size of what passes through."""
 
@@ -129,6 +131,7 @@ def _s3_root(uri: str) -> str:
     return f"{parts.netloc}{parts.path}"
 
 
+@translates_storage_errors
 class LakeStore:
     """A root location and the few operations the lake needs on it."""
 

@@ -24,6 +24,7 @@ from sluice.core.bounds import Bound, bounded, bounds_of, widest
 from sluice.core.clock import iso, utcnow
 from sluice.core.faults import crash_point
 from sluice.core.infinity import count_infinities
+from sluice.lake.errors import translates_storage_errors
 from sluice.lake.layout import batch_dir_name, part_name
 from sluice.lake.manifest import MANIFEST_NAME, PENDING_NAME, WINDOW_NAME, Manifest, PartInfo
 from sluice.lake.reader import LakeTable
@@ -56,6 +57,7 @@ def release_freed_memory() -> None:
         trim(0)
 
 
+@translates_storage_errors
 class BatchWriter:
     """Writes one new batch of a lake table. Nothing is visible until `commit`."""
 

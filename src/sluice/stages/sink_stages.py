@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from sluice.connectors.base import ColumnProfile, LoadRequest
 from sluice.core.bounds import Bound, same, widest
-from sluice.core.errors import ConfigError, ReloadNeeded, TerminalError
+from sluice.core.errors import ConfigError, ReloadNeeded, StageError, TerminalError
 from sluice.core.faults import crash_point
 from sluice.core.infinity import mark_infinite, refuse_infinite_key
 from sluice.core.models import Hop, LoadMode, LoadType
@@ -137,7 +137,7 @@ class Load(StageType):
             removed = collect_garbage(
                 ctx.lake, ctx.repo.get_table(ctx.table.source_tablename), ctx.repo
             )
-        except OSError as exc:
+        except StageError as exc:  # the lake's storage errors
             log.warning("retention of %s skipped: %s", ctx.table.source_tablename, exc)
             return
         if removed:

@@ -394,12 +394,11 @@ class VerifyLake(StageType):
                     f"lake part {path} does not match its manifest: sha256 {digest[:12]} "
                     f"vs {part.sha256[:12]}, {size} vs {part.bytes} bytes"
                 )
-            with lake_table.store.open_input(path) as handle:
-                parquet = pq.ParquetFile(handle)
-                part_rows = parquet.metadata.num_rows
-                if not parquet.schema_arrow.equals(manifest.schema):
-                    raise TerminalError(f"lake part {path} has a schema other than its manifest's")
-                _count_values(parquet.metadata, values)
+            schema, footer = lake_table.part_footer(path)
+            part_rows = footer.num_rows
+            if not schema.equals(manifest.schema):
+                raise TerminalError(f"lake part {path} has a schema other than its manifest's")
+            _count_values(footer, values)
             if part_rows != part.rows:
                 raise TerminalError(
                     f"lake part {path} holds {part_rows} rows, its manifest says {part.rows}"

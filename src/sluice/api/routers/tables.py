@@ -168,15 +168,9 @@ _activity_route("resume", True, "Schedule a table's hop(s) again")
     operation_id="list_lake_batches",
 )
 def list_lake_batches(source_tablename: str, ctx: Ctx) -> list[LakeBatch]:
-    from sluice.lake.errors import storage_error
     from sluice.lake.reader import LakeTable
 
     table = ctx.services.repo.get_table(source_tablename)
-    try:
-        lake_table = LakeTable(
-            ctx.services.lake(), table.source_name or "_", table.source_tablename
-        )
-        committed = lake_table.committed()
-    except OSError as exc:
-        raise storage_error(exc) from exc
+    lake_table = LakeTable(ctx.services.lake(), table.source_name or "_", table.source_tablename)
+    committed = lake_table.committed()  # the lake raises its own storage errors
     return [LakeBatch(**m.summary()) for m in committed]
