@@ -21,11 +21,11 @@ from tests.processes import PROJECT
 PLUGIN = '''
 """A connector of another package: reads JSON-lines files."""
 from __future__ import annotations
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import ClassVar
 import pyarrow as pa
 import pyarrow.json as pj
-from sluice.connectors.base import Creds, ReadRequest, TableInfo
+from sluice.connectors.base import Creds, ReadRequest, SourceRead, TableInfo
 from sluice.connectors.spec import ConnectorSpec
 from sluice.core.models import TableRef
 
@@ -46,7 +46,6 @@ class JsonlSource:
 
     def __init__(self, creds: JsonlCreds) -> None:
         self.folder = creds.folder
-        self._counted: int | None = None
 
     def _table(self, table: TableRef) -> pa.Table:
         return pj.read_json(f"{self.folder}/{table.name}.jsonl")
@@ -58,13 +57,13 @@ class JsonlSource:
         data = self._table(table)
         return TableInfo(table, data.schema, data.num_rows if count_rows else None)
 
-    def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
-        data = self._table(request.table)
-        self._counted = data.num_rows
-        yield from data.to_batches()
+    def read(self, request: ReadRequest) -> SourceRead:
+        return SourceRead(self._read(request))
 
-    def counted_rows(self) -> int | None:
-        return self._counted
+    def _read(self, request: ReadRequest) -> Generator[pa.RecordBatch, None, int]:
+        data = self._table(request.table)
+        yield from data.to_batches()
+        return data.num_rows
 
     def close(self) -> None:
         pass

@@ -296,8 +296,9 @@ def test_count_and_read_share_one_snapshot_while_rows_are_written(mysql_database
             while int(run(db, "SELECT COUNT(*) FROM busy")[0][0]) < start + 10:
                 time.sleep(0.01)
             request = ReadRequest(TableRef("busy"), count_rows=True, batch_rows=50_000)
-            rows = sum(batch.num_rows for batch in reader.read(request))
-            return rows, reader.counted_rows(), int(run(db, "SELECT COUNT(*) FROM busy")[0][0])
+            read = reader.read(request)
+            rows = sum(batch.num_rows for batch in read)
+            return rows, read.counted, int(run(db, "SELECT COUNT(*) FROM busy")[0][0])
         finally:
             writer.kill()
             writer.wait()
@@ -349,14 +350,16 @@ def test_engines_without_transactions_read_and_count(
     # No snapshot for them (see MySQLSource): START TRANSACTION is harmless, the count taken.
     run(database_of(mysql_database), f"CREATE TABLE m (id int PRIMARY KEY) ENGINE={engine}",
         "INSERT INTO m SELECT seq FROM seq_1_to_1000")  # fmt: skip
-    rows = sum(b.num_rows for b in source.read(ReadRequest(TableRef("m"), count_rows=True)))
-    assert rows == source.counted_rows() == 1000
+    read = source.read(ReadRequest(TableRef("m"), count_rows=True))
+    rows = sum(b.num_rows for b in read)
+    assert rows == read.counted == 1000
 
 
 def test_empty_table_counts_zero(mysql_database: str, source: MySQLSource) -> None:
     run(database_of(mysql_database), "CREATE TABLE empty (id int PRIMARY KEY, d date)")
-    assert list(source.read(ReadRequest(TableRef("empty"), count_rows=True))) == []
-    assert source.counted_rows() == 0
+    empty = source.read(ReadRequest(TableRef("empty"), count_rows=True))
+    assert list(empty) == []
+    assert empty.counted == 0
     assert source.check(TableRef("empty")).row_count == 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -104,6 +104,32 @@ class LoadResult:
     columns_added: tuple[str, ...] = field(default_factory=tuple)
 
 
+class SourceRead:
+    """The batches of one read, and the row count the read took in its own snapshot.
+
+    A source's read is a generator that returns its count (`return counted`), so the count
+    belongs to the read that made it and is known exactly when the last batch was taken.
+    """
+
+    def __init__(self, batches: Generator[pa.RecordBatch, None, int | None]) -> None:
+        self._batches = batches
+        self.counted: int | None = None
+
+    def __iter__(self) -> SourceRead:
+        return self
+
+    def __next__(self) -> pa.RecordBatch:
+        try:
+            return next(self._batches)
+        except StopIteration as finished:
+            self.counted = finished.value
+            raise StopIteration from None
+
+    def close(self) -> None:
+        """Stop early: the source's transaction and connections end now."""
+        self._batches.close()
+
+
 class Source(Protocol):
     type_name: ClassVar[str]
 
@@ -115,10 +141,9 @@ class Source(Protocol):
         """Columns and primary key; the row count too unless `count_rows` is False."""
         ...
 
-    def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]: ...
-
-    def counted_rows(self) -> int | None:
-        """Rows the table held in the snapshot of the last read that asked `count_rows`."""
+    def read(self, request: ReadRequest) -> SourceRead:
+        """The rows, as batches; once they are all read, `counted` holds what the table
+        held in the read's own snapshot when the request asked `count_rows`."""
         ...
 
     def close(self) -> None: ...

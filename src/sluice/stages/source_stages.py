@@ -136,7 +136,8 @@ class Extract(StageType):
                     batch_rows=read_batch_rows(),
                     count_rows=not incremental,
                 )
-                for batch in source.read(request):
+                read = source.read(request)
+                for batch in read:
                     batch = contract.project(batch)
                     kept = row_filter.apply(batch) if row_filter is not None else batch
                     kept = guard.apply(kept) if guard is not None else kept
@@ -152,7 +153,7 @@ class Extract(StageType):
                     writer.abort()  # nothing new: no empty batch, the watermark stays
                     return StageResult(rows=0, warnings=contract.warnings)
                 unique.check()
-                counted = source.counted_rows() if not incremental else None
+                counted = read.counted if not incremental else None
                 if counted is not None and counted != writer.seen:
                     raise TerminalError(
                         f"the source counted {counted} rows in {ctx.source_ref} but its read "

@@ -20,13 +20,13 @@ no time zone and is read as written (timestamp('us') without one).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
-from sluice.connectors.base import ReadRequest, TableInfo
+from sluice.connectors.base import ReadRequest, SourceRead, TableInfo
 from sluice.connectors.mysql.config import MySQLCreds
 from sluice.connectors.mysql.connection import SESSION_SQL, connect, encrypted, translate
 from sluice.connectors.mysql.literals import bound_condition
@@ -69,7 +69,6 @@ class MySQLSource:
 
     def __init__(self, creds: MySQLCreds) -> None:
         self.creds = creds
-        self._counted: int | None = None
         self._tls = False  # whether the server offered TLS to the last catalog connection
 
     @contextmanager
@@ -111,9 +110,11 @@ class MySQLSource:
         schema = pa.schema([column.field(_shown(table, database)) for column in columns])
         return TableInfo(table=table, schema=schema, row_count=count, primary_key=primary_key)
 
-    def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
+    def read(self, request: ReadRequest) -> SourceRead:
+        return SourceRead(self._read(request))
+
+    def _read(self, request: ReadRequest) -> Generator[pa.RecordBatch, None, int | None]:
         table = request.table
-        self._counted = None
         # The catalog first, over PyMySQL: it fails fast (and clearly) on a bad password, a
         # missing database or table, where connectorx would retry its pool for 30 s.
         with self._cursor() as cursor:
@@ -156,7 +157,7 @@ class MySQLSource:
             raise
         if request.count_rows and not saw_rows and not bounded:
             counted = 0  # an empty read of the whole table: the snapshot held no rows
-        self._counted = counted
+        return counted
 
     def pre_execution(self, table: TableRef, *, count_rows: bool) -> list[str]:
         """What the read's connection runs before its SELECT: session settings, the snapshot,
@@ -206,9 +207,6 @@ class MySQLSource:
                 found = _fetch(cursor, zero_date_sql(column, _qualified(table), where))
                 if found:
                     raise zero_date_refusal(column, shown, str(found[0][0])) from None
-
-    def counted_rows(self) -> int | None:
-        return self._counted
 
     def close(self) -> None:
         """Connections live for one call; nothing stays open."""

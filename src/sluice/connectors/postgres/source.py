@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import pyarrow as pa
 
-from sluice.connectors.base import ReadRequest, TableInfo
+from sluice.connectors.base import ReadRequest, SourceRead, TableInfo
 from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.connection import close_quietly, connect, translate
 from sluice.connectors.postgres.types import (
@@ -102,7 +102,6 @@ class PostgresSource:
     def __init__(self, creds: PostgresCreds) -> None:
         self.creds = creds
         self._connection: Connection | None = None
-        self._counted: int | None = None
 
     @contextmanager
     def _transaction(self) -> Iterator[Cursor]:
@@ -146,9 +145,11 @@ class PostgresSource:
         schema = pa.schema([column.field for column in columns])
         return TableInfo(table=table, schema=schema, row_count=count, primary_key=primary_key)
 
-    def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
+    def read(self, request: ReadRequest) -> SourceRead:
+        return SourceRead(self._read(request))
+
+    def _read(self, request: ReadRequest) -> Generator[pa.RecordBatch, None, int | None]:
         table = request.table
-        self._counted = None
         with self._transaction() as cursor:
             columns = self._columns(cursor, table)
             # The transaction's first statement fixed the snapshot: this count and every
@@ -172,10 +173,7 @@ class PostgresSource:
                     for each, query in zip(cursors, queries, strict=True)
                 ]
                 yield from _merged(streams, depth=2 * len(streams))
-        self._counted = counted
-
-    def counted_rows(self) -> int | None:
-        return self._counted
+        return counted
 
     def _count(self, cursor: Cursor, table: TableRef) -> int:
         return int(_fetch(cursor, f"SELECT count(*) FROM {_qualified(table)}")[0][0])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sluice.connectors.base import ReadRequest, TableInfo
+from sluice.connectors.base import ReadRequest, SourceRead, TableInfo
 from sluice.connectors.sqlite.config import SQLiteCreds
 from sluice.connectors.sqlite.types import arrow_type
 from sluice.connectors.sqlquote import quote_ident
@@ -26,7 +26,6 @@ class SQLiteSource:
 
     def __init__(self, creds: SQLiteCreds) -> None:
         self.path = Path(creds.path).expanduser()
-        self._counted: int | None = None
 
     def _connect(self) -> sqlite3.Connection:
         if not self.path.is_file():
@@ -88,8 +87,10 @@ class SQLiteSource:
         primary_key = tuple(name for name, _, pk in sorted(columns, key=lambda c: c[2]) if pk)
         return TableInfo(table=table, schema=schema, row_count=count, primary_key=primary_key)
 
-    def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
-        self._counted = None
+    def read(self, request: ReadRequest) -> SourceRead:
+        return SourceRead(self._read(request))
+
+    def _read(self, request: ReadRequest) -> Generator[pa.RecordBatch, None, int | None]:
         connection = self._connect()
         try:
             # One read transaction: every batch comes from the same snapshot of the file,
@@ -114,10 +115,7 @@ class SQLiteSource:
             raise _translate(exc, self.path) from exc
         finally:
             connection.close()
-        self._counted = counted
-
-    def counted_rows(self) -> int | None:
-        return self._counted
+        return counted
 
     def _count(self, connection: sqlite3.Connection, table: TableRef) -> int:
         return int(connection.execute(f"SELECT count(*) FROM {_qualified(table)}").fetchone()[0])
