@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-import string
-from dataclasses import dataclass
 
 from sluice.config.deceptive import refuse_deceptive
 from sluice.core.errors import ConfigError
-from sluice.core.models import HopChoice, LoadType, TableRef
+from sluice.core.models import HopChoice, LoadType
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 # Names from config are always quoted in SQL; these characters are refused anyway because no
@@ -161,42 +159,6 @@ def lake_keep_full(value: int | str, option: str) -> int | None:
     if len(digits) > len(str(MAX_INTEGER)) or int(digits) > MAX_INTEGER:
         raise ConfigError(f"{what} is above {MAX_INTEGER}")
     return int(digits)
-
-
-@dataclass(frozen=True)
-class SinkNaming:
-    """How a sink system resolves the table names sluice sends it (always quoted)."""
-
-    default_schema: str  # where an unqualified name lands
-    folds_ascii_case: bool  # quoted names still match whatever the case of A-Z
-    max_bytes: int | None = None  # longer names are cut to this many bytes of UTF-8
-
-
-# PostgreSQL keeps a quoted name exactly, cuts it at 63 bytes (NAMEDATALEN - 1) and puts an
-# unqualified one in current_schema(): 'public' unless a search_path says otherwise, which
-# sluice cannot see from here, so the default is assumed. SQLite and DuckDB match names
-# without regard to ASCII case even when quoted (other letters keep their case), and call
-# their default schema 'main'.
-SINK_NAMING = {
-    "postgres": SinkNaming(default_schema="public", folds_ascii_case=False, max_bytes=63),
-    "sqlite": SinkNaming(default_schema="main", folds_ascii_case=True),
-    "duckdb": SinkNaming(default_schema="main", folds_ascii_case=True),
-}
-# A sink not described above: treated as folding case, so a clash is refused rather than missed.
-_OTHER_SINK = SinkNaming(default_schema="", folds_ascii_case=True)
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-
-
-def sink_table_key(sink_type: str, sink_tablename: str) -> tuple[str, str]:
-    """The (schema, table) a sink will load `sink_tablename` into: equal keys, one table."""
-    naming = SINK_NAMING.get(sink_type, _OTHER_SINK)
-    ref = TableRef.parse(sink_tablename)
-    parts = []
-    for part in (ref.schema or naming.default_schema, ref.name):
-        if naming.max_bytes is not None:
-            part = part.encode()[: naming.max_bytes].decode(errors="ignore")
-        parts.append(part.translate(_ASCII_LOWER) if naming.folds_ascii_case else part)
-    return parts[0], parts[1]
 
 
 HOP_ORDERS = ("after", "independent")

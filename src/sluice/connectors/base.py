@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Protocol
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
+from sluice.connectors.dialect import Dialect
 from sluice.core.bounds import Bound
 from sluice.core.models import LoadMode, TableRef
 
@@ -61,13 +62,6 @@ class ReadRequest:
     # Count the table's rows inside the read's own snapshot (full loads: verify_lake compares
     # the lake batch with it). Costs one more scan, so incremental reads do not ask.
     count_rows: bool = False
-
-
-@dataclass(frozen=True)
-class SinkCapabilities:
-    max_identifier_length: int
-    supports_schemas: bool
-    transactional_ddl: bool = True
 
 
 @dataclass(frozen=True)
@@ -151,7 +145,7 @@ class Source(Protocol):
 
 class Sink(Protocol):
     type_name: ClassVar[str]
-    capabilities: ClassVar[SinkCapabilities]
+    dialect: ClassVar[Dialect]
 
     def ping(self) -> str: ...
 

@@ -15,6 +15,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
+from sluice.connectors.dialect import UNKNOWN, Dialect
 from sluice.connectors.envrefs import is_env_ref, resolve_env_refs
 from sluice.connectors.spec import ConnectorSpec
 from sluice.core.errors import ConfigError
@@ -80,6 +81,12 @@ def widest_metadata(
         if spec.metadata_merge is not None:
             merged = _load(spec.metadata_merge, spec)(older, merged)
     return merged
+
+
+def dialect(type_name: str) -> Dialect:
+    """The naming and SQL facts of a sink type (a cautious default for one no spec knows)."""
+    spec = _specs().get(type_name)
+    return spec.dialect if spec is not None and spec.dialect is not None else UNKNOWN
 
 
 def source_types() -> list[str]:

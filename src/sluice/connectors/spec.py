@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sluice.connectors.dialect import Dialect
+
 
 @dataclass(frozen=True)
 class ConnectorSpec:
@@ -26,3 +28,5 @@ class ConnectorSpec:
     # column whose lake batches were read with different declared types: (older, newer) ->
     # the metadata one load declares for all of them. None: the newer metadata stands.
     metadata_merge: str | None = None
+    # The sink system's naming and SQL facts (a sink has one).
+    dialect: Dialect | None = None

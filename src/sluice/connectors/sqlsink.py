@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from sluice.connectors.base import ColumnProfile, LoadRequest, LoadResult, TableInfo
+from sluice.connectors.dialect import Dialect
 from sluice.connectors.sinkkeys import rekey
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.bounds import bounded, first_value
@@ -35,7 +36,7 @@ STATE_TABLE = "_sluice_state"
 ORDINAL = "_sluice_ord"
 # The names of the tables a load builds beside its target: see SqlSinkBase.sibling.
 _SIBLING = re.compile(r"^(__sluice_stage_|__sluice_new_)(\d+)_")
-# A sibling's name stays within every sink's identifier limit (PostgreSQL's is 63 bytes).
+# A sibling's name stays 3 bytes within the sink's identifier limit, and at most this long.
 _SIBLING_MAX_BYTES = 60
 
 log = logging.getLogger("sluice.sink")
@@ -52,6 +53,7 @@ class Change(enum.Enum):
 class SqlSinkBase:
     """Shared load algorithm. Subclasses state their differences as class data and primitives."""
 
+    dialect: ClassVar[Dialect]
     # Pairs (live type, incoming type) that may be widened in place with ALTER COLUMN.
     widenings: ClassVar[frozenset[tuple[str, str]]] = frozenset()
     # Types that are the same column type under another spelling.
@@ -112,9 +114,11 @@ class SqlSinkBase:
         a sibling, and a leftover can be told apart from another table's exactly.
         """
         name = f"{prefix}{run_id}_{table.name}"
-        if len(name.encode()) > _SIBLING_MAX_BYTES:
+        limit = self.dialect.max_identifier_bytes
+        most = _SIBLING_MAX_BYTES if limit is None else min(_SIBLING_MAX_BYTES, limit - 3)
+        if len(name.encode()) > most:
             digest = hashlib.blake2b(table.name.encode(), digest_size=4).hexdigest()
-            head = name.encode()[: _SIBLING_MAX_BYTES - len(digest) - 1]
+            head = name.encode()[: most - len(digest) - 1]
             name = f"{head.decode(errors='ignore')}_{digest}"
         return TableRef(name=name, schema=table.schema)
 

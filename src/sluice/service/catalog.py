@@ -60,7 +60,7 @@ def shared_sink_tables(tables: Iterable[TableConfig]) -> list[list[TableConfig]]
     groups: dict[tuple[str, tuple[str, str]], list[TableConfig]] = {}
     for t in tables:
         if t.destination_name is not None:
-            key = (t.destination_name, v.sink_table_key(t.sink_type, t.sink_tablename))
+            key = (t.destination_name, registry.dialect(t.sink_type).table_key(t.sink_tablename))
             groups.setdefault(key, []).append(t)
     return [group for group in groups.values() if len(group) > 1]
 
@@ -446,10 +446,11 @@ class Catalog:
         """
         if destination is None or sink_type is None:
             return
-        key = v.sink_table_key(sink_type, sink_table)
+        table_key = registry.dialect(sink_type).table_key
+        key = table_key(sink_table)
         if current is not None and (current.destination_name, key) == (
             destination,
-            v.sink_table_key(sink_type, current.sink_tablename),
+            table_key(current.sink_tablename),
         ):
             if sink_table != current.sink_tablename:
                 # Sinks record the batches they hold under the name as written: another
@@ -466,10 +467,8 @@ class Catalog:
             for t in self.repo.list_tables()
             if t.destination_name == destination and t.source_tablename != name
         ]
-        taken = {v.sink_table_key(sink_type, t.sink_tablename) for t in others}
-        clash = next(
-            (t for t in others if v.sink_table_key(sink_type, t.sink_tablename) == key), None
-        )
+        taken = {table_key(t.sink_tablename) for t in others}
+        clash = next((t for t in others if table_key(t.sink_tablename) == key), None)
         if clash is None:
             return
         base = name.replace(".", "_")
@@ -478,7 +477,7 @@ class Catalog:
             (
                 candidate
                 for candidate in (base, *(f"{base}_{n}" for n in range(2, len(taken) + 3)))
-                if v.sink_table_key(sink_type, candidate) not in taken | {key}
+                if table_key(candidate) not in taken | {key}
             ),
             None,
         )

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
-from sluice.connectors.base import SinkCapabilities
+from sluice.connectors.dialect import Dialect
+from sluice.connectors.duckdb import DIALECT
 from sluice.connectors.duckdb.config import DuckDBCreds
 from sluice.connectors.sqlquote import quote_ident
 from sluice.connectors.sqlsink import SqlSinkBase
@@ -21,9 +22,7 @@ if TYPE_CHECKING:
 
 class DuckDBSink(SqlSinkBase):
     type_name: ClassVar[str] = "duckdb"
-    capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
-        max_identifier_length=255, supports_schemas=True
-    )
+    dialect: ClassVar[Dialect] = DIALECT
     widenings: ClassVar[frozenset[tuple[str, str]]] = frozenset(
         {
             ("TINYINT", "SMALLINT"),

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
-from sluice.connectors.base import LoadRequest, LoadResult, SinkCapabilities
+from sluice.connectors.base import LoadRequest, LoadResult
+from sluice.connectors.dialect import Dialect
+from sluice.connectors.postgres import DIALECT
 from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.connection import connect, number_params, translate
 from sluice.connectors.postgres.types import (
@@ -31,9 +33,6 @@ from sluice.core.models import LoadMode, TableRef
 if TYPE_CHECKING:
     from adbc_driver_manager.dbapi import Connection, Cursor
 
-from sluice.connectors.postgres.catalog_sql import (
-    MAX_IDENTIFIER_BYTES,
-)
 from sluice.connectors.postgres.copy import ParallelCopy
 from sluice.connectors.postgres.evolve import PostgresEvolve
 
@@ -42,9 +41,7 @@ log = logging.getLogger("sluice.postgres")
 
 class PostgresSink(PostgresEvolve):
     type_name: ClassVar[str] = "postgres"
-    capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
-        max_identifier_length=MAX_IDENTIFIER_BYTES, supports_schemas=True
-    )
+    dialect: ClassVar[Dialect] = DIALECT
     # Spelled as format_type() spells them; sized text types: see type_change.
     widenings: ClassVar[frozenset[tuple[str, str]]] = frozenset(
         {
@@ -54,8 +51,6 @@ class PostgresSink(PostgresEvolve):
             ("REAL", "DOUBLE PRECISION"),
         }
     )
-    # The shared steps write `?`; libpq numbers its parameters.
-    param_marker: ClassVar[str] = "${}"
     # A load COPYs over this many connections once it has sent `split_rows` rows (small
     # loads stay on one), in pieces of about `copy_batch_bytes`: see ParallelCopy.
     copy_streams: ClassVar[int] = 2
@@ -79,7 +74,7 @@ class PostgresSink(PostgresEvolve):
 
         try:
             if params:
-                self._cursor.execute(number_params(sql, self.param_marker), params)
+                self._cursor.execute(number_params(sql, self.dialect.param_marker), params)
             else:
                 self._cursor.execute(sql)
         except adbc_driver_manager.Error as exc:

@@ -11,8 +11,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sluice.connectors.adbc_sink import AdbcSinkBase
-from sluice.connectors.base import SinkCapabilities
 from sluice.connectors.datetime_text import DatetimeSpelling, datetime_text
+from sluice.connectors.dialect import Dialect
+from sluice.connectors.sqlite import DIALECT
 from sluice.connectors.sqlite.config import SQLiteCreds
 from sluice.connectors.sqlite.types import declared_type
 from sluice.connectors.sqlquote import quote_ident
@@ -23,9 +24,7 @@ from sluice.core.models import TableRef
 
 class SQLiteSink(AdbcSinkBase):
     type_name: ClassVar[str] = "sqlite"
-    capabilities: ClassVar[SinkCapabilities] = SinkCapabilities(
-        max_identifier_length=1024, supports_schemas=False
-    )
+    dialect: ClassVar[Dialect] = DIALECT
     # SQLite's type affinity makes these spellings one storage class.
     type_aliases: ClassVar[dict[str, str]] = {"INT": "INTEGER", "BIGINT": "INTEGER"}
     # Take the write lock at BEGIN: a deferred one fails mid-transaction when busy.
