@@ -1,9 +1,10 @@
-"""SQLite source: one read transaction per run, declared types mapped to Arrow per column."""
+"""SQLite source: one read transaction per run (sqlsource.py), declared types mapped to Arrow
+per column."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Generator
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -11,29 +12,32 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sluice.connectors.base import ReadRequest, SourceRead, TableInfo
+from sluice.connectors.dialect import Dialect
+from sluice.connectors.sqlite import DIALECT
 from sluice.connectors.sqlite.config import SQLiteCreds
 from sluice.connectors.sqlite.types import arrow_type
 from sluice.connectors.sqlquote import quote_ident
-from sluice.core.errors import TerminalError, TransientError
+from sluice.connectors.sqlsource import SqlSource
+from sluice.core.errors import StageError, TerminalError, TransientError
 from sluice.core.infinity import infinities
 from sluice.core.models import TableRef
-from sluice.core.suggest import did_you_mean
 
 
-class SQLiteSource:
+class SQLiteSource(SqlSource):
     type_name: ClassVar[str] = "sqlite"
+    dialect: ClassVar[Dialect] = DIALECT
 
     def __init__(self, creds: SQLiteCreds) -> None:
         self.path = Path(creds.path).expanduser()
 
-    def _connect(self) -> sqlite3.Connection:
+    def connect(self) -> sqlite3.Connection:
         if not self.path.is_file():
             raise TerminalError(
                 f"SQLite database file {self.path} does not exist: fix the source's creds path"
             )
         try:
-            connection = sqlite3.connect(
+            # Read-only; autocommit, so the read's BEGIN opens the one read transaction.
+            return sqlite3.connect(
                 f"{self.path.resolve().as_uri()}?mode=ro",
                 uri=True,
                 timeout=30.0,
@@ -41,11 +45,16 @@ class SQLiteSource:
             )
         except sqlite3.Error as exc:
             raise _translate(exc, self.path) from exc
-        return connection
 
-    def _columns(
+    def translate(self, exc: Exception) -> StageError | None:
+        return _translate(exc, self.path) if isinstance(exc, sqlite3.Error) else None
+
+    def where(self) -> str:
+        return f"SQLite database {self.path}"
+
+    def schema_of(
         self, connection: sqlite3.Connection, table: TableRef
-    ) -> list[tuple[str, str, int]]:
+    ) -> tuple[pa.Schema, tuple[str, ...]]:
         rows = connection.execute(
             f"PRAGMA {_schema_prefix(table)}table_info({quote_ident(table.name)})"
         ).fetchall()
@@ -56,80 +65,30 @@ class SQLiteSource:
                     "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
                 )
             ]
-            raise TerminalError(
-                f"table {str(table)!r} does not exist in SQLite database {self.path}"
-                f"{did_you_mean(table.name, names)}; tables there: {', '.join(names) or '(none)'}"
-            )
-        return [(row[1], row[2] or "", int(row[5])) for row in rows]
+            raise self.missing_table(table, names)
+        schema = pa.schema([(row[1], arrow_type(row[2] or "")) for row in rows])
+        primary_key = tuple(row[1] for row in sorted(rows, key=lambda r: int(r[5])) if row[5])
+        return schema, primary_key
+
+    def batches(
+        self, cursor: sqlite3.Cursor, schema: pa.Schema, batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        while rows := cursor.fetchmany(batch_rows):
+            yield _to_batch(rows, schema)
+
+    def bound_value(self, value: Any) -> Any:
+        return _loose_bound(value)
 
     def ping(self) -> str:
-        connection = self._connect()
-        try:
+        with self.session() as connection:
             tables = connection.execute(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
             ).fetchone()[0]
-        except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from exc
-        finally:
-            connection.close()
         return f"SQLite {sqlite3.sqlite_version} at {self.path}, {tables} table(s)"
-
-    def check(self, table: TableRef, *, count_rows: bool = True) -> TableInfo:
-        connection = self._connect()
-        try:
-            columns = self._columns(connection, table)
-            count = self._count(connection, table) if count_rows else None
-        except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from exc
-        finally:
-            connection.close()
-        schema = pa.schema([(name, arrow_type(decl)) for name, decl, _ in columns])
-        primary_key = tuple(name for name, _, pk in sorted(columns, key=lambda c: c[2]) if pk)
-        return TableInfo(table=table, schema=schema, row_count=count, primary_key=primary_key)
-
-    def read(self, request: ReadRequest) -> SourceRead:
-        return SourceRead(self._read(request))
-
-    def _read(self, request: ReadRequest) -> Generator[pa.RecordBatch, None, int | None]:
-        connection = self._connect()
-        try:
-            # One read transaction: every batch comes from the same snapshot of the file,
-            # which the first read (the count, when asked) fixes.
-            connection.execute("BEGIN")
-            columns = self._columns(connection, request.table)
-            counted = self._count(connection, request.table) if request.count_rows else None
-            schema = pa.schema([(name, arrow_type(decl)) for name, decl, _ in columns])
-            sql = f"SELECT * FROM {_qualified(request.table)}"
-            params: tuple[Any, ...] = ()
-            if request.incremental_key is not None and request.lower_bound is not None:
-                key = quote_ident(request.incremental_key)
-                if request.fallback_key:
-                    key = f"COALESCE({key}, {quote_ident(request.fallback_key)})"
-                sql += f" WHERE {key} >= ?"
-                params = (_loose_bound(request.lower_bound),)
-            cursor = connection.execute(sql, params)
-            while rows := cursor.fetchmany(request.batch_rows):
-                yield _to_batch(rows, schema)
-            connection.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from exc
-        finally:
-            connection.close()
-        return counted
-
-    def _count(self, connection: sqlite3.Connection, table: TableRef) -> int:
-        return int(connection.execute(f"SELECT count(*) FROM {_qualified(table)}").fetchone()[0])
-
-    def close(self) -> None:
-        """Connections live for one call; nothing stays open."""
 
 
 def _schema_prefix(table: TableRef) -> str:
     return f"{quote_ident(table.schema)}." if table.schema else ""
-
-
-def _qualified(table: TableRef) -> str:
-    return _schema_prefix(table) + quote_ident(table.name)
 
 
 def _loose_bound(value: Any) -> Any:
@@ -221,7 +180,7 @@ def _fits(value: Any, target: pa.DataType) -> bool:
     return True
 
 
-def _translate(exc: sqlite3.Error, path: Path) -> Exception:
+def _translate(exc: sqlite3.Error, path: Path) -> StageError:
     message = str(exc)
     if isinstance(exc, sqlite3.OperationalError) and "locked" in message:
         return TransientError(f"SQLite database {path} is locked: {message}")
