@@ -136,7 +136,8 @@ def _accepted(connection: psycopg.Connection[Any], kind: str) -> list[str]:
 def test_every_edge_value_of_every_catalog_type_arrives_exactly_or_fails_hop_1(
     sluice: Sluice, pg_database: str, pg_target: str, workdir: Path
 ) -> None:
-    """Base types, domains over them, one composite holding all of them, and 1-D arrays:
+    """Base types and an enum, domains over them, one composite holding all of them, and 1-D
+    arrays:
     in a PostgreSQL sink each column keeps its declared type and every value its text,
     unless hop 1 refused the column naming it (REFUSED). DuckDB and SQLite load every
     value, SQLite refusing only NaN (which it would store as NULL)."""
@@ -150,7 +151,12 @@ def test_every_edge_value_of_every_catalog_type_arrives_exactly_or_fails_hop_1(
                 usable.append(kind)
             except psycopg.Error:
                 continue
+        # An enum too, its labels edge values themselves (empty, blank, a word PostgreSQL
+        # reserves as text elsewhere); user types go in after the catalog's own.
+        connection.execute("CREATE TYPE mood AS ENUM ('', ' ', 'null', 'a', 'true')")
+        usable.append("mood")
         values = {kind: _accepted(connection, kind) for kind in usable}
+        assert values["mood"] == ["", " ", "a", "true", "null"]
         assert sum(len(v) for v in values.values()) > 300, values
         names = {kind: f"k{i}" for i, kind in enumerate(usable)}
         rows = max(len(v) for v in values.values())

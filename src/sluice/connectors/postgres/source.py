@@ -55,9 +55,10 @@ _SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+-[0-9]+$")
 # which a PostgreSQL sink declares again (udts.py). A composite, and an array of either, is read
 # as its text: PostgreSQL's own record and array text, which it reads back exactly.
 _DECLARED_SQL = (
-    "SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, CASE WHEN "
-    "t.typtype = 'e' THEN (SELECT coalesce(json_agg(e.enumlabel ORDER BY e.enumsortorder), "
-    "'[]')::text FROM pg_enum e WHERE e.enumtypid = t.oid) END, "
+    "SELECT a.attname, format_type(a.atttypid, a.atttypmod), coalesce(el.typname, t.typname), "
+    "CASE WHEN coalesce(el.typtype, t.typtype) = 'e' THEN (SELECT coalesce(json_agg("
+    "e.enumlabel ORDER BY e.enumsortorder), '[]')::text FROM pg_enum e WHERE e.enumtypid = "
+    "coalesce(el.oid, t.oid)) END, "
     "l.local OR b.typname IN ('int2vector', '_int2vector', 'char', '_char') "
     "OR t.typtype = 'c' OR el.typtype IN ('c', 'd'), "
     f"(CASE WHEN l.local THEN NULL WHEN el.oid IS NOT NULL THEN {UDT_JSON.format(t='el')} "

@@ -109,7 +109,10 @@ def declared_type_of(field: pa.Field) -> str | None:
 def enum_of(field: pa.Field) -> tuple[str, tuple[str, ...]] | None:
     """(type name, labels in order) of a column read from a PostgreSQL enum, else None."""
     value = (field.metadata or {}).get(ENUM_TYPE)
-    if value is None or not _is_text(field.type):
+    kind = field.type
+    if pa.types.is_list(kind):  # an array of the enum
+        kind = kind.value_type
+    if value is None or not _is_text(kind):
         return None
     return _enum_body(value)
 
@@ -458,6 +461,9 @@ def sink_column(
         # Staged as the enum too: text converts to an enum only by an explicit cast, which
         # the shared INSERT ... SELECT steps do not write.
         return SinkColumn(field.name, wire, enum_type, enum_type)
+    if staged == "text[]" and enum_type is not None:
+        # An array's binary form names its element type: staged as text[], then cast.
+        return SinkColumn(field.name, wire, staged, f"{enum_type}[]")
     exact = declared_type_of(field)
     if exact is not None and REDECLARED_FROM.get(exact) == staged:
         declared = exact
