@@ -35,6 +35,31 @@ class Creds(BaseModel):
         ]
 
 
+# The fields a server's creds give instead of one 'url'.
+SERVER_FIELDS = ("host", "port", "user", "password", "database")
+
+
+def url_style(creds: Creds, options: str) -> bool:
+    """Whether `creds` (a server's) give one 'url' rather than the fields; refuses both, and
+    fields without host, user or database. `options` names the optional fields, for the
+    message. Messages never quote a value: the URL holds the password."""
+    given = [name for name in SERVER_FIELDS if name in creds.model_fields_set]
+    if getattr(creds, "url", None) is not None:
+        if given:
+            raise ValueError(
+                "give either 'url' or host/port/user/password/database, not both "
+                f"(found 'url' and {', '.join(repr(n) for n in given)})"
+            )
+        return True
+    missing = [name for name in ("host", "user", "database") if not getattr(creds, name)]
+    if missing:
+        raise ValueError(
+            f"give either 'url', or 'host', 'user' and 'database' (with optional {options}); "
+            f"missing: {', '.join(repr(n) for n in missing)}"
+        )
+    return False
+
+
 @dataclass(frozen=True)
 class TableInfo:
     """What a check of a source or sink table found."""

@@ -16,14 +16,13 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
-from sluice.connectors.base import Creds
+from sluice.connectors.base import Creds, url_style
 
 SslMode = Literal["disabled", "preferred", "required", "verify_ca", "verify_identity"]
 SSL_MODES: tuple[str, ...] = ("disabled", "preferred", "required", "verify_ca", "verify_identity")
 
 # Fail fast on an unreachable host: seconds to open the TCP connection.
 CONNECT_TIMEOUT = 10
-_DETAIL_FIELDS = ("host", "port", "user", "password", "database")
 _URL_SCHEMES = ("mysql", "mariadb")
 _URL_PARAMS = ("ssl-mode", "ssl-ca")
 
@@ -42,47 +41,30 @@ class MySQLCreds(Creds):
 
     @model_validator(mode="after")
     def _one_style(self) -> MySQLCreds:
-        # Messages never quote a value: the URL holds the password.
-        given = [name for name in _DETAIL_FIELDS if name in self.model_fields_set]
-        if self.url is not None:
-            if given:
-                raise ValueError(
-                    "give either 'url' or host/port/user/password/database, not both "
-                    f"(found 'url' and {', '.join(repr(n) for n in given)})"
-                )
-            parts = urlsplit(self.url.get_secret_value())
-            if parts.scheme not in _URL_SCHEMES:
-                raise ValueError("'url' must be a MySQL URL such as mysql://user@host:3306/db")
-            if not unquote(parts.path.lstrip("/")):
-                raise ValueError("'url' must name the database: mysql://user@host:3306/db")
-            query = dict(parse_qsl(parts.query))
-            unknown = sorted(set(query) - set(_URL_PARAMS))
-            if unknown:
-                raise ValueError(
-                    f"'url' has unknown parameter(s) {', '.join(repr(n) for n in unknown)}: "
-                    "the known ones are 'ssl-mode' and 'ssl-ca'"
-                )
-            if query.get("ssl-mode", "disabled") not in SSL_MODES:
-                raise ValueError(
-                    f"'url' parameter 'ssl-mode' must be one of {', '.join(SSL_MODES)}"
-                )
-            twice = [
-                name
-                for name, param in (("ssl_mode", "ssl-mode"), ("ssl_ca", "ssl-ca"))
-                if getattr(self, name) is not None and param in query
-            ]
-            if twice:
-                raise ValueError(
-                    f"{twice[0]} is given both inside 'url' and as a field: give it once"
-                )
+        if not url_style(self, "'port', 'password', 'ssl_mode', 'ssl_ca'"):
             return self
-        missing = [name for name in ("host", "user", "database") if not getattr(self, name)]
-        if missing:
+        assert self.url is not None
+        parts = urlsplit(self.url.get_secret_value())
+        if parts.scheme not in _URL_SCHEMES:
+            raise ValueError("'url' must be a MySQL URL such as mysql://user@host:3306/db")
+        if not unquote(parts.path.lstrip("/")):
+            raise ValueError("'url' must name the database: mysql://user@host:3306/db")
+        query = dict(parse_qsl(parts.query))
+        unknown = sorted(set(query) - set(_URL_PARAMS))
+        if unknown:
             raise ValueError(
-                "give either 'url', or 'host', 'user' and 'database' (with optional 'port', "
-                f"'password', 'ssl_mode', 'ssl_ca'); missing: "
-                f"{', '.join(repr(n) for n in missing)}"
+                f"'url' has unknown parameter(s) {', '.join(repr(n) for n in unknown)}: "
+                "the known ones are 'ssl-mode' and 'ssl-ca'"
             )
+        if query.get("ssl-mode", "disabled") not in SSL_MODES:
+            raise ValueError(f"'url' parameter 'ssl-mode' must be one of {', '.join(SSL_MODES)}")
+        twice = [
+            name
+            for name, param in (("ssl_mode", "ssl-mode"), ("ssl_ca", "ssl-ca"))
+            if getattr(self, name) is not None and param in query
+        ]
+        if twice:
+            raise ValueError(f"{twice[0]} is given both inside 'url' and as a field: give it once")
         return self
 
     # ---- the parts, whichever style gave them ---------------------------------------------

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 
 from pydantic import Field, SecretStr, model_validator
 
-from sluice.connectors.base import Creds
+from sluice.connectors.base import Creds, url_style
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
@@ -20,7 +20,6 @@ CONNECT_DEFAULTS: tuple[tuple[str, str], ...] = (
     ("connect_timeout", "10"),
     ("application_name", "sluice"),
 )
-_DETAIL_FIELDS = ("host", "port", "user", "password", "database")
 _URL_SCHEMES = ("postgresql", "postgres")
 
 
@@ -35,28 +34,16 @@ class PostgresCreds(Creds):
 
     @model_validator(mode="after")
     def _one_style(self) -> PostgresCreds:
-        # Messages never quote a value: the URL holds the password.
-        given = [name for name in _DETAIL_FIELDS if name in self.model_fields_set]
-        if self.url is not None:
-            if given:
-                raise ValueError(
-                    "give either 'url' or host/port/user/password/database, not both "
-                    f"(found 'url' and {', '.join(repr(n) for n in given)})"
-                )
-            parts = urlsplit(self.url.get_secret_value())
-            if parts.scheme not in _URL_SCHEMES:
-                raise ValueError(
-                    "'url' must be a PostgreSQL URL such as postgresql://user@host:5432/db"
-                )
-            if self.sslmode is not None and "sslmode" in dict(parse_qsl(parts.query)):
-                raise ValueError("sslmode is given both inside 'url' and as a field: give it once")
+        if not url_style(self, "'port', 'password', 'sslmode'"):
             return self
-        missing = [name for name in ("host", "user", "database") if not getattr(self, name)]
-        if missing:
+        assert self.url is not None
+        parts = urlsplit(self.url.get_secret_value())
+        if parts.scheme not in _URL_SCHEMES:
             raise ValueError(
-                "give either 'url', or 'host', 'user' and 'database' (with optional 'port', "
-                f"'password', 'sslmode'); missing: {', '.join(repr(n) for n in missing)}"
+                "'url' must be a PostgreSQL URL such as postgresql://user@host:5432/db"
             )
+        if self.sslmode is not None and "sslmode" in dict(parse_qsl(parts.query)):
+            raise ValueError("sslmode is given both inside 'url' and as a field: give it once")
         return self
 
     def conninfo(self) -> str:
