@@ -40,19 +40,25 @@ AS_TEXT = {
 SAME = {"bit": "bit(1)", "character": "character(1)"}
 
 
+def _usable_types(connection: psycopg.Connection[Any], columns: str) -> list[str]:
+    """The catalog's types that PostgreSQL's own CREATE TABLE takes as `columns` (a template
+    with {kind})."""
+    usable = []
+    for kind in [str(row[0]) for row in connection.execute(CATALOG_SQL)]:
+        try:
+            connection.execute(f"CREATE TEMP TABLE probe ({columns.format(kind=kind)})")
+            connection.execute("DROP TABLE probe")
+            usable.append(kind)
+        except psycopg.Error:
+            continue
+    return usable
+
+
 def test_every_catalog_type_loads_and_keeps_its_declared_type(
     sluice: Sluice, pg_database: str, pg_target: str, workdir: Path
 ) -> None:
     with psycopg.connect(pg_database, autocommit=True) as connection:
-        listed = [str(row[0]) for row in connection.execute(CATALOG_SQL)]
-        usable = []
-        for kind in listed:
-            try:
-                connection.execute(f"CREATE TEMP TABLE probe (c {kind})")
-                connection.execute("DROP TABLE probe")
-                usable.append(kind)
-            except psycopg.Error:
-                continue
+        usable = _usable_types(connection, "c {kind}")
         assert len(usable) >= 70, usable  # the server's own list, not a short one
         names = {kind: f"k{i}" for i, kind in enumerate(usable)}
         ddl = ", ".join(f"{names[k]} {k}" for k in usable)
@@ -142,15 +148,7 @@ def test_every_edge_value_of_every_catalog_type_arrives_exactly_or_fails_hop_1(
     unless hop 1 refused the column naming it (REFUSED). DuckDB and SQLite load every
     value, SQLite refusing only NaN (which it would store as NULL)."""
     with psycopg.connect(pg_database, autocommit=True) as connection:
-        listed = [str(row[0]) for row in connection.execute(CATALOG_SQL)]
-        usable = []
-        for kind in listed:
-            try:
-                connection.execute(f"CREATE TEMP TABLE probe (c {kind}, a {kind}[])")
-                connection.execute("DROP TABLE probe")
-                usable.append(kind)
-            except psycopg.Error:
-                continue
+        usable = _usable_types(connection, "c {kind}, a {kind}[]")
         # An enum too, its labels edge values themselves (empty, blank, a word PostgreSQL
         # reserves as text elsewhere); user types go in after the catalog's own.
         connection.execute("CREATE TYPE mood AS ENUM ('', ' ', 'null', 'a', 'true')")
