@@ -35,6 +35,17 @@ def add_postgres_source_and_every_sink(
     return EVERY_SINK
 
 
+def hop_1_refusal(sluice: Any, table: str, options: str = "--primary-key id") -> str:
+    """Add `table` (into destination pg) and run it: the run must fail before anything is
+    published; returns its one error line."""
+    sluice(f"table add {table} --source src --destination pg {options}", ok=True)
+    failed = sluice(f"run {table}")
+    assert failed.code == 1, failed.out
+    [line] = failed.err.strip().splitlines()
+    assert sluice(f"lake ls {table} --json", ok=True).json() == []
+    return str(line)
+
+
 def sqlite_table(path: Path, table: str) -> pa.Table:
     source = SQLiteSource(SQLiteCreds(path=str(path)))
     info = source.check(TableRef(table))
