@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg
 import pytest
 
@@ -145,8 +146,9 @@ def test_every_edge_value_of_every_catalog_type_arrives_exactly_or_fails_hop_1(
     """Base types and an enum, domains over them, one composite holding all of them, and 1-D
     arrays:
     in a PostgreSQL sink each column keeps its declared type and every value its text,
-    unless hop 1 refused the column naming it (REFUSED). DuckDB and SQLite load every
-    value, SQLite refusing only NaN (which it would store as NULL)."""
+    unless hop 1 refused the column naming it (REFUSED). The DuckDB sink holds exactly the
+    lake's rows as DuckDB reads them; SQLite loads every value, refusing only NaN (which it
+    would store as NULL)."""
     with psycopg.connect(pg_database, autocommit=True) as connection:
         usable = _usable_types(connection, "c {kind}, a {kind}[]")
         # An enum too, its labels edge values themselves (empty, blank, a word PostgreSQL
@@ -205,6 +207,7 @@ def test_every_edge_value_of_every_catalog_type_arrives_exactly_or_fails_hop_1(
         for column, why in _replicate_refusing(sluice, pg_database, table, usable, names).items():
             refused[(table, kinds[column])] = why
         _same_types_and_text(pg_database, pg_target, table)
+        _duckdb_holds_the_lake(workdir, table)
     assert refused == REFUSED
 
 
@@ -240,6 +243,32 @@ def _replicate_refusing(
                 (why for why in (_LATE, _INFINITE) if why in error), match.group(2)
             )
     return refused
+
+
+def _duckdb_holds_the_lake(workdir: Path, table: str) -> None:
+    """Every row of the DuckDB sink table is a row of the lake batch it was loaded from, as
+    DuckDB itself reads that Parquet (and as many): nothing changed on the way into DuckDB.
+    With the PostgreSQL comparison (lake == source), DuckDB holds the source's values in
+    its own closest types."""
+    [batch] = sorted((workdir / "lake").rglob(f"{table}_duck/batch=*"))[-1:]
+    parts = [str(p) for p in sorted(batch.glob("part-*.parquet"))]
+    with duckdb.connect(str(workdir / "wh.duckdb"), read_only=True) as connection:
+        columns = [
+            str(row[0])
+            for row in connection.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+        ]
+        listed = ", ".join(f'"{c}"::VARCHAR' for c in columns)
+        lake = f"SELECT {listed} FROM read_parquet({parts!r})"
+        sink = f'SELECT {listed} FROM "{table}"'
+        for one, other in ((sink, lake), (lake, sink)):
+            [(differing,)] = connection.execute(
+                f"SELECT count(*) FROM ({one} EXCEPT ALL {other})"
+            ).fetchall()
+            assert differing == 0, (table, one[:80])
 
 
 def execute_view(source: str, view: str, table: str, listed: str) -> None:
