@@ -1253,7 +1253,8 @@ def test_numeric_columns_are_kept_or_widened_to_hold_both(
 
 
 def test_numeric_scales_only_newer_servers_take_are_declared_by_server_version() -> None:
-    from sluice.connectors.postgres.types import PG_TYPE, PG_TYPMOD, sink_column
+    from sluice.connectors.postgres.types import PG_TYPE, PG_TYPMOD
+    from sluice.connectors.postgres.writing import sink_column
 
     def numeric(precision: int, scale: int) -> pa.Field:
         typmod = ((precision << 16) | (scale & 0x7FF)) + 4

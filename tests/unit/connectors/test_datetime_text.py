@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from sluice.connectors.datetime_text import datetime_text
-from sluice.connectors.postgres.types import POSTGRES_SPELLING
+from sluice.connectors.postgres.writing import POSTGRES_SPELLING
 from sluice.connectors.sqlite.sink import SQLITE_SPELLING
 from sluice.core.infinity import DATE_INFINITY, TIMESTAMP_INFINITY
 

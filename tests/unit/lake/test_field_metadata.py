@@ -14,8 +14,8 @@ from sluice.connectors.postgres.types import (
     declared_metadata,
     declared_type_of,
     enum_of,
-    sink_column,
 )
+from sluice.connectors.postgres.writing import sink_column
 from sluice.lake.manifest import Manifest
 from sluice.lake.reader import LakeTable
 from sluice.lake.store import LakeStore

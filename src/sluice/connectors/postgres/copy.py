@@ -12,10 +12,7 @@ import pyarrow as pa
 
 from sluice.connectors.postgres.connection import close_quietly, connect, translate
 from sluice.connectors.postgres.ranges import refuse_out_of_range
-from sluice.connectors.postgres.types import (
-    SinkColumn,
-    to_wire,
-)
+from sluice.connectors.postgres.writing import SinkColumn, to_wire
 from sluice.core.errors import StageError, TerminalError
 from sluice.core.models import TableRef
 

@@ -19,10 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from sluice.connectors.adbc_sink import AdbcSinkBase
-from sluice.connectors.postgres.types import (
-    enum_of,
-    is_subsequence,
-)
+from sluice.connectors.postgres.types import enum_of, is_subsequence
 from sluice.connectors.sqlquote import quote_ident
 from sluice.connectors.sqlsink import STATE_TABLE
 from sluice.core.errors import StageError, TerminalError

@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from sluice.connectors.postgres.types import (
-    SIZED_TEXT,
-)
+from sluice.connectors.postgres.types import SIZED_TEXT
 from sluice.connectors.sqlquote import quote_ident
 from sluice.connectors.sqlsink import Change
 from sluice.core.errors import StageError, TerminalError

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sluice.connectors.datetime_text import datetime_text
-from sluice.connectors.postgres.types import POSTGRES_SPELLING
+from sluice.connectors.postgres.writing import POSTGRES_SPELLING
 from sluice.core.errors import TerminalError
 from sluice.core.infinity import DATE_INFINITY, TIMESTAMP_INFINITY
 from sluice.core.models import TableRef

@@ -21,11 +21,8 @@ from sluice.connectors.dialect import Dialect
 from sluice.connectors.postgres import DIALECT
 from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.connection import connect, number_params, translate
-from sluice.connectors.postgres.types import (
-    SinkColumn,
-    sink_column,
-)
 from sluice.connectors.postgres.udts import ensure_udts, udt_of
+from sluice.connectors.postgres.writing import SinkColumn, sink_column
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import StageError
 from sluice.core.models import LoadMode, TableRef

@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import re
-import threading
 from collections.abc import Generator, Iterator
-from contextlib import closing, contextmanager, suppress
-from datetime import date, datetime, time
-from threading import Event
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
 from sluice.connectors.base import ReadRequest, SourceRead, TableInfo
 from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.connection import close_quietly, connect, translate
-from sluice.connectors.postgres.types import (
-    DECLARED_TYPE,
-    UDT_JSON,
+from sluice.connectors.postgres.reading import (
+    DECLARED_SQL,
+    PRIMARY_KEY_SQL,
     SourceColumn,
-    conform,
-    declared_metadata,
+    and_where,
+    array_guard,
+    as_text,
+    bound_text,
+    ctid_range,
     source_column,
+    text_numeric,
+    with_metadata,
 )
+from sluice.connectors.postgres.streams import merged, stream
+from sluice.connectors.postgres.types import declared_metadata
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import StageError, TerminalError, TransientError
 from sluice.core.models import TableRef
@@ -37,7 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("sluice.postgres")
 
 _RELKINDS = "('r', 'p', 'v', 'm', 'f')"  # tables, partitioned tables, views, matviews, foreign
-_BATCH_BYTES_OPTION = "adbc.postgresql.batch_size_hint_bytes"
 _SIZE_SQL = (
     "SELECT relkind, pg_relation_size(oid) / current_setting('block_size')::int, "
     "current_setting('server_version_num')::int, "
@@ -47,40 +49,6 @@ _SIZE_SQL = (
 # What pg_export_snapshot() returns, e.g. 00000003-0000001B-1: checked before it is spliced
 # into SET TRANSACTION SNAPSHOT, which takes no parameters.
 _SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+-[0-9]+$")
-# Each column's declared type as format_type prints it (the driver's schema has no typmod),
-# and an enum's name and labels.
-# Read as their text too (a domain by its base type `b`): "char", whose binary form of '' is
-# a NUL byte no text may hold, and int2vector, numbered from 0 (a list would renumber it).
-# The definition of a domain or composite column (of an array's element for an array of one),
-# which a PostgreSQL sink declares again (udts.py). A composite, and an array of either, is read
-# as its text: PostgreSQL's own record and array text, which it reads back exactly.
-_DECLARED_SQL = (
-    "SELECT a.attname, format_type(a.atttypid, a.atttypmod), coalesce(el.typname, t.typname), "
-    "CASE WHEN coalesce(el.typtype, t.typtype) = 'e' THEN (SELECT coalesce(json_agg("
-    "e.enumlabel ORDER BY e.enumsortorder), '[]')::text FROM pg_enum e WHERE e.enumtypid = "
-    "coalesce(el.oid, t.oid)) END, "
-    "l.local OR b.typname IN ('int2vector', '_int2vector', 'char', '_char') "
-    "OR t.typtype = 'c' OR el.typtype IN ('c', 'd'), "
-    f"(CASE WHEN l.local THEN NULL WHEN el.oid IS NOT NULL THEN {UDT_JSON.format(t='el')} "
-    f"ELSE {UDT_JSON.format(t='t')} END)::text FROM pg_attribute a "
-    "JOIN pg_type t ON t.oid = a.atttypid "
-    "JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
-    "LEFT JOIN pg_type el ON el.oid = t.typelem AND t.typcategory = 'A' "
-    "LEFT JOIN pg_type eb ON eb.oid = CASE WHEN el.typtype = 'd' THEN el.typbasetype "
-    "ELSE el.oid END "
-    # Types of one server, carried as their text (a domain over one too): no binary form,
-    # or an oid that means nothing elsewhere (reg*).
-    "CROSS JOIN LATERAL (SELECT b.typsend = 0 OR b.typname ~ '^_?reg' "
-    "OR coalesce(eb.typsend = 0 OR eb.typname ~ '^reg', false) AS local) l "
-    "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
-    "ORDER BY a.attnum"
-)
-_PRIMARY_KEY_SQL = (
-    "SELECT a.attname FROM pg_index i "
-    "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position) "
-    "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
-    "WHERE i.indrelid = to_regclass($1) AND i.indisprimary ORDER BY k.position"
-)
 
 
 class PostgresSource:
@@ -141,7 +109,7 @@ class PostgresSource:
             columns = self._columns(cursor, table)
             count = self._count(cursor, table) if count_rows else None
             primary_key = tuple(
-                str(row[0]) for row in _fetch(cursor, _PRIMARY_KEY_SQL, (_qualified(table),))
+                str(row[0]) for row in _fetch(cursor, PRIMARY_KEY_SQL, (_qualified(table),))
             )
         schema = pa.schema([column.field for column in columns])
         return TableInfo(table=table, schema=schema, row_count=count, primary_key=primary_key)
@@ -165,15 +133,15 @@ class PostgresSource:
             else:
                 wheres = self._block_ranges(cursor, table)
             guard = array_guard(table, columns)
-            queries = [sql + _and(where, guard) for where in wheres]
+            queries = [sql + and_where(where, guard) for where in wheres]
             with self._snapshot_sharing(cursor, len(queries)) as cursors:
                 if len(cursors) < len(queries):
-                    queries = [sql + _and("", guard)]  # no helpers: one stream reads it all
+                    queries = [sql + and_where("", guard)]  # no helpers: one stream reads it all
                 streams = [
-                    _stream(each, query, schema, request.batch_rows, self.batch_bytes)
+                    stream(each, query, schema, request.batch_rows, self.batch_bytes)
                     for each, query in zip(cursors, queries, strict=True)
                 ]
-                yield from _merged(streams, depth=2 * len(streams))
+                yield from merged(streams, depth=2 * len(streams))
         return counted
 
     def _count(self, cursor: Cursor, table: TableRef) -> int:
@@ -184,7 +152,7 @@ class PostgresSource:
         _fetch(
             cursor,
             "SELECT set_config($1, $2, true)",
-            (self.bound_setting, _bound_text(request.lower_bound)),
+            (self.bound_setting, bound_text(request.lower_bound)),
         )
         column = quote_ident(key)
         if request.fallback_key:
@@ -212,7 +180,7 @@ class PostgresSource:
         edges = [int(blocks) * i // self.read_streams for i in range(1, self.read_streams)]
         lows: list[int | None] = [None, *edges]
         highs: list[int | None] = [*edges, None]
-        return [_ctid_range(low, high) for low, high in zip(lows, highs, strict=True)]
+        return [ctid_range(low, high) for low, high in zip(lows, highs, strict=True)]
 
     @contextmanager
     def _snapshot_sharing(self, cursor: Cursor, count: int) -> Iterator[list[Cursor]]:
@@ -274,7 +242,7 @@ class PostgresSource:
         )
         if not found or not found[0][0]:
             raise self._missing(cursor, table)
-        catalog = _fetch(cursor, _DECLARED_SQL, (_qualified(table),))
+        catalog = _fetch(cursor, DECLARED_SQL, (_qualified(table),))
         declared = {
             str(name): declared_metadata(
                 str(pg_type),
@@ -285,10 +253,10 @@ class PostgresSource:
         }
         # Read as their text: types with no binary form to COPY (aclitem, gtsvector, ...),
         # and the reg* types, whose binary form is an oid that means nothing elsewhere.
-        as_text = {str(row[0]) for row in catalog if row[4]}
+        read_as_text = {str(row[0]) for row in catalog if row[4]}
         listed = ", ".join(
             f"{quote_ident(str(row[0]))}::text AS {quote_ident(str(row[0]))}"
-            if str(row[0]) in as_text
+            if str(row[0]) in read_as_text
             else quote_ident(str(row[0]))
             for row in catalog
         )
@@ -297,10 +265,10 @@ class PostgresSource:
         raw = reader.schema
         reader.close()
         return [
-            _with_metadata(
-                _text_numeric(
-                    _as_text(field)
-                    if field.name in as_text
+            with_metadata(
+                text_numeric(
+                    as_text(field)
+                    if field.name in read_as_text
                     else source_column(field, quote_ident(field.name)),
                     field,
                 ),
@@ -349,148 +317,6 @@ class PostgresSource:
         return TerminalError(f"{message}{hint}; tables there: {', '.join(names) or '(none)'}")
 
 
-def _stream(
-    cursor: Cursor, sql: str, schema: pa.Schema, batch_rows: int, batch_bytes: int
-) -> Iterator[pa.RecordBatch]:
-    """One COPY query's rows, in the planned schema, in slices of at most `batch_rows`."""
-    cursor.adbc_statement.set_options(**{_BATCH_BYTES_OPTION: str(batch_bytes)})
-    cursor.execute(sql)
-    reader = cursor.fetch_record_batch()
-    try:
-        for raw in reader:
-            batch = conform(raw, schema)
-            for offset in range(0, batch.num_rows, batch_rows):
-                yield batch.slice(offset, batch_rows)
-    finally:
-        reader.close()
-
-
-_DONE = object()
-
-
-def _merged(streams: list[Iterator[pa.RecordBatch]], depth: int) -> Iterator[pa.RecordBatch]:
-    """The batches of several streams, each drained on its own thread, in arrival order.
-
-    The driver and pyarrow release the GIL while they decode, so the streams (and whatever
-    consumes them) use all cores. The queue is bounded: memory holds a few batches whatever
-    the table's size. A stream's error is raised here, in the consumer; when the consumer
-    stops early, the threads stop at their next batch and close their streams.
-    """
-    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    threads = [
-        threading.Thread(target=_pump, args=(stream, handoff, stop), daemon=True)
-        for stream in streams
-    ]
-    for thread in threads:
-        thread.start()
-    running = len(threads)
-    try:
-        while running:
-            item = handoff.get()
-            if item is _DONE:
-                running -= 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                yield cast(pa.RecordBatch, item)
-    finally:
-        stop.set()
-        for thread in threads:
-            while thread.is_alive():  # a producer may be waiting for room in the queue
-                with suppress(queue.Empty):
-                    handoff.get_nowait()
-                thread.join(0.05)
-
-
-def _pump(stream: Iterator[pa.RecordBatch], handoff: queue.Queue[object], stop: Event) -> None:
-    with closing(cast(Generator[pa.RecordBatch, None, None], stream)) as batches:
-        try:
-            for batch in batches:
-                if not _offer(handoff, batch, stop):
-                    return
-        # Not swallowed: handed over to the consumer's thread, which raises it.
-        except BaseException as exc:  # noqa: BLE001
-            _offer(handoff, exc, stop)
-            return
-    _offer(handoff, _DONE, stop)
-
-
-def _offer(handoff: queue.Queue[object], item: object, stop: Event) -> bool:
-    """Put `item`, waiting for room; False once the consumer has stopped."""
-    while not stop.is_set():
-        with suppress(queue.Full):
-            handoff.put(item, timeout=0.1)
-            return True
-    return False
-
-
-def _text_numeric(column: SourceColumn, raw: pa.Field) -> SourceColumn:
-    """Numeric is selected as text: PostgreSQL prints it about three times faster than the
-    driver decodes the binary form, and `conform` casts the text to the same decimal128 (or
-    keeps it, for numerics too wide for one) exactly, NaN refused as before."""
-    kind = raw.type
-    plain = column.expression == quote_ident(raw.name)
-    if plain and isinstance(kind, pa.OpaqueType) and kind.type_name == "numeric":
-        return SourceColumn(f"{column.expression}::text AS {column.expression}", column.field)
-    return column
-
-
-def _with_metadata(column: SourceColumn, extra: dict[bytes, bytes]) -> SourceColumn:
-    field = column.field
-    return SourceColumn(column.expression, field.with_metadata({**(field.metadata or {}), **extra}))
-
-
-# Arrow lists have one dimension and start at index 0: a PostgreSQL array with more
-# dimensions would arrive flattened, and one with another lower bound without it. Rather than
-# scan for such values first, every read carries a guard that makes PostgreSQL itself stop the
-# read at the first one, with a message sluice recognises (ARRAY_GUARD) and completes.
-ARRAY_GUARD = "sluice-array-guard::"
-
-
-def array_guard(table: TableRef, columns: list[SourceColumn]) -> str:
-    """A WHERE condition that is true for every row, and fails the read on an array value
-    Arrow cannot hold exactly (more than one dimension, or a lower bound other than 1)."""
-    checks = []
-    for column in columns:
-        if not pa.types.is_list(column.field.type) and not pa.types.is_large_list(
-            column.field.type
-        ):
-            continue
-        name = quote_ident(column.field.name)
-        declared = (column.field.metadata or {}).get(DECLARED_TYPE, b"array").decode()
-        said = f"{ARRAY_GUARD}{table}::{column.field.name}::{declared}::"
-        literal = "'" + said.replace("'", "''") + "'"
-        # The cast of a row-dependent text to integer raises "invalid input syntax for type
-        # integer: <text>" on that row only (a constant would fail when the plan is made).
-        checks.append(
-            f"(CASE WHEN array_ndims({name}) > 1 OR array_lower({name}, 1) <> 1 "
-            f"THEN CAST({literal} || array_ndims({name}) || '::' || array_lower({name}, 1) "
-            "AS integer) ELSE 1 END) = 1"
-        )
-    return " AND ".join(checks)
-
-
-def _and(where: str, condition: str) -> str:
-    if not condition:
-        return where
-    return f"{where} AND {condition}" if where else f" WHERE {condition}"
-
-
-def _as_text(field: pa.Field) -> SourceColumn:
-    quoted = quote_ident(field.name)
-    return SourceColumn(f"{quoted}::text AS {quoted}", field.with_type(pa.string()))
-
-
-def _ctid_range(low: int | None, high: int | None) -> str:
-    bounds = []
-    if low is not None:
-        bounds.append(f"ctid >= '({low},0)'::tid")
-    if high is not None:
-        bounds.append(f"ctid < '({high},0)'::tid")
-    return " WHERE " + " AND ".join(bounds)
-
-
 def _qualified(table: TableRef) -> str:
     name = quote_ident(table.name)
     return f"{quote_ident(table.schema)}.{name}" if table.schema else name
@@ -499,12 +325,3 @@ def _qualified(table: TableRef) -> str:
 def _fetch(cursor: Cursor, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     cursor.execute(sql, params or None)
     return [tuple(row) for row in cursor.fetchall()]
-
-
-def _bound_text(value: Any) -> str:
-    """The bound in PostgreSQL's input syntax; the query casts it to the key's own type."""
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return "\\x" + value.hex()
-    return str(value)
