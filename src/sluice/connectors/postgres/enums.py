@@ -20,8 +20,8 @@ import pyarrow as pa
 
 from sluice.connectors.adbc_sink import AdbcSinkBase
 from sluice.connectors.postgres.types import enum_of, is_subsequence
+from sluice.connectors.sinkstate import STATE_TABLE
 from sluice.connectors.sqlquote import quote_ident
-from sluice.connectors.sqlsink import STATE_TABLE
 from sluice.core.errors import StageError, TerminalError
 from sluice.core.models import TableRef
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from sluice.connectors.base import LoadRequest, LoadResult
+from sluice.connectors.sinkstate import STATE_TABLE
 from sluice.connectors.sqlquote import quote_ident
-from sluice.connectors.sqlsink import STATE_TABLE
 from sluice.core.errors import StageError
 from sluice.core.faults import crash_point
 from sluice.core.models import TableRef
