@@ -193,3 +193,23 @@ def test_a_batch_records_the_declared_types_its_rows_were_read_with(tmp_path: Pa
     assert stored.schema.equals(read_with, check_metadata=True)
     assert enum_of(stored.schema.field("state")) == ("state", ("new", "it's open", "done", "late"))
     assert pq.read_schema(table.part_paths(stored)[0]).equals(read_with, check_metadata=True)
+
+
+def test_a_declared_type_is_neutral_and_an_earlier_lakes_key_still_reads() -> None:
+    """The lake records (declared type, system); lakes written before kept `sluice.pg_type`
+    or `sluice.mysql_type`, which read the same; a sink's connector reads its own system's."""
+    from sluice.connectors.declared import DECLARED, SYSTEM, declared_by
+    from sluice.connectors.mysql.types import declared_type_of as mysql_declared
+    from sluice.connectors.registry import widest_metadata
+
+    assert TITLE_10[DECLARED] == b"character varying(10)" and TITLE_10[SYSTEM] == b"postgres"
+    legacy = pa.field("t", pa.string(), metadata={b"sluice.pg_type": b"character varying(40)"})
+    assert declared_type_of(legacy) == "character varying(40)"
+    mysql = pa.field("t", pa.string(), metadata={b"sluice.mysql_type": b"varchar(40)"})
+    assert declared_type_of(mysql) is None  # another system's: not PostgreSQL's to declare
+    assert mysql_declared(mysql) == "varchar(40)"
+    assert declared_by(pa.field("t", pa.string()), "postgres") is None
+    # An earlier batch's key and a newer batch's neutral one widen as two neutral ones do.
+    merged = widest_metadata(legacy.metadata, TITLE_10)
+    assert merged is not None and merged[DECLARED] == b"character varying(40)"
+    assert b"sluice.pg_type" not in merged

@@ -16,7 +16,8 @@ read on it (a Rust panic), and the source then finds the column with `zero_date_
 naming it and the fix (`zero_date_refusal`).
 
 Every field carries its declared type (COLUMN_TYPE, e.g. "bigint(20) unsigned",
-"decimal(65,30)", "tinyint(1)") in its metadata under `sluice.mysql_type`.
+"decimal(65,30)", "tinyint(1)") in its metadata: `sluice.declared_type`, with `sluice.system`
+mysql (connectors/declared.py).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sluice.connectors.declared import declared_by, declaring
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import TerminalError
 
-DECLARED_TYPE = b"sluice.mysql_type"
+SYSTEM_NAME = "mysql"
 # The keys the PostgreSQL source puts on numeric read as text (postgres/types.py): a
 # PostgreSQL sink declares numeric(p,s) again from them.
 PG_TYPE = b"POSTGRESQL:type"
@@ -115,7 +117,7 @@ class MySQLColumn:
         return quoted
 
     def field(self, table: str) -> pa.Field:
-        metadata = {DECLARED_TYPE: self.column_type.encode()}
+        metadata = declaring(SYSTEM_NAME, self.column_type)
         kind = self.data_type
         if kind in _INTEGERS:
             return pa.field(self.name, _INTEGERS[kind][self.unsigned], metadata=metadata)
@@ -143,8 +145,8 @@ class MySQLColumn:
 
 
 def declared_type_of(field: pa.Field) -> str | None:
-    value = (field.metadata or {}).get(DECLARED_TYPE)
-    return value.decode() if value is not None else None
+    """The type a MySQL source declared the column as (None: another system's, or none)."""
+    return declared_by(field, SYSTEM_NAME)
 
 
 def conform(raw: pa.RecordBatch, schema: pa.Schema, table: str) -> pa.RecordBatch:

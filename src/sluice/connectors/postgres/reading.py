@@ -13,7 +13,6 @@ import pyarrow.compute as pc
 
 from sluice.connectors.postgres.types import (
     DECIMAL128_MAX_PRECISION,
-    DECLARED_TYPE,
     PG_TYPE,
     UDT_JSON,
     declared_type_of,
@@ -221,7 +220,7 @@ def array_guard(table: TableRef, columns: list[SourceColumn]) -> str:
         ):
             continue
         name = quote_ident(column.field.name)
-        declared = (column.field.metadata or {}).get(DECLARED_TYPE, b"array").decode()
+        declared = declared_type_of(column.field) or "array"
         said = f"{ARRAY_GUARD}{table}::{column.field.name}::{declared}::"
         literal = "'" + said.replace("'", "''") + "'"
         # The cast of a row-dependent text to integer raises "invalid input syntax for type

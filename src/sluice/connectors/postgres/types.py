@@ -11,7 +11,8 @@ PostgreSQL source read from a richer type (field metadata `POSTGRESQL:type`) is 
 and then converted back, so a PostgreSQL-to-PostgreSQL copy keeps numeric and its friends.
 
 The driver names a column's type but not its modifier, so the source also records each
-column's declared type (`sluice.pg_type`, as format_type() prints it) and an enum's name and
+column's declared type (`sluice.declared_type` with `sluice.system` postgres, as
+format_type() prints it) and an enum's name and
 labels (`sluice.pg_enum`). A PostgreSQL sink declares varchar(n), char(n) and enums from them;
 their binary COPY form is the text's, so they are written directly, with no conversion.
 The batches of one load may have been read with different declared types (the source changed
@@ -27,11 +28,14 @@ from collections.abc import Mapping
 
 import pyarrow as pa
 
+from sluice.connectors.declared import DECLARED, SYSTEM, declared_by, declaring, neutral
+
 PG_TYPE = b"POSTGRESQL:type"
 PG_TYPMOD = b"POSTGRESQL:typmod"
 # Written by the PostgreSQL source: format_type(atttypid, atttypmod) of every column, and
 # {"name": typname, "labels": [...in sort order]} of an enum column.
-DECLARED_TYPE = b"sluice.pg_type"
+DECLARED_TYPE = DECLARED  # neutral: the system is recorded beside it (connectors/declared.py)
+SYSTEM_NAME = "postgres"
 ENUM_TYPE = b"sluice.pg_enum"
 UDT_TYPE = b"sluice.pg_udt"
 # A domain's or composite type's definition as JSON, from the pg_type row `{t}`: a domain's
@@ -70,8 +74,8 @@ def numeric_typmod(field: pa.Field) -> tuple[int, int] | None:
 
 
 def declared_type_of(field: pa.Field) -> str | None:
-    value = (field.metadata or {}).get(DECLARED_TYPE)
-    return value.decode() if value is not None else None
+    """The type a PostgreSQL source declared the column as (None: another system's, or none)."""
+    return declared_by(field, SYSTEM_NAME)
 
 
 def enum_of(field: pa.Field) -> tuple[str, tuple[str, ...]] | None:
@@ -90,7 +94,7 @@ def declared_metadata(
 ) -> dict[bytes, bytes]:
     """The field metadata recording a column's declared type (and its enum's labels, or
     its domain's or composite type's definition: UDT_JSON)."""
-    metadata = {DECLARED_TYPE: pg_type.encode()}
+    metadata = declaring(SYSTEM_NAME, pg_type)
     if enum is not None:
         name, labels = enum
         metadata[ENUM_TYPE] = json.dumps({"name": name, "labels": labels}).encode()
@@ -112,7 +116,11 @@ def widest_metadata(
     """
     if older == newer:
         return dict(newer) if newer is not None else None
-    old, new = dict(older or {}), dict(newer or {})
+    old, new = neutral(older), neutral(newer)
+    if new.get(SYSTEM, SYSTEM_NAME.encode()) != SYSTEM_NAME.encode():
+        return new or None  # another system's column: not PostgreSQL's to widen
+    if old.get(SYSTEM, SYSTEM_NAME.encode()) != SYSTEM_NAME.encode():
+        old = {}
     merged = dict(new)
     declared, enum = _widest_declared(old, new)
     for key, value in ((DECLARED_TYPE, declared), (ENUM_TYPE, enum)):
@@ -120,6 +128,10 @@ def widest_metadata(
             merged.pop(key, None)
         else:
             merged[key] = value
+    if DECLARED_TYPE in merged:
+        merged[SYSTEM] = SYSTEM_NAME.encode()
+    else:
+        merged.pop(SYSTEM, None)
     # Text read from a richer type (numeric, inet, ...) converts back only when every batch
     # was read from the same type; an unconstrained numeric holds every numeric(p,s).
     if old.get(PG_TYPE) != new.get(PG_TYPE):
