@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from contextlib import suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sluice.connectors.postgres.config import PostgresCreds
 from sluice.core.errors import StageError, TerminalError, TransientError
@@ -131,3 +131,9 @@ def number_params(sql: str, marker: str) -> str:
             continue
         out.append(char)
     return "".join(out)
+
+
+def fetch(cursor: Cursor, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run `sql` with `params` and all its rows."""
+    cursor.execute(sql, params or None)
+    return [tuple(row) for row in cursor.fetchall()]

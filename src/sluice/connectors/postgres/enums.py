@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from sluice.connectors.adbc_sink import AdbcSinkBase
 from sluice.connectors.postgres.types import enum_of, is_subsequence
 from sluice.connectors.sinkstate import STATE_TABLE
 from sluice.connectors.sqlquote import quote_ident
@@ -38,13 +37,13 @@ from sluice.connectors.postgres.catalog_sql import (
     NAME_TAKEN_SQL,
     OURS,
     RELATION_SQL,
-    SCHEMA_SQL,
 )
+from sluice.connectors.postgres.namespaces import PostgresNamespaces
 
 log = logging.getLogger("sluice.postgres")
 
 
-class PostgresEnums(AdbcSinkBase):
+class PostgresEnums(PostgresNamespaces):
     """The enum lifecycle and the namespace helpers the other steps share."""
 
     _enum_types: dict[str, str]  # column -> the sink's enum, for the load under way
@@ -54,19 +53,6 @@ class PostgresEnums(AdbcSinkBase):
             "SELECT typtype = 'e' FROM pg_type WHERE oid = to_regtype(?)", (type_name,)
         )
         return bool(rows and rows[0][0])
-
-    def _namespace(self, table: TableRef) -> str:
-        return table.schema or str(self.query("SELECT current_schema()")[0][0])
-
-    def _ensure_schema(self, schema: str | None) -> None:
-        """Create the schema of a schema-qualified table when it does not exist yet.
-
-        Looked up first, and never for an unqualified table (its schema is the default one):
-        CREATE SCHEMA checks CREATE on the database before IF NOT EXISTS looks for the
-        schema, and a least-privilege loader has CREATE only on the schema it loads into.
-        """
-        if schema and not self.query(SCHEMA_SQL, (schema,)):
-            self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
 
     def _clear_name(self, table: TableRef) -> None:
         """Make sure no enum keeps `table` from being created (at the swap's rename, after

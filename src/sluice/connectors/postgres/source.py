@@ -7,13 +7,15 @@ import logging
 import re
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import pyarrow as pa
 
 from sluice.connectors.base import ReadRequest, SourceRead, TableInfo
 from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.connection import close_quietly, connect, translate
+from sluice.connectors.postgres.connection import fetch as _fetch
+from sluice.connectors.postgres.missing import RELKINDS, missing_table
 from sluice.connectors.postgres.reading import (
     DECLARED_SQL,
     PRIMARY_KEY_SQL,
@@ -32,14 +34,12 @@ from sluice.connectors.postgres.types import declared_metadata
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import StageError, TerminalError, TransientError
 from sluice.core.models import TableRef
-from sluice.core.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from adbc_driver_manager.dbapi import Connection, Cursor
 
 log = logging.getLogger("sluice.postgres")
 
-_RELKINDS = "('r', 'p', 'v', 'm', 'f')"  # tables, partitioned tables, views, matviews, foreign
 _SIZE_SQL = (
     "SELECT relkind, pg_relation_size(oid) / current_setting('block_size')::int, "
     "current_setting('server_version_num')::int, "
@@ -237,11 +237,11 @@ class PostgresSource:
         each field carrying its column's declared type in its metadata."""
         found = _fetch(
             cursor,
-            f"SELECT relkind IN {_RELKINDS} FROM pg_class WHERE oid = to_regclass($1)",
+            f"SELECT relkind IN {RELKINDS} FROM pg_class WHERE oid = to_regclass($1)",
             (_qualified(table),),
         )
         if not found or not found[0][0]:
-            raise self._missing(cursor, table)
+            raise missing_table(cursor, table, self.creds.location())
         catalog = _fetch(cursor, DECLARED_SQL, (_qualified(table),))
         declared = {
             str(name): declared_metadata(
@@ -288,40 +288,7 @@ class PostgresSource:
             raise TerminalError(f"incremental key {key!r} is not a column of {table}")
         return str(rows[0][0])  # format_type quotes whatever needs quoting
 
-    def _missing(self, cursor: Cursor, table: TableRef) -> TerminalError:
-        params: tuple[str, ...] = ()
-        if table.schema:
-            where, scope, params = f"schema {table.schema!r}", "n.nspname = $1", (table.schema,)
-        else:
-            schemas = _fetch(cursor, "SELECT array_to_string(current_schemas(false), ', ')")
-            where = f"the search_path schemas ({schemas[0][0] or 'none'})"
-            scope = "n.nspname = ANY(current_schemas(false))"
-        listing = (
-            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n "
-            f"ON n.oid = c.relnamespace WHERE c.relkind IN {_RELKINDS} AND "
-        )
-        similar = _fetch(
-            cursor, listing + "lower(c.relname) = lower($1) ORDER BY 1, 2 LIMIT 5", (table.name,)
-        )
-        # All of them, for the suggestion; only the first 20 are listed.
-        there = _fetch(cursor, listing + scope + " ORDER BY 2", params)
-        message = (
-            f"table {str(table)!r} does not exist in PostgreSQL {self.creds.location()} "
-            f"(looked in {where})"
-        )
-        if similar:
-            others = ", ".join(f"{schema}.{name}" for schema, name in similar)
-            message += f"; tables of that name in any case and schema: {others}"
-        names = [str(row[1]) for row in there[:20]] + (["..."] if len(there) > 20 else [])
-        hint = did_you_mean(table.name, [str(row[1]) for row in there])
-        return TerminalError(f"{message}{hint}; tables there: {', '.join(names) or '(none)'}")
-
 
 def _qualified(table: TableRef) -> str:
     name = quote_ident(table.name)
     return f"{quote_ident(table.schema)}.{name}" if table.schema else name
-
-
-def _fetch(cursor: Cursor, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    cursor.execute(sql, params or None)
-    return [tuple(row) for row in cursor.fetchall()]
