@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sluice.connectors.base import LoadRequest
-from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import TerminalError
 from sluice.core.models import LoadMode
 
@@ -31,7 +30,7 @@ def rekey(sink: SqlSinkBase, request: LoadRequest) -> None:
     types = sink.table_columns(request.table) or {}
     columns = list(types)
     fresh = sink.sibling(request.table, "__sluice_new_", request.run_id)
-    cols = ", ".join(quote_ident(c) for c in columns)
+    cols = ", ".join(sink.q(c) for c in columns)
     sink.execute(f"DROP TABLE IF EXISTS {sink.qualified(fresh)}")
     sink.execute(sink._create_table_sql(fresh, columns, types, request.primary_key))
     try:
@@ -49,4 +48,4 @@ def rekey(sink: SqlSinkBase, request: LoadRequest) -> None:
         ) from exc
     sink.before_swap(request.table, fresh)
     sink.execute(f"DROP TABLE {sink.qualified(request.table)}")
-    sink.execute(f"ALTER TABLE {sink.qualified(fresh)} RENAME TO {quote_ident(request.table.name)}")
+    sink.execute(f"ALTER TABLE {sink.qualified(fresh)} RENAME TO {sink.q(request.table.name)}")

@@ -14,7 +14,6 @@ import pyarrow as pa
 
 from sluice.connectors.base import ColumnProfile, LoadRequest
 from sluice.connectors.dialect import Dialect
-from sluice.connectors.sqlquote import quote_ident
 from sluice.core.bounds import bounded, first_value
 from sluice.core.clock import iso, utcnow
 from sluice.core.errors import TerminalError
@@ -33,6 +32,10 @@ class SqlSinkState:
     """The primitives a SQL sink implements, and the state kept with them."""
 
     dialect: ClassVar[Dialect]
+
+    def q(self, name: str) -> str:
+        """`name` quoted as this system quotes identifiers."""
+        return self.dialect.quote(name)
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
         raise NotImplementedError
@@ -78,8 +81,8 @@ class SqlSinkState:
 
     def qualified(self, table: TableRef) -> str:
         if table.schema:
-            return f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
-        return quote_ident(table.name)
+            return f"{self.q(table.schema)}.{self.q(table.name)}"
+        return self.q(table.name)
 
     def sibling(self, table: TableRef, prefix: str, run_id: int) -> TableRef:
         """The table a load by run `run_id` builds beside `table`, in the same schema.
@@ -119,7 +122,7 @@ class SqlSinkState:
 
     def ensure_state_table(self) -> None:
         self.execute(
-            f"CREATE TABLE IF NOT EXISTS {quote_ident(STATE_TABLE)} ("
+            f"CREATE TABLE IF NOT EXISTS {self.q(STATE_TABLE)} ("
             "sink_table TEXT NOT NULL, lake_table TEXT NOT NULL, batch_id BIGINT NOT NULL, "
             "run_id BIGINT NOT NULL, loaded_at TEXT NOT NULL, batch_uid TEXT, "
             "PRIMARY KEY (sink_table, batch_id))"
@@ -127,7 +130,7 @@ class SqlSinkState:
         columns = self.table_columns(TableRef(STATE_TABLE)) or {}
         if "batch_uid" not in {name.lower() for name in columns}:
             # A state table made before batches had ids: its rows keep NULL (unverifiable).
-            self.execute(f"ALTER TABLE {quote_ident(STATE_TABLE)} ADD COLUMN batch_uid TEXT")
+            self.execute(f"ALTER TABLE {self.q(STATE_TABLE)} ADD COLUMN batch_uid TEXT")
 
     def column_profile(
         self, table: TableRef, columns: list[str], bounded: dict[str, pa.DataType]
@@ -138,8 +141,8 @@ class SqlSinkState:
         if not columns:
             return ColumnProfile({}, {})
         ranged = [c for c, kind in bounded.items() if self.exact_bounds(kind)]
-        listed = [f"count({quote_ident(c)})" for c in columns] + [
-            self.bound_sql(aggregate, quote_ident(c), bounded[c])
+        listed = [f"count({self.q(c)})" for c in columns] + [
+            self.bound_sql(aggregate, self.q(c), bounded[c])
             for c in ranged
             for aggregate in ("min", "max")
         ]
@@ -174,7 +177,7 @@ class SqlSinkState:
             return {}
         uid = "batch_uid" if "batch_uid" in {n.lower() for n in state} else "NULL"
         rows = self.query(
-            f"SELECT batch_id, {uid} FROM {quote_ident(STATE_TABLE)} WHERE sink_table = ?",
+            f"SELECT batch_id, {uid} FROM {self.q(STATE_TABLE)} WHERE sink_table = ?",
             (str(table),),
         )
         return {int(row[0]): None if row[1] is None else str(row[1]) for row in rows}
@@ -184,7 +187,7 @@ class SqlSinkState:
         uids = request.batch_uids or (None,) * len(request.batch_ids)
         for batch_id, uid in zip(request.batch_ids, uids, strict=True):
             self.execute(
-                f"INSERT INTO {quote_ident(STATE_TABLE)} "
+                f"INSERT INTO {self.q(STATE_TABLE)} "
                 "(sink_table, lake_table, batch_id, run_id, loaded_at, batch_uid) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (str(request.table), request.lake_table, batch_id, request.run_id, loaded_at, uid),

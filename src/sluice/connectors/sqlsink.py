@@ -24,7 +24,6 @@ from sluice.connectors.base import LoadRequest, LoadResult, TableInfo
 from sluice.connectors.dialect import Dialect
 from sluice.connectors.sinkkeys import rekey
 from sluice.connectors.sinkstate import STATE_TABLE, SqlSinkState
-from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import ReloadNeeded, StageError
 from sluice.core.faults import crash_point
 from sluice.core.models import LoadMode, TableRef
@@ -143,13 +142,13 @@ class SqlSinkBase(SqlSinkState):
             self.execute(f"DROP TABLE IF EXISTS {self.qualified(staging)}")
 
     def _rows_sql(self, request: LoadRequest, staging: TableRef, columns: list[str]) -> str:
-        cols = ", ".join(quote_ident(c) for c in columns)
+        cols = ", ".join(self.q(c) for c in columns)
         if not (request.dedupe and request.primary_key):
             return f"SELECT {cols} FROM {self.qualified(staging)}"
-        keys = ", ".join(quote_ident(c) for c in request.primary_key)
+        keys = ", ".join(self.q(c) for c in request.primary_key)
         return (
             f"SELECT {cols} FROM (SELECT {cols}, ROW_NUMBER() OVER (PARTITION BY {keys} "
-            f"ORDER BY {quote_ident(ORDINAL)} DESC) AS _sluice_rn FROM {self.qualified(staging)}"
+            f"ORDER BY {self.q(ORDINAL)} DESC) AS _sluice_rn FROM {self.qualified(staging)}"
             ") AS _sluice_d WHERE _sluice_rn = 1"
         )
 
@@ -160,27 +159,26 @@ class SqlSinkBase(SqlSinkState):
         types: dict[str, str],
         primary_key: tuple[str, ...],
     ) -> str:
-        parts = [f"{quote_ident(c)} {types[c]}" for c in columns]
+        parts = [f"{self.q(c)} {types[c]}" for c in columns]
         if primary_key:
-            parts.append("PRIMARY KEY (" + ", ".join(quote_ident(c) for c in primary_key) + ")")
+            parts.append("PRIMARY KEY (" + ", ".join(self.q(c) for c in primary_key) + ")")
         return f"CREATE TABLE {self.qualified(table)} ({', '.join(parts)})"
 
     def _replace(
         self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]
     ) -> None:
         fresh = self.sibling(request.table, "__sluice_new_", request.run_id)
-        cols = ", ".join(quote_ident(c) for c in columns)
+        cols = ", ".join(self.q(c) for c in columns)
         self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")
         self.execute(self._create_table_sql(fresh, columns, types, request.primary_key))
         rows = self._rows_sql(request, staging, columns)
         self.execute(f"INSERT INTO {self.qualified(fresh)} ({cols}) {rows}")
         self.before_swap(request.table, fresh)
         self.execute(f"DROP TABLE IF EXISTS {self.qualified(request.table)}")
+        self.execute(f"ALTER TABLE {self.qualified(fresh)} RENAME TO {self.q(request.table.name)}")
         self.execute(
-            f"ALTER TABLE {self.qualified(fresh)} RENAME TO {quote_ident(request.table.name)}"
-        )
-        self.execute(
-            f"DELETE FROM {quote_ident(STATE_TABLE)} WHERE sink_table = ?", (str(request.table),)
+            f"DELETE FROM {self.q(STATE_TABLE)} WHERE sink_table = ?",
+            (str(request.table),),
         )
 
     def _evolve(
@@ -196,7 +194,7 @@ class SqlSinkBase(SqlSinkState):
             if column not in live:
                 self.execute(
                     f"ALTER TABLE {self.qualified(request.table)} "
-                    f"ADD COLUMN {quote_ident(column)} {incoming}"
+                    f"ADD COLUMN {self.q(column)} {incoming}"
                 )
                 added.append(column)
                 continue
@@ -219,18 +217,17 @@ class SqlSinkBase(SqlSinkState):
             return
         target = self.qualified(request.table)
         match = " AND ".join(
-            f"{quote_ident('_sluice_s')}.{quote_ident(c)} = {target}.{quote_ident(c)}"
-            for c in request.primary_key
+            f"{self.q('_sluice_s')}.{self.q(c)} = {target}.{self.q(c)}" for c in request.primary_key
         )
         self.execute(
             f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM {self.qualified(staging)} AS "
-            f"{quote_ident('_sluice_s')} WHERE {match})"
+            f"{self.q('_sluice_s')} WHERE {match})"
         )
-        cols = ", ".join(quote_ident(c) for c in columns)
+        cols = ", ".join(self.q(c) for c in columns)
         self.execute(f"INSERT INTO {target} ({cols}) {self._rows_sql(request, staging, columns)}")
 
     def _append(self, request: LoadRequest, staging: TableRef, columns: list[str]) -> None:
-        cols = ", ".join(quote_ident(c) for c in columns)
+        cols = ", ".join(self.q(c) for c in columns)
         plain = LoadRequest(
             table=request.table,
             mode=request.mode,
