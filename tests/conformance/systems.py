@@ -199,7 +199,15 @@ class FileSystem(System):
         return {"path": str(self.path)}
 
     def bad_creds(self) -> list[tuple[str, dict[str, Any], str]]:
-        return [("missing folder", {"path": str(self.path.parent / "none" / "x.db")}, "")]
+        blocker = self.path.parent / "a_file"
+        blocker.write_text("not a folder")
+        not_a_database = self.path.parent / "not_a_database.db"
+        not_a_database.write_text("text, not a database file " * 100)
+        return [
+            ("missing folder", {"path": str(self.path.parent / "none" / "x.db")}, ""),
+            ("a file where the folder should be", {"path": str(blocker / "x.db")}, ""),
+            ("a file that is not a database", {"path": str(not_a_database)}, ""),
+        ]
 
 
 class SQLiteSystem(FileSystem):

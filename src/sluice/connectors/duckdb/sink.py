@@ -11,6 +11,7 @@ import pyarrow as pa
 from sluice.connectors.dialect import Dialect
 from sluice.connectors.duckdb import DIALECT
 from sluice.connectors.duckdb.config import DuckDBCreds
+from sluice.connectors.embedded import make_folder, one_line
 from sluice.connectors.sqlquote import quote_ident
 from sluice.connectors.sqlsink import SqlSinkBase
 from sluice.core.errors import TerminalError, TransientError
@@ -39,14 +40,18 @@ class DuckDBSink(SqlSinkBase):
         import duckdb
 
         self.path = Path(creds.path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(self.path, "DuckDB")
         try:
             self._connection: duckdb.DuckDBPyConnection = duckdb.connect(str(self.path))
         except duckdb.IOException as exc:
-            # Another process holds DuckDB's single-writer file lock.
-            raise TransientError(f"DuckDB sink {self.path} is in use: {exc}") from exc
+            if "lock" in str(exc).lower():  # another process holds the single-writer lock
+                raise TransientError(f"DuckDB sink {self.path} is in use: {exc}") from exc
+            raise TerminalError(
+                f"cannot open DuckDB sink {self.path}: {one_line(exc)}; fix the destination's "
+                "path (a DuckDB database file, or one that does not exist yet)"
+            ) from exc
         except duckdb.Error as exc:
-            raise TerminalError(f"cannot open DuckDB sink {self.path}: {exc}") from exc
+            raise TerminalError(f"cannot open DuckDB sink {self.path}: {one_line(exc)}") from exc
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> duckdb.DuckDBPyConnection:
         import duckdb

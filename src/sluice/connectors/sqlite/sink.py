@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from sluice.connectors.adbc_sink import AdbcSinkBase
 from sluice.connectors.datetime_text import DatetimeSpelling, datetime_text
 from sluice.connectors.dialect import Dialect
+from sluice.connectors.embedded import make_folder, one_line
 from sluice.connectors.sqlite import DIALECT
 from sluice.connectors.sqlite.config import SQLiteCreds
 from sluice.connectors.sqlite.types import declared_type
@@ -34,11 +35,11 @@ class SQLiteSink(AdbcSinkBase):
         import adbc_driver_sqlite.dbapi
 
         self.path = Path(creds.path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(self.path, "SQLite")
         try:
             self._connection = adbc_driver_sqlite.dbapi.connect(str(self.path), autocommit=True)
         except Exception as exc:  # the driver's error classes share no narrower base
-            raise TerminalError(f"cannot open SQLite sink {self.path}: {exc}") from exc
+            raise TerminalError(f"cannot open SQLite sink {self.path}: {one_line(exc)}") from exc
         # Autocommit, with explicit BEGIN/COMMIT around the steps that must be one transaction.
         self._cursor = self._connection.cursor()
         self.execute("PRAGMA busy_timeout = 30000")
@@ -49,7 +50,7 @@ class SQLiteSink(AdbcSinkBase):
         try:
             self._cursor.execute(sql, params or None)
         except adbc_driver_manager.Error as exc:
-            text = str(exc)
+            text = one_line(exc)  # the driver appends "\nquery: ..." to its message
             if "locked" in text or "busy" in text:
                 raise TransientError(f"SQLite sink {self.path} is busy: {text}") from exc
             raise TerminalError(f"SQLite sink {self.path}: {text}") from exc

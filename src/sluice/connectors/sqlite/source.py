@@ -137,7 +137,8 @@ def _converted(values: tuple[Any, ...], target: pa.DataType) -> pa.Array:
     if pa.types.is_boolean(target):
         # SQLite has no boolean storage class: booleans are the integers 0 and 1.
         integers = _integers(values)
-        if not pc.all(pc.is_in(integers.drop_null(), pa.array([0, 1]))).as_py():
+        # min_count=0: a batch whose column is all NULL holds no value other than 0 or 1.
+        if not pc.all(pc.is_in(integers.drop_null(), pa.array([0, 1])), min_count=0).as_py():
             raise pa.ArrowInvalid("a boolean is 0 or 1")
         return integers.cast(target)
     if pa.types.is_integer(target):
