@@ -25,6 +25,11 @@ def add_postgres_source_and_every_sink(
     lite (files in `workdir`); returns their names."""
     sluice("init", ok=True)
     sluice(f"source add src --type postgres --creds '{json.dumps({'url': source})}'", ok=True)
+    return add_every_sink(sluice, target, workdir)
+
+
+def add_every_sink(sluice: Any, target: str, workdir: Path) -> tuple[str, ...]:
+    """Destinations pg (PostgreSQL `target`), duck and lite (files in `workdir`)."""
     sinks = {
         "pg": ("postgres", {"url": target}),
         "duck": ("duckdb", {"path": str(workdir / "wh.duckdb")}),

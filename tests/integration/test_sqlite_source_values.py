@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from tests.conftest import Sluice
+from tests.integration.sinks import add_every_sink
 
 pytestmark = pytest.mark.postgres
 
@@ -80,13 +81,7 @@ def test_every_sqlite_value_arrives_exactly_in_every_sink(
     _source(source)
     sluice("init", ok=True)
     sluice(f"source add src --type sqlite --creds '{json.dumps({'path': str(source)})}'", ok=True)
-    sinks = {
-        "pg": ("postgres", {"url": pg_target}),
-        "duck": ("duckdb", {"path": str(workdir / "wh.duckdb")}),
-        "lite": ("sqlite", {"path": str(workdir / "wh.sqlite")}),
-    }
-    for name, (kind, creds) in sinks.items():
-        sluice(f"destination add {name} --type {kind} --creds '{json.dumps(creds)}'", ok=True)
+    add_every_sink(sluice, pg_target, workdir)
     sluice("table add edge --source src --destination pg --primary-key id", ok=True)
     sluice("run edge", ok=True)
     pg_rows = _postgres_rows(pg_target)

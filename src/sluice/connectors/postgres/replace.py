@@ -4,17 +4,12 @@ privileges and comments, and is swapped in within one transaction."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import suppress
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
-from sluice.connectors.base import LoadRequest, LoadResult
+from sluice.connectors.base import LoadRequest
 from sluice.connectors.sinkstate import STATE_TABLE
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import StageError
-from sluice.core.faults import crash_point
 from sluice.core.models import TableRef
 
 if TYPE_CHECKING:
@@ -32,40 +27,6 @@ log = logging.getLogger("sluice.postgres")
 
 class PostgresReplace(PostgresEnums):
     """Replace steps: straight into a new table, the swap, and what the new table keeps."""
-
-    def _replace_directly(
-        self, request: LoadRequest, batches: Iterator[pa.RecordBatch]
-    ) -> LoadResult:
-        """A replace that needs no deduplication: COPY straight into the new table.
-
-        The shared path stages the rows and copies them again into the new table; here they
-        are written once, into the table built beside the live one, and its primary key is
-        built afterwards (one sort is cheaper than maintaining the index row by row). Then
-        one transaction drops the live table, renames the new one into its place and records
-        the lake batches: readers see the old table or the new one, never neither.
-        """
-        self.prepare(request)
-        fresh = self.sibling(request.table, "__sluice_new_", request.run_id)
-        self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")
-        rows = self._create_and_copy(fresh, request.schema, batches, kept=True)
-        try:
-            if request.primary_key:
-                keys = ", ".join(quote_ident(c) for c in request.primary_key)
-                self.execute(f"ALTER TABLE {self.qualified(fresh)} ADD PRIMARY KEY ({keys})")
-            self.begin()
-            try:
-                self._swap_in(request, fresh)
-                self._record_batches(request)
-                crash_point("load:inside_transaction")
-                self.commit()
-            except BaseException:
-                self.rollback()
-                raise
-        except BaseException:
-            with suppress(StageError):
-                self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")
-            raise
-        return LoadResult(rows_loaded=rows, rows_in_table=rows)
 
     def _swap_in(self, request: LoadRequest, fresh: TableRef) -> None:
         self.before_swap(request.table, fresh)
@@ -113,17 +74,6 @@ class PostgresReplace(PostgresEnums):
                 f"ALTER TABLE {self.qualified(table)} RENAME CONSTRAINT "
                 f"{quote_ident(str(rows[0][0]))} TO {quote_ident(_pkey_name(table.name))}"
             )
-
-    def _create_and_copy(
-        self,
-        table: TableRef,
-        schema: pa.Schema,
-        batches: Iterator[pa.RecordBatch],
-        *,
-        kept: bool,
-    ) -> int:
-        """Create `table` and fill it by COPY (sink.py)."""
-        raise NotImplementedError
 
 
 def _pkey_name(table: str) -> str:

@@ -25,6 +25,7 @@ from sluice.connectors.postgres.udts import ensure_udts, udt_of
 from sluice.connectors.postgres.writing import SinkColumn, sink_column
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import StageError
+from sluice.core.faults import crash_point
 from sluice.core.models import LoadMode, TableRef
 
 if TYPE_CHECKING:
@@ -159,6 +160,40 @@ class PostgresSink(PostgresEvolve):
             rows = self.query("SELECT current_setting('server_version_num')::int")
             self._server_version_num = int(rows[0][0])
         return self._server_version_num
+
+    def _replace_directly(
+        self, request: LoadRequest, batches: Iterator[pa.RecordBatch]
+    ) -> LoadResult:
+        """A replace that needs no deduplication: COPY straight into the new table.
+
+        The shared path stages the rows and copies them again into the new table; here they
+        are written once, into the table built beside the live one, and its primary key is
+        built afterwards (one sort is cheaper than maintaining the index row by row). Then
+        one transaction drops the live table, renames the new one into its place and records
+        the lake batches: readers see the old table or the new one, never neither.
+        """
+        self.prepare(request)
+        fresh = self.sibling(request.table, "__sluice_new_", request.run_id)
+        self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")
+        rows = self._create_and_copy(fresh, request.schema, batches, kept=True)
+        try:
+            if request.primary_key:
+                keys = ", ".join(quote_ident(c) for c in request.primary_key)
+                self.execute(f"ALTER TABLE {self.qualified(fresh)} ADD PRIMARY KEY ({keys})")
+            self.begin()
+            try:
+                self._swap_in(request, fresh)
+                self._record_batches(request)
+                crash_point("load:inside_transaction")
+                self.commit()
+            except BaseException:
+                self.rollback()
+                raise
+        except BaseException:
+            with suppress(StageError):
+                self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")
+            raise
+        return LoadResult(rows_loaded=rows, rows_in_table=rows)
 
     def bulk_stage(
         self, staging: TableRef, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
