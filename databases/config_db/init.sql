@@ -41,6 +41,7 @@ CREATE TABLE pipeline_config (
     source_to_dl_future_policy TEXT DEFAULT 'fail',
     source_to_dl_future_held TEXT,
     schema_contract TEXT,
+    source_to_dl_zero_dates TEXT DEFAULT 'fail',
     PRIMARY KEY (source_tablename)
 );
 
@@ -250,4 +251,4 @@ CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0011');
+INSERT INTO alembic_version (version_num) VALUES ('0012');

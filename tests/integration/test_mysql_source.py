@@ -197,6 +197,7 @@ def test_a_zero_date_fails_naming_column_and_fix(
     shown = f"`{db}`.`z`"
     assert f"column 'd' ({declared.split()[0]}) of {shown} holds the zero date '{value}" in message
     assert "IF(MONTH(`d`) = 0 OR DAYOFMONTH(`d`) = 0, NULL, `d`) AS `d`" in message
+    assert "run `sluice table edit z --zero-dates null`" in message
     # The fix the message names works: the view reads, the zero date as NULL.
     run(
         db,
@@ -206,6 +207,49 @@ def test_a_zero_date_fails_naming_column_and_fix(
     fixed = read_all(source, "z_fixed").sort_by("id")
     assert fixed.column("d").to_pylist()[1] is None
     assert fixed.column("d").to_pylist()[0] is not None
+
+
+def test_the_null_policy_reads_zero_dates_as_null_and_counts_them(
+    mysql_database: str, source: MySQLSource
+) -> None:
+    db = database_of(mysql_database)
+    run(
+        db,
+        "SET SESSION sql_mode = ''",
+        "CREATE TABLE z (id int PRIMARY KEY, d date, dt datetime(6), ts timestamp(3) NULL, k int)",
+        "INSERT INTO z VALUES (1, '2024-05-06', '2024-05-06 01:02:03.5', "
+        "'2024-05-06 01:02:03.25', 1), (2, '0000-00-00', '2020-01-00 10:00:00', "
+        "'0000-00-00 00:00:00', 2), (3, '2020-00-15', NULL, NULL, 3), (4, NULL, NULL, NULL, 4)",
+    )
+    read = source.read(ReadRequest(TableRef("z"), zero_dates_to_null=True, count_rows=True))
+    table = pa.Table.from_batches(list(read)).sort_by("id")
+    assert read.counted == 4
+    assert table.column("d").to_pylist() == [date(2024, 5, 6), None, None, None]
+    assert table.column("dt").to_pylist() == [
+        datetime(2024, 5, 6, 1, 2, 3, 500000),
+        None,
+        None,
+        None,
+    ]
+    assert table.column("ts").to_pylist() == [
+        datetime(2024, 5, 6, 1, 2, 3, 250000, tzinfo=UTC),
+        None,
+        None,
+        None,
+    ]
+    assert table.schema.names == ["id", "d", "dt", "ts", "k"]  # the flag columns are gone
+    assert table.schema.field("ts").type == pa.timestamp("us", tz="UTC")
+    shown = f"`{db}`.`z`"
+    assert read.warnings == [
+        f"2 zero date(s) in column 'd' of {shown} read as NULL (zero-date policy null)",
+        f"1 zero date(s) in column 'dt' of {shown} read as NULL (zero-date policy null)",
+        f"1 zero date(s) in column 'ts' of {shown} read as NULL (zero-date policy null)",
+    ]
+    # A table without zero dates reads the same under either policy, with no warning.
+    run(db, "DELETE FROM z WHERE id IN (2, 3)")
+    read = source.read(ReadRequest(TableRef("z"), zero_dates_to_null=True))
+    assert pa.Table.from_batches(list(read)).sort_by("id") == read_all(source, "z").sort_by("id")
+    assert read.warnings == []
 
 
 def test_a_spatial_column_is_refused_with_the_view_that_reads_it(

@@ -144,6 +144,11 @@ class TableOptions(Body):
         description="after (hop 2 waits for hop 1, then loads its batch at once; the "
         "default) or independent (each hop on its own interval).",
     )
+    zero_dates: str | None = Field(
+        default=None,
+        description="Hop 1, MySQL: a zero date ('0000-00-00') fails the run (fail, the "
+        "default) or is read as NULL and counted in the run's warnings (null).",
+    )
 
 
 class TableIn(TableOptions):
@@ -211,6 +216,9 @@ class Table(BaseModel):
     future_held: str | None = Field(description="What hop 1's last run held back, if anything.")
     hop_order: Literal["after", "independent"]
     schema_contract: str = Field(description="Every kind's setting: added=evolve, ...")
+    zero_dates: Literal["fail", "null"] = Field(
+        description="Hop 1, MySQL: a zero date fails the run, or is read as NULL."
+    )
     source_to_dl: HopView
     dl_to_sink: HopView
 
@@ -233,6 +241,7 @@ class Table(BaseModel):
             future_held=t.future_held,
             hop_order="independent" if t.hop_order == "independent" else "after",
             schema_contract=describe_contract(t.schema_contract),
+            zero_dates="null" if t.zero_dates == "null" else "fail",
             source_to_dl=hops[Hop.SOURCE_TO_DL],
             dl_to_sink=hops[Hop.DL_TO_SINK],
         )

@@ -132,6 +132,17 @@ _TABLE_OPTIONS: tuple[tuple[str, Any], ...] = (
             ),
         ],
     ),
+    (
+        "zero_dates",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--zero-dates",
+                help="Hop 1, MySQL: a zero date ('0000-00-00') fails the run (fail, default) "
+                "or is read as NULL and counted in the run's warnings (null).",
+            ),
+        ],
+    ),
 )
 NoCheckOpt = Annotated[
     bool,
@@ -175,6 +186,7 @@ def describe(t: TableConfig) -> dict[str, Any]:
         "future_held": t.future_held,
         "hop_order": t.hop_order,
         "schema_contract": describe_contract(t.schema_contract),
+        "zero_dates": t.zero_dates,
         "source_to_dl": hop(Hop.SOURCE_TO_DL),
         "dl_to_sink": hop(Hop.DL_TO_SINK),
     }

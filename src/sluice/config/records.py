@@ -55,6 +55,7 @@ class TableConfig:
     future_held: str | None = None
     hop_order: str = "after"  # `after` or `independent` (scheduler/due.py)
     schema_contract: str | None = None  # core/schema_contract.py; None: the defaults
+    zero_dates: str = "fail"  # a MySQL zero date fails the run (fail) or reads as NULL (null)
 
     def hop(self, hop: Hop) -> HopConfig:
         return self.source_to_dl if hop is Hop.SOURCE_TO_DL else self.dl_to_sink

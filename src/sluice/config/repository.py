@@ -239,6 +239,7 @@ class ConfigRepository(RunRepository):
             future_held=row["source_to_dl_future_held"],
             hop_order=row["dl_to_sink_hop_order"] or "after",
             schema_contract=row["schema_contract"],
+            zero_dates=row["source_to_dl_zero_dates"] or "fail",
         )
 
     def add_table(self, values: dict[str, Any]) -> TableConfig:

@@ -60,6 +60,8 @@ pipeline_config = sa.Table(
     sa.Column("source_to_dl_future_held", sa.Text),
     # sluice (0011): what hop 1 does with added, dropped, widened, changed columns.
     sa.Column("schema_contract", sa.Text),
+    # sluice (0012): a MySQL zero date fails the run (fail) or is read as NULL (null).
+    sa.Column("source_to_dl_zero_dates", sa.Text, server_default="fail"),
 )
 
 sources_config = sa.Table(

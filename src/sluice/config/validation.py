@@ -174,6 +174,20 @@ def hop_order(value: str) -> str:
     return value
 
 
+ZERO_DATES = ("fail", "null")
+
+
+def zero_dates(value: str) -> str:
+    """`fail` (a zero date fails the run, the default) or `null` (it is read as NULL)."""
+    if value not in ZERO_DATES:
+        raise ConfigError(
+            f"zero-date policy {value!r} is not known: use `fail` (a MySQL zero date such as "
+            "'0000-00-00' fails the run naming its column, the default) or `null` (it is read "
+            "as NULL and counted in the run's warnings) (--zero-dates)"
+        )
+    return value
+
+
 def hop_choice(value: str) -> HopChoice:
     """`--hop` as one line when it is not a hop (not a framed usage box)."""
     try:

@@ -87,6 +87,9 @@ class ReadRequest:
     # Count the table's rows inside the read's own snapshot (full loads: verify_lake compares
     # the lake batch with it). Costs one more scan, so incremental reads do not ask.
     count_rows: bool = False
+    # The table's zero-date policy is `null`: a value no date type holds (MySQL's
+    # '0000-00-00') is read as NULL, and the read's warnings say how many, per column.
+    zero_dates_to_null: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,9 +133,15 @@ class SourceRead:
     belongs to the read that made it and is known exactly when the last batch was taken.
     """
 
-    def __init__(self, batches: Generator[pa.RecordBatch, None, int | None]) -> None:
+    def __init__(
+        self,
+        batches: Generator[pa.RecordBatch, None, int | None],
+        warnings: list[str] | None = None,
+    ) -> None:
         self._batches = batches
         self.counted: int | None = None
+        # What the read changed on the table's own settings' say-so (complete once read).
+        self.warnings: list[str] = warnings if warnings is not None else []
 
     def __iter__(self) -> SourceRead:
         return self

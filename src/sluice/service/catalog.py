@@ -53,6 +53,7 @@ class TableChanges:
     future_policy: str | None = None
     hop_order: str | None = None  # after | independent
     schema_contract: str | None = None  # KIND=SETTING,...; merged over the stored one
+    zero_dates: str | None = None  # fail | null; '' restores the default (fail)
 
 
 def shared_sink_tables(tables: Iterable[TableConfig]) -> list[list[TableConfig]]:
@@ -407,6 +408,8 @@ class Catalog:
         values.update(future_values(changes.future_tolerance, changes.future_policy))
         if changes.hop_order is not None:
             values["dl_to_sink_hop_order"] = v.hop_order(changes.hop_order)
+        if changes.zero_dates is not None:
+            values["source_to_dl_zero_dates"] = v.zero_dates(changes.zero_dates or "fail")
         if changes.schema_contract is not None:
             values["schema_contract"] = merge_contract(
                 current.schema_contract if current else None, changes.schema_contract

@@ -135,6 +135,7 @@ class Extract(StageType):
                     fallback_key=fallback,
                     batch_rows=read_batch_rows(),
                     count_rows=not incremental,
+                    zero_dates_to_null=ctx.table.zero_dates == "null",
                 )
                 read = source.read(request)
                 for batch in read:
@@ -149,9 +150,10 @@ class Extract(StageType):
                     crash_point("extract:between_batches")
                 if guard is not None:
                     _record_held(ctx, guard)
+                warnings = [*contract.warnings, *read.warnings]
                 if incremental and writer.seen == 0:
                     writer.abort()  # nothing new: no empty batch, the watermark stays
-                    return StageResult(rows=0, warnings=contract.warnings)
+                    return StageResult(rows=0, warnings=warnings)
                 unique.check()
                 counted = read.counted if not incremental else None
                 if counted is not None and counted != writer.seen:
@@ -184,7 +186,7 @@ class Extract(StageType):
         return StageResult(
             rows=manifest.row_count,
             file_paths=[lake_table.store.display(p) for p in lake_table.part_paths(manifest)],
-            warnings=contract.warnings,
+            warnings=warnings,
         )
 
     def _resume_point(

@@ -20,6 +20,7 @@ no time zone and is read as written (timestamp('us') without one).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -30,12 +31,11 @@ from sluice.connectors.base import ReadRequest, SourceRead, TableInfo
 from sluice.connectors.mysql.config import MySQLCreds
 from sluice.connectors.mysql.connection import SESSION_SQL, connect, encrypted, translate
 from sluice.connectors.mysql.literals import bound_condition
-from sluice.connectors.mysql.types import (
-    DATE_TYPES,
-    MySQLColumn,
-    conform,
+from sluice.connectors.mysql.types import DATE_TYPES, MySQLColumn, conform
+from sluice.connectors.mysql.zerodates import (
+    ZeroDatesToNull,
+    first_zero_date_sql,
     zero_date_refusal,
-    zero_date_sql,
 )
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import StageError, TerminalError
@@ -111,9 +111,12 @@ class MySQLSource:
         return TableInfo(table=table, schema=schema, row_count=count, primary_key=primary_key)
 
     def read(self, request: ReadRequest) -> SourceRead:
-        return SourceRead(self._read(request))
+        warnings: list[str] = []
+        return SourceRead(self._read(request, warnings), warnings)
 
-    def _read(self, request: ReadRequest) -> Generator[pa.RecordBatch, None, int | None]:
+    def _read(
+        self, request: ReadRequest, warnings: list[str]
+    ) -> Generator[pa.RecordBatch, None, int | None]:
         table = request.table
         # The catalog first, over PyMySQL: it fails fast (and clearly) on a bad password, a
         # missing database or table, where connectorx would retry its pool for 30 s.
@@ -124,7 +127,11 @@ class MySQLSource:
         shown = _shown(table, database)
         schema = pa.schema([column.field(shown) for column in columns])
         names = {column.name for column in columns}
-        select = [column.expression() for column in columns]
+        to_null = ZeroDatesToNull(columns) if request.zero_dates_to_null else None
+        if to_null is not None:
+            select = [to_null.expression(column) for column in columns] + to_null.flags()
+        else:
+            select = [column.expression() for column in columns]
         pre = self.pre_execution(table, count_rows=request.count_rows)
         if request.count_rows:
             select.append(f"CAST({self.count_variable} AS SIGNED) AS {COUNT_COLUMN}")
@@ -149,6 +156,8 @@ class MySQLSource:
                 if request.count_rows and raw.num_rows:
                     counted = int(raw.column(COUNT_COLUMN)[0].as_py())
                 saw_rows = saw_rows or raw.num_rows > 0
+                if to_null is not None:
+                    to_null.count(raw)
                 if raw.num_rows:
                     yield conform(raw, schema, shown)
         except StageError as exc:
@@ -157,6 +166,8 @@ class MySQLSource:
             raise
         if request.count_rows and not saw_rows and not bounded:
             counted = 0  # an empty read of the whole table: the snapshot held no rows
+        if to_null is not None:
+            warnings += to_null.warnings(shown)
         return counted
 
     def pre_execution(self, table: TableRef, *, count_rows: bool) -> list[str]:
@@ -204,9 +215,10 @@ class MySQLSource:
         with self._cursor() as cursor:
             cursor.execute("SET SESSION sql_mode = ''")  # comparisons with zero dates allowed
             for column in dated:
-                found = _fetch(cursor, zero_date_sql(column, _qualified(table), where))
+                found = _fetch(cursor, first_zero_date_sql(column, _qualified(table), where))
                 if found:
-                    raise zero_date_refusal(column, shown, str(found[0][0])) from None
+                    config = shlex.quote(str(table))
+                    raise zero_date_refusal(column, shown, str(found[0][0]), config) from None
 
     def close(self) -> None:
         """Connections live for one call; nothing stays open."""

@@ -11,9 +11,8 @@ datetime, timestamp). What it cannot give exactly is selected as text and conver
   becomes duration('us') (a PostgreSQL interval, a DuckDB INTERVAL).
 - json (MySQL 8): connectorx re-serialises it through serde; MySQL's own text is kept.
 
-A zero date ('0000-00-00', or a zero month or day) fits no date type: connectorx stops the
-read on it (a Rust panic), and the source then finds the column with `zero_date_sql` and fails
-naming it and the fix (`zero_date_refusal`).
+A zero date ('0000-00-00', or a zero month or day) fits no date type: the table's policy
+fails the read naming the column, or reads it as NULL (zerodates.py).
 
 Every field carries its declared type (COLUMN_TYPE, e.g. "bigint(20) unsigned",
 "decimal(65,30)", "tinyint(1)") in its metadata: `sluice.declared_type`, with `sluice.system`
@@ -191,25 +190,6 @@ def _duration(text: pa.Array) -> pa.Array:
         unknown = pc.filter(text, pc.and_(pc.is_valid(text), pc.is_null(signed)))
         raise pa.ArrowInvalid(f"unrecognised TIME text {unknown[0].as_py()!r}")
     return signed.cast(pa.duration("us"))
-
-
-def zero_date_sql(column: MySQLColumn, relation: str, where: str) -> str:
-    """The first zero date of `column` in the rows a read selected, as text (or no row)."""
-    quoted = quote_ident(column.name, "`")
-    test = f"(MONTH({quoted}) = 0 OR DAYOFMONTH({quoted}) = 0)"
-    where = f"{where} AND {test}" if where else f" WHERE {test}"
-    return f"SELECT CAST({quoted} AS CHAR) FROM {relation}{where} LIMIT 1"
-
-
-def zero_date_refusal(column: MySQLColumn, table: str, value: str) -> TerminalError:
-    quoted = quote_ident(column.name, "`")
-    return TerminalError(
-        f"column {column.name!r} ({column.column_type}) of {table} holds the zero date "
-        f"{value!r}, which no date or timestamp can hold; nothing was published and the "
-        "watermark did not move: read the table through a view that maps zero dates to NULL, "
-        f"e.g. IF(MONTH({quoted}) = 0 OR DAYOFMONTH({quoted}) = 0, NULL, {quoted}) AS "
-        f"{quoted} (or NULLIF({quoted}, '0000-00-00') for whole zero dates), or fix the rows"
-    )
 
 
 def _refusal(values: pa.Array, field: pa.Field, table: str, exc: Exception) -> TerminalError:

@@ -224,6 +224,7 @@ function settings(table) {
     ...fact('Look-back', table.lookback || 'none'),
     ...fact('Keys in the future', `${table.future_tolerance}, ${table.future_policy}${table.future_held ? `; ${table.future_held}` : ''}`),
     ...fact('Full snapshots kept', table.lake_keep_full === null ? '3 (default)' : String(table.lake_keep_full)),
+    ...fact('Zero dates (MySQL)', table.zero_dates === 'null' ? 'read as NULL, counted in warnings' : 'fail the run'),
   );
 }
 
