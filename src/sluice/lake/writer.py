@@ -33,6 +33,7 @@ from sluice.lake.store import HashingWriter
 ROW_GROUP_ROWS = 1_000_000
 ROW_GROUP_BYTES = 48 << 20
 PART_ROWS = 20_000_000
+WRITE_BUFFER_BYTES = 8 << 20
 
 
 @cache
@@ -90,6 +91,7 @@ class BatchWriter:
         self._parts: list[PartInfo] = []
         self._sink: HashingWriter | None = None
         self._writer: pq.ParquetWriter | None = None
+        self._stream: pa.NativeFile | None = None
         self._part_rows = 0
         self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sluice-parquet")
         self._in_flight: Future[None] | None = None
@@ -179,8 +181,15 @@ class BatchWriter:
     def _open_part(self) -> None:
         name = part_name(len(self._parts))
         self._sink = self.table.store.open_write(posixpath.join(self.dir, name))
+        # The encoder thread writes pages into a native buffer and reaches the Python sink
+        # once per WRITE_BUFFER_BYTES: each call into Python needs the GIL, which a driver
+        # reading on the main thread (connectorx) holds for a whole batch at a time, so
+        # writing page by page stalled the encoder behind every read.
+        self._stream = pa.BufferedOutputStream(
+            pa.PythonFile(self._sink, mode="w"), buffer_size=WRITE_BUFFER_BYTES
+        )
         self._writer = pq.ParquetWriter(
-            pa.PythonFile(self._sink, mode="w"),
+            self._stream,
             self.schema,
             compression="zstd",
             # Dictionary encoding fills a dictionary for every column and falls back to plain
@@ -194,9 +203,10 @@ class BatchWriter:
         self._current_name = name
 
     def _close_part(self) -> None:
-        if self._writer is None or self._sink is None:
+        if self._writer is None or self._sink is None or self._stream is None:
             return
         self._writer.close()
+        self._stream.close()  # the buffer's rest reaches the sink before it closes
         self._sink.close()
         self._parts.append(
             PartInfo(
@@ -206,7 +216,7 @@ class BatchWriter:
                 sha256=self._sink.sha256,
             )
         )
-        self._writer = None
+        self._writer = self._stream = None
         self._sink = None
 
     def commit(
@@ -261,6 +271,8 @@ class BatchWriter:
         self._encoder.shutdown()
         if self._writer is not None:
             self._writer.close()
+        if self._stream is not None:
+            self._stream.close()
         if self._sink is not None:
             self._sink.close()
         self.table.store.delete_dir(self.dir)
