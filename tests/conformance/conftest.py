@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -20,14 +21,21 @@ from tests.services import mysql_database, pg_database, pg_target
 
 __all__ = ["mysql_database", "pg_database", "pg_target"]
 
+Role = Literal["source", "sink"]
 
-def make_system(kind: str, request: pytest.FixtureRequest, folder: Path) -> System:
+
+def make_system(
+    kind: str, request: pytest.FixtureRequest, folder: Path, role: Role = "source"
+) -> System:
+    """A harness for `kind` in a fresh database; a source and a sink on the same server
+    (by `role`) get a database each."""
     if kind == "sqlite":
         return SQLiteSystem(folder / f"{kind}.sqlite")
     if kind == "duckdb":
         return DuckDBSystem(folder / f"{kind}.duckdb")
     if kind == "postgres":
-        return PostgresSystem(str(request.getfixturevalue("pg_database")))
+        fixture = "pg_target" if role == "sink" else "pg_database"
+        return PostgresSystem(str(request.getfixturevalue(fixture)))
     if kind == "mysql":
         return MySQLSystem(str(request.getfixturevalue("mysql_database")))
     raise ValueError(f"no harness for {kind!r}: add one in tests/conformance/systems.py")

@@ -1,13 +1,16 @@
 """One harness per system: a fresh database and its creds, tables made from a neutral
-description, rows read back, and creds that cannot work. A connector joins the conformance
-suite with a harness here and one line in test_sources.py or test_sinks.py."""
+description, rows read back, and creds that cannot work; a source with a dump of a sample
+dataset also loads it and lists its keys. A connector joins the conformance suite with a
+harness here and one line in test_sources.py or test_sinks.py (and test_datasets.py)."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import sqlite3
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,6 +20,11 @@ from typing import Any, ClassVar
 import duckdb
 import psycopg
 import pyarrow as pa
+
+from tests.conftest import SHARED
+
+# The Chinook sample database, one dump per system (github.com/lerocha/chinook-database).
+CHINOOK = SHARED / "datasets" / "chinook"
 
 # Neutral column types and the edge values every system must carry (row 3: all NULL).
 COLUMNS = ("small", "big", "name", "price", "ratio", "flag", "day", "at")
@@ -56,6 +64,15 @@ class System(ABC):
     @abstractmethod
     def tables(self) -> list[str]: ...
 
+    # What a source with a dataset dump gives test_datasets.py.
+    def load_chinook(self) -> None:
+        """Load this system's Chinook dump into its fresh database."""
+        raise NotImplementedError(f"no Chinook dump for {self.type_name}")
+
+    def primary_keys(self) -> dict[str, list[str]]:
+        """Table -> its primary key's columns in key order, from the system's own catalog."""
+        raise NotImplementedError(f"no catalog query for {self.type_name}")
+
     def q(self, name: str) -> str:
         return self.quote + name.replace(self.quote, self.quote * 2) + self.quote
 
@@ -75,6 +92,10 @@ class System(ABC):
     def expected(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         """A row of ROWS as it reads back from a DuckDB sink after this system's source."""
         return row
+
+    def rows_as_sunk(self, table: str, order: str) -> list[tuple[Any, ...]]:
+        """The table's rows as they read back from a sink after this system's source."""
+        return self.rows(table, order)
 
     def lake_types(self) -> dict[str, pa.DataType]:
         return {
@@ -121,6 +142,23 @@ class PostgresSystem(System):
         with psycopg.connect(self.url) as connection:
             query = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
             return [str(r[0]) for r in connection.execute(query)]
+
+    def primary_keys(self) -> dict[str, list[str]]:
+        query = (
+            "SELECT c.relname, a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position) "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
+            "WHERE i.indisprimary AND n.nspname = 'public' ORDER BY c.relname, k.position"
+        )
+        with psycopg.connect(self.url) as connection:
+            return _grouped(connection.execute(query))
+
+    def load_chinook(self) -> None:
+        script = (CHINOOK / "Chinook_PostgreSql.sql").read_text(encoding="utf-8")
+        # The script drops, makes and connects to a database `chinook` first: run only what
+        # follows, in ours. No parameters: the simple protocol runs many statements at once.
+        self.execute(script.split("\\c chinook;", 1)[1])
 
 
 class MySQLSystem(System):
@@ -178,6 +216,37 @@ class MySQLSystem(System):
             cursor.execute("SHOW TABLES")
             return [str(r[0]) for r in cursor.fetchall()]
 
+    def primary_keys(self) -> dict[str, list[str]]:
+        with self._connection() as connection, connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+                "WHERE TABLE_SCHEMA = %s AND INDEX_NAME = 'PRIMARY' "
+                "ORDER BY TABLE_NAME, SEQ_IN_INDEX",
+                (self.database,),
+            )
+            return _grouped(cursor.fetchall())
+
+    def load_chinook(self) -> None:
+        import pymysql
+        from pymysql.constants import CLIENT
+
+        from tests.services import MYSQL_HOST, MYSQL_PORT
+
+        script = (CHINOOK / "Chinook_MySql.sql").read_text(encoding="utf-8")
+        # The script drops, makes and uses a database `Chinook`: load it into ours instead.
+        script = re.sub(r"(?m)^(DROP DATABASE|CREATE DATABASE|USE) .*`Chinook`;$", "", script)
+        loader = pymysql.connect(
+            host=MYSQL_HOST, port=MYSQL_PORT, user="root", database=self.database,
+            charset="utf8mb4", autocommit=True, client_flag=CLIENT.MULTI_STATEMENTS,
+        )  # fmt: skip
+        try:
+            with loader.cursor() as cursor:
+                cursor.execute(script)
+                while cursor.nextset():  # each statement's result must be read to run the next
+                    pass
+        finally:
+            loader.close()
+
     def expected(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         # tinyint(1) is an integer that may hold 2..127: it stays one (docs/connectors/mysql.md).
         flag = None if row[6] is None else int(row[6])
@@ -233,6 +302,33 @@ class SQLiteSystem(FileSystem):
             query = "SELECT name FROM sqlite_master WHERE type = 'table'"
             return [str(r[0]) for r in connection.execute(query)]
 
+    def primary_keys(self) -> dict[str, list[str]]:
+        with sqlite3.connect(self.path) as connection:
+            # table_info's pk is the column's position in the key (0: not in it).
+            query = (
+                "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p "
+                "WHERE m.type = 'table' AND p.pk > 0 ORDER BY m.name, p.pk"
+            )
+            return _grouped(connection.execute(query))
+
+    def load_chinook(self) -> None:
+        # SQLite's dump is the database file itself: a copy, so the shared one stays untouched.
+        shutil.copyfile(CHINOOK / "Chinook_Sqlite.sqlite", self.path)
+
+    def rows_as_sunk(self, table: str, order: str) -> list[tuple[Any, ...]]:
+        # SQLite has no date or time type: a DATETIME, TIMESTAMP or DATE column holds ISO text,
+        # which the source parses by the declared type and a sink holds as a timestamp or date.
+        with sqlite3.connect(self.path) as connection:
+            declared = connection.execute("SELECT upper(type) FROM pragma_table_info(?)", (table,))
+            parsers = [_sqlite_time_parser(str(kind)) for (kind,) in declared]
+        return [
+            tuple(
+                v if v is None or parse is None else parse(v)
+                for v, parse in zip(row, parsers, strict=True)
+            )
+            for row in self.rows(table, order)
+        ]
+
     def expected(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         # SQLite stores NUMERIC as REAL or INTEGER: the exact digits were never stored.
         price = None if row[4] is None else float(row[4])
@@ -261,6 +357,22 @@ class DuckDBSystem(FileSystem):
         with duckdb.connect(str(self.path), read_only=True) as connection:
             found = connection.execute("SELECT table_name FROM duckdb_tables()").fetchall()
             return [str(r[0]) for r in found]
+
+
+def _sqlite_time_parser(declared: str) -> Callable[[str], date | datetime] | None:
+    if "DATETIME" in declared or "TIMESTAMP" in declared:
+        return datetime.fromisoformat
+    if "DATE" in declared:
+        return date.fromisoformat
+    return None
+
+
+def _grouped(pairs: Iterable[tuple[Any, ...]]) -> dict[str, list[str]]:
+    """(table, column) pairs, in order, as table -> columns."""
+    grouped: dict[str, list[str]] = {}
+    for table, column in pairs:
+        grouped.setdefault(str(table), []).append(str(column))
+    return grouped
 
 
 def fresh_name() -> str:

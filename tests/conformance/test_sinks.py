@@ -30,7 +30,7 @@ SINKS = [
 
 @pytest.fixture(params=SINKS)
 def sink(request: pytest.FixtureRequest, workdir: Path) -> System:
-    return make_system(str(request.param), request, workdir)
+    return make_system(str(request.param), request, workdir, role="sink")
 
 
 @pytest.fixture

@@ -1,125 +1,17 @@
-"""The MySQL source driven through the CLI: all 11 Chinook tables from MariaDB through both
-hops into DuckDB and PostgreSQL, every row compared with what MariaDB holds; incremental runs
-from the watermark with a NULL-key fallback."""
+"""The MySQL source driven through the CLI: incremental runs from the watermark with a NULL-key
+fallback. (Chinook from MariaDB into each sink: tests/conformance/test_datasets.py.)"""
 
 from __future__ import annotations
 
 import json
-import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import duckdb
-import psycopg
 import pytest
 
-from tests.conftest import SHARED, Sluice
-from tests.services import MYSQL_HOST, MYSQL_PORT, mysql_admin
+from tests.conftest import Sluice
 
-pytestmark = [pytest.mark.mysql, pytest.mark.postgres, pytest.mark.slow]
-
-CHINOOK_MYSQL = SHARED / "datasets" / "chinook" / "Chinook_MySql.sql"
-
-
-@pytest.fixture(scope="module")
-def chinook_mysql() -> Iterator[str]:
-    """Chinook loaded into a database of its own; yields its name."""
-    from pymysql.constants import CLIENT
-
-    name = f"sluice_chinook_{uuid.uuid4().hex[:8]}"
-    script = CHINOOK_MYSQL.read_text(encoding="utf-8")
-    # The script makes and uses a database called Chinook: load it into ours instead.
-    script = re.sub(r"(?m)^(DROP DATABASE|CREATE DATABASE|USE) .*`Chinook`;$", "", script)
-    admin = mysql_admin()
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-        loader = type(admin)(
-            host=MYSQL_HOST,
-            port=MYSQL_PORT,
-            user="root",
-            database=name,
-            charset="utf8mb4",
-            autocommit=True,
-            client_flag=CLIENT.MULTI_STATEMENTS,
-        )
-        with loader.cursor() as cursor:
-            cursor.execute(script)
-            while cursor.nextset():
-                pass
-        loader.close()
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
-
-
-def mariadb_tables(database: str) -> dict[str, list[str]]:
-    """Table name -> primary key columns, from MariaDB's own catalog."""
-    admin = mysql_admin()
-    with admin.cursor() as cursor:
-        cursor.execute(
-            "SELECT t.TABLE_NAME, s.COLUMN_NAME FROM information_schema.TABLES t "
-            "LEFT JOIN information_schema.STATISTICS s ON s.TABLE_SCHEMA = t.TABLE_SCHEMA "
-            "AND s.TABLE_NAME = t.TABLE_NAME AND s.INDEX_NAME = 'PRIMARY' "
-            "WHERE t.TABLE_SCHEMA = %s ORDER BY t.TABLE_NAME, s.SEQ_IN_INDEX",
-            (database,),
-        )
-        keys: dict[str, list[str]] = {}
-        for table, column in cursor.fetchall():
-            keys.setdefault(str(table), []).append(str(column))
-    admin.close()
-    return keys
-
-
-def mariadb_rows(database: str, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    admin = mysql_admin()
-    with admin.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM `{database}`.`{table}`")
-        names = [column[0] for column in cursor.description]
-        rows = sorted(tuple(row) for row in cursor.fetchall())
-    admin.close()
-    return names, rows
-
-
-def sink_rows(kind: str, where: str, table: str, names: list[str]) -> list[tuple[Any, ...]]:
-    listed = ", ".join(f'"{name}"' for name in names)
-    if kind == "duckdb":
-        with duckdb.connect(where, read_only=True) as connection:
-            found = connection.sql(f'SELECT {listed} FROM "{table}"').fetchall()
-    else:
-        with psycopg.connect(where) as connection:
-            found = connection.execute(f'SELECT {listed} FROM "{table}"').fetchall()
-    return sorted(tuple(row) for row in found)
-
-
-@pytest.mark.parametrize("sink_type", ["duckdb", "postgres"])
-def test_every_chinook_table_arrives_identical(
-    sluice: Sluice, workdir: Path, chinook_mysql: str, pg_target: str, sink_type: str
-) -> None:
-    tables = mariadb_tables(chinook_mysql)
-    assert len(tables) == 11
-    source = {"host": MYSQL_HOST, "port": MYSQL_PORT, "user": "root", "database": chinook_mysql}
-    sink = {"path": str(workdir / "wh.duckdb")} if sink_type == "duckdb" else {"url": pg_target}
-    sluice("init", ok=True)
-    sluice(f"source add chinook --type mysql --creds '{json.dumps(source)}'", ok=True)
-    sluice(f"destination add wh --type {sink_type} --creds '{json.dumps(sink)}'", ok=True)
-    for name, key in tables.items():
-        sluice(
-            f"table add {name} --source chinook --destination wh --primary-key {','.join(key)}",
-            ok=True,
-        )
-        ran = sluice(f"run {name} --json")
-        assert ran.json()["status"] == "success", (name, ran.json()["error_message"])
-
-    where = sink["path"] if sink_type == "duckdb" else pg_target
-    for name in tables:
-        names, expected = mariadb_rows(chinook_mysql, name)
-        assert expected, name
-        assert sink_rows(sink_type, where, name, names) == expected, f"{name} in {sink_type}"
+pytestmark = [pytest.mark.mysql, pytest.mark.slow]
 
 
 def test_incremental_runs_read_from_the_watermark_with_a_fallback_key(

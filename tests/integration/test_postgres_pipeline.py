@@ -1,4 +1,5 @@
-"""PostgreSQL -> lake -> PostgreSQL through the CLI: Chinook, every type, watermarks, late rows.
+"""PostgreSQL -> lake -> PostgreSQL through the CLI: every type, watermarks, late rows.
+(Chinook from PostgreSQL into each sink: tests/conformance/test_datasets.py.)
 
 Values are compared as PostgreSQL prints them (row text in primary-key order), read from the
 source and the target database directly, never through the code under test.
@@ -14,12 +15,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import SHARED, Sluice
+from tests.conftest import Sluice
 from tests.integration.sinks import read_sink
 
 pytestmark = pytest.mark.postgres
-
-CHINOOK_PG = SHARED / "datasets" / "chinook" / "Chinook_PostgreSql.sql"
 
 
 def execute(url: str, sql: str, params: tuple[Any, ...] = ()) -> None:
@@ -57,35 +56,6 @@ def hop1_watermark(sluice: Sluice, table: str) -> str:
 
 def extracted(payload: dict[str, Any]) -> int:
     return int(next(s for s in payload["stages"] if s["stage_type"] == "extract")["rows_processed"])
-
-
-def test_all_chinook_tables_arrive_identical(
-    sluice: Sluice, pg_database: str, pg_target: str
-) -> None:
-    script = CHINOOK_PG.read_text()
-    execute(pg_database, script.split("\\c chinook;", 1)[1])
-    with psycopg.connect(pg_database) as connection:
-        keys: dict[str, list[str]] = {}
-        for table, column in connection.execute(
-            "SELECT c.relname, a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
-            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey) "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE i.indisprimary AND n.nspname = 'public' ORDER BY c.relname, a.attnum"
-        ):
-            keys.setdefault(table, []).append(column)
-    assert len(keys) == 11
-    configure(sluice, pg_database, pg_target)
-    for table, key in keys.items():
-        keys_option = ",".join(key)
-        sluice(
-            f"table add {table} --source src --destination dst --primary-key {keys_option}", ok=True
-        )
-        assert run(sluice, table)["status"] == "success"
-    for table, key in keys.items():
-        order = ", ".join(key)
-        expected = rows_text(pg_database, table, order)
-        assert expected, table
-        assert rows_text(pg_target, table, order) == expected, table
 
 
 TYPES_DDL = '''
