@@ -129,6 +129,17 @@ CREATE TABLE sluice_settings (
     PRIMARY KEY ("key")
 );
 
+-- sluice: a run's plan, frozen when the run is created (the template's stages as they were).
+CREATE TABLE sluice_run_plans (
+    run_id INTEGER NOT NULL,
+    stage_order INTEGER NOT NULL,
+    stage_name TEXT NOT NULL,
+    stage_type TEXT NOT NULL,
+    driver_container TEXT,
+    PRIMARY KEY (run_id, stage_order),
+    FOREIGN KEY (run_id) REFERENCES pipeline_runs_master (id) ON DELETE CASCADE
+);
+
 -- sluice: at most one active run per (table, hop); a run of both hops holds two rows.
 CREATE TABLE sluice_run_locks (
     source_tablename TEXT NOT NULL,
@@ -251,4 +262,4 @@ CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0012');
+INSERT INTO alembic_version (version_num) VALUES ('0013');

@@ -65,7 +65,14 @@ def test_a_second_run_of_the_same_hop_is_refused_with_the_active_run_id(
 
 
 def test_a_run_whose_process_died_is_reaped_at_once(configured: Sluice, services: Services) -> None:
-    orphan = services.repo.create_run("Genre", "default", "all", "manual", 6, worker=dead_worker())
+    orphan = services.repo.create_run(
+        "Genre",
+        "default",
+        "all",
+        "manual",
+        services.repo.list_stages("default"),
+        worker=dead_worker(),
+    )
     services.repo.start_run(orphan.id, dead_worker())
     result = configured("run Genre --json", ok=True).json()
     assert result["status"] == "success"
@@ -78,7 +85,9 @@ def test_a_silent_run_on_another_host_is_reaped_after_the_timeout(
     configured: Sluice, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     elsewhere = Worker(host="another-host", pid=1, started="1")
-    orphan = services.repo.create_run("Genre", "default", "all", "api", 6, worker=elsewhere)
+    orphan = services.repo.create_run(
+        "Genre", "default", "all", "api", services.repo.list_stages("default"), worker=elsewhere
+    )
     services.repo.update_run(orphan.id, heartbeat_at=utcnow() - timedelta(seconds=90))
     assert configured("run Genre").code == 5  # 90 s of silence is within the default limit
     monkeypatch.setenv("SLUICE_HEARTBEAT_TIMEOUT", "60")

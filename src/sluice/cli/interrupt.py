@@ -14,7 +14,7 @@ from types import FrameType
 from sluice.config.records import TableConfig
 from sluice.config.repository import ConfigRepository
 from sluice.core.models import Hop, HopChoice
-from sluice.engine.liveness import begun_hops
+from sluice.engine.liveness import unfinished_hops
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -58,7 +58,7 @@ def fail_interrupted(repo: ConfigRepository, run_id: int, before: TableConfig) -
             else:
                 parts.append(f"{hop.value}: nothing published, watermark unchanged")
         line = f"run {run_id} interrupted; " + "; ".join(parts)
-    hops = [hop for hop in begun_hops(repo, run_id) if hop not in committed]
+    hops = [hop for hop in unfinished_hops(repo, run_id) if hop not in committed]
     if not repo.fail_abandoned(run, "interrupted", hops, message=line):
         finished = repo.get_run(run_id)
         return f"interrupted after run {run_id} ended ({finished.status.value})"

@@ -56,11 +56,12 @@ class RunRepository(Store):
         pipeline: str,
         hop: str,
         triggered_by: str,
-        total_stages: int,
+        plan: list[StageRecord],
         worker: Worker | None = None,
         reload: bool = False,
     ) -> RunRecord:
-        """A pending run holding the lock of every hop it covers, or ConflictError."""
+        """A pending run holding the lock of every hop it covers, its plan frozen with it
+        (the stages it will run, as the template has them now), or ConflictError."""
         now = utcnow()
         try:
             with self.tx() as c:
@@ -71,7 +72,7 @@ class RunRepository(Store):
                         pipeline_name=pipeline,
                         status=RunStatus.PENDING.value,
                         current_stage=0,
-                        total_stages=total_stages,
+                        total_stages=len(plan),
                         triggered_by=triggered_by,
                         hop=hop,
                         heartbeat_at=now,
@@ -82,6 +83,20 @@ class RunRepository(Store):
                     )
                     .returning(s.pipeline_runs_master.c.id)
                 ).scalar_one()
+                if plan:
+                    c.execute(
+                        s.sluice_run_plans.insert(),
+                        [
+                            {
+                                "run_id": run_id,
+                                "stage_order": stage.stage_order,
+                                "stage_name": stage.stage_name,
+                                "stage_type": stage.stage_type,
+                                "driver_container": stage.driver_container,
+                            }
+                            for stage in plan
+                        ],
+                    )
                 for covered in HopChoice(hop).hops():
                     c.execute(
                         s.sluice_run_locks.insert().values(
@@ -94,6 +109,29 @@ class RunRepository(Store):
         except IntegrityError:
             raise self._busy(table, HopChoice(hop)) from None
         return self.get_run(int(run_id))
+
+    def run_plan(self, run_id: int) -> list[StageRecord]:
+        """The stages a run executes, in order, as frozen when it was created ([] for a run
+        made before plans were kept)."""
+        t = s.sluice_run_plans
+        with self.tx() as c:
+            rows = c.execute(
+                sa.select(t, s.pipeline_runs_master.c.pipeline_name)
+                .join(s.pipeline_runs_master, s.pipeline_runs_master.c.id == t.c.run_id)
+                .where(t.c.run_id == run_id)
+                .order_by(t.c.stage_order)
+            ).mappings()
+            return [
+                StageRecord(
+                    id=0,  # a plan row is no template row
+                    pipeline_name=row["pipeline_name"],
+                    stage_order=row["stage_order"],
+                    stage_name=row["stage_name"],
+                    stage_type=row["stage_type"],
+                    driver_container=row["driver_container"],
+                )
+                for row in rows
+            ]
 
     def _busy(self, table: str, hop: HopChoice) -> ConflictError:
         t = s.sluice_run_locks

@@ -173,6 +173,24 @@ SEED_TABLES = (
 
 # sluice: at most one active run per (table, hop), whoever starts it; a run of both hops holds
 # two rows. The primary key is the lock: a second insert fails inside the database.
+# sluice (0013): a run's plan, frozen when the run is created: the template's stages it runs,
+# as they were then. Executing the run reads only this, so editing the template meanwhile
+# changes no run already made.
+sluice_run_plans = sa.Table(
+    "sluice_run_plans",
+    metadata,
+    sa.Column(
+        "run_id",
+        sa.Integer,
+        sa.ForeignKey("pipeline_runs_master.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("stage_order", sa.Integer, primary_key=True),
+    sa.Column("stage_name", sa.Text, nullable=False),
+    sa.Column("stage_type", sa.Text, nullable=False),
+    sa.Column("driver_container", sa.Text),
+)
+
 sluice_run_locks = sa.Table(
     "sluice_run_locks",
     metadata,

@@ -57,7 +57,7 @@ def reap(runs: RunRepository, timeout: timedelta) -> list[int]:
     reaped = []
     for run, started in runs.active_runs():
         reason = abandoned_reason(run, started, host, timeout)
-        if reason is not None and runs.fail_abandoned(run, reason, begun_hops(runs, run.id)):
+        if reason is not None and runs.fail_abandoned(run, reason, unfinished_hops(runs, run.id)):
             reaped.append(run.id)
     return reaped
 
@@ -85,17 +85,32 @@ class Heartbeat:
             self._runs.beat(self._run_id)
 
 
-def begun_hops(runs: RunRepository, run_id: int) -> list[Hop]:
-    """The hops a run had begun (a stage of theirs logged): a hop that never ran keeps its
-    previous last status when the run is failed."""
+def unfinished_hops(runs: RunRepository, run_id: int) -> list[Hop]:
+    """The hops a dead run had begun but not finished: their last status becomes failed. A
+    hop whose planned stages all succeeded keeps its success (hop 1 committed its batch), and
+    a hop that never ran keeps its previous status."""
     from sluice.stages.registry import get_stage_type
 
-    found: list[Hop] = []
-    for entry in runs.stage_logs(run_id):
+    def hop_of(stage_type: str | None) -> Hop | None:
         try:
-            hop = get_stage_type(entry.stage_type or "").hop
-        except ConfigError:  # a stage type no longer registered: count it against both hops
+            return get_stage_type(stage_type or "").hop
+        except ConfigError:  # a stage type no longer registered
+            return None
+
+    logs = runs.stage_logs(run_id)
+    planned: dict[Hop, set[int]] = {}
+    for stage in runs.run_plan(run_id):
+        hop = hop_of(stage.stage_type)
+        if hop is None:
             return list(Hop)
-        if hop not in found:
+        planned.setdefault(hop, set()).add(stage.stage_order)
+    succeeded = {entry.stage_order for entry in logs if entry.status == "success"}
+    found: list[Hop] = []
+    for entry in logs:
+        hop = hop_of(entry.stage_type)
+        if hop is None:
+            return list(Hop)  # cannot tell which hop it was: count it against both
+        finished = hop in planned and planned[hop] <= succeeded
+        if hop not in found and not finished:
             found.append(hop)
     return found

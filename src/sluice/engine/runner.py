@@ -31,6 +31,7 @@ from sluice.core.models import Hop, HopChoice, RunStatus, TriggeredBy
 from sluice.core.redact import scrub
 from sluice.engine.executor import Executor, StageTask
 from sluice.engine.liveness import Heartbeat, reap, this_worker
+from sluice.engine.plan import planned_stages, stages_for
 from sluice.engine.services import Services
 from sluice.engine.settings import EngineSettings
 from sluice.stages.registry import get_stage_type
@@ -64,22 +65,6 @@ class SilentObserver:
         self, stage: StageRecord, status: str, rows: int, seconds: float, error: str | None
     ) -> None:
         return None
-
-
-def stages_for(
-    repo: ConfigRepository, table: TableConfig, hop: HopChoice, pipeline: str
-) -> list[StageRecord]:
-    template = repo.list_stages(pipeline)
-    if not template:
-        raise ConfigError(f"pipeline {pipeline!r} has no stages: see `sluice stages list`")
-    wanted = set(hop.hops())
-    chosen = [st for st in template if get_stage_type(st.stage_type).hop in wanted]
-    if not chosen:
-        raise ConfigError(
-            f"pipeline {pipeline!r} has no stages for hop {hop.value} of table "
-            f"{table.source_tablename!r}"
-        )
-    return chosen
 
 
 def _secrets(repo: ConfigRepository, table: TableConfig) -> list[str]:
@@ -142,7 +127,7 @@ class RunEngine:
             pipeline_name,
             hop.value,
             triggered_by.value,
-            len(stages),
+            stages,
             worker=this_worker(),
             reload=reload,
         )
@@ -153,13 +138,15 @@ class RunEngine:
         if run.status is not RunStatus.PENDING:
             raise ConflictError(f"run {run_id} is {run.status.value}, not pending: it ran already")
         table = self.repo.get_table(run.source_tablename)
-        stages = stages_for(self.repo, table, HopChoice(run.hop), run.pipeline_name)
+        stages = planned_stages(self.repo, run, table)
         secrets = _secrets(self.repo, table) + self._lake_secrets()
         self.repo.start_run(run_id, this_worker())
         watcher.run_started(self.repo.get_run(run_id), stages)
         with Heartbeat(self.repo, run_id, self.settings.heartbeat_interval):
-            failure = self._execute_stages(run_id, table, stages, watcher, secrets)
-        self.repo.finish_run(run_id, RunStatus.FAILED if failure else RunStatus.SUCCESS, failure)
+            failure, last_hop = self._execute_stages(run_id, table, stages, watcher, secrets)
+        status = RunStatus.FAILED if failure else RunStatus.SUCCESS
+        # The run's status and its last hop's status in one transaction: they move together.
+        self.repo.finish_run(run_id, status, failure, {last_hop: status.value})
         return self.repo.get_run(run_id)
 
     def _execute_stages(
@@ -169,21 +156,27 @@ class RunEngine:
         stages: list[StageRecord],
         watcher: RunObserver,
         secrets: list[str],
-    ) -> str | None:
+    ) -> tuple[str | None, Hop]:
+        """Run the stages in order; the failure (if any) and the hop the run ended in.
+
+        A hop that finishes while stages of another follow has its status written at once
+        (hop 1's success stands whatever hop 2 does); the last hop's goes with the run's.
+        """
         failure: str | None = None
+        hop = get_stage_type(stages[0].stage_type).hop
         for index, stage in enumerate(stages):
             hop = get_stage_type(stage.stage_type).hop
             failure = self._execute_stage(run_id, stage, watcher, secrets)
-            last_of_hop = (
-                index + 1 == len(stages)
-                or get_stage_type(stages[index + 1].stage_type).hop is not hop
-            )
-            if failure is not None or last_of_hop:
-                status = RunStatus.FAILED if failure else RunStatus.SUCCESS
-                self.repo.set_hop_result(table.source_tablename, hop, status.value, utcnow())
             if failure is not None:
                 break
-        return failure
+            if (
+                index + 1 < len(stages)
+                and get_stage_type(stages[index + 1].stage_type).hop is not hop
+            ):
+                self.repo.set_hop_result(
+                    table.source_tablename, hop, RunStatus.SUCCESS.value, utcnow()
+                )
+        return failure, hop
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter, so retries of many runs do not stampede."""

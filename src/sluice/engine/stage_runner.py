@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sluice.engine.plan import planned_stages
 from sluice.engine.services import Services
 from sluice.stages.context import StageContext, StageResult
 from sluice.stages.registry import get_stage_type
@@ -14,13 +15,17 @@ def run_stage(
 ) -> StageResult:
     repo = services.repo
     run = repo.get_run(run_id)
-    stage = next(st for st in repo.list_stages(run.pipeline_name) if st.stage_order == stage_order)
+    table = repo.get_table(run.source_tablename)
+    # The run's own plan, frozen when it was made: a template edited since changes nothing.
+    plan = planned_stages(repo, run, table)
+    stage = next(st for st in plan if st.stage_order == stage_order)
     context = StageContext(
         repo=repo,
         lake=services.lake(),
         run=run,
         stage=stage,
-        table=repo.get_table(run.source_tablename),
+        table=table,
+        plan=tuple(plan),
         progress=progress,
     )
     # Connectors and the lake raise sluice's own errors (the lake's storage failures sorted

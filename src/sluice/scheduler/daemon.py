@@ -23,7 +23,7 @@ from sluice.config.runs import RunRepository
 from sluice.core.clock import utcnow
 from sluice.core.errors import ConflictError
 from sluice.core.models import Hop, HopChoice, TriggeredBy
-from sluice.engine.liveness import begun_hops
+from sluice.engine.liveness import unfinished_hops
 from sluice.engine.runner import RunEngine
 from sluice.engine.services import Services
 from sluice.executors.local import LocalExecutor
@@ -226,7 +226,7 @@ class Scheduler:
         for run_id in cut_short:
             run = self.repo.get_run(run_id)
             reason = f"cut short: the scheduler stopped and the {self.grace_seconds}s grace ran out"
-            if self.repo.fail_abandoned(run, reason, begun_hops(self.repo, run_id)):
+            if self.repo.fail_abandoned(run, reason, unfinished_hops(self.repo, run_id)):
                 log.warning("run %s %s", run_id, reason)
         self.collect()
         self.repo.drop_lease(LEASE, self.holder)
@@ -245,7 +245,7 @@ def log_end(repo: RunRepository, run_id: int) -> None:
     run = repo.get_run(run_id)
     if run.status.value in ("pending", "running"):
         repo.fail_abandoned(
-            run, "its process exited before finishing the run", begun_hops(repo, run_id)
+            run, "its process exited before finishing the run", unfinished_hops(repo, run_id)
         )
         run = repo.get_run(run_id)
     logs = repo.stage_logs(run_id)

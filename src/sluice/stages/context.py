@@ -38,6 +38,7 @@ class StageContext:
     run: RunRecord
     stage: StageRecord
     table: TableConfig
+    plan: tuple[StageRecord, ...] = ()  # the run's stages, as frozen when it was made
     progress: Callable[[int], None] = lambda rows: None
 
     def source_connection(self) -> ConnectionRecord:

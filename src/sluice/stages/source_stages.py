@@ -314,7 +314,7 @@ def _verify_lake_follows(ctx: StageContext) -> bool:
     stays pending until verify_lake publishes it, so hop 2 never sees an unchecked batch."""
     return any(
         stage.stage_type == VerifyLake.name and stage.stage_order > ctx.stage.stage_order
-        for stage in ctx.repo.list_stages(ctx.run.pipeline_name)
+        for stage in ctx.plan
     )
 
 

@@ -1,0 +1,63 @@
+"""A run executes the plan frozen when it was made, whatever happens to its template; a
+dead run fails only the hop it had not finished."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sluice.core.models import HopChoice, RunStatus, TriggeredBy
+from sluice.engine.runner import RunEngine
+from sluice.engine.services import Services
+from sluice.executors.local import LocalExecutor
+from tests.conftest import Sluice
+from tests.integration.test_run_locks import FAST
+from tests.processes import sluice_process
+
+
+@pytest.fixture
+def services(configured: Sluice) -> Iterator[Services]:
+    opened = Services.open(None)
+    yield opened
+    opened.close()
+
+
+def test_a_run_executes_the_plan_frozen_when_it_was_made(
+    configured: Sluice, services: Services
+) -> None:
+    repo = services.repo
+    engine = RunEngine(services, LocalExecutor(services), FAST)
+    template = repo.list_stages("default")
+    run = engine.create("Genre", HopChoice.ALL, TriggeredBy.MANUAL)
+    planned = [(stage.stage_order, stage.stage_type) for stage in repo.run_plan(run.id)]
+    assert planned == [(stage.stage_order, stage.stage_type) for stage in template]
+    assert run.total_stages == len(planned)
+
+    # The template changes under the pending run: both verify stages go.
+    verifying = [stage for stage in template if stage.stage_type.startswith("verify_")]
+    assert len(verifying) == 2
+    for stage in verifying:
+        repo.remove_stage("default", stage.stage_order)
+
+    done = engine.execute(run.id)
+    assert done.status is RunStatus.SUCCESS, done.error_message
+    logged = [(entry.stage_order, entry.stage_type) for entry in repo.stage_logs(run.id)]
+    assert logged == planned  # the verify stages ran: they were in the plan
+    # A run made now takes the template as it is now.
+    later = engine.create("Genre", HopChoice.ALL, TriggeredBy.MANUAL)
+    assert len(repo.run_plan(later.id)) == len(planned) - 2
+    assert engine.execute(later.id).status is RunStatus.SUCCESS
+
+
+def test_a_run_killed_in_hop_2_keeps_hop_1s_success(configured: Sluice, workdir: Path) -> None:
+    killed = sluice_process(workdir, "run", "Genre", crash_at="load:inside_transaction")
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    # The next command finds the dead run and fails it: only the hop it had not finished.
+    dead = configured("runs --json --limit 1", ok=True).json()[0]
+    shown = configured("table show Genre --json", ok=True).json()
+    assert dead["status"] == "failed" and "was abandoned" in dead["error_message"]
+    assert shown["source_to_dl"]["last_run_status"] == "success"  # its batch is committed
+    assert shown["dl_to_sink"]["last_run_status"] == "failed"
+    configured("run Genre --hop dl_to_sink", ok=True)
