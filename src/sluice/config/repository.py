@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from sluice.config import schema as s
 from sluice.config.records import ConnectionRecord, HopConfig, StageRecord, TableConfig
-from sluice.config.runs import RunRepository
+from sluice.config.runs import RunRepository, holding
 from sluice.config.secrets import CredsCipher, key_file_for
 from sluice.core.clock import utcnow
-from sluice.core.errors import ConfigError, ConflictError, NotFoundError
+from sluice.core.errors import ConfigError, ConflictError, FencedOffError, NotFoundError
 from sluice.core.ids import new_uuid7
 from sluice.core.models import Hop, LoadType
 
@@ -277,17 +277,28 @@ class ConfigRepository(RunRepository):
             )
         return [self._to_table(row) for row in rows]
 
-    def update_table(self, name: str, values: dict[str, Any]) -> TableConfig:
+    def update_table(
+        self, name: str, values: dict[str, Any], *, fenced_by: int | None = None
+    ) -> TableConfig:
+        """Change a table's row; with `fenced_by` (a run's id) only while that run holds its
+        lock, else FencedOffError and nothing changes."""
         if values:
-            with self.tx() as c:
-                result = c.execute(
-                    s.pipeline_config.update()
-                    .where(s.pipeline_config.c.source_tablename == name)
-                    .values(**values)
-                )
-            if result.rowcount == 0:
-                raise NotFoundError(f"no table {name!r} is configured: see `sluice table list`")
+            self._update_table(name, values, fenced_by)
         return self.get_table(name)
+
+    def _update_table(self, name: str, values: dict[str, Any], fenced_by: int | None) -> None:
+        update = s.pipeline_config.update().where(s.pipeline_config.c.source_tablename == name)
+        if fenced_by is not None:
+            update = update.where(holding(fenced_by))
+        with self.tx() as c:
+            if c.execute(update.values(**values)).rowcount:
+                return
+        if fenced_by is not None and not self.holds_lock(fenced_by):
+            raise FencedOffError(
+                f"run {fenced_by} no longer holds table {name!r} (it was reaped as abandoned): "
+                "its change was refused and the run that replaced it stands"
+            )
+        raise NotFoundError(f"no table {name!r} is configured: see `sluice table list`")
 
     def remove_table(self, name: str) -> None:
         self.get_table(name)
@@ -309,17 +320,19 @@ class ConfigRepository(RunRepository):
                 s.pipeline_config.delete().where(s.pipeline_config.c.source_tablename == name)
             )
 
-    def set_watermark(self, name: str, hop: Hop, value: str | None) -> None:
-        self.update_table(name, {f"{hop.value}_last_incremental_value": value})
+    def set_watermark(
+        self, name: str, hop: Hop, value: str | None, *, fenced_by: int | None = None
+    ) -> None:
+        self._update_table(name, {f"{hop.value}_last_incremental_value": value}, fenced_by)
 
-    def set_hop_result(self, name: str, hop: Hop, status: str, at: datetime) -> None:
-        self.update_table(
-            name,
-            {
-                f"{hop.value}_last_loader_run_status": status,
-                f"{hop.value}_last_loader_run_timestamp": at,
-            },
-        )
+    def set_hop_result(
+        self, name: str, hop: Hop, status: str, at: datetime, *, fenced_by: int | None = None
+    ) -> None:
+        values = {
+            f"{hop.value}_last_loader_run_status": status,
+            f"{hop.value}_last_loader_run_timestamp": at,
+        }
+        self._update_table(name, values, fenced_by)
 
     # ---- stage templates ------------------------------------------------------------------
     def list_stages(self, pipeline: str | None = None) -> list[StageRecord]:

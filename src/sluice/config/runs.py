@@ -110,6 +110,11 @@ class RunRepository(Store):
             raise self._busy(table, HopChoice(hop)) from None
         return self.get_run(int(run_id))
 
+    def holds_lock(self, run_id: int) -> bool:
+        """Whether the run still holds its lock rows (a reaped or finished run holds none)."""
+        with self.tx() as c:
+            return c.execute(sa.select(holding(run_id))).scalar_one() is True
+
     def run_plan(self, run_id: int) -> list[StageRecord]:
         """The stages a run executes, in order, as frozen when it was created ([] for a run
         made before plans were kept)."""
@@ -166,10 +171,18 @@ class RunRepository(Store):
         status: RunStatus,
         error: str | None,
         hop_results: dict[Hop, str] | None = None,
-    ) -> None:
-        """Final status, released locks and the hops' last results: all or nothing."""
+    ) -> bool:
+        """Final status, released locks and the hops' last results: all or nothing. False
+        (and nothing written) when the run is no longer active: it was reaped."""
         now = utcnow()
         with self.tx() as c:
+            current = c.execute(
+                sa.select(s.pipeline_runs_master.c.status).where(
+                    s.pipeline_runs_master.c.id == run_id
+                )
+            ).scalar_one()
+            if current not in ACTIVE:  # reaped meanwhile: the reaper's verdict stands
+                return False
             self._finish(c, run_id, status, error, now)
             run = c.execute(
                 sa.select(s.pipeline_runs_master.c.source_tablename).where(
@@ -187,6 +200,7 @@ class RunRepository(Store):
                         }
                     )
                 )
+        return True
 
     @staticmethod
     def _finish(
@@ -409,15 +423,16 @@ class RunRepository(Store):
             )
         return int(log_id)
 
-    def finish_stage_log(self, log_id: int, **values: Any) -> None:
+    def finish_stage_log(self, log_id: int, *, fenced_by: int | None = None, **values: Any) -> bool:
+        """Update a stage log; with `fenced_by` (the run's id) only while that run holds its
+        lock. False when the fence refused it: the run was reaped meanwhile."""
         if "file_paths" in values:
             values["file_paths"] = json.dumps(values["file_paths"])
+        update = s.pipeline_run_stage_logs.update().where(s.pipeline_run_stage_logs.c.id == log_id)
+        if fenced_by is not None:
+            update = update.where(holding(fenced_by))
         with self.tx() as c:
-            c.execute(
-                s.pipeline_run_stage_logs.update()
-                .where(s.pipeline_run_stage_logs.c.id == log_id)
-                .values(**values)
-            )
+            return bool(c.execute(update.values(**values)).rowcount)
 
     def stage_logs(self, run_id: int) -> list[StageLogRecord]:
         t = s.pipeline_run_stage_logs
@@ -432,6 +447,12 @@ class RunRepository(Store):
                 .all()
             )
         return [to_stage_log(row) for row in rows]
+
+
+def holding(run_id: int) -> sa.Exists:
+    """The fence: true while the run holds a lock row. Reaping or finishing a run deletes
+    its rows, and a run id is never reused, so the id is the lock's token."""
+    return sa.exists().where(s.sluice_run_locks.c.run_id == run_id)
 
 
 def to_run(row: sa.RowMapping) -> RunRecord:

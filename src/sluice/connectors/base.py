@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -111,6 +111,9 @@ class LoadRequest:
     dedupe: bool = False
     # Each batch's unique id (Manifest.batch_uid), in the order of batch_ids; recorded with it.
     batch_uids: tuple[str | None, ...] = ()
+    # Called inside the load's transaction just before it commits; raising rolls it back (the
+    # engine's fence: a load whose run was reaped meanwhile never commits).
+    before_commit: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)

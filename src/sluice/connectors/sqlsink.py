@@ -112,6 +112,8 @@ class SqlSinkBase(SqlSinkState):
                 added = self._apply(request, staging, columns, staged_types)
                 self._record_batches(request)
                 crash_point("load:inside_transaction")
+                if request.before_commit is not None:
+                    request.before_commit()
                 self.execute(f"DROP TABLE {self.qualified(staging)}")
                 total = self.row_count_of(request.table)
                 self.commit()

@@ -61,6 +61,12 @@ class TerminalError(StageError):
     """A failure that will repeat on retry (config, credentials, schema, data)."""
 
 
+class FencedOffError(TerminalError):
+    """The run no longer holds its lock (it was reaped as abandoned): what it would change
+    now is refused, so a stage that outlived its run cannot publish, load or move a
+    watermark behind the run that replaced it."""
+
+
 class RunFailedError(SluiceError):
     """A run finished with status failed."""
 

@@ -23,6 +23,7 @@ from sluice.core.clock import utcnow
 from sluice.core.errors import (
     ConfigError,
     ConflictError,
+    FencedOffError,
     NotFoundError,
     SluiceError,
     TransientError,
@@ -169,13 +170,18 @@ class RunEngine:
             failure = self._execute_stage(run_id, stage, watcher, secrets)
             if failure is not None:
                 break
-            if (
-                index + 1 < len(stages)
-                and get_stage_type(stages[index + 1].stage_type).hop is not hop
-            ):
-                self.repo.set_hop_result(
-                    table.source_tablename, hop, RunStatus.SUCCESS.value, utcnow()
-                )
+            following = stages[index + 1] if index + 1 < len(stages) else None
+            if following is not None and get_stage_type(following.stage_type).hop is not hop:
+                try:
+                    self.repo.set_hop_result(
+                        table.source_tablename,
+                        hop,
+                        RunStatus.SUCCESS.value,
+                        utcnow(),
+                        fenced_by=run_id,
+                    )
+                except FencedOffError as exc:  # reaped meanwhile: stop, write nothing more
+                    return str(exc), hop
         return failure, hop
 
     def _backoff(self, attempt: int) -> float:
@@ -222,7 +228,9 @@ class RunEngine:
                         f"attempt {attempt} failed: {exc}; retrying in {delay:.1f}s", secrets
                     )
                     log.warning("run %s stage %s: %s", run_id, stage.stage_type, note)
-                    self.repo.finish_stage_log(log_id, attempts=attempt + 1, error_message=note)
+                    self.repo.finish_stage_log(
+                        log_id, fenced_by=run_id, attempts=attempt + 1, error_message=note
+                    )
                     time.sleep(delay)
                     attempt += 1
                     continue
@@ -235,8 +243,9 @@ class RunEngine:
                 )
             break
         seconds = time.perf_counter() - started
-        self.repo.finish_stage_log(
+        logged = self.repo.finish_stage_log(
             log_id,
+            fenced_by=run_id,
             status="failed" if error else "success",
             rows_processed=rows,
             file_paths=paths,
@@ -246,6 +255,9 @@ class RunEngine:
             attempts=attempt,
             warnings="\n".join(warnings) or None,
         )
+        if not logged:  # the run was reaped meanwhile: its log and status are the reaper's
+            error = error or f"{stage.stage_type}: run {run_id} was reaped while this stage ran"
+            log.warning("run %s was reaped while it ran; fenced off: %s", run_id, error)
         watcher.stage_finished(stage, "failed" if error else "success", rows, seconds, error)
         return error
 

@@ -9,7 +9,7 @@ from sluice.config.records import ConnectionRecord, RunRecord, StageRecord, Tabl
 from sluice.config.repository import DESTINATIONS, SOURCES, ConfigRepository
 from sluice.connectors import registry
 from sluice.connectors.base import Sink, Source
-from sluice.core.errors import ConfigError
+from sluice.core.errors import ConfigError, FencedOffError
 from sluice.core.models import TableRef
 from sluice.lake.reader import LakeTable
 from sluice.lake.store import LakeStore
@@ -40,6 +40,17 @@ class StageContext:
     table: TableConfig
     plan: tuple[StageRecord, ...] = ()  # the run's stages, as frozen when it was made
     progress: Callable[[int], None] = lambda rows: None
+
+    def fence(self) -> None:
+        """Refuse to go on once the run lost its lock: called just before a change becomes
+        visible (a lake batch published, a sink load committed), so a stage that outlived its
+        reaped run cannot publish behind the run that replaced it. Config changes are fenced
+        inside their own statements (`fenced_by`)."""
+        if not self.repo.holds_lock(self.run.id):
+            raise FencedOffError(
+                f"run {self.run.id} no longer holds table {self.table.source_tablename!r} (it "
+                "was reaped as abandoned): nothing it wrote was published"
+            )
 
     def source_connection(self) -> ConnectionRecord:
         if not self.table.source_name:

@@ -114,6 +114,7 @@ class Load(StageType):
                 primary_key=ctx.table.primary_key,
                 dedupe=plan.dedupe,
                 batch_uids=plan.batch_uids,
+                before_commit=ctx.fence,
             )
             try:
                 result = sink.load(request, stream())
@@ -151,12 +152,17 @@ class Load(StageType):
         if key_filter is not None:
             if key_filter.max is not None:
                 ctx.repo.set_watermark(
-                    ctx.table.source_tablename, Hop.DL_TO_SINK, format_value(key_filter.max)
+                    ctx.table.source_tablename,
+                    Hop.DL_TO_SINK,
+                    format_value(key_filter.max),
+                    fenced_by=ctx.run.id,
                 )
             return
         if ctx.table.dl_to_sink.incremental_key or not held:
             return
-        ctx.repo.set_watermark(ctx.table.source_tablename, Hop.DL_TO_SINK, str(max(held)))
+        ctx.repo.set_watermark(
+            ctx.table.source_tablename, Hop.DL_TO_SINK, str(max(held)), fenced_by=ctx.run.id
+        )
 
 
 class _SinkKeyFilter:

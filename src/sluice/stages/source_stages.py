@@ -171,6 +171,8 @@ class Extract(StageType):
                         row_filter.carried if row_filter is not None else None,
                     )
                 load_type = LoadType.FULL if reload else hop.load_type
+                if not verified_later:
+                    ctx.fence()  # the batch becomes visible now: only while the run holds it
                 manifest = writer.commit(
                     self._manifest(ctx, load_type, key, point, tracker, counted),
                     window,
@@ -212,7 +214,10 @@ class Extract(StageType):
             assert latest.watermark_after is not None
             if stored != latest.watermark_after:
                 ctx.repo.set_watermark(
-                    ctx.table.source_tablename, Hop.SOURCE_TO_DL, latest.watermark_after
+                    ctx.table.source_tablename,
+                    Hop.SOURCE_TO_DL,
+                    latest.watermark_after,
+                    fenced_by=ctx.run.id,
                 )
             since = parse_value(latest.watermark_after, key_type)
             return _ResumePoint(
@@ -306,7 +311,9 @@ def _record_held(ctx: StageContext, guard: FutureGuard) -> None:
     """What this run held back (or that it held nothing), for `status` and `table show`."""
     held = guard.summary()
     if held != ctx.table.future_held:
-        ctx.repo.update_table(ctx.table.source_tablename, {"source_to_dl_future_held": held})
+        ctx.repo.update_table(
+            ctx.table.source_tablename, {"source_to_dl_future_held": held}, fenced_by=ctx.run.id
+        )
 
 
 def _verify_lake_follows(ctx: StageContext) -> bool:
@@ -324,7 +331,10 @@ def _advance_watermark(ctx: StageContext, manifest: Manifest) -> None:
     crash_point("lake:after_manifest")
     if manifest.watermark_after is not None:
         ctx.repo.set_watermark(
-            ctx.table.source_tablename, Hop.SOURCE_TO_DL, manifest.watermark_after
+            ctx.table.source_tablename,
+            Hop.SOURCE_TO_DL,
+            manifest.watermark_after,
+            fenced_by=ctx.run.id,
         )
 
 
@@ -365,6 +375,7 @@ class VerifyLake(StageType):
             paths.extend(lake_table.store.display(p) for p in lake_table.part_paths(manifest))
         for manifest in pending:
             crash_point("lake:before_publish")
+            ctx.fence()
             lake_table.publish(manifest)
         newest = max([*published, *pending], key=lambda m: m.sequence, default=None)
         if newest is not None:

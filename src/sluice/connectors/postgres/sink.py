@@ -185,6 +185,8 @@ class PostgresSink(PostgresEvolve):
                 self._swap_in(request, fresh)
                 self._record_batches(request)
                 crash_point("load:inside_transaction")
+                if request.before_commit is not None:
+                    request.before_commit()
                 self.commit()
             except BaseException:
                 self.rollback()
