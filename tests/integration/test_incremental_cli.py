@@ -203,24 +203,6 @@ def test_a_failed_full_load_leaves_the_live_table_intact(
     assert sink_rows(workdir).num_rows == 2
 
 
-def test_a_missing_source_table_fails_the_run_with_its_message(
-    setup: Sluice, workdir: Path
-) -> None:
-    setup("table add nosuch --source shop --destination wh --no-check", ok=True)
-    result = setup("run nosuch")
-    assert result.code == 1
-    assert "table 'nosuch' does not exist" in result.err
-    shown = setup("runs show 1 --json").json()
-    assert shown["status"] == "failed"
-    assert shown["current_stage"] == 1
-    assert [s["stage_type"] for s in shown["stages"]] == ["check_source"]
-    assert shown["stages"][0]["status"] == "failed"
-    assert "does not exist" in shown["stages"][0]["error_message"]
-    table = setup("table show nosuch --json", ok=True).json()
-    assert table["source_to_dl"]["last_run_status"] == "failed"
-    assert table["dl_to_sink"]["last_run_status"] is None
-
-
 def test_one_hop_runs_only_its_stages(setup: Sluice, shop: Shop, workdir: Path) -> None:
     setup("table add events --source shop --destination wh", ok=True)
     shop.insert((1, "a", T1))
