@@ -4,15 +4,17 @@ One line per source below; its harness is in systems.py. The cases: every neutra
 edge values (values and the lake's types), NULLs everywhere (a row of them, and columns
 holding nothing else), an empty table (counted as empty), odd identifiers (quotes, spaces,
 mixed case, non-ASCII, the longest name the system allows), incremental runs with rows tied
-on the watermark and rows arriving late inside the look-back (each extracted once), a
-missing table failing the run at check_source, and bad creds or an unreachable server
-failing within 15 s in one line without the secret.
+on the watermark and rows arriving late inside the look-back (each extracted once), keys of
+other kinds kept exactly (an integer past 2**53, text, a date), a missing table failing the
+run at check_source, and bad creds or an unreachable server failing within 15 s in one line
+without the secret.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +49,11 @@ def _manifest(workdir: Path) -> Manifest:
     """The lake's one batch."""
     [path] = (workdir / "lake").rglob("_manifest.json")
     return Manifest.from_json(path.read_bytes())
+
+
+def _watermark(sluice: Sluice, table: str) -> str:
+    shown = sluice(f"table show {table} --json", ok=True).json()
+    return str(shown["source_to_dl"]["last_incremental_value"])
 
 
 def _extracted(sluice: Sluice, table: str) -> int:
@@ -136,6 +143,41 @@ def test_incremental_runs_keep_ties_and_late_rows_once(
     assert _extracted(sluice, "events") == 0  # nothing new: nothing extracted again
     got = warehouse.rows("events", "id")
     assert [row[0] for row in got] == [1, 2, 3, 4, 5]
+
+
+# Incremental keys of other kinds, each value as it reads back: 2**53 + 1 and its neighbours
+# are distinct only while the watermark is kept as an integer, never as a float.
+KEYS: dict[str, list[Any]] = {
+    "big": [9007199254740993, 9007199254740994, 9007199254740995],
+    "name": ["k-0001", "k-0002", "k-0003"],
+    "day": [date(2024, 3, 9), date(2024, 3, 10), date(2024, 3, 11)],
+}
+
+
+@pytest.mark.parametrize("kind", list(KEYS))
+def test_an_incremental_key_of_each_kind_is_kept_exactly(
+    sluice: Sluice, source: System, warehouse: DuckDBSystem, kind: str
+) -> None:
+    """Rows tied at the watermark: none skipped, none read twice, no reload loop."""
+    one, two, three = KEYS[kind]
+    columns = {"id": source.ddl["id"], "k": source.ddl[kind], "v": source.ddl["name"]}
+    source.create("keyed", columns)
+    source.insert("keyed", ["id", "k", "v"], [(1, one, "a"), (2, two, "b"), (3, two, "c")])
+    configure(sluice, source, warehouse)
+    sluice(
+        "table add keyed --source src --destination dst --primary-key id --load incremental "
+        "--key k --sink-load incremental",
+        ok=True,
+    )
+    assert _extracted(sluice, "keyed") == 3
+    watermark = _watermark(sluice, "keyed")
+    assert _extracted(sluice, "keyed") == 0  # no reload loop at the boundary
+    source.insert("keyed", ["id", "k", "v"], [(4, two, "d"), (5, three, "e")])
+    assert _extracted(sluice, "keyed") == 2  # the row tied with the watermark, and the next
+    assert _extracted(sluice, "keyed") == 0
+    assert _watermark(sluice, "keyed") != watermark
+    expected = [(1, one, "a"), (2, two, "b"), (3, two, "c"), (4, two, "d"), (5, three, "e")]
+    assert warehouse.rows("keyed", "id") == expected
 
 
 def test_a_missing_table_fails_the_run_at_check_source(
