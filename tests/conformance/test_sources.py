@@ -146,10 +146,11 @@ def test_incremental_runs_keep_ties_and_late_rows_once(
 
 
 # Incremental keys of other kinds, each value as it reads back: 2**53 + 1 and its neighbours
-# are distinct only while the watermark is kept as an integer, never as a float.
+# are distinct only while the watermark is kept as an integer, never as a float; a quote in a
+# text watermark must be bound (or escaped), never end the literal it is spliced into.
 KEYS: dict[str, list[Any]] = {
     "big": [9007199254740993, 9007199254740994, 9007199254740995],
-    "name": ["k-0001", "k-0002", "k-0003"],
+    "name": ["O'Brien 1", "O'Brien 2", "O'Brien 3"],
     "day": [date(2024, 3, 9), date(2024, 3, 10), date(2024, 3, 11)],
 }
 
