@@ -1,4 +1,10 @@
-"""Incremental and full semantics of both hops, end to end through the CLI on embedded systems."""
+"""Incremental and full semantics of both hops, end to end through the CLI on embedded systems.
+
+What each sink does with each load mode (replace, merge, append, a full load from an
+incremental lake) is in tests/conformance/test_sinks.py; here the engine's part (watermarks,
+crash windows, hops, type changes, NULL keys) and a failed full load, which stays DuckDB's:
+SQLite's sink takes the NULL primary key the case relies on to fail the load.
+"""
 
 from __future__ import annotations
 
