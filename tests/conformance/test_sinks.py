@@ -131,7 +131,7 @@ def test_a_merge_updates_rows_in_place_and_adds_new_ones(
     )
     sluice("run t", ok=True)
     source.execute("UPDATE t SET name = 'a2', at = '2024-01-02 00:00:00' WHERE id = 1")
-    # Newer than the watermark but older than the update: its order in the batch is no clue.
+    # A new row in the same run as the update: the merge inserts one and updates the other.
     source.insert("t", ["id", "name", "at"], [(3, "c", "2024-01-01 12:00:00")])
     sluice("run t", ok=True)
     expected = [
