@@ -1,10 +1,12 @@
 """Every sink passes the same cases, loaded through the CLI from a SQLite source file.
 
 One line per sink below; its harness is in systems.py. The cases: every neutral type with
-edge values, NULLs everywhere, an empty table, odd identifiers, a full replace (rows removed
-at the source disappear), a merge on the primary key, an append without one, an added
-column (earlier rows NULL), the leftovers of a load killed inside its transaction (the next
-run succeeds and leaves no staging table), and bad creds failing fast in one line.
+edge values, NULLs everywhere, an empty table, odd identifiers, a full replace (the newest
+snapshot: rows removed at the source disappear, changed ones change), a merge on the primary
+key (from an incremental or a full lake), a full load from an incremental lake (the newest
+version of each key), an append without a key (each row version once), an added column
+(earlier rows NULL), the leftovers of a load killed inside its transaction (the next run
+succeeds and leaves no staging table), and bad creds failing fast in one line.
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ def _as_stored(sink: System, row: tuple[Any, ...]) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+def _run(sluice: Sluice, table: str) -> dict[str, int]:
+    """Run `table`; the rows each stage processed (what the sink says it loaded, for one)."""
+    payload = sluice(f"run {table} --json", ok=True).json()
+    return {stage["stage_type"]: stage["rows_processed"] for stage in payload["stages"]}
+
+
 def test_every_type_and_edge_value_arrives(
     sluice: Sluice, source: SQLiteSystem, sink: System
 ) -> None:
@@ -87,7 +95,7 @@ def test_odd_identifiers_arrive_as_they_are(
     assert sink.rows(table, sink.q("id")) == rows
 
 
-def test_a_full_replace_drops_rows_removed_at_the_source(
+def test_a_full_replace_takes_the_newest_snapshot(
     sluice: Sluice, source: SQLiteSystem, sink: System
 ) -> None:
     source.create("t", {"id": "INTEGER", "name": "TEXT"})
@@ -96,31 +104,70 @@ def test_a_full_replace_drops_rows_removed_at_the_source(
     sluice("table add t --source src --destination dst --primary-key id", ok=True)
     sluice("run t", ok=True)
     source.execute("DELETE FROM t WHERE id = 2")
-    sluice("run t", ok=True)
-    assert sink.rows("t", "id") == [(1, "a"), (3, "c")]
+    source.execute("UPDATE t SET name = 'c2' WHERE id = 3")
+    assert _run(sluice, "t")["load"] == 2
+    assert sink.rows("t", "id") == [(1, "a"), (3, "c2")]
 
 
-def test_a_merge_updates_rows_in_place(sluice: Sluice, source: SQLiteSystem, sink: System) -> None:
+# The lake a merge reads: incremental batches, or a whole snapshot each run.
+MERGE_FROM = {
+    "incremental-lake": "--load incremental --key at",
+    "full-lake": "",
+}
+
+
+@pytest.mark.parametrize("lake", list(MERGE_FROM))
+def test_a_merge_updates_rows_in_place_and_adds_new_ones(
+    sluice: Sluice, source: SQLiteSystem, sink: System, lake: str
+) -> None:
     source.create("t", {"id": "INTEGER", "name": "TEXT", "at": "TIMESTAMP"})
     source.insert("t", ["id", "name", "at"], [(1, "a", "2024-01-01 00:00:00"),
                                                 (2, "b", "2024-01-01 00:00:01")])  # fmt: skip
     configure(sluice, source, sink)
     sluice(
-        "table add t --source src --destination dst --primary-key id --load incremental "
-        "--key at --sink-load incremental",
+        f"table add t --source src --destination dst --primary-key id {MERGE_FROM[lake]} "
+        "--sink-load incremental",
         ok=True,
     )
     sluice("run t", ok=True)
     source.execute("UPDATE t SET name = 'a2', at = '2024-01-02 00:00:00' WHERE id = 1")
+    # A new row in the same run as the update: the merge inserts one and updates the other.
+    source.insert("t", ["id", "name", "at"], [(3, "c", "2024-01-01 12:00:00")])
     sluice("run t", ok=True)
-    assert [row[:2] for row in sink.rows("t", "id")] == [(1, "a2"), (2, "b")]
+    expected = [
+        (1, "a2", datetime(2024, 1, 2)),
+        (2, "b", datetime(2024, 1, 1, 0, 0, 1)),
+        (3, "c", datetime(2024, 1, 1, 12)),
+    ]
+    assert sink.rows("t", "id") == [_as_stored(sink, row) for row in expected]
 
 
-def test_an_append_without_a_key_adds_each_row_once(
+def test_a_full_load_from_an_incremental_lake_keeps_the_newest_of_each_key(
     sluice: Sluice, source: SQLiteSystem, sink: System
 ) -> None:
-    source.create("log", {"n": "INTEGER", "line": "TEXT"}, key=None)
-    source.insert("log", ["n", "line"], [(1, "a"), (2, "a")])
+    """Each full load reads every batch of the lake, where a key has a version per update."""
+    source.create("t", {"id": "INTEGER", "name": "TEXT", "at": "TIMESTAMP"})
+    source.insert("t", ["id", "name", "at"], [(1, "a", "2024-01-01 00:00:00"),
+                                                (2, "b", "2024-01-01 00:00:00")])  # fmt: skip
+    configure(sluice, source, sink)
+    sluice(
+        "table add t --source src --destination dst --primary-key id --load incremental "
+        "--key at --sink-load full",
+        ok=True,
+    )
+    sluice("run t", ok=True)
+    for name, at in (("a2", "2024-01-02 00:00:00"), ("a3", "2024-01-03 00:00:00")):
+        source.execute(f"UPDATE t SET name = '{name}', at = '{at}' WHERE id = 1")
+        sluice("run t", ok=True)
+    expected = [(1, "a3", datetime(2024, 1, 3)), (2, "b", datetime(2024, 1, 1))]
+    assert sink.rows("t", "id") == [_as_stored(sink, row) for row in expected]
+
+
+def test_an_append_without_a_key_adds_each_row_version_once(
+    sluice: Sluice, source: SQLiteSystem, sink: System
+) -> None:
+    source.create("log", {"id": "INTEGER", "line": "TEXT", "n": "INTEGER"}, key=None)
+    source.insert("log", ["id", "line", "n"], [(1, "a", 1), (2, "a", 2)])
     configure(sluice, source, sink)
     sluice(
         "table add log --source src --destination dst --load incremental --key n "
@@ -128,9 +175,14 @@ def test_an_append_without_a_key_adds_each_row_once(
         ok=True,
     )
     sluice("run log", ok=True)
-    source.insert("log", ["n", "line"], [(3, "a"), (4, "b")])
+    # n = 2 is the watermark: row 2 is read again and must not be appended again; row 3,
+    # new at that same n, must be.
+    source.insert("log", ["id", "line", "n"], [(3, "c", 2), (4, "b", 3)])
+    source.execute("UPDATE log SET line = 'a2', n = 4 WHERE id = 1")  # a new version of row 1
     sluice("run log", ok=True)
-    assert sink.rows("log", "1") == [(1, "a"), (2, "a"), (3, "a"), (4, "b")]
+    assert _run(sluice, "log")["load"] == 0  # nothing new: nothing appended
+    expected = [(1, "a", 1), (2, "a", 2), (3, "c", 2), (4, "b", 3), (1, "a2", 4)]
+    assert sink.rows("log", "n, id") == expected
 
 
 def test_an_added_column_arrives_with_earlier_rows_null(
@@ -167,8 +219,10 @@ def test_a_load_killed_inside_its_transaction_leaves_nothing_behind(
         assert sluice_process(workdir, *args).returncode == 0, args
     killed = sluice_process(workdir, "run", "t", crash_at="load:inside_transaction")
     assert killed.returncode != 0
-    # Killed inside the load's transaction: none of its rows, nothing half-built shows.
+    # Killed inside the load's transaction: none of its rows, nothing half-built shows; what
+    # it built beside the table before that transaction is left for the next load to drop.
     assert "t" not in sink.tables() or sink.rows("t", "id") == []
+    assert [name for name in sink.tables() if name.startswith("__sluice")] != []
     ran = sluice_process(workdir, "run", "t")
     assert ran.returncode == 0, ran.stderr
     assert len(sink.rows("t", "id")) == 100

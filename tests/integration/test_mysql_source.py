@@ -399,14 +399,6 @@ def test_engines_without_transactions_read_and_count(
     assert rows == read.counted == 1000
 
 
-def test_empty_table_counts_zero(mysql_database: str, source: MySQLSource) -> None:
-    run(database_of(mysql_database), "CREATE TABLE empty (id int PRIMARY KEY, d date)")
-    empty = source.read(ReadRequest(TableRef("empty"), count_rows=True))
-    assert list(empty) == []
-    assert empty.counted == 0
-    assert source.check(TableRef("empty")).row_count == 0
-
-
 @pytest.fixture
 def odd_user(mysql_database: str) -> Iterator[tuple[str, str]]:
     """A user whose password needs escaping in a URL, allowed on the test database."""

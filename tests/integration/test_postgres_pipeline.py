@@ -222,19 +222,19 @@ def test_a_load_over_batches_read_before_and_after_a_column_narrowed_keeps_every
     assert rows_text(pg_target, "notes", "id") == [*before, "(3,tiny,stale)"]
 
 
+# Keys a session's time zone or a float could bend; bigint and text keys are in the
+# conformance suite (test_an_incremental_key_of_each_kind_is_kept_exactly), as for every source.
 KEYS = [
     ("timestamptz", "'2024-03-10 01:59:59.999998-05'::timestamptz", "interval '1 microsecond'"),
     ("timestamp", "'2024-03-10 01:59:59.999998'::timestamp", "interval '1 microsecond'"),
     ("date", "'2024-03-10'::date", "1"),
-    ("bigint", "9007199254740993", "1"),
     ("numeric(30,10)", "12345678901234567890.0000000001", "0.0000000001"),
-    ("text", "'k-0001'", None),
 ]
 
 
 @pytest.mark.parametrize(("kind", "start", "step"), KEYS, ids=[k[0] for k in KEYS])
 def test_watermarks_keep_full_precision_in_a_non_utc_session(
-    sluice: Sluice, pg_database: str, pg_target: str, kind: str, start: str, step: str | None
+    sluice: Sluice, pg_database: str, pg_target: str, kind: str, start: str, step: str
 ) -> None:
     """Rows one microsecond apart: none skipped, none read twice, no reload loop."""
     database = pg_database.rsplit("/", 1)[1]
@@ -242,8 +242,6 @@ def test_watermarks_keep_full_precision_in_a_non_utc_session(
     cast = "numeric" if kind.startswith("numeric") else kind
 
     def value(n: int) -> str:
-        if step is None:
-            return f"'k-{n:04d}'"
         return f"({start} + {n} * {step})::{cast}"
 
     execute(pg_database, f"CREATE TABLE keyed (id serial PRIMARY KEY, k {kind} NOT NULL, v text)")

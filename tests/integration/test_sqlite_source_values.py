@@ -137,20 +137,3 @@ def test_a_value_that_does_not_fit_its_declared_type_fails_hop_1_naming_the_colu
     assert "column 'v' holds a value that does not fit its declared type" in line
     assert f"{found} value found" in line and "fix the data or declare" in line
     assert sluice("lake ls odd --json", ok=True).json() == []
-
-
-def test_a_batch_whose_boolean_column_is_all_null_reads(sluice: Sluice, workdir: Path) -> None:
-    """No value other than 0 or 1 where there is no value at all (it was refused)."""
-    source = workdir / "source.sqlite"
-    with sqlite3.connect(source) as connection:
-        connection.execute("CREATE TABLE flags (id INTEGER PRIMARY KEY, ok BOOLEAN)")
-        connection.executemany("INSERT INTO flags VALUES (?, NULL)", [(1,), (2,)])
-    sluice("init", ok=True)
-    sluice(f"source add src --type sqlite --creds '{json.dumps({'path': str(source)})}'", ok=True)
-    wh = json.dumps({"path": str(workdir / "wh.duckdb")})
-    sluice(f"destination add wh --type duckdb --creds '{wh}'", ok=True)
-    sluice("table add flags --source src --destination wh --primary-key id", ok=True)
-    sluice("run flags", ok=True)
-    with duckdb.connect(str(workdir / "wh.duckdb"), read_only=True) as connection:
-        rows = connection.execute("SELECT id, ok FROM flags ORDER BY id").fetchall()
-    assert rows == [(1, None), (2, None)]
