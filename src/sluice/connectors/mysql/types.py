@@ -5,8 +5,9 @@ bigint unsigned to uint64 included; float, double, strings, binaries, year, bit,
 datetime, timestamp). What it cannot give exactly is selected as text and converted here:
 
 - decimal: connectorx makes every DECIMAL a decimal128(38,10) through a 28-digit type and
-  fails on other scales; the text becomes decimal128(p,s) from NUMERIC_PRECISION/SCALE, or
-  stays exact text above 38 digits (marked numeric, so a PostgreSQL sink declares it again).
+  fails on other scales. Up to 18 digits the value times 10**scale is selected as a BIGINT
+  and rebuilt as decimal128(p,s) (NUMERIC_PRECISION/SCALE); up to 38 the text is parsed;
+  above 38 it stays exact text (marked numeric, so a PostgreSQL sink declares it again).
 - time: Arrow's time64 holds 00:00..24:00 only, MySQL's TIME -838:59:59..838:59:59, so it
   becomes duration('us') (a PostgreSQL interval, a DuckDB INTERVAL).
 - json (MySQL 8): connectorx re-serialises it through serde; MySQL's own text is kept.
