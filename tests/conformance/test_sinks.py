@@ -5,8 +5,9 @@ edge values, NULLs everywhere, an empty table, odd identifiers, a full replace (
 snapshot: rows removed at the source disappear, changed ones change), a merge on the primary
 key (from an incremental or a full lake), a full load from an incremental lake (the newest
 version of each key), an append without a key (each row version once), an added column
-(earlier rows NULL), the leftovers of a load killed inside its transaction (the next run
-succeeds and leaves no staging table), and bad creds failing fast in one line.
+(earlier rows NULL), a load the sink refuses (the live table as it was), the leftovers of a
+load killed inside its transaction (the next run succeeds and leaves no staging table), and
+bad creds failing fast in one line.
 """
 
 from __future__ import annotations
@@ -107,6 +108,24 @@ def test_a_full_replace_takes_the_newest_snapshot(
     source.execute("UPDATE t SET name = 'c2' WHERE id = 3")
     assert _run(sluice, "t")["load"] == 2
     assert sink.rows("t", "id") == [(1, "a"), (3, "c2")]
+
+
+def test_a_load_the_sink_refuses_leaves_the_live_table_as_it_was(
+    sluice: Sluice, source: SQLiteSystem, sink: System
+) -> None:
+    source.create("t", {"id": "INTEGER", "name": "TEXT"}, key=None)
+    source.insert("t", ["id", "name"], [(1, "a"), (2, "b")])
+    configure(sluice, source, sink)
+    sluice("table add t --source src --destination dst --primary-key name", ok=True)
+    sluice("run t", ok=True)
+    # A NULL in the configured key: hop 1 takes it, the sink's PRIMARY KEY refuses it (SQLite
+    # too: its key columns are declared NOT NULL, which SQLite would not imply).
+    source.insert("t", ["id", "name"], [(3, None)])
+    failed = sluice("run t --json").json()
+    assert failed["status"] == "failed"
+    assert failed["stages"][-1]["stage_type"] == "load"
+    assert failed["error_message"].startswith("load:")
+    assert sink.rows("t", "id") == [(1, "a"), (2, "b")]
 
 
 # The lake a merge reads: incremental batches, or a whole snapshot each run.

@@ -190,25 +190,6 @@ def test_an_incompatible_type_change_fails_with_both_types(
     assert sink_rows(workdir).num_rows == 1
 
 
-def test_a_failed_full_load_leaves_the_live_table_intact(
-    setup: Sluice, shop: Shop, workdir: Path
-) -> None:
-    setup("table add events --source shop --destination wh --primary-key v", ok=True)
-    shop.insert((1, "a", T1), (2, "b", T1))
-    run(setup)
-    # A NULL in `v`, the configured key: hop 1 takes it, the sink's PRIMARY KEY refuses it.
-    # (A repeated value would not get this far: hop 1 checks that the key is unique.)
-    with shop.connect() as c:
-        c.execute("INSERT INTO events VALUES (3, NULL, 30, ?)", (T2,))
-    result = setup("run events")
-    assert result.code == 1
-    shown = setup("runs show 2 --json").json()
-    assert shown["status"] == "failed"
-    assert shown["stages"][-1]["stage_type"] == "load"
-    assert "load:" in shown["error_message"]
-    assert sink_rows(workdir).num_rows == 2
-
-
 def test_one_hop_runs_only_its_stages(setup: Sluice, shop: Shop, workdir: Path) -> None:
     setup("table add events --source shop --destination wh", ok=True)
     shop.insert((1, "a", T1))

@@ -161,7 +161,9 @@ class SqlSinkBase(SqlSinkState):
         types: dict[str, str],
         primary_key: tuple[str, ...],
     ) -> str:
-        parts = [f"{self.q(c)} {types[c]}" for c in columns]
+        # NOT NULL spelled out: SQLite lets a NULL into a PRIMARY KEY column that is not an
+        # INTEGER one, where every other system refuses it.
+        parts = [f"{self.q(c)} {types[c]}{' NOT NULL' * (c in primary_key)}" for c in columns]
         if primary_key:
             parts.append("PRIMARY KEY (" + ", ".join(self.q(c) for c in primary_key) + ")")
         return f"CREATE TABLE {self.qualified(table)} ({', '.join(parts)})"
