@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
+from sluice.config.store import READ_ONLY
 from sluice.core.errors import ConfigError
 
 DEFAULT_CONFIG_DB_PATH = Path("databases/config_db/data/config.db")
@@ -92,7 +93,11 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
-        # writes can fail with "database is locked" instead of waiting its turn.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # writes can fail with "database is locked" instead of waiting its turn. A read-only
+        # one (Store.read) begins deferred: a WAL reader that never blocks a writer.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

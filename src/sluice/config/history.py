@@ -73,7 +73,7 @@ class RunHistory(Store):
         query = sa.select(runs).where(*where.where()).order_by(runs.c.id.desc()).limit(limit)
         if before_id is not None:
             query = query.where(runs.c.id < before_id)
-        with self.tx() as c:
+        with self.read() as c:
             rows = c.execute(query).mappings().all()
         return [to_run(row) for row in rows]
 
@@ -81,7 +81,7 @@ class RunHistory(Store):
         """The full stage logs of several runs in one query, each run's in stage order."""
         found: dict[int, list[StageLogRecord]] = {run_id: [] for run_id in run_ids}
         if run_ids:
-            with self.tx() as c:
+            with self.read() as c:
                 for row in c.execute(self._logs_query(run_ids, sa.select(logs))).mappings():
                     found[row["pipeline_run_id"]].append(to_stage_log(row))
         return found
@@ -100,7 +100,7 @@ class RunHistory(Store):
                 logs.c.time_taken,
                 logs.c.started_at,
             )
-            with self.tx() as c:
+            with self.read() as c:
                 for run_id, *brief in c.execute(self._logs_query(run_ids, columns)):
                     found[run_id].append(StageBrief(*brief))
         return found
@@ -125,7 +125,7 @@ class RunHistory(Store):
             for choice in HopChoice
         }
         query = sa.select(config.c.source_tablename, *newest.values())
-        with self.tx() as c:
+        with self.read() as c:
             rows = c.execute(query).all()
             ids = {int(i) for row in rows for i in row[1:] if i is not None}
             started = self._start_times(c, ids)
@@ -169,7 +169,7 @@ class RunHistory(Store):
                 config.c[f"{hop.value}_last_loader_run_status"],
                 config.c[f"{hop.value}_last_loader_run_timestamp"],
             ]
-        with self.tx() as c:
+        with self.read() as c:
             rows = c.execute(sa.select(config.c.source_tablename, *columns)).all()
         found: dict[tuple[str, Hop], datetime] = {}
         for row in rows:
@@ -197,7 +197,7 @@ class RunHistory(Store):
             .select_from(logs.join(runs, runs.c.id == logs.c.pipeline_run_id))
             .where(logs.c.id.in_(newest), logs.c.warnings.is_not(None))
         )
-        with self.tx() as c:
+        with self.read() as c:
             return {str(row[0]): str(row[1]).splitlines() for row in c.execute(query)}
 
     def last_failures(
@@ -213,7 +213,7 @@ class RunHistory(Store):
             runs.c.id, runs.c.source_tablename, runs.c.hop, runs.c.error_message
         ).where(runs.c.id.in_(newest))
         found: dict[tuple[str, Hop], tuple[int, str]] = {}
-        with self.tx() as c:
+        with self.read() as c:
             rows = c.execute(query).all()
         for run_id, table, choice, message in sorted(rows):
             first = (message or "failed").strip().splitlines()[0] if message else "failed"

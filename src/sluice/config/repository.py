@@ -69,7 +69,7 @@ class ConfigRepository(RunRepository):
 
     # ---- settings -------------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
-        with self.tx() as c:
+        with self.read() as c:
             row = c.execute(
                 sa.select(s.sluice_settings.c.value).where(s.sluice_settings.c.key == key)
             ).first()
@@ -134,7 +134,7 @@ class ConfigRepository(RunRepository):
     def get_connection(
         self, kind: ConnectionKind, name: str, *, sealed_ok: bool = False
     ) -> ConnectionRecord:
-        with self.tx() as c:
+        with self.read() as c:
             row = (
                 c.execute(sa.select(kind.table).where(kind.table.c[kind.name_col] == name))
                 .mappings()
@@ -145,7 +145,7 @@ class ConfigRepository(RunRepository):
         return self._to_connection(kind, row, sealed_ok=sealed_ok)
 
     def list_connections(self, kind: ConnectionKind) -> list[ConnectionRecord]:
-        with self.tx() as c:
+        with self.read() as c:
             rows = (
                 c.execute(sa.select(kind.table).order_by(kind.table.c[kind.name_col]))
                 .mappings()
@@ -179,7 +179,7 @@ class ConfigRepository(RunRepository):
 
     def connection_users(self, kind: ConnectionKind, name: str) -> list[str]:
         """The tables that use the connection (for checks that must come before others)."""
-        with self.tx() as c:
+        with self.read() as c:
             return self._users(c, kind, name)
 
     def remove_connection(self, kind: ConnectionKind, name: str) -> None:
@@ -254,7 +254,7 @@ class ConfigRepository(RunRepository):
         return self.get_table(values["source_tablename"])
 
     def get_table(self, name: str) -> TableConfig:
-        with self.tx() as c:
+        with self.read() as c:
             row = (
                 c.execute(
                     sa.select(s.pipeline_config).where(s.pipeline_config.c.source_tablename == name)
@@ -267,7 +267,7 @@ class ConfigRepository(RunRepository):
         return self._to_table(row)
 
     def list_tables(self) -> list[TableConfig]:
-        with self.tx() as c:
+        with self.read() as c:
             rows = (
                 c.execute(
                     sa.select(s.pipeline_config).order_by(s.pipeline_config.c.source_tablename)
@@ -340,7 +340,7 @@ class ConfigRepository(RunRepository):
         query = sa.select(t).order_by(t.c.pipeline_name, t.c.stage_order)
         if pipeline is not None:
             query = query.where(t.c.pipeline_name == pipeline)
-        with self.tx() as c:
+        with self.read() as c:
             rows = c.execute(query).mappings().all()
         return [
             StageRecord(

@@ -112,14 +112,14 @@ class RunRepository(Store):
 
     def holds_lock(self, run_id: int) -> bool:
         """Whether the run still holds its lock rows (a reaped or finished run holds none)."""
-        with self.tx() as c:
+        with self.read() as c:
             return c.execute(sa.select(holding(run_id))).scalar_one() is True
 
     def run_plan(self, run_id: int) -> list[StageRecord]:
         """The stages a run executes, in order, as frozen when it was created ([] for a run
         made before plans were kept)."""
         t = s.sluice_run_plans
-        with self.tx() as c:
+        with self.read() as c:
             rows = c.execute(
                 sa.select(t, s.pipeline_runs_master.c.pipeline_name)
                 .join(s.pipeline_runs_master, s.pipeline_runs_master.c.id == t.c.run_id)
@@ -140,7 +140,7 @@ class RunRepository(Store):
 
     def _busy(self, table: str, hop: HopChoice) -> ConflictError:
         t = s.sluice_run_locks
-        with self.tx() as c:
+        with self.read() as c:
             holder = c.execute(
                 sa.select(t.c.run_id, t.c.hop).where(
                     t.c.source_tablename == table, t.c.hop.in_([h.value for h in hop.hops()])
@@ -228,7 +228,7 @@ class RunRepository(Store):
     def active_runs(self) -> list[tuple[RunRecord, str | None]]:
         """Active runs with the start time their worker recorded."""
         t = s.pipeline_runs_master
-        with self.tx() as c:
+        with self.read() as c:
             rows = c.execute(sa.select(t).where(t.c.status.in_(ACTIVE))).mappings().all()
         return [(to_run(row), row["worker_started"]) for row in rows]
 
@@ -282,13 +282,13 @@ class RunRepository(Store):
     def locked_hops(self) -> set[tuple[str, Hop]]:
         """(table, hop) pairs that an active run holds."""
         t = s.sluice_run_locks
-        with self.tx() as c:
+        with self.read() as c:
             rows = c.execute(sa.select(t.c.source_tablename, t.c.hop)).all()
         return _locked([(str(r[0]), str(r[1])) for r in rows])
 
     def count_active(self) -> int:
         t = s.pipeline_runs_master
-        with self.tx() as c:
+        with self.read() as c:
             return int(
                 c.execute(
                     sa.select(sa.func.count()).select_from(t).where(t.c.status.in_(ACTIVE))
@@ -335,7 +335,7 @@ class RunRepository(Store):
     def lease(self, name: str) -> LeaseRecord | None:
         """Who holds lease `name`, until when, and when it last finished a pass (None: nobody)."""
         t = s.sluice_leases
-        with self.tx() as c:
+        with self.read() as c:
             row = c.execute(sa.select(t).where(t.c.name == name)).mappings().first()
         if row is None:
             return None
@@ -365,7 +365,7 @@ class RunRepository(Store):
             )
 
     def get_run(self, run_id: int) -> RunRecord:
-        with self.tx() as c:
+        with self.read() as c:
             row = (
                 c.execute(
                     sa.select(s.pipeline_runs_master).where(s.pipeline_runs_master.c.id == run_id)
@@ -386,14 +386,14 @@ class RunRepository(Store):
             query = query.where(t.c.source_tablename == table)
         if status is not None:
             query = query.where(t.c.status == status)
-        with self.tx() as c:
+        with self.read() as c:
             rows = c.execute(query).mappings().all()
         return [to_run(row) for row in rows]
 
     def last_run_started(self, table: str, hop: Hop) -> datetime | None:
         """When the newest run covering this hop was created or started."""
         t = s.pipeline_runs_master
-        with self.tx() as c:
+        with self.read() as c:
             row = c.execute(
                 sa.select(sa.func.max(sa.func.coalesce(t.c.started_at, t.c.heartbeat_at))).where(
                     t.c.source_tablename == table, t.c.hop.in_([hop.value, HopChoice.ALL.value])
@@ -436,7 +436,7 @@ class RunRepository(Store):
 
     def stage_logs(self, run_id: int) -> list[StageLogRecord]:
         t = s.pipeline_run_stage_logs
-        with self.tx() as c:
+        with self.read() as c:
             rows = (
                 c.execute(
                     sa.select(t)

@@ -329,12 +329,12 @@ class RunStats(Store):
         the next reader); a day that changes meanwhile is read live.
         """
         past = [day for day in window.days if day < utcnow().date()]
-        with self.tx() as c:
+        with self.read() as c:
             rolled = self._rolled_up(c, past)
             if len(rolled) == len(past):
                 return self._read(c, window, table, stage_types, rolled)
         self.roll_up([day for day in past if day not in rolled])
-        with self.tx() as c:
+        with self.read() as c:
             return self._read(c, window, table, stage_types, self._rolled_up(c, past))
 
     @staticmethod
@@ -456,7 +456,7 @@ class RunStats(Store):
 
     # ---- totals, for /metrics -------------------------------------------------------------
     def runs_by_status_total(self) -> dict[str, int]:
-        with self.tx() as c:
+        with self.read() as c:
             rows = c.execute(
                 sa.select(runs.c.status, sa.func.count()).group_by(runs.c.status)
             ).all()
@@ -464,7 +464,7 @@ class RunStats(Store):
 
     def totals(self) -> Totals:
         """Rows moved and stage durations of every finished stage log, in one snapshot."""
-        with self.tx() as c:
+        with self.read() as c:
             last = int(c.execute(sa.select(sa.func.max(logs.c.id))).scalar() or 0)
             moved = c.execute(
                 sa.select(
@@ -518,7 +518,7 @@ class RunStats(Store):
         if also:
             wanted.append(logs.c.id.in_(list(also)))
         found = {}
-        with self.tx() as c:
+        with self.read() as c:
             for condition in wanted:
                 for row in c.execute(sa.select(*columns).select_from(joined).where(condition)):
                     found[int(row[0])] = row

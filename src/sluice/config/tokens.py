@@ -96,7 +96,7 @@ class TokenRepository(Store):
 
     def get(self, token_id: int) -> TokenRecord:
         t = s.sluice_api_tokens
-        with self.tx() as c:
+        with self.read() as c:
             row = c.execute(sa.select(t).where(t.c.id == token_id)).mappings().first()
         if row is None:
             raise NotFoundError(f"no API token with id {token_id}: see `sluice token list`")
@@ -104,7 +104,7 @@ class TokenRepository(Store):
 
     def list_tokens(self) -> list[TokenRecord]:
         t = s.sluice_api_tokens
-        with self.tx() as c:
+        with self.read() as c:
             rows = c.execute(sa.select(t).order_by(t.c.id)).mappings().all()
         return [self._to_record(row) for row in rows]
 
