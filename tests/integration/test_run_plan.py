@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from sluice.core.models import HopChoice, RunStatus, TriggeredBy
 from sluice.engine.runner import RunEngine
@@ -61,3 +63,35 @@ def test_a_run_killed_in_hop_2_keeps_hop_1s_success(configured: Sluice, workdir:
     assert shown["source_to_dl"]["last_run_status"] == "success"  # its batch is committed
     assert shown["dl_to_sink"]["last_run_status"] == "failed"
     configured("run Genre --hop dl_to_sink", ok=True)
+
+
+def test_a_run_reads_its_table_connections_plan_and_lake_settings_once(
+    configured: Sluice,
+) -> None:
+    """The engine resolves the run once (engine/scope.py), not once per stage: the six stages
+    of a two-hop run share it. Counted at the driver, every statement of every engine."""
+    configured("run Genre", ok=True)  # the lake and sink exist: a steady-state run follows
+    statements: list[str] = []
+
+    def count(_c: object, _cur: object, statement: str, *_rest: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(Engine, "before_cursor_execute", count)
+    try:
+        configured("run Genre", ok=True)
+    finally:
+        sa.event.remove(Engine, "before_cursor_execute", count)
+
+    def reads(table: str) -> int:
+        return sum(1 for st in statements if st.startswith("SELECT") and f"FROM {table}" in st)
+
+    assert reads("sources_config") == 1
+    assert reads("destinations_config") == 1
+    assert reads("sluice_run_plans") == 1
+    assert reads("sluice_settings") == 1
+    # Made (create), resolved (execute), read again when hop 2 starts and by the retention
+    # pass after the load (both for what the stages before them wrote), and the CLI's look
+    # before the run (what Ctrl-C reports against).
+    assert reads("pipeline_config") <= 5
+    work = [st for st in statements if not st.startswith(("BEGIN", "PRAGMA"))]
+    assert len(work) <= 50, "\n".join(work)  # 71 before the run was resolved once

@@ -75,6 +75,13 @@ class ConfigRepository(RunRepository):
             ).first()
         return None if row is None else str(row[0])
 
+    def get_settings(self, keys: tuple[str, ...]) -> dict[str, str]:
+        """Several settings in one read; a key not set is absent."""
+        t = s.sluice_settings
+        with self.read() as c:
+            rows = c.execute(sa.select(t.c.key, t.c.value).where(t.c.key.in_(keys))).all()
+        return {str(key): str(value) for key, value in rows}
+
     def delete_setting(self, key: str) -> None:
         with self.tx() as c:
             c.execute(s.sluice_settings.delete().where(s.sluice_settings.c.key == key))

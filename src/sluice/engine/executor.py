@@ -4,10 +4,13 @@ template row names. Executors (local, and later remote workers) implement it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from sluice.stages.context import StageResult
+
+if TYPE_CHECKING:
+    from sluice.engine.scope import RunScope
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,9 @@ class StageTask:
     run_id: int
     stage_order: int
     pool: str
+    # What the engine resolved for the run, for an executor in the same process; one in
+    # another process ignores it and resolves its own (engine/scope.py).
+    scope: RunScope | None = field(default=None, compare=False, repr=False)
 
 
 class Executor(Protocol):

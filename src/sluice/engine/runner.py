@@ -9,6 +9,7 @@ pipeline_config. Stages execute through an executor keyed by the stage's driver_
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -16,15 +17,14 @@ from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from sluice.config.records import RunRecord, StageRecord, TableConfig
-from sluice.config.repository import DESTINATIONS, SOURCES, ConfigRepository
+from sluice.config.records import RunRecord, StageRecord
+from sluice.config.repository import ConfigRepository
 from sluice.connectors import registry
 from sluice.core.clock import utcnow
 from sluice.core.errors import (
     ConfigError,
     ConflictError,
     FencedOffError,
-    NotFoundError,
     SluiceError,
     TransientError,
 )
@@ -32,7 +32,8 @@ from sluice.core.models import Hop, HopChoice, RunStatus, TriggeredBy
 from sluice.core.redact import scrub
 from sluice.engine.executor import Executor, StageTask
 from sluice.engine.liveness import Heartbeat, reap, this_worker
-from sluice.engine.plan import planned_stages, stages_for
+from sluice.engine.plan import stages_for
+from sluice.engine.scope import RunScope, resolve
 from sluice.engine.services import Services
 from sluice.engine.settings import EngineSettings
 from sluice.stages.registry import get_stage_type
@@ -68,18 +69,15 @@ class SilentObserver:
         return None
 
 
-def _secrets(repo: ConfigRepository, table: TableConfig) -> list[str]:
+def _secrets(scope: RunScope) -> list[str]:
+    """The secret values of the run's connections, scrubbed from every message it writes."""
     found: list[str] = []
-    for kind, name, role in (
-        (SOURCES, table.source_name, "source"),
-        (DESTINATIONS, table.destination_name, "destination"),
-    ):
-        if not name:
+    for record, role in ((scope.source, "source"), (scope.destination, "destination")):
+        if record is None:
             continue
         try:
-            record = repo.get_connection(kind, name)
             found += registry.validate_creds(record.type, record.creds, role=role).secret_values()
-        except (ConfigError, NotFoundError):
+        except ConfigError:
             continue
     return found
 
@@ -93,10 +91,10 @@ class RunEngine:
         self.executor = executor
         self.settings = settings or EngineSettings.from_env()
 
-    def _lake_secrets(self) -> list[str]:
+    def _lake_secrets(self, scope: RunScope) -> list[str]:
         """The lake options' secret values, scrubbed from run errors like connection creds."""
         try:
-            options = self.services.lake_options()
+            options = self.services.lake_options(scope.lake_settings())
         except ConfigError:
             return []  # unreadable options fail the stage that opens the lake, with the reason
         return options.secrets() if options is not None else []
@@ -138,25 +136,20 @@ class RunEngine:
         run = self.repo.get_run(run_id)
         if run.status is not RunStatus.PENDING:
             raise ConflictError(f"run {run_id} is {run.status.value}, not pending: it ran already")
-        table = self.repo.get_table(run.source_tablename)
-        stages = planned_stages(self.repo, run, table)
-        secrets = _secrets(self.repo, table) + self._lake_secrets()
+        # Resolved once for the whole run: the table, the plan, the connections, the lake.
+        scope = resolve(self.services, run_id, run)
+        secrets = _secrets(scope) + self._lake_secrets(scope)
         self.repo.start_run(run_id, this_worker())
-        watcher.run_started(self.repo.get_run(run_id), stages)
+        watcher.run_started(self.repo.get_run(run_id), list(scope.plan))
         with Heartbeat(self.repo, run_id, self.settings.heartbeat_interval):
-            failure, last_hop = self._execute_stages(run_id, table, stages, watcher, secrets)
+            failure, last_hop = self._execute_stages(run_id, scope, watcher, secrets)
         status = RunStatus.FAILED if failure else RunStatus.SUCCESS
         # The run's status and its last hop's status in one transaction: they move together.
         self.repo.finish_run(run_id, status, failure, {last_hop: status.value})
         return self.repo.get_run(run_id)
 
     def _execute_stages(
-        self,
-        run_id: int,
-        table: TableConfig,
-        stages: list[StageRecord],
-        watcher: RunObserver,
-        secrets: list[str],
+        self, run_id: int, scope: RunScope, watcher: RunObserver, secrets: list[str]
     ) -> tuple[str | None, Hop]:
         """Run the stages in order; the failure (if any) and the hop the run ended in.
 
@@ -164,10 +157,14 @@ class RunEngine:
         (hop 1's success stands whatever hop 2 does); the last hop's goes with the run's.
         """
         failure: str | None = None
+        stages = scope.plan
+        table = scope.table
         hop = get_stage_type(stages[0].stage_type).hop
         for index, stage in enumerate(stages):
+            if get_stage_type(stage.stage_type).hop is not hop:
+                scope = scope.refreshed(self.repo)  # what the hop before wrote
             hop = get_stage_type(stage.stage_type).hop
-            failure = self._execute_stage(run_id, stage, watcher, secrets)
+            failure = self._execute_stage(run_id, stage, watcher, secrets, scope)
             if failure is not None:
                 break
             following = stages[index + 1] if index + 1 < len(stages) else None
@@ -190,14 +187,22 @@ class RunEngine:
         return float(min(self.settings.retry_cap, ceiling) * _jitter())
 
     def _execute_stage(
-        self, run_id: int, stage: StageRecord, watcher: RunObserver, secrets: list[str]
+        self,
+        run_id: int,
+        stage: StageRecord,
+        watcher: RunObserver,
+        secrets: list[str],
+        scope: RunScope,
     ) -> str | None:
         """Run one stage and log it; return the error message if it failed."""
         log_id = self.repo.start_stage_log(run_id, stage, utcnow())
         watcher.stage_started(stage)
         started = time.perf_counter()
         task = StageTask(
-            run_id=run_id, stage_order=stage.stage_order, pool=stage.driver_container or "default"
+            run_id=run_id,
+            stage_order=stage.stage_order,
+            pool=stage.driver_container or "default",
+            scope=scope,
         )
         error: str | None = None
         rows = 0
@@ -233,6 +238,8 @@ class RunEngine:
                     )
                     time.sleep(delay)
                     attempt += 1
+                    # A retry sees what the failed attempt wrote (a watermark, a held note).
+                    task = dataclasses.replace(task, scope=scope.refreshed(self.repo))
                     continue
             except SluiceError as exc:
                 error = scrub(f"{stage.stage_type}: {exc}", secrets)

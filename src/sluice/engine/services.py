@@ -54,24 +54,36 @@ class Services:
             raise ConfigError(f"the config database {state}: run `sluice init` first")
         return cls(config_url=url, repo=ConfigRepository(engine))
 
-    def lake_uri(self) -> str:
-        return os.environ.get(ENV_LAKE) or self.repo.get_setting(LAKE_SETTING) or DEFAULT_LAKE
+    def lake_settings(self) -> dict[str, str]:
+        """The lake's stored settings (its URI and sealed options), in one read: hand them to
+        the methods below to resolve the lake more than once without reading again."""
+        return self.repo.get_settings((LAKE_SETTING, LAKE_OPTIONS_SETTING))
 
-    def stored_lake_options(self) -> dict[str, Any]:
+    def lake_uri(self, settings: dict[str, str] | None = None) -> str:
+        stored = (
+            self.repo.get_setting(LAKE_SETTING) if settings is None else settings.get(LAKE_SETTING)
+        )
+        return os.environ.get(ENV_LAKE) or stored or DEFAULT_LAKE
+
+    def stored_lake_options(self, settings: dict[str, str] | None = None) -> dict[str, Any]:
         """The options as stored: secrets in clear, env references unresolved. Never print."""
-        return stored_lake_options(self.repo)
+        if settings is None:
+            return stored_lake_options(self.repo)
+        sealed = settings.get(LAKE_OPTIONS_SETTING)
+        return self.repo.cipher.open(sealed, "the lake options") if sealed else {}
 
-    def lake_options(self) -> LakeOptions | None:
+    def lake_options(self, settings: dict[str, str] | None = None) -> LakeOptions | None:
         """Object store options saved (encrypted) by `sluice init --lake-options`."""
-        stored = self.stored_lake_options()
+        stored = self.stored_lake_options(settings)
         if not stored:
             return None
         return LakeOptions.from_dict(resolve_env_refs(stored, "lake options"))
 
-    def lake(self) -> LakeStore:
-        uri = self.lake_uri()
+    def lake(self, settings: dict[str, str] | None = None) -> LakeStore:
+        settings = self.lake_settings() if settings is None else settings
+        uri = self.lake_uri(settings)
         # The options are S3's: a local lake must not need their key or env variables.
-        return LakeStore(uri, self.lake_options() if uri.startswith("s3://") else None)
+        return LakeStore(uri, self.lake_options(settings) if uri.startswith("s3://") else None)
 
     def close(self) -> None:
         self.repo.engine.dispose()

@@ -15,4 +15,4 @@ class LocalExecutor:
         self.services = services
 
     def execute(self, task: StageTask, progress: Callable[[int], None]) -> StageResult:
-        return run_stage(self.services, task.run_id, task.stage_order, progress)
+        return run_stage(self.services, task.run_id, task.stage_order, progress, task.scope)

@@ -40,6 +40,9 @@ class StageContext:
     table: TableConfig
     plan: tuple[StageRecord, ...] = ()  # the run's stages, as frozen when it was made
     progress: Callable[[int], None] = lambda rows: None
+    # The connections as the run resolved them once (None: looked up when needed).
+    source_record: ConnectionRecord | None = None
+    destination_record: ConnectionRecord | None = None
 
     def fence(self) -> None:
         """Refuse to go on once the run lost its lock: called just before a change becomes
@@ -58,6 +61,8 @@ class StageContext:
                 f"table {self.table.source_tablename!r} has no source connection: "
                 f"set one with `sluice table edit {self.table.source_tablename} --source NAME`"
             )
+        if self.source_record is not None:
+            return self.source_record
         return self.repo.get_connection(SOURCES, self.table.source_name)
 
     def destination_connection(self) -> ConnectionRecord:
@@ -66,6 +71,8 @@ class StageContext:
                 f"table {self.table.source_tablename!r} has no destination connection: set one "
                 f"with `sluice table edit {self.table.source_tablename} --destination NAME`"
             )
+        if self.destination_record is not None:
+            return self.destination_record
         return self.repo.get_connection(DESTINATIONS, self.table.destination_name)
 
     def open_source(self) -> Source:
