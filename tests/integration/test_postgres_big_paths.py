@@ -144,7 +144,7 @@ def test_a_copy_over_both_big_paths_arrives_exactly_once(
         source.close()
         sink.close()
 
-    assert (result.rows_loaded, result.rows_in_table) == (ROWS, ROWS)
+    assert result.rows_loaded == ROWS
     assert rows_text(db, "copy.big") == rows_text(db, "public.big")
     # Each COPY is its own transaction: two transaction ids prove the second connection
     # loaded part of the rows (the direct replace keeps the COPYed rows as they are).
@@ -176,7 +176,7 @@ def test_a_deduplicating_merge_over_two_copy_connections_keeps_the_newest(
                 ),
                 iter(rows.to_batches(max_chunksize=1_000)),
             )
-            assert (result.rows_loaded, result.rows_in_table) == (ROWS, 20_000)
+            assert result.rows_loaded == ROWS
     finally:
         sink.close()
     got = db.execute("SELECT k, v FROM copy.dedup ORDER BY k").fetchall()

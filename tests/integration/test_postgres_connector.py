@@ -117,7 +117,8 @@ def copy_table(
         ),
         source.read(ReadRequest(table=src)),
     )
-    return result.rows_loaded, result.rows_in_table
+    held = sink.check(dst)
+    return result.rows_loaded, held.row_count or 0 if held is not None else 0
 
 
 def differing_rows(db: psycopg.Connection[Any], left: str, right: str) -> int:
@@ -367,7 +368,10 @@ def _load(sink: PostgresSink, table: TableRef, rows: pa.Table, **kw: Any) -> int
         run_id=kw.pop("run_id", 1),
         **kw,
     )
-    return sink.load(request, iter(rows.to_batches())).rows_in_table
+    sink.load(request, iter(rows.to_batches()))
+    info = sink.check(table)
+    assert info is not None and info.row_count is not None
+    return info.row_count
 
 
 def test_failed_replace_after_the_swap_leaves_the_old_table_intact(

@@ -125,7 +125,6 @@ class ColumnProfile:
 @dataclass(frozen=True)
 class LoadResult:
     rows_loaded: int
-    rows_in_table: int
     columns_added: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -186,8 +185,9 @@ class Sink(Protocol):
 
     def ping(self) -> str: ...
 
-    def check(self, table: TableRef) -> TableInfo | None:
-        """The live table, or None when it does not exist yet."""
+    def check(self, table: TableRef, *, count_rows: bool = True) -> TableInfo | None:
+        """The live table (its row count unless `count_rows` is False: a scan on some
+        systems), or None when it does not exist yet."""
         ...
 
     def held_batches(self, table: TableRef, lake_table: str) -> set[int]:

@@ -62,11 +62,12 @@ class SqlSinkBase(SqlSinkState):
         self.query("SELECT 1")
         return f"{type(self).__name__.removesuffix('Sink')} sink answers"
 
-    def check(self, table: TableRef) -> TableInfo | None:
+    def check(self, table: TableRef, *, count_rows: bool = True) -> TableInfo | None:
         columns = self.table_columns(table)
         if columns is None:
             return None
-        return TableInfo(table=table, schema=pa.schema([]), row_count=self.row_count_of(table))
+        count = self.row_count_of(table) if count_rows else None
+        return TableInfo(table=table, schema=pa.schema([]), row_count=count)
 
     def prepare(self, request: LoadRequest) -> None:
         """Before a load: the state table exists, and no leftover of a killed load remains."""
@@ -115,14 +116,13 @@ class SqlSinkBase(SqlSinkState):
                 if request.before_commit is not None:
                     request.before_commit()
                 self.execute(f"DROP TABLE {self.qualified(staging)}")
-                total = self.row_count_of(request.table)
                 self.commit()
             except BaseException:
                 self.rollback()
                 raise
         finally:
             self._discard(staging)
-        return LoadResult(rows_loaded=rows, rows_in_table=total, columns_added=added)
+        return LoadResult(rows_loaded=rows, columns_added=added)
 
     def _apply(
         self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]

@@ -195,7 +195,7 @@ class PostgresSink(PostgresEvolve):
             with suppress(StageError):
                 self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")
             raise
-        return LoadResult(rows_loaded=rows, rows_in_table=rows)
+        return LoadResult(rows_loaded=rows)
 
     def bulk_stage(
         self, staging: TableRef, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
