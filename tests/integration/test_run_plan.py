@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from sluice.connectors import registry
 from sluice.core.models import HopChoice, RunStatus, TriggeredBy
 from sluice.engine.runner import RunEngine
 from sluice.engine.services import Services
@@ -95,3 +97,21 @@ def test_a_run_reads_its_table_connections_plan_and_lake_settings_once(
     assert reads("pipeline_config") <= 5
     work = [st for st in statements if not st.startswith(("BEGIN", "PRAGMA"))]
     assert len(work) <= 50, "\n".join(work)  # 71 before the run was resolved once
+
+
+def test_each_hop_opens_its_system_once(
+    configured: Sluice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configured("run Genre", ok=True)
+    opened: list[str] = []
+    for role in ("source", "sink"):
+        real = getattr(registry, f"open_{role}")
+
+        def counting(*args: object, real: Any = real, role: str = role) -> Any:
+            opened.append(role)
+            return real(*args)
+
+        monkeypatch.setattr(registry, f"open_{role}", counting)
+    configured("run Genre", ok=True)
+    # check_source + extract share one source; check_sink + load + verify_sink one sink.
+    assert opened == ["source", "sink"]

@@ -142,7 +142,10 @@ class RunEngine:
         self.repo.start_run(run_id, this_worker())
         watcher.run_started(self.repo.get_run(run_id), list(scope.plan))
         with Heartbeat(self.repo, run_id, self.settings.heartbeat_interval):
-            failure, last_hop = self._execute_stages(run_id, scope, watcher, secrets)
+            try:
+                failure, last_hop = self._execute_stages(run_id, scope, watcher, secrets)
+            finally:
+                _close(scope)
         status = RunStatus.FAILED if failure else RunStatus.SUCCESS
         # The run's status and its last hop's status in one transaction: they move together.
         self.repo.finish_run(run_id, status, failure, {last_hop: status.value})
@@ -162,10 +165,12 @@ class RunEngine:
         hop = get_stage_type(stages[0].stage_type).hop
         for index, stage in enumerate(stages):
             if get_stage_type(stage.stage_type).hop is not hop:
+                _close(scope)  # each hop opens its systems once
                 scope = scope.refreshed(self.repo)  # what the hop before wrote
             hop = get_stage_type(stage.stage_type).hop
             failure = self._execute_stage(run_id, stage, watcher, secrets, scope)
             if failure is not None:
+                _close(scope)
                 break
             following = stages[index + 1] if index + 1 < len(stages) else None
             if following is not None and get_stage_type(following.stage_type).hop is not hop:
@@ -238,7 +243,9 @@ class RunEngine:
                     )
                     time.sleep(delay)
                     attempt += 1
-                    # A retry sees what the failed attempt wrote (a watermark, a held note).
+                    # A retry opens its systems afresh and sees what the failed attempt wrote
+                    # (a watermark, a held note).
+                    _close(scope)
                     task = dataclasses.replace(task, scope=scope.refreshed(self.repo))
                     continue
             except SluiceError as exc:
@@ -293,6 +300,14 @@ class _LiveRows:
 
 def hop_of(stage: StageRecord) -> Hop:
     return get_stage_type(stage.stage_type).hop
+
+
+def _close(scope: RunScope) -> None:
+    """Close the hop's kept connections; a failure to close is no reason to fail a run."""
+    try:
+        scope.connections.close()
+    except Exception:  # a driver's own error on close: logged, never raised
+        log.warning("closing the connections of run %s failed", scope.run.id, exc_info=True)
 
 
 def _jitter() -> float:

@@ -16,6 +16,7 @@ from sluice.core.errors import SluiceError
 from sluice.engine.plan import planned_stages
 from sluice.engine.services import Services
 from sluice.lake.store import LakeStore
+from sluice.stages.context import SharedConnections
 
 
 @dataclass
@@ -27,6 +28,8 @@ class RunScope:
     source: ConnectionRecord | None
     destination: ConnectionRecord | None
     services: Services
+    # The hop's source and sink, kept across its stages; the engine closes them.
+    connections: SharedConnections = field(default_factory=SharedConnections, repr=False)
     _lake: LakeStore | None = field(default=None, repr=False)
     _lake_settings: dict[str, str] | None = field(default=None, repr=False)
 

@@ -32,6 +32,7 @@ def run_stage(
         progress=progress,
         source_record=scope.source,
         destination_record=scope.destination,
+        connections=scope.connections,
     )
     # Connectors and the lake raise sluice's own errors (the lake's storage failures sorted
     # into retryable and not by lake/errors.py): nothing here guesses where an error came from.

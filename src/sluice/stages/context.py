@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from sluice.config.records import ConnectionRecord, RunRecord, StageRecord, TableConfig
 from sluice.config.repository import DESTINATIONS, SOURCES, ConfigRepository
@@ -22,6 +23,48 @@ class StageResult:
     # What the stage applied that the user should know of (a schema change under the table's
     # contract); logged with the stage and shown by `runs show` and `status`.
     warnings: list[str] = field(default_factory=list)
+
+
+class SharedConnections:
+    """A hop's source and sink, opened once and kept across its stages in one process.
+
+    A stage closes what it opened as before; the kept object ignores that, and the engine
+    closes it when the hop ends, when a stage fails (a retry opens afresh) and when the run
+    ends. Stages in another process open their own.
+    """
+
+    def __init__(self) -> None:
+        self._source: Source | None = None
+        self._sink: Sink | None = None
+
+    def source(self, open_source: Callable[[], Source]) -> Source:
+        if self._source is None:
+            self._source = open_source()
+        return cast(Source, _Kept(self._source))
+
+    def sink(self, open_sink: Callable[[], Sink]) -> Sink:
+        if self._sink is None:
+            self._sink = open_sink()
+        return cast(Sink, _Kept(self._sink))
+
+    def close(self) -> None:
+        kept, self._source, self._sink = (self._source, self._sink), None, None
+        for connection in kept:
+            if connection is not None:
+                connection.close()
+
+
+class _Kept:
+    """A kept connection as a stage sees it: everything but close()."""
+
+    def __init__(self, connection: Source | Sink) -> None:
+        self._connection = connection
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+    def close(self) -> None:
+        """Kept for the hop's next stage: SharedConnections.close() ends it."""
 
 
 @dataclass
@@ -43,6 +86,8 @@ class StageContext:
     # The connections as the run resolved them once (None: looked up when needed).
     source_record: ConnectionRecord | None = None
     destination_record: ConnectionRecord | None = None
+    # The hop's connections, kept across its stages (None: each stage opens its own).
+    connections: SharedConnections | None = None
 
     def fence(self) -> None:
         """Refuse to go on once the run lost its lock: called just before a change becomes
@@ -77,10 +122,14 @@ class StageContext:
 
     def open_source(self) -> Source:
         record = self.source_connection()
+        if self.connections is not None:
+            return self.connections.source(lambda: registry.open_source(record.type, record.creds))
         return registry.open_source(record.type, record.creds)
 
     def open_sink(self) -> Sink:
         record = self.destination_connection()
+        if self.connections is not None:
+            return self.connections.sink(lambda: registry.open_sink(record.type, record.creds))
         return registry.open_sink(record.type, record.creds)
 
     def secrets(self) -> list[str]:
