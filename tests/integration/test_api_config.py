@@ -240,6 +240,16 @@ def test_sources_destinations_tables_and_stages_round_trip(api: Api, workdir: Pa
     # The CLI sees what the API wrote: one shared config layer.
     cli = api.call("GET", "/api/tables").json()
     assert [t["source_tablename"] for t in cli] == ["Genre", "Track"]
+    # Pages by name: the page after the last name of the one before.
+    first = api.call("GET", "/api/tables?limit=1").json()
+    assert [t["source_tablename"] for t in first] == ["Genre"]
+    assert first[0] == cli[0] | {"source_to_dl": first[0]["source_to_dl"]} | {
+        "dl_to_sink": first[0]["dl_to_sink"]
+    }
+    after = api.call("GET", "/api/tables?limit=1&after=Genre").json()
+    assert [t["source_tablename"] for t in after] == ["Track"]
+    assert api.call("GET", "/api/tables?limit=1&after=Track").json() == []
+    assert api.call("GET", "/api/tables?limit=0").status_code == 422
 
     paused = api.call("POST", "/api/tables/Track/pause", json={"hop": "dl_to_sink"}).json()
     assert paused["source_to_dl"]["is_active"] is True

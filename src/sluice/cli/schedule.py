@@ -75,7 +75,8 @@ def status_command(as_json: JsonOpt = False) -> None:
 
     applied = RunHistory(services.repo.engine).extract_warnings()
     rows: list[dict[str, Any]] = []
-    for state in scheduler.states(now):
+    states = scheduler.states(now)
+    for state in states:
         hop = state.table.hop(state.hop)
         next_due = state.next_due(now)
         rows.append(
@@ -99,7 +100,8 @@ def status_command(as_json: JsonOpt = False) -> None:
         )
     from sluice.cli.tables import warn_of_relative_paths
 
-    warn_of_relative_paths(services.repo.list_tables())
+    seen = {id(state.table): state.table for state in states}
+    warn_of_relative_paths(list(seen.values()))
     if as_json:
         emit_json(rows)
         return

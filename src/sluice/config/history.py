@@ -111,7 +111,7 @@ class RunHistory(Store):
             logs.c.pipeline_run_id, logs.c.stage_order, logs.c.id
         )
 
-    def last_started(self) -> dict[tuple[str, Hop], datetime]:
+    def last_started(self, tables: Sequence[str] | None = None) -> dict[tuple[str, Hop], datetime]:
         """When the newest run covering each (table, hop) was created or started.
 
         The newest run is the one with the highest id; one index lookup per table and hop
@@ -125,6 +125,8 @@ class RunHistory(Store):
             for choice in HopChoice
         }
         query = sa.select(config.c.source_tablename, *newest.values())
+        if tables is not None:
+            query = query.where(config.c.source_tablename.in_(tables))
         with self.read() as c:
             rows = c.execute(query).all()
             ids = {int(i) for row in rows for i in row[1:] if i is not None}
@@ -147,7 +149,7 @@ class RunHistory(Store):
         query = sa.select(runs.c.id, at).where(runs.c.id.in_(sorted(ids)))
         return {int(row[0]): row[1] for row in c.execute(query) if row[1] is not None}
 
-    def last_success(self) -> dict[tuple[str, Hop], datetime]:
+    def last_success(self, tables: Sequence[str] | None = None) -> dict[tuple[str, Hop], datetime]:
         """When a run covering each (table, hop) last finished successfully.
 
         A run of both hops that failed in hop 2 still succeeded in hop 1: the hop's own last
@@ -169,8 +171,11 @@ class RunHistory(Store):
                 config.c[f"{hop.value}_last_loader_run_status"],
                 config.c[f"{hop.value}_last_loader_run_timestamp"],
             ]
+        query = sa.select(config.c.source_tablename, *columns)
+        if tables is not None:
+            query = query.where(config.c.source_tablename.in_(tables))
         with self.read() as c:
-            rows = c.execute(sa.select(config.c.source_tablename, *columns)).all()
+            rows = c.execute(query).all()
         found: dict[tuple[str, Hop], datetime] = {}
         for row in rows:
             for index, hop in enumerate(Hop):
@@ -201,7 +206,7 @@ class RunHistory(Store):
             return {str(row[0]): str(row[1]).splitlines() for row in c.execute(query)}
 
     def last_failures(
-        self, stage_hops: Mapping[str, Hop]
+        self, stage_hops: Mapping[str, Hop], tables: Sequence[str] | None = None
     ) -> dict[tuple[str, Hop], tuple[int, str]]:
         """Per (table, hop): the newest failed run covering it, with its error's first line."""
         newest = (
@@ -209,6 +214,8 @@ class RunHistory(Store):
             .where(runs.c.status == RunStatus.FAILED.value)
             .group_by(runs.c.source_tablename, runs.c.hop)
         )
+        if tables is not None:
+            newest = newest.where(runs.c.source_tablename.in_(tables))
         query = sa.select(
             runs.c.id, runs.c.source_tablename, runs.c.hop, runs.c.error_message
         ).where(runs.c.id.in_(newest))

@@ -273,15 +273,14 @@ class ConfigRepository(RunRepository):
             raise NotFoundError(f"no table {name!r} is configured: see `sluice table list`")
         return self._to_table(row)
 
-    def list_tables(self) -> list[TableConfig]:
+    def list_tables(self, limit: int | None = None, after: str | None = None) -> list[TableConfig]:
+        """Tables by name; a page of `limit` after the name `after` when given."""
+        config = s.pipeline_config
+        query = sa.select(config).order_by(config.c.source_tablename).limit(limit)
+        if after is not None:
+            query = query.where(config.c.source_tablename > after)
         with self.read() as c:
-            rows = (
-                c.execute(
-                    sa.select(s.pipeline_config).order_by(s.pipeline_config.c.source_tablename)
-                )
-                .mappings()
-                .all()
-            )
+            rows = c.execute(query).mappings().all()
         return [self._to_table(row) for row in rows]
 
     def update_table(

@@ -390,17 +390,6 @@ class RunRepository(Store):
             rows = c.execute(query).mappings().all()
         return [to_run(row) for row in rows]
 
-    def last_run_started(self, table: str, hop: Hop) -> datetime | None:
-        """When the newest run covering this hop was created or started."""
-        t = s.pipeline_runs_master
-        with self.read() as c:
-            row = c.execute(
-                sa.select(sa.func.max(sa.func.coalesce(t.c.started_at, t.c.heartbeat_at))).where(
-                    t.c.source_tablename == table, t.c.hop.in_([hop.value, HopChoice.ALL.value])
-                )
-            ).scalar()
-        return row if isinstance(row, datetime) or row is None else None
-
     def start_stage_log(self, run_id: int, stage: StageRecord, started_at: datetime) -> int:
         with self.tx() as c:
             log_id = c.execute(

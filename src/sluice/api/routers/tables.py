@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 
 from sluice.api.auth import ADMIN, VIEWER
 from sluice.api.context import ApiContext, Ctx
@@ -26,15 +26,22 @@ from sluice.service.catalog import TableChanges
 from sluice.stages.registry import stage_types
 
 router = APIRouter(prefix="/api/tables", tags=["tables"])
+MAX_TABLES_PAGE = 1000
+# Up to this many tables the history queries are limited to them (a page, one table); above,
+# every table's row is read once, which costs less than so long a list of names.
+PAGE_FILTER_MAX = 1000
 
 
-def views(ctx: ApiContext, tables: Iterable[TableConfig]) -> list[Table]:
-    """Tables with each hop's state, next due time and last success (a few queries in all)."""
+def views(ctx: ApiContext, tables: Sequence[TableConfig]) -> list[Table]:
+    """Tables with each hop's state, next due time and last success (a few queries in all,
+    about these tables only when they are a page)."""
     now = utcnow()
+    names = [t.source_tablename for t in tables] if len(tables) <= PAGE_FILTER_MAX else None
     locked = ctx.services.repo.locked_hops()
-    started = ctx.history.last_started()
-    succeeded = ctx.history.last_success()
-    failures = ctx.history.last_failures({name: kind.hop for name, kind in stage_types().items()})
+    started = ctx.history.last_started(names)
+    succeeded = ctx.history.last_success(names)
+    stage_hops = {name: kind.hop for name, kind in stage_types().items()}
+    failures = ctx.history.last_failures(stage_hops, names)
     shown = []
     for table in tables:
         hops = {}
@@ -79,9 +86,17 @@ def _changes(body: TableOptions, *, source: str | None, destination: str | None)
     summary="List tables with both hops' state, next due time and last success",
     operation_id="list_tables",
 )
-def list_tables(ctx: Ctx) -> list[Table]:
+def list_tables(
+    ctx: Ctx,
+    limit: Annotated[
+        int | None, Query(ge=1, le=MAX_TABLES_PAGE, description="A page of this many tables.")
+    ] = None,
+    after: Annotated[
+        str | None, Query(description="The page after this table name (the last of the page).")
+    ] = None,
+) -> list[Table]:
     ctx.engine.reap()  # a hop whose run's worker died shows as failed, not running
-    return views(ctx, ctx.services.repo.list_tables())
+    return views(ctx, ctx.services.repo.list_tables(limit, after))
 
 
 @router.post(
