@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sluice.config import schema as s
 from sluice.config.records import ConnectionRecord, HopConfig, StageRecord, TableConfig
-from sluice.config.runs import RunRepository, holding
+from sluice.config.runs import RunRepository, holding, to_stage
 from sluice.config.secrets import CredsCipher, key_file_for
 from sluice.core.clock import utcnow
 from sluice.core.errors import ConfigError, ConflictError, FencedOffError, NotFoundError
@@ -348,17 +348,7 @@ class ConfigRepository(RunRepository):
             query = query.where(t.c.pipeline_name == pipeline)
         with self.read() as c:
             rows = c.execute(query).mappings().all()
-        return [
-            StageRecord(
-                id=row["id"],
-                pipeline_name=row["pipeline_name"],
-                stage_order=row["stage_order"],
-                stage_name=row["stage_name"],
-                stage_type=row["stage_type"],
-                driver_container=row["driver_container"],
-            )
-            for row in rows
-        ]
+        return [to_stage(row) for row in rows]
 
     def add_stage(
         self, pipeline: str, order: int, name: str, stage_type: str, pool: str | None

@@ -126,17 +126,7 @@ class RunRepository(Store):
                 .where(t.c.run_id == run_id)
                 .order_by(t.c.stage_order)
             ).mappings()
-            return [
-                StageRecord(
-                    id=0,  # a plan row is no template row
-                    pipeline_name=row["pipeline_name"],
-                    stage_order=row["stage_order"],
-                    stage_name=row["stage_name"],
-                    stage_type=row["stage_type"],
-                    driver_container=row["driver_container"],
-                )
-                for row in rows
-            ]
+            return [to_stage(row) for row in rows]
 
     def _busy(self, table: str, hop: HopChoice) -> ConflictError:
         t = s.sluice_run_locks
@@ -462,6 +452,18 @@ def to_run(row: sa.RowMapping) -> RunRecord:
         worker_host=row["worker_host"],
         worker_pid=row["worker_pid"],
         reload=bool(row.get("reload") or False),
+    )
+
+
+def to_stage(row: sa.RowMapping) -> StageRecord:
+    """A pipeline_stages row, or a run's plan row (no id of its own: 0), as sluice sees it."""
+    return StageRecord(
+        id=row.get("id") or 0,
+        pipeline_name=row["pipeline_name"],
+        stage_order=row["stage_order"],
+        stage_name=row["stage_name"],
+        stage_type=row["stage_type"],
+        driver_container=row["driver_container"],
     )
 
 
