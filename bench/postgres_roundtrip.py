@@ -250,8 +250,8 @@ def print_report(rows: int, steps: dict[str, Step], same: bool) -> None:
         print(f"  {steps[key].name} stages: {stages}")
     print(f"\ntarget equals source (count + sum of row hashes): {'yes' if same else 'NO'}")
     checks = [
-        ("hop 1 within 1.6x of raw COPY TO", steps["hop1"].seconds <= 1.6 * raw["hop1"]),
-        ("hop 2 within 1.3x of raw COPY FROM", steps["hop2"].seconds <= 1.3 * raw["hop2"]),
+        ("hop 1 within 1.2x of raw COPY TO", steps["hop1"].seconds <= 1.2 * raw["hop1"]),
+        ("hop 2 within 1.0x of raw COPY FROM", steps["hop2"].seconds <= 1.0 * raw["hop2"]),
         (
             "peak RSS of each hop under 400 MB",
             all((steps[key].peak_rss_mb or 0) < RSS_LIMIT_MB for key in ("hop1", "hop2")),
