@@ -96,7 +96,7 @@ def test_a_run_reads_its_table_connections_plan_and_lake_settings_once(
     # before the run (what Ctrl-C reports against).
     assert reads("pipeline_config") <= 5
     work = [st for st in statements if not st.startswith(("BEGIN", "PRAGMA"))]
-    assert len(work) <= 50, "\n".join(work)  # 71 before the run was resolved once
+    assert len(work) <= 46, "\n".join(work)  # 71 before the run was resolved once
 
 
 def test_each_hop_opens_its_system_once(

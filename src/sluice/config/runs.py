@@ -165,24 +165,22 @@ class RunRepository(Store):
         """Final status, released locks and the hops' last results: all or nothing. False
         (and nothing written) when the run is no longer active: it was reaped."""
         now = utcnow()
+        runs = s.pipeline_runs_master
         with self.tx() as c:
-            current = c.execute(
-                sa.select(s.pipeline_runs_master.c.status).where(
-                    s.pipeline_runs_master.c.id == run_id
-                )
-            ).scalar_one()
-            if current not in ACTIVE:  # reaped meanwhile: the reaper's verdict stands
+            # Only an active run is finished: a reaped one keeps the reaper's verdict.
+            finished = c.execute(
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.status.in_(ACTIVE))
+                .values(status=status.value, completed_at=now, error_message=error)
+                .returning(runs.c.source_tablename)
+            ).scalar()
+            if finished is None:
                 return False
-            self._finish(c, run_id, status, error, now)
-            run = c.execute(
-                sa.select(s.pipeline_runs_master.c.source_tablename).where(
-                    s.pipeline_runs_master.c.id == run_id
-                )
-            ).scalar_one()
+            c.execute(s.sluice_run_locks.delete().where(s.sluice_run_locks.c.run_id == run_id))
             for hop, result in (hop_results or {}).items():
                 c.execute(
                     s.pipeline_config.update()
-                    .where(s.pipeline_config.c.source_tablename == run)
+                    .where(s.pipeline_config.c.source_tablename == finished)
                     .values(
                         {
                             f"{hop.value}_last_loader_run_status": result,
