@@ -81,6 +81,15 @@ def test_an_embedded_sink_is_not_created_by_the_check(sluice: Sluice, workdir: P
     assert added.code == 0
     assert f"checked: {target} does not exist yet; the first load creates it" in added.err
     assert not target.exists()  # no stray empty warehouse from a mere check
+    # Nor from `destination test`, which says the same; a folder gone since fails the test.
+    tested = sluice("destination test wh", ok=True)
+    assert f"{target} does not exist yet; the first load creates it" in tested.out
+    assert not target.exists()
+    gone = json.dumps({"path": str(no_folder)})
+    sluice("destination add gone --no-check --type duckdb --creds", gone, ok=True)
+    failed = sluice("destination test gone")
+    assert failed.code == 3 and f"the folder '{no_folder.parent}' does not exist" in failed.err
+    assert "then test again" in failed.err and not no_folder.parent.exists()
 
 
 def _chinook(sluice: Sluice, workdir: Path) -> None:

@@ -25,7 +25,7 @@ from sluice.core.redact import scrub
 from sluice.core.schema_contract import merge_contract
 from sluice.core.watermark import check_lookback
 from sluice.service.paths import make_absolute
-from sluice.service.probe import TableProbe, probe_connection, probe_table
+from sluice.service.probe import TableProbe, file_to_create, probe_connection, probe_table
 from sluice.stages.registry import stage_types
 
 DEFAULT_SCHEDULE_MINUTES = 60
@@ -176,7 +176,14 @@ class Catalog:
         secret values masked, so every caller can show its message as it is.
         """
         record = self.repo.get_connection(kind, name)
-        masked = registry.validate_creds(record.type, record.creds, role=kind.label).secret_values()
+        model = registry.validate_creds(record.type, record.creds, role=kind.label)
+        masked = model.secret_values()
+        if kind is DESTINATIONS:
+            # An embedded sink's file is made by the first load, never by a test.
+            fix = f"then test again (`sluice destination edit {name} --set path=...`)"
+            waiting = file_to_create(model, fix)
+            if waiting is not None:
+                return waiting
         try:
             connector = (registry.open_source if kind is SOURCES else registry.open_sink)(
                 record.type, record.creds

@@ -44,7 +44,7 @@ def probe_connection(label: str, name: str, type_name: str, creds: dict[str, Any
     model = registry.validate_creds(type_name, creds, role=label)
     masked = model.secret_values()
     if label == "destination":
-        waiting = _file_to_create(model)
+        waiting = file_to_create(model, OFFLINE_HINT)
         if waiting is not None:
             return waiting
     try:
@@ -63,7 +63,9 @@ def probe_connection(label: str, name: str, type_name: str, creds: dict[str, Any
     return scrub(answer, masked)
 
 
-def _file_to_create(model: Any) -> str | None:
+def file_to_create(model: Any, fix: str) -> str | None:
+    """What an embedded sink's missing file means (the first load makes it), without making
+    it; ConfigError, ending with `fix`, when no load could make it."""
     for field in type(model).path_fields:
         path = Path(str(getattr(model, field)))
         if path.exists():
@@ -72,13 +74,13 @@ def _file_to_create(model: Any) -> str | None:
         if not folder.is_dir():
             raise ConfigError(
                 f"{field} {str(path)!r}: the folder {str(folder)!r} does not exist; create it "
-                f"or fix the path, {OFFLINE_HINT}"
+                f"or fix the path, {fix}"
             )
         if not os.access(folder, os.W_OK):
             raise ConfigError(
                 f"{field} {str(path)!r}: the folder {str(folder)!r} is not writable by this "
                 f"user, so the first load could not create the file; fix the path or the folder's "
-                f"permissions, {OFFLINE_HINT}"
+                f"permissions, {fix}"
             )
         return f"{path} does not exist yet; the first load creates it"
     return None
