@@ -82,7 +82,7 @@ def _changes(body: TableOptions, *, source: str | None, destination: str | None)
     "",
     response_model=list[Table],
     dependencies=[VIEWER],
-    responses=responses(401),
+    responses=responses(401, 422),
     summary="List tables with both hops' state, next due time and last success",
     operation_id="list_tables",
 )
