@@ -216,7 +216,7 @@ class RunEngine:
         attempt = 1
         while True:
             try:
-                live = _LiveRows(self.repo, log_id)
+                live = _LiveRows(self.repo, log_id, run_id)
 
                 def progress(rows_so_far: int, live: _LiveRows = live) -> None:
                     watcher.stage_progress(stage, rows_so_far)
@@ -282,9 +282,10 @@ class _LiveRows:
 
     EVERY = 1.0
 
-    def __init__(self, repo: ConfigRepository, log_id: int) -> None:
+    def __init__(self, repo: ConfigRepository, log_id: int, run_id: int) -> None:
         self.repo = repo
         self.log_id = log_id
+        self.run_id = run_id
         self.written = time.monotonic()
 
     def update(self, rows: int) -> None:
@@ -293,13 +294,10 @@ class _LiveRows:
             return
         self.written = now
         try:
-            self.repo.finish_stage_log(self.log_id, rows_processed=rows)
+            # Fenced: a stage that outlived its reaped run leaves the reaper's log alone.
+            self.repo.finish_stage_log(self.log_id, fenced_by=self.run_id, rows_processed=rows)
         except (SluiceError, SQLAlchemyError) as exc:  # a courtesy: never why a stage fails
             log.debug("live rows of stage log %s not written: %s", self.log_id, exc)
-
-
-def hop_of(stage: StageRecord) -> Hop:
-    return get_stage_type(stage.stage_type).hop
 
 
 def _close(scope: RunScope) -> None:
