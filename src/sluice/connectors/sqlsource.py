@@ -17,9 +17,9 @@ import pyarrow as pa
 
 from sluice.connectors.base import ReadRequest, SourceRead, TableInfo
 from sluice.connectors.dialect import Dialect
+from sluice.connectors.missing import missing_table
 from sluice.core.errors import StageError, TerminalError
 from sluice.core.models import TableRef
-from sluice.core.suggest import did_you_mean
 
 
 class SqlSource(ABC):
@@ -54,10 +54,8 @@ class SqlSource(ABC):
         return self.type_name
 
     def missing_table(self, table: TableRef, names: list[str]) -> TerminalError:
-        return TerminalError(
-            f"table {str(table)!r} does not exist in {self.where()}"
-            f"{did_you_mean(table.name, names)}; tables there: {', '.join(names) or '(none)'}"
-        )
+        looked = f"table {str(table)!r} does not exist in {self.where()}"
+        return missing_table(looked, table.name, names)
 
     def qualified(self, table: TableRef) -> str:
         quote = self.dialect.quote

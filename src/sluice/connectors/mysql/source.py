@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pyarrow as pa
 
 from sluice.connectors.base import ReadRequest, SourceRead, TableInfo
+from sluice.connectors.missing import missing_table
 from sluice.connectors.mysql.config import MySQLCreds
 from sluice.connectors.mysql.connection import SESSION_SQL, connect, encrypted, translate
 from sluice.connectors.mysql.literals import bound_condition
@@ -244,12 +245,11 @@ class MySQLSource:
 
     def _missing(self, cursor: Cursor, table: TableRef, database: str) -> TerminalError:
         names = [str(row[0]) for row in _fetch(cursor, _TABLES_SQL, (database,))]
-        listed = names[:20] + (["..."] if len(names) > 20 else [])
-        return TerminalError(
+        looked = (
             f"table {str(table)!r} does not exist in database {database!r} of MySQL "
-            f"{self.creds.location()}{did_you_mean(table.name, names)}; tables there: "
-            f"{', '.join(listed) or '(none)'}"
+            f"{self.creds.location()}"
         )
+        return missing_table(looked, table.name, names)
 
 
 def _qualified(table: TableRef) -> str:

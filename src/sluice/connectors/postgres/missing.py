@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sluice.connectors.missing import missing_table as shared_message
 from sluice.connectors.postgres.connection import fetch
 from sluice.core.errors import TerminalError
 from sluice.core.models import TableRef
-from sluice.core.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from adbc_driver_manager.dbapi import Cursor
@@ -39,6 +39,4 @@ def missing_table(cursor: Cursor, table: TableRef, location: str) -> TerminalErr
     if similar:
         others = ", ".join(f"{schema}.{name}" for schema, name in similar)
         message += f"; tables of that name in any case and schema: {others}"
-    names = [str(row[1]) for row in there[:20]] + (["..."] if len(there) > 20 else [])
-    hint = did_you_mean(table.name, [str(row[1]) for row in there])
-    return TerminalError(f"{message}{hint}; tables there: {', '.join(names) or '(none)'}")
+    return shared_message(message, table.name, [str(row[1]) for row in there])
