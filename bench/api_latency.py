@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from config_db import scratch_config_db, ts
+
 TABLES = 50
 BUDGET_MS = 100.0
 STAGES = (
@@ -37,11 +39,6 @@ STAGES = (
     (5, "Load sink", "load"),
     (6, "Verify sink", "verify_sink"),
 )
-
-
-def ts(expr: str) -> str:
-    """SQL for a Unix-seconds expression as the config database's timestamp text."""
-    return f"strftime('%Y-%m-%dT%H:%M:%S', {expr}, 'unixepoch') || '.000000Z'"
 
 
 def fill(path: Path, runs: int, days: int) -> None:
@@ -156,23 +153,15 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90, help="history spread over D days")
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    os.environ.setdefault("SLUICE_SECRET_KEY", "k3NcJ3G9B0YxM3mX2pQv8LkVnTf6RzWcA1sDyHuIoEg=")
 
     from fastapi.testclient import TestClient
 
     from sluice.api import create_app
-    from sluice.config.database import create_config_engine
-    from sluice.config.migrate import upgrade
-    from sluice.config.tokens import Role, TokenRepository
     from sluice.engine.services import Services
 
     with tempfile.TemporaryDirectory(prefix="sluice-bench-") as tmp:
         path = Path(tmp) / "config.db"
-        url = f"sqlite:///{path}"
-        engine = create_config_engine(url)
-        upgrade(engine)
-        token, _ = TokenRepository(engine).create(Role.VIEWER, "bench")
-        engine.dispose()
+        url, token = scratch_config_db(path)
         started = time.perf_counter()
         fill(path, args.runs, args.days)
         with sqlite3.connect(path) as c:

@@ -33,6 +33,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from config_db import scratch_config_db, ts
+
 PROJECT = Path(__file__).resolve().parent.parent
 TARGETS = {
     "scheduler pass": 1.0,
@@ -42,11 +44,6 @@ TARGETS = {
     "API one table": 0.1,
     "API all tables": float("inf"),  # for the record: 10,000 tables in one answer
 }
-
-
-def ts(expr: str) -> str:
-    """SQL for a Unix-seconds expression as the config database's timestamp text."""
-    return f"strftime('%Y-%m-%dT%H:%M:%S', {expr}, 'unixepoch') || '.000000Z'"
 
 
 def fill(path: Path, tables: int) -> None:
@@ -94,24 +91,16 @@ def main() -> None:
     parser.add_argument("--tables", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    os.environ.setdefault("SLUICE_SECRET_KEY", "k3NcJ3G9B0YxM3mX2pQv8LkVnTf6RzWcA1sDyHuIoEg=")
 
     from fastapi.testclient import TestClient
 
     from sluice.api import create_app
-    from sluice.config.database import create_config_engine
-    from sluice.config.migrate import upgrade
-    from sluice.config.tokens import Role, TokenRepository
     from sluice.engine.services import Services
     from sluice.scheduler.daemon import InlineLauncher, Scheduler
 
     with tempfile.TemporaryDirectory(prefix="sluice-scale-") as tmp:
         path = Path(tmp) / "config.db"
-        url = f"sqlite:///{path}"
-        engine = create_config_engine(url)
-        upgrade(engine)
-        token, _ = TokenRepository(engine).create(Role.VIEWER, "bench")
-        engine.dispose()
+        url, token = scratch_config_db(path)
         started = time.perf_counter()
         fill(path, args.tables)
         print(f"{args.tables:,} tables filled in {time.perf_counter() - started:.1f}s")
