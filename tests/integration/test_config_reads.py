@@ -4,23 +4,14 @@ API client, a long `status`) does not delay a run's state writes."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from sluice.config import schema as s
 from sluice.engine.services import Services
 from tests.conftest import Sluice
 from tests.processes import sluice_process
-
-
-@pytest.fixture
-def services(configured: Sluice) -> Iterator[Services]:
-    opened = Services.open(None)
-    yield opened
-    opened.close()
 
 
 def test_a_listing_held_open_does_not_delay_a_run(

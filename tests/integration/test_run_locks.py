@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -31,13 +30,6 @@ FAST = EngineSettings(
     retry_base=0.01,
     retry_cap=0.05,
 )
-
-
-@pytest.fixture
-def services(configured: Sluice) -> Iterator[Services]:
-    opened = Services.open(None)
-    yield opened
-    opened.close()
 
 
 def dead_worker() -> Worker:

@@ -3,7 +3,6 @@ dead run fails only the hop it had not finished."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,6 @@ from sluice.executors.local import LocalExecutor
 from tests.conftest import Sluice
 from tests.integration.test_run_locks import FAST
 from tests.processes import sluice_process
-
-
-@pytest.fixture
-def services(configured: Sluice) -> Iterator[Services]:
-    opened = Services.open(None)
-    yield opened
-    opened.close()
 
 
 def test_a_run_executes_the_plan_frozen_when_it_was_made(

@@ -38,13 +38,6 @@ def configured(sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch) -
     yield sluice
 
 
-@pytest.fixture
-def services(configured: Sluice) -> Iterator[Services]:
-    opened = Services.open(None)
-    yield opened
-    opened.close()
-
-
 def runs(sluice: Sluice) -> list[dict[str, object]]:
     result: list[dict[str, object]] = sluice("runs --json --limit 100", ok=True).json()
     return result
