@@ -258,8 +258,15 @@ BEGIN
     UPDATE sluice_stats_days SET changes = changes + 1 WHERE day IN (substr(OLD.started_at, 1, 10), date(substr(OLD.started_at, 1, 10), '-1 day')) AND OLD.started_at >= day || 'T00:00:00.000000Z' AND OLD.started_at < date(day, '+1 day') || 'T00:00:00.000000Z';
 END;
 
+-- A stage's start moves its run (0014): the run's current stage and heartbeat follow the
+-- stage log row that starts it.
+CREATE TRIGGER sluice_run_stage_started AFTER INSERT ON pipeline_run_stage_logs
+BEGIN
+    UPDATE pipeline_runs_master SET current_stage = NEW.stage_order, heartbeat_at = NEW.started_at WHERE id = NEW.pipeline_run_id;
+END;
+
 CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0013');
+INSERT INTO alembic_version (version_num) VALUES ('0014');

@@ -63,6 +63,8 @@ def test_the_cli_works_on_a_postgresql_config_database(
     assert shown["dl_to_sink"]["last_run_status"] == "success"
     runs = sluice(f"{db} runs --json", ok=True).json()
     assert [r["status"] for r in runs] == ["success", "success"]
+    # The stage start's trigger (0014) moved the run along its stages on PostgreSQL too.
+    assert [(r["current_stage"], r["total_stages"]) for r in runs] == [(6, 6), (6, 6)]
     assert runs[0]["started_at"].endswith("+00:00")
     failed = sluice(f"{db} table add Artist --source chinook --destination wh")
     assert failed.code == 5

@@ -141,8 +141,19 @@ def test_a_reaped_runs_load_never_commits(sluice: Sluice, workdir: Path, pg_targ
     with sqlite3.connect(source) as c:
         c.execute("UPDATE events SET v = 'fresh' WHERE id < 5")
     time.sleep(float(TIMEOUT) + 0.5)
-    # A new run reaps the stale one (its hop 1 leaves the sink alone, so what the sink holds
-    # below is what the stale load did or did not commit).
+    # A listing reaps the stale one (a run of its own hop would too); then a new run of hop 1,
+    # which leaves the sink alone, so what the sink holds below is what the stale load did or
+    # did not commit.
+    listed = subprocess.run(
+        [sys.executable, "-m", "sluice", "runs", "--json"],
+        cwd=workdir,
+        env=_env(),  # the short heartbeat timeout
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    [reaped] = [r for r in json.loads(listed.stdout) if r["hop"] == "dl_to_sink"]
+    assert reaped["status"] == "failed" and "abandoned" in reaped["error_message"]
     assert _run(workdir, "events", "--hop", "source_to_dl")["status"] == "success"
     code, said = _let_go(stale)
     assert code == 1, said

@@ -108,7 +108,6 @@ def follow_run(engine: RunEngine, run: RunRecord, as_json: bool) -> None:
 
     services = STATE.services()
     source_tablename = run.source_tablename
-    before = services.repo.get_table(source_tablename)
     try:
         with interrupts_as_keyboard():
             if as_json:
@@ -121,7 +120,9 @@ def follow_run(engine: RunEngine, run: RunRecord, as_json: bool) -> None:
                 with LiveRunView(console) as view:
                     finished = engine.execute(run.id, view)
     except KeyboardInterrupt:
-        # Marked failed at once, so no read shows it running; 130 as for any SIGINT.
+        # Marked failed at once, so no read shows it running; 130 as for any SIGINT. Before
+        # the run read its table nothing of it ran: the table as it is now is the before.
+        before = engine.table_at_start(run.id) or services.repo.get_table(source_tablename)
         fail(fail_interrupted(services.repo, run.id, before))
         raise typer.Exit(130) from None
     if as_json:

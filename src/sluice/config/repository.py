@@ -287,18 +287,22 @@ class ConfigRepository(RunRepository):
         self, name: str, values: dict[str, Any], *, fenced_by: int | None = None
     ) -> TableConfig:
         """Change a table's row; with `fenced_by` (a run's id) only while that run holds its
-        lock, else FencedOffError and nothing changes."""
+        lock, else FencedOffError and nothing changes. The row as written is returned."""
         if values:
-            self._update_table(name, values, fenced_by)
+            return self._update_table(name, values, fenced_by)
         return self.get_table(name)
 
-    def _update_table(self, name: str, values: dict[str, Any], fenced_by: int | None) -> None:
+    def _update_table(
+        self, name: str, values: dict[str, Any], fenced_by: int | None
+    ) -> TableConfig:
         update = s.pipeline_config.update().where(s.pipeline_config.c.source_tablename == name)
         if fenced_by is not None:
             update = update.where(holding(fenced_by))
         with self.tx() as c:
-            if c.execute(update.values(**values)).rowcount:
-                return
+            # RETURNING: the caller gets the row as written, with no second read.
+            row = c.execute(update.values(**values).returning(s.pipeline_config)).mappings().first()
+        if row is not None:
+            return self._to_table(row)
         if fenced_by is not None and not self.holds_lock(fenced_by):
             raise FencedOffError(
                 f"run {fenced_by} no longer holds table {name!r} (it was reaped as abandoned): "
@@ -328,17 +332,17 @@ class ConfigRepository(RunRepository):
 
     def set_watermark(
         self, name: str, hop: Hop, value: str | None, *, fenced_by: int | None = None
-    ) -> None:
-        self._update_table(name, {f"{hop.value}_last_incremental_value": value}, fenced_by)
+    ) -> TableConfig:
+        return self._update_table(name, {f"{hop.value}_last_incremental_value": value}, fenced_by)
 
     def set_hop_result(
         self, name: str, hop: Hop, status: str, at: datetime, *, fenced_by: int | None = None
-    ) -> None:
+    ) -> TableConfig:
         values = {
             f"{hop.value}_last_loader_run_status": status,
             f"{hop.value}_last_loader_run_timestamp": at,
         }
-        self._update_table(name, values, fenced_by)
+        return self._update_table(name, values, fenced_by)
 
     # ---- stage templates ------------------------------------------------------------------
     def list_stages(self, pipeline: str | None = None) -> list[StageRecord]:

@@ -65,24 +65,29 @@ class RunRepository(Store):
         now = utcnow()
         try:
             with self.tx() as c:
-                run_id = c.execute(
-                    s.pipeline_runs_master.insert()
-                    .values(
-                        source_tablename=table,
-                        pipeline_name=pipeline,
-                        status=RunStatus.PENDING.value,
-                        current_stage=0,
-                        total_stages=len(plan),
-                        triggered_by=triggered_by,
-                        hop=hop,
-                        heartbeat_at=now,
-                        worker_host=worker.host if worker else None,
-                        worker_pid=worker.pid if worker else None,
-                        worker_started=worker.started if worker else None,
-                        reload=reload,
+                created = (
+                    c.execute(
+                        s.pipeline_runs_master.insert()
+                        .values(
+                            source_tablename=table,
+                            pipeline_name=pipeline,
+                            status=RunStatus.PENDING.value,
+                            current_stage=0,
+                            total_stages=len(plan),
+                            triggered_by=triggered_by,
+                            hop=hop,
+                            heartbeat_at=now,
+                            worker_host=worker.host if worker else None,
+                            worker_pid=worker.pid if worker else None,
+                            worker_started=worker.started if worker else None,
+                            reload=reload,
+                        )
+                        .returning(s.pipeline_runs_master)
                     )
-                    .returning(s.pipeline_runs_master.c.id)
-                ).scalar_one()
+                    .mappings()
+                    .one()
+                )
+                run_id = created["id"]
                 if plan:
                     c.execute(
                         s.sluice_run_plans.insert(),
@@ -97,18 +102,21 @@ class RunRepository(Store):
                             for stage in plan
                         ],
                     )
-                for covered in HopChoice(hop).hops():
-                    c.execute(
-                        s.sluice_run_locks.insert().values(
-                            source_tablename=table,
-                            hop=covered.value,
-                            run_id=run_id,
-                            acquired_at=now,
-                        )
-                    )
+                c.execute(
+                    s.sluice_run_locks.insert(),
+                    [
+                        {
+                            "source_tablename": table,
+                            "hop": covered.value,
+                            "run_id": run_id,
+                            "acquired_at": now,
+                        }
+                        for covered in HopChoice(hop).hops()
+                    ],
+                )
         except IntegrityError:
             raise self._busy(table, HopChoice(hop)) from None
-        return self.get_run(int(run_id))
+        return to_run(created)
 
     def holds_lock(self, run_id: int) -> bool:
         """Whether the run still holds its lock rows (a reaped or finished run holds none)."""
@@ -144,16 +152,34 @@ class RunRepository(Store):
             active_run_id=int(holder.run_id),
         )
 
-    def start_run(self, run_id: int, worker: Worker) -> None:
-        self.update_run(
-            run_id,
-            status=RunStatus.RUNNING.value,
-            started_at=utcnow(),
-            heartbeat_at=utcnow(),
-            worker_host=worker.host,
-            worker_pid=worker.pid,
-            worker_started=worker.started,
-        )
+    def start_run(self, run_id: int, worker: Worker) -> RunRecord:
+        """Mark a pending run running, here; ConflictError when it is not pending (it ran
+        already, or it was failed meanwhile). One statement: the check and the change cannot
+        be split by another starter."""
+        runs = s.pipeline_runs_master
+        now = utcnow()
+        with self.tx() as c:
+            row = (
+                c.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id, runs.c.status == RunStatus.PENDING.value)
+                    .values(
+                        status=RunStatus.RUNNING.value,
+                        started_at=now,
+                        heartbeat_at=now,
+                        worker_host=worker.host,
+                        worker_pid=worker.pid,
+                        worker_started=worker.started,
+                    )
+                    .returning(runs)
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            run = self.get_run(run_id)  # NotFoundError when there is no such run
+            raise ConflictError(f"run {run_id} is {run.status.value}, not pending: it ran already")
+        return to_run(row)
 
     def finish_run(
         self,
@@ -161,26 +187,31 @@ class RunRepository(Store):
         status: RunStatus,
         error: str | None,
         hop_results: dict[Hop, str] | None = None,
-    ) -> bool:
-        """Final status, released locks and the hops' last results: all or nothing. False
-        (and nothing written) when the run is no longer active: it was reaped."""
+    ) -> RunRecord | None:
+        """Final status, released locks and the hops' last results: all or nothing; the run
+        as finished. None (and nothing written) when the run is no longer active: it was
+        reaped."""
         now = utcnow()
         runs = s.pipeline_runs_master
         with self.tx() as c:
             # Only an active run is finished: a reaped one keeps the reaper's verdict.
-            finished = c.execute(
-                runs.update()
-                .where(runs.c.id == run_id, runs.c.status.in_(ACTIVE))
-                .values(status=status.value, completed_at=now, error_message=error)
-                .returning(runs.c.source_tablename)
-            ).scalar()
+            finished = (
+                c.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id, runs.c.status.in_(ACTIVE))
+                    .values(status=status.value, completed_at=now, error_message=error)
+                    .returning(runs)
+                )
+                .mappings()
+                .first()
+            )
             if finished is None:
-                return False
+                return None
             c.execute(s.sluice_run_locks.delete().where(s.sluice_run_locks.c.run_id == run_id))
             for hop, result in (hop_results or {}).items():
                 c.execute(
                     s.pipeline_config.update()
-                    .where(s.pipeline_config.c.source_tablename == finished)
+                    .where(s.pipeline_config.c.source_tablename == finished["source_tablename"])
                     .values(
                         {
                             f"{hop.value}_last_loader_run_status": result,
@@ -188,7 +219,7 @@ class RunRepository(Store):
                         }
                     )
                 )
-        return True
+        return to_run(finished)
 
     @staticmethod
     def _finish(
@@ -379,6 +410,8 @@ class RunRepository(Store):
         return [to_run(row) for row in rows]
 
     def start_stage_log(self, run_id: int, stage: StageRecord, started_at: datetime) -> int:
+        """A running stage's log row; its run's current_stage and heartbeat follow by the
+        database's trigger (migration 0014)."""
         with self.tx() as c:
             log_id = c.execute(
                 s.pipeline_run_stage_logs.insert()
@@ -393,11 +426,6 @@ class RunRepository(Store):
                 )
                 .returning(s.pipeline_run_stage_logs.c.id)
             ).scalar_one()
-            c.execute(
-                s.pipeline_runs_master.update()
-                .where(s.pipeline_runs_master.c.id == run_id)
-                .values(current_stage=stage.stage_order, heartbeat_at=utcnow())
-            )
         return int(log_id)
 
     def finish_stage_log(self, log_id: int, *, fenced_by: int | None = None, **values: Any) -> bool:

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from sluice.config.records import RunRecord, StageRecord
+from sluice.config.records import RunRecord, StageRecord, TableConfig
 from sluice.config.repository import ConfigRepository
 from sluice.connectors import registry
 from sluice.core.clock import utcnow
@@ -90,6 +90,8 @@ class RunEngine:
         self.repo = services.repo
         self.executor = executor
         self.settings = settings or EngineSettings.from_env()
+        self._plans: dict[int, tuple[StageRecord, ...]] = {}
+        self._tables_at_start: dict[int, TableConfig] = {}
 
     def _lake_secrets(self, scope: RunScope) -> list[str]:
         """The lake options' secret values, scrubbed from run errors like connection creds."""
@@ -119,28 +121,43 @@ class RunEngine:
         table = self.repo.get_table(table_name)
         pipeline_name = pipeline or table.pipeline_name
         stages = stages_for(self.repo, table, hop, pipeline_name)
-        # A run that died a moment ago must not block this one until its heartbeat times out.
-        self.reap()
-        return self.repo.create_run(
-            table.source_tablename,
-            pipeline_name,
-            hop.value,
-            triggered_by.value,
-            stages,
-            worker=this_worker(),
-            reload=reload,
-        )
+
+        def made() -> RunRecord:
+            return self.repo.create_run(
+                table.source_tablename,
+                pipeline_name,
+                hop.value,
+                triggered_by.value,
+                stages,
+                worker=this_worker(),
+                reload=reload,
+            )
+
+        try:
+            run = made()
+        except ConflictError:
+            # A run that died a moment ago must not block this one until its heartbeat
+            # times out: reaped, the lock is free.
+            if not self.reap():
+                raise
+            run = made()
+        # The plan as frozen, for this process's execute: the rows say the same.
+        self._plans[run.id] = tuple(stages)
+        return run
 
     def execute(self, run_id: int, observer: RunObserver | None = None) -> RunRecord:
         watcher = observer or SilentObserver()
-        run = self.repo.get_run(run_id)
-        if run.status is not RunStatus.PENDING:
-            raise ConflictError(f"run {run_id} is {run.status.value}, not pending: it ran already")
-        # Resolved once for the whole run: the table, the plan, the connections, the lake.
-        scope = resolve(self.services, run_id, run)
+        run = self.repo.start_run(run_id, this_worker())  # ConflictError unless pending
+        try:
+            # Resolved once for the whole run, after its lock was taken: the table, the
+            # plan, the connections, the lake.
+            scope = resolve(self.services, run_id, run, self._plans.pop(run_id, None))
+        except SluiceError as exc:
+            self.repo.finish_run(run_id, RunStatus.FAILED, str(exc))
+            raise
+        self._tables_at_start[run_id] = scope.table
         secrets = _secrets(scope) + self._lake_secrets(scope)
-        self.repo.start_run(run_id, this_worker())
-        watcher.run_started(self.repo.get_run(run_id), list(scope.plan))
+        watcher.run_started(run, list(scope.plan))
         with Heartbeat(self.repo, run_id, self.settings.heartbeat_interval):
             try:
                 failure, last_hop = self._execute_stages(run_id, scope, watcher, secrets)
@@ -148,8 +165,14 @@ class RunEngine:
                 _close(scope)
         status = RunStatus.FAILED if failure else RunStatus.SUCCESS
         # The run's status and its last hop's status in one transaction: they move together.
-        self.repo.finish_run(run_id, status, failure, {last_hop: status.value})
-        return self.repo.get_run(run_id)
+        finished = self.repo.finish_run(run_id, status, failure, {last_hop: status.value})
+        del self._tables_at_start[run_id]
+        return finished or self.repo.get_run(run_id)  # None: reaped meanwhile, its verdict
+
+    def table_at_start(self, run_id: int) -> TableConfig | None:
+        """The table as run `run_id` read it when it started in this engine (None: it has
+        not started here, or it finished): what an interrupted run is reported against."""
+        return self._tables_at_start.get(run_id)
 
     def _execute_stages(
         self, run_id: int, scope: RunScope, watcher: RunObserver, secrets: list[str]
@@ -164,9 +187,6 @@ class RunEngine:
         table = scope.table
         hop = get_stage_type(stages[0].stage_type).hop
         for index, stage in enumerate(stages):
-            if get_stage_type(stage.stage_type).hop is not hop:
-                _close(scope)  # each hop opens its systems once
-                scope = scope.refreshed(self.repo)  # what the hop before wrote
             hop = get_stage_type(stage.stage_type).hop
             failure = self._execute_stage(run_id, stage, watcher, secrets, scope)
             if failure is not None:
@@ -175,7 +195,7 @@ class RunEngine:
             following = stages[index + 1] if index + 1 < len(stages) else None
             if following is not None and get_stage_type(following.stage_type).hop is not hop:
                 try:
-                    self.repo.set_hop_result(
+                    written = self.repo.set_hop_result(
                         table.source_tablename,
                         hop,
                         RunStatus.SUCCESS.value,
@@ -184,6 +204,9 @@ class RunEngine:
                     )
                 except FencedOffError as exc:  # reaped meanwhile: stop, write nothing more
                     return str(exc), hop
+                _close(scope)  # each hop opens its systems once
+                # The next hop sees what this one wrote: the row as the status update left it.
+                scope = dataclasses.replace(scope, table=written)
         return failure, hop
 
     def _backoff(self, attempt: int) -> float:

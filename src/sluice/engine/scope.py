@@ -50,14 +50,20 @@ class RunScope:
         return dataclasses.replace(self, table=repo.get_table(self.table.source_tablename))
 
 
-def resolve(services: Services, run_id: int, run: RunRecord | None = None) -> RunScope:
+def resolve(
+    services: Services,
+    run_id: int,
+    run: RunRecord | None = None,
+    plan: tuple[StageRecord, ...] | None = None,
+) -> RunScope:
+    """`plan`: the run's frozen plan where the caller made the run (and so holds it)."""
     repo = services.repo
     run = run or repo.get_run(run_id)
     table = repo.get_table(run.source_tablename)
     return RunScope(
         run=run,
         table=table,
-        plan=tuple(planned_stages(repo, run, table)),
+        plan=plan or tuple(planned_stages(repo, run, table)),
         source=_connection(repo, SOURCES, table.source_name),
         destination=_connection(repo, DESTINATIONS, table.destination_name),
         services=services,

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sluice.config.records import TableConfig
 from sluice.connectors.base import ColumnProfile, LoadRequest
 from sluice.core.bounds import Bound, same, widest
 from sluice.core.errors import ConfigError, ReloadNeeded, StageError, TerminalError
@@ -125,20 +126,18 @@ class Load(StageType):
         finally:
             sink.close()
         loaded = set(plan.batch_ids) if plan.fresh else set(plan.batch_ids) | held
-        self._advance_watermark(ctx, loaded, key_filter)
-        self._retention(ctx)
+        self._retention(ctx, self._advance_watermark(ctx, loaded, key_filter))
         paths = [
             lake_table.store.display(p) for m in plan.batches for p in lake_table.part_paths(m)
         ]
         return StageResult(rows=result.rows_loaded, file_paths=paths)
 
     @staticmethod
-    def _retention(ctx: StageContext) -> None:
-        """The automatic retention pass after a successful load; a failure only warns."""
+    def _retention(ctx: StageContext, table: TableConfig) -> None:
+        """The automatic retention pass after a successful load (`table`: the row with the
+        watermark the load wrote); a failure only warns."""
         try:
-            removed = collect_garbage(
-                ctx.lake, ctx.repo.get_table(ctx.table.source_tablename), ctx.repo
-            )
+            removed = collect_garbage(ctx.lake, table, ctx.repo)
         except StageError as exc:  # the lake's storage errors
             log.warning("retention of %s skipped: %s", ctx.table.source_tablename, exc)
             return
@@ -148,20 +147,21 @@ class Load(StageType):
     @staticmethod
     def _advance_watermark(
         ctx: StageContext, held: set[int], key_filter: _SinkKeyFilter | None
-    ) -> None:
-        """Record progress after the sink committed; the sink's state table stays the truth."""
+    ) -> TableConfig:
+        """Record progress after the sink committed (the sink's state table stays the truth);
+        the table's row as it now stands."""
         if key_filter is not None:
-            if key_filter.max is not None:
-                ctx.repo.set_watermark(
-                    ctx.table.source_tablename,
-                    Hop.DL_TO_SINK,
-                    format_value(key_filter.max),
-                    fenced_by=ctx.run.id,
-                )
-            return
+            if key_filter.max is None:
+                return ctx.table
+            return ctx.repo.set_watermark(
+                ctx.table.source_tablename,
+                Hop.DL_TO_SINK,
+                format_value(key_filter.max),
+                fenced_by=ctx.run.id,
+            )
         if ctx.table.dl_to_sink.incremental_key or not held:
-            return
-        ctx.repo.set_watermark(
+            return ctx.table
+        return ctx.repo.set_watermark(
             ctx.table.source_tablename, Hop.DL_TO_SINK, str(max(held)), fenced_by=ctx.run.id
         )
 
