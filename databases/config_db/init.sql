@@ -258,6 +258,25 @@ BEGIN
     UPDATE sluice_stats_days SET changes = changes + 1 WHERE day IN (substr(OLD.started_at, 1, 10), date(substr(OLD.started_at, 1, 10), '-1 day')) AND OLD.started_at >= day || 'T00:00:00.000000Z' AND OLD.started_at < date(day, '+1 day') || 'T00:00:00.000000Z';
 END;
 
+-- sluice: the lake's Iceberg catalog (0015), pyiceberg's SQL catalog tables as it makes them.
+CREATE TABLE iceberg_tables (
+    catalog_name VARCHAR(255) NOT NULL,
+    table_namespace VARCHAR(255) NOT NULL,
+    table_name VARCHAR(255) NOT NULL,
+    metadata_location VARCHAR(1000),
+    previous_metadata_location VARCHAR(1000),
+    iceberg_type VARCHAR(5),
+    PRIMARY KEY (catalog_name, table_namespace, table_name)
+);
+
+CREATE TABLE iceberg_namespace_properties (
+    catalog_name VARCHAR(255) NOT NULL,
+    namespace VARCHAR(255) NOT NULL,
+    property_key VARCHAR(255) NOT NULL,
+    property_value VARCHAR(1000) NOT NULL,
+    PRIMARY KEY (catalog_name, namespace, property_key)
+);
+
 -- A stage's start moves its run (0014): the run's current stage and heartbeat follow the
 -- stage log row that starts it.
 CREATE TRIGGER sluice_run_stage_started AFTER INSERT ON pipeline_run_stage_logs
@@ -269,4 +288,4 @@ CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0014');
+INSERT INTO alembic_version (version_num) VALUES ('0015');

@@ -17,10 +17,10 @@ from typing import Any
 
 import duckdb
 import psycopg
-import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import PROJECT, Sluice
+from tests.iceberg import sluice_types
 from tests.integration.test_mysql_source import TYPES, database_of, run
 
 pytestmark = [pytest.mark.mysql, pytest.mark.postgres]
@@ -74,7 +74,7 @@ def test_the_type_page_matches_what_sluice_does(
         assert ran.json()["status"] == "success", ran.json()["error_message"]
 
     part = next((workdir / "lake").rglob("every_type/**/*.parquet"))
-    lake = {field.name: str(field.type) for field in pq.read_schema(part)}
+    lake = sluice_types(part)
     with psycopg.connect(pg_target) as connection:
         pg: dict[str, str] = dict(
             connection.execute(

@@ -8,13 +8,12 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import polars as pl
 import pytest
 
 from tests.conftest import CHINOOK_SQLITE, PROJECT, Sluice
+from tests.iceberg import iceberg_s3_properties, iceberg_table
 from tests.integration.sinks import duckdb_table, same_rows, sqlite_table
 from tests.integration.test_chinook_cli import chinook_tables
 from tests.s3 import BUCKET, s3_endpoint, s3_keys
@@ -31,25 +30,6 @@ def configure(sluice: Sluice, workdir: Path, lake: str) -> None:
     )
     sink = {"path": str(workdir / "wh.duckdb")}
     sluice(f"destination add wh --type duckdb --creds '{json.dumps(sink)}'", ok=True)
-
-
-def committed_parts(manifests: list[dict[str, Any]], base: str) -> list[str]:
-    """Part files of committed batches only: the documented way to read a sluice lake."""
-    files = []
-    for manifest in manifests:
-        batch = f"{base}/batch={int(manifest['sequence']):08d}"
-        files += [f"{batch}/{part['path']}" for part in manifest["parts"]]
-    return files
-
-
-def s3_manifests(endpoint: str, table: str) -> list[dict[str, Any]]:
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    keys = [
-        k for k in s3_keys(endpoint, f"sluice/chinook/{table}/") if k.endswith("/_manifest.json")
-    ]
-    return [json.loads(client.get_object(Bucket=BUCKET, Key=k)["Body"].read()) for k in keys]
 
 
 def test_chinook_through_an_s3_lake(sluice: Sluice, workdir: Path, s3_endpoint: str) -> None:
@@ -72,12 +52,15 @@ def test_chinook_through_an_s3_lake(sluice: Sluice, workdir: Path, s3_endpoint: 
     assert any(k.endswith("/_manifest.json") for k in s3_keys(s3_endpoint, "sluice/chinook/Album/"))
 
 
-def test_the_lake_reads_in_duckdb_and_polars_locally_and_on_s3(
-    sluice: Sluice, workdir: Path, s3_endpoint: str
+def test_the_lake_is_an_iceberg_table_pyiceberg_and_polars_read_locally_and_on_s3(
+    sluice: Sluice, workdir: Path, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No sluice code: the Iceberg catalog in the config database and the table it names."""
+    monkeypatch.setenv("POLARS_ICEBERG_PLANNER", "pyiceberg")  # its plugin is not installed
     expected = sqlite_table(CHINOOK_SQLITE, "Track")
     for index, lake in enumerate((str(workdir / "lake"), LAKE)):
-        db = f"--config-db {workdir / f'config{index}.db'}"
+        config = workdir / f"config{index}.db"
+        db = f"--config-db {config}"
         source = json.dumps({"path": str(CHINOOK_SQLITE)})
         sink = workdir / f"wh{index}.duckdb"
         sluice(f"{db} init --lake {lake}", ok=True)
@@ -93,36 +76,14 @@ def test_the_lake_reads_in_duckdb_and_polars_locally_and_on_s3(
         )
         sluice(f"{db} run Track", ok=True)
         loaded = duckdb_table(sink, "Track")
-        connection = duckdb.connect()
-        if lake.startswith("s3://"):
-            import s3fs
-
-            files = committed_parts(s3_manifests(s3_endpoint, "Track"), f"{LAKE}/chinook/Track")
-            connection.register_filesystem(
-                s3fs.S3FileSystem(key="testing", secret="testing", endpoint_url=s3_endpoint)
-            )
-            options = {
-                "aws_endpoint_url": s3_endpoint,
-                "aws_region": "us-east-1",
-                "aws_access_key_id": "testing",
-                "aws_secret_access_key": "testing",
-                "aws_allow_http": "true",
-            }
-            via_polars = pl.read_parquet(files, hive_partitioning=True, storage_options=options)
-        else:
-            base = Path(lake) / "chinook" / "Track"
-            manifests = [
-                json.loads(p.read_text()) for p in sorted(base.glob("batch=*/_manifest.json"))
-            ]
-            files = committed_parts(manifests, str(base))
-            via_polars = pl.read_parquet(files, hive_partitioning=True)
-        via_duckdb = connection.sql(
-            f"SELECT * EXCLUDE (batch) FROM read_parquet({files!r}, hive_partitioning = true)"
-        ).to_arrow_table()
-        connection.close()
-        assert same_rows(loaded, via_duckdb, ["TrackId"]), lake
-        assert same_rows(expected, via_duckdb, ["TrackId"]), lake
-        assert same_rows(expected, via_polars.drop("batch").to_arrow(), ["TrackId"]), lake
+        s3 = lake.startswith("s3://")
+        table = iceberg_table(config, lake if s3 else f"file://{lake}", s3_endpoint if s3 else None)
+        via_pyiceberg = table.scan().to_arrow()
+        options = iceberg_s3_properties(s3_endpoint) if s3 else None
+        via_polars = pl.scan_iceberg(table, storage_options=options).collect().to_arrow()
+        assert same_rows(loaded, via_pyiceberg, ["TrackId"]), lake
+        assert same_rows(expected, via_pyiceberg, ["TrackId"]), lake
+        assert same_rows(expected, via_polars, ["TrackId"]), lake
 
 
 @pytest.mark.parametrize(

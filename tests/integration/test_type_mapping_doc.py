@@ -14,10 +14,10 @@ from pathlib import Path
 
 import duckdb
 import psycopg
-import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import PROJECT, Sluice
+from tests.iceberg import sluice_types
 from tests.integration.sinks import add_postgres_source_and_every_sink
 
 pytestmark = pytest.mark.postgres
@@ -124,7 +124,7 @@ def test_the_type_mapping_page_is_what_sluice_does(
         assert ran.json()["status"] == "success", ran.json()["error_message"]
 
     (part,) = sorted((workdir / "lake").rglob("kinds_pg/**/part-*.parquet"))
-    lake = pq.read_schema(part)
+    lake = sluice_types(part)
     with psycopg.connect(pg_target) as connection:
         pg: dict[str, str] = dict(
             connection.execute(
@@ -143,7 +143,7 @@ def test_the_type_mapping_page_is_what_sluice_does(
         lite = {row[1]: row[2] for row in connection.execute("PRAGMA table_info(kinds)")}
     found = {
         pg_type: {
-            "lake": str(lake.field(name).type),
+            "lake": lake[name],
             "PostgreSQL sink": pg[name],
             "DuckDB sink": duck[name],
             "SQLite sink": lite[name],

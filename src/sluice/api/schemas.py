@@ -290,3 +290,6 @@ class LakeBatch(BaseModel):
     key_min: str | None
     key_max: str | None
     batch_uid: str | None
+    # The batch's Iceberg snapshot (None: not recorded, a lake written before Iceberg).
+    snapshot_id: int | None = None
+    operation: str | None = None

@@ -32,7 +32,7 @@ def ls(source_tablename: str, as_json: JsonOpt = False) -> None:
     services = STATE.services()
     lake_table = _lake_table(services, services.repo.get_table(source_tablename))
     rows = [
-        {**m.summary(), "path": lake_table.store.display(lake_table.batch_path(m))}
+        {**lake_table.described(m), "path": lake_table.store.display(lake_table.batch_path(m))}
         for m in lake_table.committed()
     ]
     if as_json:
@@ -40,11 +40,12 @@ def ls(source_tablename: str, as_json: JsonOpt = False) -> None:
         return
     table(
         f"lake: {source_tablename}",
-        ["batch", "type", "rows", "bytes", "run", "created", "key range"],
+        ["batch", "type", "snapshot", "rows", "bytes", "run", "created", "key range"],
         [
             (
                 r["batch"],
                 r["load_type"],
+                f"{r['operation']} {r['snapshot_id']}" if r["snapshot_id"] else "-",
                 f"{r['rows']:,}",
                 f"{r['bytes']:,}",
                 r["run_id"],
@@ -97,6 +98,48 @@ def gc(
             f"{len(entry['removed'])} batch(es) " + ", ".join(str(b) for b in entry["removed"]),
             highlight=False,
         )
+
+
+@app.command("migrate")
+def migrate(
+    source_tablename: Annotated[
+        str | None, typer.Argument(help="One table; all tables when left out.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a lake written before its tables were Iceberg tables readable as Iceberg.
+
+    Records each table's current batches (its newest full one and those after it) as
+    snapshots of its Iceberg table; the files stay where they are. A table being run is
+    left for later (its next incremental batch does the same).
+    """
+    from sluice.core.errors import ConflictError
+    from sluice.core.models import Hop
+
+    services = STATE.services()
+    configs = (
+        [services.repo.get_table(source_tablename)]
+        if source_tablename
+        else services.repo.list_tables()
+    )
+    busy = services.repo.locked_hops()
+    report: list[dict[str, Any]] = []
+    for config in configs:
+        if (config.source_tablename, Hop.SOURCE_TO_DL) in busy:
+            if source_tablename:
+                raise ConflictError(
+                    f"table {config.source_tablename!r} is being run: migrate it when the run "
+                    "ends (`sluice runs --table` shows it)"
+                )
+            continue
+        recorded = _lake_table(services, config).adopt()
+        report.append({"table": config.source_tablename, "recorded": recorded})
+    if as_json:
+        emit_json(report)
+        return
+    for entry in report:
+        batches = ", ".join(str(b) for b in entry["recorded"]) or "none (up to date)"
+        console.print(f"{entry['table']}: recorded batch(es) {batches}", highlight=False)
 
 
 @app.command("options")

@@ -301,3 +301,24 @@ sluice_stats_stages = sa.Table(
     sa.Column("succeeded", sa.Integer, nullable=False),
     sa.Column("rows_processed", sa.BigInteger),
 )
+
+# The lake's Iceberg catalog (0015): pyiceberg's SQL catalog tables, columns as pyiceberg has them.
+iceberg_tables = sa.Table(
+    "iceberg_tables",
+    metadata,
+    sa.Column("catalog_name", sa.String(255), primary_key=True),
+    sa.Column("table_namespace", sa.String(255), primary_key=True),
+    sa.Column("table_name", sa.String(255), primary_key=True),
+    sa.Column("metadata_location", sa.String(1000)),
+    sa.Column("previous_metadata_location", sa.String(1000)),
+    sa.Column("iceberg_type", sa.String(5)),
+)
+
+iceberg_namespace_properties = sa.Table(
+    "iceberg_namespace_properties",
+    metadata,
+    sa.Column("catalog_name", sa.String(255), primary_key=True),
+    sa.Column("namespace", sa.String(255), primary_key=True),
+    sa.Column("property_key", sa.String(255), primary_key=True),
+    sa.Column("property_value", sa.String(1000), nullable=False),
+)

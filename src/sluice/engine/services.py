@@ -83,7 +83,8 @@ class Services:
         settings = self.lake_settings() if settings is None else settings
         uri = self.lake_uri(settings)
         # The options are S3's: a local lake must not need their key or env variables.
-        return LakeStore(uri, self.lake_options(settings) if uri.startswith("s3://") else None)
+        options = self.lake_options(settings) if uri.startswith("s3://") else None
+        return LakeStore(uri, options, catalog=self.repo.engine)
 
     def close(self) -> None:
         self.repo.engine.dispose()

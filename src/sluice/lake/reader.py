@@ -6,16 +6,21 @@ import posixpath
 from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sluice.core.errors import ConfigError
+from sluice.core.errors import ConfigError, TerminalError
+from sluice.core.faults import crash_point
 from sluice.lake.errors import translates_storage_errors
 from sluice.lake.layout import BATCH_DIR, table_dir
 from sluice.lake.manifest import MANIFEST_NAME, PENDING_NAME, Manifest
+from sluice.lake.physical import physical_schema, to_logical
 from sluice.lake.store import LakeStore
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
 
 READ_BUFFER = 1 << 20
 
@@ -37,6 +42,7 @@ class LakeTable:
         self.source_name = source_name
         self.table = table
         self.dir = table_dir(store, source_name, table)
+        self._snapshots: dict[int, tuple[int, str]] | None = None
 
     @property
     def key(self) -> str:
@@ -52,16 +58,33 @@ class LakeTable:
                 found[int(match.group(1))] = entry.path
         return found
 
-    def committed(self) -> list[Manifest]:
-        """Manifests of committed batches, oldest first."""
+    def committed(self, *, complete: bool = True) -> list[Manifest]:
+        """Manifests of committed batches, oldest first.
+
+        A batch is committed once its Iceberg snapshot is (the publish point); its manifest
+        follows. A batch whose process died between the two is completed here, on the first
+        look after: its manifest written from the pending one. (`complete=False`: a run
+        looking at the batches while its own is pending, which its publish completes.)
+        """
         manifests = []
+        unfinished = []
         for sequence, path in sorted(self.batch_dirs().items()):
             manifest_path = posixpath.join(path, MANIFEST_NAME)
             if not self.store.exists(manifest_path):
+                unfinished.append((sequence, path))
                 continue
             manifest = Manifest.from_json(self.store.read_bytes(manifest_path))
             if manifest.sequence == sequence:
                 manifests.append(manifest)
+        if complete and unfinished and self.store.catalog is not None:
+            recorded = self.store.catalog.recorded(self)
+            for sequence, path in unfinished:
+                pending_path = posixpath.join(path, PENDING_NAME)
+                if sequence in recorded and self.store.exists(pending_path):
+                    manifest = Manifest.from_json(self.store.read_bytes(pending_path))
+                    self._write_manifest(path, manifest)
+                    manifests.append(manifest)
+            manifests.sort(key=lambda m: m.sequence)
         return manifests
 
     def pending(self, run_id: int | None = None) -> list[Manifest]:
@@ -80,8 +103,53 @@ class LakeTable:
         return found
 
     def publish(self, manifest: Manifest) -> None:
-        """Make a pending batch exist for every reader: its manifest, written atomically."""
+        """Make a pending batch exist for every reader: its Iceberg snapshot committed (the
+        publish point; once only, so a retry after it does not add the batch twice), then
+        its manifest, written atomically."""
         path = self.batch_dirs()[manifest.sequence]
+        catalog = self.store.catalog
+        table = None if catalog is None else catalog.load(self)
+        if catalog is not None and manifest.sequence not in catalog.recorded(self, table):
+            if manifest.load_type != "full" and not manifest.reload and self.adopt(table):
+                table = None  # adopted batches moved it on: commit on the table as it is now
+            catalog.commit(self, manifest, self.part_paths(manifest), table)
+            crash_point("lake:after_iceberg_commit")
+        self._write_manifest(path, manifest)
+
+    def described(self, manifest: Manifest) -> dict[str, Any]:
+        """What `lake ls` and the API show of a batch: its summary and its Iceberg snapshot
+        (id and operation; None for a batch no snapshot records)."""
+        if self._snapshots is None:
+            catalog = self.store.catalog
+            self._snapshots = {} if catalog is None else catalog.snapshots(self)
+        snapshot_id, operation = self._snapshots.get(manifest.sequence, (None, None))
+        return {**manifest.summary(), "snapshot_id": snapshot_id, "operation": operation}
+
+    def adopt(self, table: Table | None = None) -> list[int]:
+        """Record in the Iceberg table the committed batches of the current table (the newest
+        full one and those after it) that no snapshot records: a lake written before its
+        tables were Iceberg tables (`sluice lake migrate`, or the next incremental batch
+        does it). Returns the batches recorded now."""
+        catalog = self.store.catalog
+        if catalog is None:
+            return []
+        recorded = catalog.recorded(self, table)
+        newest = max(recorded, default=0)
+        missing = [m for m in _current(self.committed()) if m.sequence > newest]
+        for earlier in missing:
+            for part in self.part_paths(earlier)[:1]:
+                stored, _ = self.part_footer(part)
+                if not stored.equals(physical_schema(earlier.schema)):
+                    raise TerminalError(
+                        f"lake table {self.key}: batch {earlier.sequence} was written before "
+                        "the lake's Iceberg types and holds a column Iceberg cannot take "
+                        "exactly; reload the table (`sluice table reload`) to rewrite it"
+                    )
+        for earlier in missing:
+            table = catalog.commit(self, earlier, self.part_paths(earlier), table)
+        return [m.sequence for m in missing]
+
+    def _write_manifest(self, path: str, manifest: Manifest) -> None:
         self.store.write_atomic(posixpath.join(path, MANIFEST_NAME), manifest.to_json())
         pending_path = posixpath.join(path, PENDING_NAME)
         if self.store.exists(pending_path):  # only tidiness: readers never look at it
@@ -104,7 +172,8 @@ class LakeTable:
         return window
 
     def part_footer(self, path: str) -> tuple[pa.Schema, pq.FileMetaData]:
-        """A part's Arrow schema and Parquet footer (row count, column statistics)."""
+        """A part's Arrow schema as stored (lake/physical.py) and Parquet footer (row count,
+        column statistics)."""
         with self.store.open_input(path) as handle:
             parquet = pq.ParquetFile(handle)
             return parquet.schema_arrow, parquet.metadata
@@ -121,7 +190,16 @@ class LakeTable:
         for path in self.part_paths(manifest):
             with self.store.open_input(path) as handle:
                 parquet = pq.ParquetFile(handle, pre_buffer=False, buffer_size=READ_BUFFER)
-                yield from parquet.iter_batches(batch_size=batch_rows)
+                for batch in parquet.iter_batches(batch_size=batch_rows):
+                    yield to_logical(batch, manifest.schema)
+
+
+def _current(committed: list[Manifest]) -> list[Manifest]:
+    """The batches that make the table now: the newest full (or reload) one and what follows."""
+    start = max(
+        (i for i, m in enumerate(committed) if m.load_type == "full" or m.reload), default=0
+    )
+    return committed[start:]
 
 
 _END = object()

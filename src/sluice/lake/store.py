@@ -21,10 +21,12 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
+import sqlalchemy as sa
 
 from sluice.core.errors import ConfigError, TerminalError
 from sluice.core.redact import scrub
 from sluice.lake.errors import translates_storage_errors
+from sluice.lake.iceberg import LakeCatalog
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,11 @@ def _s3_root(uri: str) -> str:
 class LakeStore:
     """A root location and the few operations the lake needs on it."""
 
-    def __init__(self, uri: str, options: LakeOptions | None = None) -> None:
+    def __init__(
+        self, uri: str, options: LakeOptions | None = None, catalog: sa.Engine | None = None
+    ) -> None:
+        """`catalog`: the config database holding the lake's Iceberg catalog (lake/iceberg.py);
+        without it (a lake opened for tests of its files alone) no Iceberg table is kept."""
         self.uri = uri
         if "://" in uri and not uri.startswith("file://"):
             try:
@@ -164,6 +170,7 @@ class LakeStore:
             self.root = str(path)
             self.local = True
         self.root = self.root.rstrip("/")
+        self.catalog = None if catalog is None else LakeCatalog(catalog, self)
 
     def path(self, *parts: str) -> str:
         return "/".join([self.root, *parts])

@@ -26,7 +26,8 @@ from sluice.core.faults import crash_point
 from sluice.core.infinity import count_infinities
 from sluice.lake.errors import translates_storage_errors
 from sluice.lake.layout import batch_dir_name, part_name
-from sluice.lake.manifest import MANIFEST_NAME, PENDING_NAME, WINDOW_NAME, Manifest, PartInfo
+from sluice.lake.manifest import PENDING_NAME, WINDOW_NAME, Manifest, PartInfo
+from sluice.lake.physical import physical_schema, to_physical
 from sluice.lake.reader import LakeTable
 from sluice.lake.store import HashingWriter
 
@@ -74,7 +75,8 @@ class BatchWriter:
     ) -> None:
         self.table = table
         self.run_id = run_id
-        self.schema = schema
+        self.schema = schema  # the columns' own types: the manifest's
+        self.stored = physical_schema(schema)  # the files' (lake/physical.py)
         self.row_group_rows = row_group_rows
         self.row_group_bytes = row_group_bytes
         self.part_rows = part_rows
@@ -126,6 +128,7 @@ class BatchWriter:
             # catalog is from the rows' own snapshot, the planned schema from a check just
             # before, so a label added in between is recorded as the rows carry it.
             self.schema = batch.schema
+            self.stored = physical_schema(batch.schema)
         self.seen += batch.num_rows
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             self.values[name] = self.values.get(name, 0) + len(column) - column.null_count
@@ -156,7 +159,7 @@ class BatchWriter:
     def _flush(self) -> None:
         if not self._buffer:
             return
-        table = pa.Table.from_batches(self._buffer, schema=self.schema)
+        table = to_physical(pa.Table.from_batches(self._buffer, schema=self.schema), self.stored)
         self._buffer, self._buffered_rows, self._buffered_bytes = [], 0, 0
         self._settle()
         # Parts are opened and closed here, never on the encoder thread, so a part's file
@@ -190,7 +193,7 @@ class BatchWriter:
         )
         self._writer = pq.ParquetWriter(
             self._stream,
-            self.schema,
+            self.stored,
             compression="zstd",
             # Dictionary encoding fills a dictionary for every column and falls back to plain
             # for the many-valued ones (keys, timestamps, emails) after the work is done: on
@@ -254,8 +257,11 @@ class BatchWriter:
                 for low, high in [found]
             },
         )
-        name = MANIFEST_NAME if publish else PENDING_NAME
-        self.table.store.write_atomic(posixpath.join(self.dir, name), final.to_json())
+        # Pending first in every case: a publication that dies before its manifest is
+        # completed from it (LakeTable.committed).
+        self.table.store.write_atomic(posixpath.join(self.dir, PENDING_NAME), final.to_json())
+        if publish:
+            self.table.publish(final)
         return final
 
     def _write_window(self, window: pa.Table) -> PartInfo:

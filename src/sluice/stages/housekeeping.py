@@ -34,6 +34,9 @@ def collect_garbage(
     plan = plan_retention(lake_table.committed(), keep_full(config), loaded_up_to(config))
     abandoned = [m.sequence for m in lake_table.pending() if _is_over(runs, m.run_id)]
     if not dry_run:
+        if store.catalog is not None:
+            # Their snapshots first: no Iceberg reader is left pointing at files that go.
+            store.catalog.expire(lake_table, set(plan.remove))
         remove_batches(lake_table, plan.remove)
         for path in (lake_table.batch_dirs().get(sequence) for sequence in abandoned):
             if path is not None:

@@ -19,6 +19,7 @@ from sluice.core.models import Hop, LoadType
 from sluice.core.suggest import missing_columns
 from sluice.core.watermark import format_value, lookback_floor, parse_value
 from sluice.lake.manifest import Manifest
+from sluice.lake.physical import physical_schema
 from sluice.lake.reader import LakeTable
 from sluice.lake.writer import BatchWriter
 from sluice.stages.context import StageContext, StageResult
@@ -354,10 +355,11 @@ class VerifyLake(StageType):
 
     def run(self, ctx: StageContext) -> StageResult:
         lake_table = ctx.lake_table
-        pending = lake_table.pending(ctx.run.id)
         # Published already: a retry of this stage after the publication (or a template whose
-        # extract published because no verify_lake followed it when it ran).
-        published = [m for m in lake_table.committed() if m.run_id == ctx.run.id]
+        # extract published because no verify_lake followed it when it ran). A publication
+        # of this run's that died after its Iceberg commit stays pending: publish completes it.
+        published = [m for m in lake_table.committed(complete=False) if m.run_id == ctx.run.id]
+        pending = lake_table.pending(ctx.run.id)
         if not pending and not published:
             self._nothing_to_verify(ctx)
         rows = 0
@@ -410,7 +412,9 @@ class VerifyLake(StageType):
                 )
             schema, footer = lake_table.part_footer(path)
             part_rows = footer.num_rows
-            if not schema.equals(manifest.schema):
+            # Stored in the lake's physical types (a batch written before them: its own).
+            schemas = (physical_schema(manifest.schema), manifest.schema)
+            if not any(schema.equals(candidate) for candidate in schemas):
                 raise TerminalError(f"lake part {path} has a schema other than its manifest's")
             _count_values(footer, values)
             if part_rows != part.rows:

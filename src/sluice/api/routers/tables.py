@@ -188,4 +188,4 @@ def list_lake_batches(source_tablename: str, ctx: Ctx) -> list[LakeBatch]:
     table = ctx.services.repo.get_table(source_tablename)
     lake_table = LakeTable(ctx.services.lake(), table.source_name or "_", table.source_tablename)
     committed = lake_table.committed()  # the lake raises its own storage errors
-    return [LakeBatch(**m.summary()) for m in committed]
+    return [LakeBatch(**lake_table.described(m)) for m in committed]

@@ -1,0 +1,338 @@
+"""The lake's tables as Apache Iceberg tables, in a catalog kept in the config database.
+
+Each lake table is the Iceberg table `<source>.<table>` located at its lake directory. Every
+batch hop 1 publishes is one Iceberg snapshot, committed in one step by pyiceberg's SQL catalog
+(a compare-and-swap UPDATE of `iceberg_tables`, which migration 0015 made in the config
+database): an incremental batch appends its parts, a full one (or a reload) overwrites the
+table with them. The snapshot's summary names the batch (`sluice.batch`), its run and its load
+type. The commit is the batch's publish point (LakeTable.publish); any engine that reads
+Iceberg reads the table with no sluice code (docs/lake.md).
+
+The files are sluice's own Parquet parts, registered where they lie (no copy); their columns
+are in the lake's physical types (lake/physical.py), which Iceberg holds exactly. pyiceberg
+reaches them through the lake's own filesystem, so every lake location and option works
+the same for both. pyiceberg is imported when a catalog is first used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import sqlalchemy as sa
+
+from sluice.core.errors import TerminalError
+from sluice.lake.manifest import Manifest
+from sluice.lake.physical import physical_schema
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog.sql import SqlCatalog
+    from pyiceberg.table import Table, Transaction
+
+    from sluice.lake.reader import LakeTable
+    from sluice.lake.store import LakeStore
+
+log = logging.getLogger("sluice.lake")
+
+CATALOG_NAME = "sluice"
+BATCH = "sluice.batch"
+RUN = "sluice.run-id"
+LOAD_TYPE = "sluice.load-type"
+# Manifests merged on append, old metadata files pruned: without them every commit adds a
+# manifest and a whole new metadata file, and a table's reads and commits slow down forever.
+TABLE_PROPERTIES = {
+    "commit.manifest-merge.enabled": "true",
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "10",
+}
+METRICS_COLUMN = "write.metadata.metrics.column"
+# The dates and timestamps (in microseconds) Python's datetime holds, which pyiceberg turns a
+# column's Parquet min/max into.
+_PYTHON_DAYS = (-719_162, 2_932_896)
+_PYTHON_MICROS = (-62_135_596_800_000_000, 253_402_300_799_999_999)
+_DECLARED = b"sluice.declared_type"
+_SYSTEM = b"sluice.system"
+_DOC = b"doc"
+
+
+class LakeCatalog:
+    """The Iceberg catalog of one lake, on the config database's engine."""
+
+    def __init__(self, engine: sa.Engine, store: LakeStore) -> None:
+        self.engine = engine
+        self.store = store
+        self._catalog: SqlCatalog | None = None
+
+    def _opened(self) -> SqlCatalog:
+        if self._catalog is None:
+            self._catalog = _open_catalog(self.engine, self.store)
+        return self._catalog
+
+    def uri(self, path: str) -> str:
+        """A lake path as the URI Iceberg records (file:// for a local lake)."""
+        return f"file://{path}" if self.store.local else self.store.display(path)
+
+    def load(self, lake_table: LakeTable) -> Table | None:
+        """The table, or None where there is none yet. A catalog row whose metadata file is
+        gone (the lake was moved or deleted underneath) is dropped: the lake's batches are
+        the truth, and the table is made again from them (LakeTable.adopt)."""
+        from pyiceberg.exceptions import NoSuchTableError
+
+        catalog = self._opened()
+        try:
+            return catalog.load_table(_identifier(lake_table))
+        except NoSuchTableError:
+            return None
+        except FileNotFoundError:
+            log.warning(
+                "the Iceberg metadata of lake table %s is gone: its table is made again "
+                "from the lake's batches",
+                lake_table.key,
+            )
+            catalog.drop_table(_identifier(lake_table))
+            return None
+
+    def recorded(self, lake_table: LakeTable, table: Table | None = None) -> set[int]:
+        """The batches the table's snapshots record (all that have not been expired);
+        `table`: the table as just loaded."""
+        table = table or self.load(lake_table)
+        if table is None:
+            return set()
+        return {
+            int(str(snapshot.summary[BATCH]))
+            for snapshot in table.snapshots()
+            if snapshot.summary is not None and BATCH in snapshot.summary
+        }
+
+    def snapshots(self, lake_table: LakeTable) -> dict[int, tuple[int, str]]:
+        """Batch -> (snapshot id, operation) of the snapshots the table keeps."""
+        table = self.load(lake_table)
+        found: dict[int, tuple[int, str]] = {}
+        for snapshot in table.snapshots() if table is not None else []:
+            summary = snapshot.summary
+            if summary is not None and BATCH in summary:
+                found[int(str(summary[BATCH]))] = (snapshot.snapshot_id, summary.operation.value)
+        return found
+
+    def commit(
+        self,
+        lake_table: LakeTable,
+        manifest: Manifest,
+        part_paths: list[str],
+        table: Table | None = None,
+    ) -> Table:
+        """Record a batch as the table's next snapshot, in one catalog commit; `table`: the
+        table as just loaded. Returns the table as committed."""
+        schema = _documented(physical_schema(manifest.schema), manifest.schema)
+        table = table or self.load(lake_table) or self._create(lake_table, schema)
+        full = manifest.load_type == "full" or manifest.reload
+        properties = {
+            BATCH: str(manifest.sequence),
+            RUN: str(manifest.run_id),
+            LOAD_TYPE: "reload" if manifest.reload else manifest.load_type,
+        }
+        files = [self.uri(path) for path in part_paths]
+        with table.transaction() as tx:
+            _evolve(tx, table, schema, full=full, where=lake_table.key)
+            counted = {
+                f"{METRICS_COLUMN}.{name}": "counts"
+                for name in _beyond_python_dates(manifest)
+                if table.properties.get(f"{METRICS_COLUMN}.{name}") != "counts"
+            }
+            if counted:
+                tx.set_properties(counted)
+            if full and table.current_snapshot() is not None:
+                _overwrite(tx, table, files, properties)
+            else:
+                tx.add_files(files, snapshot_properties=properties, check_duplicate_files=False)
+        return table
+
+    def expire(self, lake_table: LakeTable, batches: set[int]) -> None:
+        """Forget the snapshots of `batches` (their files are about to go): a reader can no
+        longer travel to them. The current snapshot is never one of them (retention keeps
+        the newest full batch and what follows it)."""
+        if not batches:
+            return
+        table = self.load(lake_table)
+        if table is None:
+            return
+        ids = [
+            snapshot.snapshot_id
+            for snapshot in table.snapshots()
+            if snapshot.summary is not None and int(snapshot.summary.get(BATCH) or -1) in batches
+        ]
+        if ids:
+            table.maintenance.expire_snapshots().by_ids(ids).commit()
+
+    def _create(self, lake_table: LakeTable, schema: pa.Schema) -> Table:
+        from pyiceberg.exceptions import NamespaceAlreadyExistsError
+
+        catalog = self._opened()
+        namespace = (lake_table.source_name,)
+        with contextlib.suppress(NamespaceAlreadyExistsError):
+            catalog.create_namespace(namespace)
+        return catalog.create_table(
+            _identifier(lake_table),
+            schema=schema,
+            location=self.uri(lake_table.dir),
+            properties=TABLE_PROPERTIES,
+        )
+
+
+def _beyond_python_dates(manifest: Manifest) -> list[str]:
+    """Date and timestamp columns holding an infinity or a year outside 1..9999: Iceberg
+    keeps counts only for them (pyiceberg cannot hold such a min/max as a Python value)."""
+    bounds = manifest.column_bounds or {}
+    infinities = manifest.column_infinities or {}
+    found = []
+    for field in manifest.schema:
+        kind = field.type
+        if pa.types.is_date32(kind):
+            limits = _PYTHON_DAYS
+        elif pa.types.is_timestamp(kind) and kind.unit != "ns":  # ns is stored as a long
+            limits = _PYTHON_MICROS
+        else:
+            continue
+        low, high = bounds.get(field.name) or (None, None)
+        outside = (
+            isinstance(low, int)
+            and isinstance(high, int)
+            and not (limits[0] <= low and high <= limits[1])
+        )
+        if infinities.get(field.name) or outside:
+            found.append(field.name)
+    return found
+
+
+def _identifier(lake_table: LakeTable) -> tuple[str, str]:
+    # A tuple: a name holding a dot is one name, not a namespace path.
+    return (lake_table.source_name, lake_table.table)
+
+
+def _documented(stored: pa.Schema, logical: pa.Schema) -> pa.Schema:
+    """The stored schema with each column's declared type (and its own type, where stored as
+    another) as the Iceberg field's doc, which engines show."""
+    fields = []
+    for field, own in zip(stored, logical, strict=True):
+        metadata = own.metadata or {}
+        notes = []
+        if _DECLARED in metadata:
+            system = metadata.get(_SYSTEM, b"the source").decode()
+            notes.append(f"declared {metadata[_DECLARED].decode()} in {system}")
+        if field.type != own.type:
+            notes.append(f"sluice type {own.type}, stored as {field.type}")
+        if notes:
+            field = field.with_metadata({**(field.metadata or {}), _DOC: "; ".join(notes).encode()})
+        fields.append(field)
+    return pa.schema(fields)
+
+
+def _evolve(tx: Transaction, table: Table, schema: pa.Schema, *, full: bool, where: str) -> None:
+    """Make the table's schema the batch's. A full batch replaces every row, so a column it
+    lacks or whose type changed is dropped first; an incremental one may only add columns
+    and widen types as Iceberg allows (the schema contract refuses the rest before)."""
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.exceptions import ValidationError
+
+    current = table.schema()
+    wanted = Catalog._convert_schema_if_needed(schema)
+    if current.as_struct() == wanted.as_struct():
+        return
+    if full:
+        wanted_types = {field.name: field.field_type for field in wanted.fields}
+        dropped = [
+            field.name
+            for field in current.fields
+            if wanted_types.get(field.name) != field.field_type
+        ]
+        if dropped:
+            with tx.update_schema(allow_incompatible_changes=True) as update:
+                for name in dropped:
+                    update.delete_column(name)
+    try:
+        with tx.update_schema() as update:
+            update.union_by_name(schema)
+    except (ValidationError, ValueError) as exc:
+        raise TerminalError(
+            f"lake table {where}: the batch's columns do not fit its Iceberg table ({exc}); "
+            "reload the table (`sluice table reload`) to replace it with the new columns"
+        ) from None
+
+
+def _overwrite(tx: Transaction, table: Table, files: list[str], properties: dict[str, str]) -> None:
+    """One OVERWRITE snapshot: the table's current files out, the batch's in (pyiceberg's
+    delete-then-add would make two snapshots, the first an empty table)."""
+    from pyiceberg.table import _parquet_files_to_data_files
+    from pyiceberg.table.name_mapping import create_mapping_from_schema
+
+    if tx.table_metadata.name_mapping() is None:
+        mapping = create_mapping_from_schema(tx.table_metadata.schema())
+        tx.set_properties({"schema.name-mapping.default": mapping.model_dump_json()})
+    current = [task.file for task in table.scan().plan_files()]
+    added = _parquet_files_to_data_files(tx.table_metadata, files, table.io)
+    with tx.update_snapshot(snapshot_properties=properties).overwrite() as overwrite:
+        for data_file in current:
+            overwrite.delete_data_file(data_file)
+        for data_file in added:
+            overwrite.append_data_file(data_file)
+
+
+# The lake filesystems pyiceberg's IO reaches, by the catalog property naming them: pyiceberg
+# makes its FileIO from properties alone (`py-io-impl` names the class).
+_FILESYSTEMS: dict[str, pafs.FileSystem] = {}
+_FS_KEY = "sluice.lake-filesystem"
+
+
+def _open_catalog(engine: sa.Engine, store: LakeStore) -> SqlCatalog:
+    from pyiceberg.catalog import MetastoreCatalog
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    key = str(id(store))
+    _FILESYSTEMS[key] = store.fs
+
+    class ConfigDatabaseCatalog(SqlCatalog):
+        """The SQL catalog on sluice's engine (its WAL, busy timeout and write lock on
+        SQLite) and tables (migration 0015): it never runs DDL. pyiceberg is pinned below
+        0.13 for the private method used here."""
+
+        def __init__(self) -> None:
+            MetastoreCatalog.__init__(
+                self,
+                CATALOG_NAME,
+                init_catalog_tables="false",
+                warehouse=store.uri,
+                **{"py-io-impl": f"{__name__}.LakeFileIO", _FS_KEY: key},
+            )
+            self.engine = engine
+            # pyiceberg's own start probes for its tables (three statements per process);
+            # migration 0015 made them, in its schema v1.
+            self._schema_version = "v1"
+
+    return ConfigDatabaseCatalog()
+
+
+def _lake_file_io() -> type:
+    from pyiceberg.io.pyarrow import PyArrowFileIO, PyArrowLocalFileSystem
+    from pyiceberg.typedef import EMPTY_DICT, Properties
+
+    class LakeFileIO(PyArrowFileIO):
+        """pyiceberg's Arrow IO on the lake's own filesystem (its options, its errors)."""
+
+        def __init__(self, properties: Properties = EMPTY_DICT) -> None:
+            super().__init__(properties)
+            fs = _FILESYSTEMS[str(properties[_FS_KEY])]
+            if isinstance(fs, pafs.LocalFileSystem):
+                fs = PyArrowLocalFileSystem()  # the same, making a file's directory first
+            self.fs_by_scheme = lambda scheme, netloc: fs
+
+    return LakeFileIO
+
+
+def __getattr__(name: str) -> type:
+    # LakeFileIO is made on first use, so importing this module does not import pyiceberg.
+    if name == "LakeFileIO":
+        return _lake_file_io()
+    raise AttributeError(name)
