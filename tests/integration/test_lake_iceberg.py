@@ -13,8 +13,10 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from pyiceberg.table import Table
 
@@ -176,3 +178,38 @@ def test_an_incremental_batch_brings_the_unmigrated_table_in_first(
     assert [s["sluice.batch"] for s in _summaries(table)] == ["1", "2"]
     assert same_rows(table.scan().to_arrow(), _events(workdir), ["id"])
     assert same_rows(table.scan().to_arrow(), duckdb_table(workdir / "wh.duckdb", "events"), ["id"])
+
+
+def test_an_incremental_table_is_the_log_of_its_batches(sluice: Sluice, workdir: Path) -> None:
+    """docs/lake.md: a row changed again appears once per batch that carried it; its newest
+    version per key (by the incremental key) is what the merging sink holds."""
+    source = workdir / "items.sqlite"
+    with sqlite3.connect(source) as c:
+        c.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT, u INTEGER)")
+        c.executemany("INSERT INTO items VALUES (?, ?, ?)", [(i, "old", i) for i in range(5)])
+    sluice("init", ok=True)
+    sluice("source add src --type sqlite --creds", json.dumps({"path": str(source)}), ok=True)
+    sink = {"path": str(workdir / "wh.duckdb")}
+    sluice("destination add wh --type duckdb --creds", json.dumps(sink), ok=True)
+    sluice(
+        "table add items --source src --destination wh --load incremental --key u "
+        "--sink-load incremental --primary-key id",
+        ok=True,
+    )
+    sluice("run items", ok=True)
+    with sqlite3.connect(source) as c:
+        c.execute("UPDATE items SET v = 'new', u = 10 WHERE id = 2")
+    sluice("run items", ok=True)
+    table = iceberg_table(workdir / CONFIG_DB, f"file://{workdir / 'lake'}", name=("src", "items"))
+    rows = table.scan().to_arrow()
+    assert sorted(rows.column("id").to_pylist()) == [0, 1, 2, 2, 3, 4]  # both versions of 2
+    with duckdb.connect() as connection:
+        connection.register("items_lake", rows)
+        newest = connection.sql(
+            "SELECT id, v, u FROM items_lake "
+            "QUALIFY row_number() OVER (PARTITION BY id ORDER BY u DESC) = 1"
+        ).to_arrow_table()
+    assert same_rows(newest, duckdb_table(workdir / "wh.duckdb", "items"), ["id"])
+    assert newest.filter(pc.equal(newest.column("id"), 2)).to_pylist() == [
+        {"id": 2, "v": "new", "u": 10}
+    ]
