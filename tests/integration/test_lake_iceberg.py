@@ -8,6 +8,7 @@ expires the snapshots of the batches it removes before their files go.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sqlite3
@@ -20,6 +21,10 @@ import pyarrow.compute as pc
 import pytest
 from pyiceberg.table import Table
 
+from sluice.core.errors import FencedOffError
+from sluice.engine.services import Services
+from sluice.lake.manifest import Manifest
+from sluice.lake.reader import LakeTable
 from tests.conftest import Sluice
 from tests.iceberg import iceberg_table
 from tests.integration.sinks import duckdb_table, same_rows
@@ -213,3 +218,25 @@ def test_an_incremental_table_is_the_log_of_its_batches(sluice: Sluice, workdir:
     assert newest.filter(pc.equal(newest.column("id"), 2)).to_pylist() == [
         {"id": 2, "v": "new", "u": 10}
     ]
+
+
+def test_the_iceberg_commit_of_a_run_without_its_lock_publishes_nothing(
+    events: Sluice, workdir: Path
+) -> None:
+    """The fenced compare-and-swap itself (lake/iceberg.py), with every file in place: a run
+    that holds no lock (reaped, finished) commits nothing, and says why."""
+    events("run events --hop source_to_dl", ok=True)
+    lake = workdir / "lake/src/events"
+    shutil.copytree(lake / "batch=00000001", lake / "batch=00000002")
+    written = Manifest.from_json((lake / "batch=00000002/_manifest.json").read_bytes())
+    (lake / "batch=00000002/_manifest.json").unlink()
+    stale = dataclasses.replace(written, sequence=2, run_id=77)
+    services = Services.open(None)
+    try:
+        lake_table = LakeTable(services.lake(), "src", "events")
+        with pytest.raises(FencedOffError, match="run 77 no longer holds lake table"):
+            lake_table.publish(stale, fenced_by=77)
+    finally:
+        services.close()
+    assert [s["sluice.batch"] for s in _summaries(_lake(workdir))] == ["1"]
+    assert [b["batch"] for b in events("lake ls events --json", ok=True).json()] == [1]

@@ -90,7 +90,10 @@ def _source_rows(path: Path) -> list[tuple[Any, ...]]:
         return sorted(c.execute("SELECT id, v FROM events").fetchall())
 
 
-def test_a_reaped_runs_hop_1_publishes_nothing(sluice: Sluice, workdir: Path) -> None:
+# Before the stage's own fence check, and after it, just before the Iceberg commit (whose
+# compare-and-swap is fenced itself: lake/iceberg.py).
+@pytest.mark.parametrize("point", ["lake:before_publish", "lake:before_iceberg_commit"])
+def test_a_reaped_runs_hop_1_publishes_nothing(sluice: Sluice, workdir: Path, point: str) -> None:
     source = _source(workdir, range(10))
     sink = workdir / "wh.duckdb"
     sluice("init", ok=True)
@@ -98,7 +101,7 @@ def test_a_reaped_runs_hop_1_publishes_nothing(sluice: Sluice, workdir: Path) ->
     sluice("destination add dst --type duckdb --creds", json.dumps({"path": str(sink)}), ok=True)
     sluice("table add events --source src --destination dst --primary-key id", ok=True)
 
-    stale = _paused_run(workdir, "lake:before_publish", "events", "--hop", "source_to_dl")
+    stale = _paused_run(workdir, point, "events", "--hop", "source_to_dl")
     _source(workdir, range(10, 15))  # the stale run read 10 rows; there are 15 now
     time.sleep(float(TIMEOUT) + 0.5)
     fresh = _run(workdir, "events")

@@ -16,6 +16,7 @@ POINTS = (
     "extract:between_batches",
     "lake:before_manifest",
     "lake:before_publish",
+    "lake:before_iceberg_commit",
     "lake:after_iceberg_commit",
     "lake:after_manifest",
     "load:inside_transaction",

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import sqlalchemy as sa
 
-from sluice.core.errors import TerminalError
+from sluice.core.errors import FencedOffError, TerminalError
 from sluice.lake.manifest import Manifest
 from sluice.lake.physical import physical_schema
 
@@ -123,9 +123,13 @@ class LakeCatalog:
         manifest: Manifest,
         part_paths: list[str],
         table: Table | None = None,
+        *,
+        fenced_by: int | None = None,
     ) -> Table:
         """Record a batch as the table's next snapshot, in one catalog commit; `table`: the
-        table as just loaded. Returns the table as committed."""
+        table as just loaded. With `fenced_by` (a run's id) the commit's compare-and-swap
+        holds only while that run holds its lock (FencedOffError, nothing visible, else).
+        Returns the table as committed."""
         schema = _documented(physical_schema(manifest.schema), manifest.schema)
         table = table or self.load(lake_table) or self._create(lake_table, schema)
         full = manifest.load_type == "full" or manifest.reload
@@ -135,8 +139,40 @@ class LakeCatalog:
             LOAD_TYPE: "reload" if manifest.reload else manifest.load_type,
         }
         files = [self.uri(path) for path in part_paths]
+        catalog = self._opened()
+        catalog.fence_run = fenced_by  # type: ignore[attr-defined]
+        try:
+            self._commit(table, manifest, schema, files, properties, full, lake_table.key)
+        except FencedOffError:
+            raise
+        except Exception as exc:
+            # A run reaped while it waited finds its files removed by the run that replaced
+            # it: that it lost its lock is the cause to report, not the missing file.
+            if fenced_by is not None and not self._holds(fenced_by):
+                raise _fenced_off(fenced_by, lake_table.key) from exc
+            raise
+        finally:
+            catalog.fence_run = None  # type: ignore[attr-defined]
+        return table
+
+    def _holds(self, run_id: int) -> bool:
+        from sluice.config.runs import holding
+
+        with self.engine.connect() as connection:
+            return bool(connection.execute(sa.select(holding(run_id))).scalar_one())
+
+    def _commit(
+        self,
+        table: Table,
+        manifest: Manifest,
+        schema: pa.Schema,
+        files: list[str],
+        properties: dict[str, str],
+        full: bool,
+        where: str,
+    ) -> None:
         with table.transaction() as tx:
-            _evolve(tx, table, schema, full=full, where=lake_table.key)
+            _evolve(tx, table, schema, full=full, where=where)
             counted = {
                 f"{METRICS_COLUMN}.{name}": "counts"
                 for name in _beyond_python_dates(manifest)
@@ -148,7 +184,6 @@ class LakeCatalog:
                 _overwrite(tx, table, files, properties)
             else:
                 tx.add_files(files, snapshot_properties=properties, check_duplicate_files=False)
-        return table
 
     def expire(self, lake_table: LakeTable, batches: set[int]) -> None:
         """Forget the snapshots of `batches` (their files are about to go): a reader can no
@@ -310,8 +345,79 @@ def _open_catalog(engine: sa.Engine, store: LakeStore) -> SqlCatalog:
             # pyiceberg's own start probes for its tables (three statements per process);
             # migration 0015 made them, in its schema v1.
             self._schema_version = "v1"
+            self.fence_run: int | None = None
+
+        def commit_table(
+            self, table: Table, requirements: tuple[Any, ...], updates: tuple[Any, ...]
+        ) -> Any:
+            if self.fence_run is None:
+                return super().commit_table(table, requirements, updates)
+            return _fenced_commit(self, self.fence_run, table, requirements, updates)
 
     return ConfigDatabaseCatalog()
+
+
+def _fenced_commit(
+    catalog: SqlCatalog,
+    run_id: int,
+    table: Table,
+    requirements: tuple[Any, ...],
+    updates: tuple[Any, ...],
+) -> Any:
+    """pyiceberg's SqlCatalog.commit_table for a table that exists, its compare-and-swap
+    UPDATE also conditional on the run holding its lock (config/runs.py `holding`): the
+    publication and the fence are one statement, so a run reaped a moment before cannot
+    publish behind the run that replaced it."""
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.catalog.sql import IcebergTables
+    from pyiceberg.exceptions import CommitFailedException
+    from pyiceberg.table import CommitTableResponse
+    from sqlalchemy.orm import Session
+
+    from sluice.config.runs import holding
+
+    identifier = table.name()
+    namespace = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
+    name = Catalog.table_name_from(identifier)
+    current = catalog.load_table(identifier)
+    staged = catalog._update_and_stage_table(current, identifier, requirements, updates)
+    if staged.metadata == current.metadata:
+        return CommitTableResponse(  # type: ignore[call-arg]
+            metadata=current.metadata, metadata_location=current.metadata_location
+        )
+    catalog._write_metadata(staged.metadata, staged.io, staged.metadata_location)
+    with Session(catalog.engine) as session:
+        swapped = session.execute(
+            sa.update(IcebergTables)
+            .where(
+                IcebergTables.catalog_name == catalog.name,
+                IcebergTables.table_namespace == namespace,
+                IcebergTables.table_name == name,
+                IcebergTables.metadata_location == current.metadata_location,
+                holding(run_id),
+            )
+            .values(
+                metadata_location=staged.metadata_location,
+                previous_metadata_location=current.metadata_location,
+            )
+        )
+        if swapped.rowcount < 1:  # type: ignore[attr-defined]
+            session.rollback()
+            held = session.execute(sa.select(holding(run_id))).scalar_one()
+            if not held:
+                raise _fenced_off(run_id, f"{namespace}.{name}")
+            raise CommitFailedException(f"{namespace}.{name} was changed by another commit")
+        session.commit()
+    return CommitTableResponse(  # type: ignore[call-arg]
+        metadata=staged.metadata, metadata_location=staged.metadata_location
+    )
+
+
+def _fenced_off(run_id: int, where: str) -> FencedOffError:
+    return FencedOffError(
+        f"run {run_id} no longer holds lake table {where} (it was reaped as abandoned): "
+        "nothing it wrote was published"
+    )
 
 
 def _lake_file_io() -> type:

@@ -102,17 +102,23 @@ class LakeTable:
                 found.append(manifest)
         return found
 
-    def publish(self, manifest: Manifest) -> None:
+    def publish(self, manifest: Manifest, *, fenced_by: int | None = None) -> None:
         """Make a pending batch exist for every reader: its Iceberg snapshot committed (the
         publish point; once only, so a retry after it does not add the batch twice), then
-        its manifest, written atomically."""
+        its manifest, written atomically. `fenced_by`: the publishing run, whose lock the
+        commit requires (FencedOffError, nothing published, once it lost it)."""
         path = self.batch_dirs()[manifest.sequence]
         catalog = self.store.catalog
         table = None if catalog is None else catalog.load(self)
         if catalog is not None and manifest.sequence not in catalog.recorded(self, table):
-            if manifest.load_type != "full" and not manifest.reload and self.adopt(table):
+            if (
+                manifest.load_type != "full"
+                and not manifest.reload
+                and self.adopt(table, fenced_by=fenced_by)
+            ):
                 table = None  # adopted batches moved it on: commit on the table as it is now
-            catalog.commit(self, manifest, self.part_paths(manifest), table)
+            crash_point("lake:before_iceberg_commit")
+            catalog.commit(self, manifest, self.part_paths(manifest), table, fenced_by=fenced_by)
             crash_point("lake:after_iceberg_commit")
         self._write_manifest(path, manifest)
 
@@ -125,7 +131,7 @@ class LakeTable:
         snapshot_id, operation = self._snapshots.get(manifest.sequence, (None, None))
         return {**manifest.summary(), "snapshot_id": snapshot_id, "operation": operation}
 
-    def adopt(self, table: Table | None = None) -> list[int]:
+    def adopt(self, table: Table | None = None, *, fenced_by: int | None = None) -> list[int]:
         """Record in the Iceberg table the committed batches of the current table (the newest
         full one and those after it) that no snapshot records: a lake written before its
         tables were Iceberg tables (`sluice lake migrate`, or the next incremental batch
@@ -146,7 +152,9 @@ class LakeTable:
                         "exactly; reload the table (`sluice table reload`) to rewrite it"
                     )
         for earlier in missing:
-            table = catalog.commit(self, earlier, self.part_paths(earlier), table)
+            table = catalog.commit(
+                self, earlier, self.part_paths(earlier), table, fenced_by=fenced_by
+            )
         return [m.sequence for m in missing]
 
     def _write_manifest(self, path: str, manifest: Manifest) -> None:

@@ -261,7 +261,7 @@ class BatchWriter:
         # completed from it (LakeTable.committed).
         self.table.store.write_atomic(posixpath.join(self.dir, PENDING_NAME), final.to_json())
         if publish:
-            self.table.publish(final)
+            self.table.publish(final, fenced_by=self.run_id)
         return final
 
     def _write_window(self, window: pa.Table) -> PartInfo:

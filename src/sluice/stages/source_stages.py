@@ -377,8 +377,8 @@ class VerifyLake(StageType):
             paths.extend(lake_table.store.display(p) for p in lake_table.part_paths(manifest))
         for manifest in pending:
             crash_point("lake:before_publish")
-            ctx.fence()
-            lake_table.publish(manifest)
+            ctx.fence()  # early; the Iceberg commit itself is fenced too
+            lake_table.publish(manifest, fenced_by=ctx.run.id)
         newest = max([*published, *pending], key=lambda m: m.sequence, default=None)
         if newest is not None:
             _advance_watermark(ctx, newest)
