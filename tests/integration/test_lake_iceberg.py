@@ -142,6 +142,14 @@ def test_retention_expires_the_snapshots_of_the_batches_it_removes(
     assert not (workdir / "lake/src/events/batch=00000001").exists()
     for snapshot in table.snapshots():
         assert table.scan(snapshot_id=snapshot.snapshot_id).to_arrow().num_rows == 10
+    # The expired snapshots' manifest lists and manifests went with them: what is left in
+    # metadata/ is the kept snapshot's list, its manifests and the metadata files.
+    [kept] = table.snapshots()
+    wanted = {Path(kept.manifest_list).name} | {
+        Path(m.manifest_path).name for m in kept.manifests(table.io)
+    }
+    avro = {p.name for p in (workdir / "lake/src/events/metadata").glob("*.avro")}
+    assert avro == wanted
 
 
 def _forget_iceberg(workdir: Path) -> None:

@@ -199,8 +199,28 @@ class LakeCatalog:
             for snapshot in table.snapshots()
             if snapshot.summary is not None and int(snapshot.summary.get(BATCH) or -1) in batches
         ]
-        if ids:
-            table.maintenance.expire_snapshots().by_ids(ids).commit()
+        if not ids:
+            return
+        # The Iceberg metadata only the expired snapshots name (their manifest lists, and
+        # manifests no kept snapshot shares) goes with them. No commit can start from an
+        # expired snapshot, so nothing in flight needs these files.
+        expired = [s for s in table.snapshots() if s.snapshot_id in ids]
+        kept = [s for s in table.snapshots() if s.snapshot_id not in ids]
+        shared = {m.manifest_path for s in kept for m in s.manifests(table.io)}
+        doomed = {s.manifest_list for s in expired} | {
+            m.manifest_path for s in expired for m in s.manifests(table.io)
+        }
+        table.maintenance.expire_snapshots().by_ids(ids).commit()
+        for location in sorted(doomed - shared):
+            path = self._path(location)
+            if self.store.exists(path):
+                self.store.delete_file(path)
+
+    def _path(self, location: str) -> str:
+        """A location Iceberg recorded (see `uri`) as the lake store's path."""
+        if self.store.local:
+            return location.removeprefix("file://")
+        return location.split("://", 1)[1]
 
     def _create(self, lake_table: LakeTable, schema: pa.Schema) -> Table:
         from pyiceberg.exceptions import NamespaceAlreadyExistsError
