@@ -21,6 +21,7 @@ import pytest
 
 from sluice.core.faults import POINTS
 from tests.conftest import Sluice
+from tests.iceberg import iceberg_table
 from tests.processes import sluice_process
 
 T0 = 1_700_000_000  # epoch seconds; keys are integers so every system compares them alike
@@ -205,6 +206,17 @@ def test_a_kill_anywhere_loses_and_doubles_nothing(
         assert sink == system.source_rows()
     else:
         assert Counter(sink) == Counter(set(versions)), "each row version exactly once"
+    # The lake's Iceberg table records each committed batch once (none lost between its
+    # commit and its manifest, none committed twice) and holds exactly their rows.
+    manifests = committed(workdir)
+    table = iceberg_table(
+        workdir / "databases/config_db/data/config.db",
+        f"file://{workdir / 'lake'}",
+        name=("src", "events"),
+    )
+    recorded = [int(str(s.summary["sluice.batch"])) for s in table.snapshots() if s.summary]
+    assert recorded == [m["sequence"] for m in manifests]
+    assert table.scan().to_arrow().num_rows == sum(m["row_count"] for m in manifests)
     shown = sluice("runs --json", ok=True).json()
     assert [r["status"] for r in shown] == ["success", "success", "failed", "success"]
     assert "abandoned" in shown[2]["error_message"]
