@@ -18,13 +18,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 import sqlalchemy as sa
 
-from sluice.core.errors import FencedOffError, TerminalError
+from sluice.core.errors import FencedOffError
+from sluice.lake.iceberg_catalog import fenced_off, open_catalog
+from sluice.lake.iceberg_schema import (
+    METRICS_COLUMN,
+    beyond_python_dates,
+    documented,
+    evolve,
+)
 from sluice.lake.manifest import Manifest
 from sluice.lake.physical import physical_schema
 
@@ -37,7 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sluice.lake")
 
-CATALOG_NAME = "sluice"
 BATCH = "sluice.batch"
 RUN = "sluice.run-id"
 LOAD_TYPE = "sluice.load-type"
@@ -48,14 +53,6 @@ TABLE_PROPERTIES = {
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "10",
 }
-METRICS_COLUMN = "write.metadata.metrics.column"
-# The dates and timestamps (in microseconds) Python's datetime holds, which pyiceberg turns a
-# column's Parquet min/max into.
-_PYTHON_DAYS = (-719_162, 2_932_896)
-_PYTHON_MICROS = (-62_135_596_800_000_000, 253_402_300_799_999_999)
-_DECLARED = b"sluice.declared_type"
-_SYSTEM = b"sluice.system"
-_DOC = b"doc"
 
 
 class LakeCatalog:
@@ -68,7 +65,7 @@ class LakeCatalog:
 
     def _opened(self) -> SqlCatalog:
         if self._catalog is None:
-            self._catalog = _open_catalog(self.engine, self.store)
+            self._catalog = open_catalog(self.engine, self.store)
         return self._catalog
 
     def uri(self, path: str) -> str:
@@ -98,18 +95,13 @@ class LakeCatalog:
     def recorded(self, lake_table: LakeTable, table: Table | None = None) -> set[int]:
         """The batches the table's snapshots record (all that have not been expired);
         `table`: the table as just loaded."""
-        table = table or self.load(lake_table)
-        if table is None:
-            return set()
-        return {
-            int(str(snapshot.summary[BATCH]))
-            for snapshot in table.snapshots()
-            if snapshot.summary is not None and BATCH in snapshot.summary
-        }
+        return set(self.snapshots(lake_table, table))
 
-    def snapshots(self, lake_table: LakeTable) -> dict[int, tuple[int, str]]:
+    def snapshots(
+        self, lake_table: LakeTable, table: Table | None = None
+    ) -> dict[int, tuple[int, str]]:
         """Batch -> (snapshot id, operation) of the snapshots the table keeps."""
-        table = self.load(lake_table)
+        table = table or self.load(lake_table)
         found: dict[int, tuple[int, str]] = {}
         for snapshot in table.snapshots() if table is not None else []:
             summary = snapshot.summary
@@ -130,7 +122,7 @@ class LakeCatalog:
         table as just loaded. With `fenced_by` (a run's id) the commit's compare-and-swap
         holds only while that run holds its lock (FencedOffError, nothing visible, else).
         Returns the table as committed."""
-        schema = _documented(physical_schema(manifest.schema), manifest.schema)
+        schema = documented(physical_schema(manifest.schema), manifest.schema)
         table = table or self.load(lake_table) or self._create(lake_table, schema)
         full = manifest.load_type == "full" or manifest.reload
         properties = {
@@ -149,7 +141,7 @@ class LakeCatalog:
             # A run reaped while it waited finds its files removed by the run that replaced
             # it: that it lost its lock is the cause to report, not the missing file.
             if fenced_by is not None and not self._holds(fenced_by):
-                raise _fenced_off(fenced_by, lake_table.key) from exc
+                raise fenced_off(fenced_by, lake_table.key) from exc
             raise
         finally:
             catalog.fence_run = None  # type: ignore[attr-defined]
@@ -172,10 +164,10 @@ class LakeCatalog:
         where: str,
     ) -> None:
         with table.transaction() as tx:
-            _evolve(tx, table, schema, full=full, where=where)
+            evolve(tx, table, schema, full=full, where=where)
             counted = {
                 f"{METRICS_COLUMN}.{name}": "counts"
-                for name in _beyond_python_dates(manifest)
+                for name in beyond_python_dates(manifest)
                 if table.properties.get(f"{METRICS_COLUMN}.{name}") != "counts"
             }
             if counted:
@@ -237,84 +229,9 @@ class LakeCatalog:
         )
 
 
-def _beyond_python_dates(manifest: Manifest) -> list[str]:
-    """Date and timestamp columns holding an infinity or a year outside 1..9999: Iceberg
-    keeps counts only for them (pyiceberg cannot hold such a min/max as a Python value)."""
-    bounds = manifest.column_bounds or {}
-    infinities = manifest.column_infinities or {}
-    found = []
-    for field in manifest.schema:
-        kind = field.type
-        if pa.types.is_date32(kind):
-            limits = _PYTHON_DAYS
-        elif pa.types.is_timestamp(kind) and kind.unit != "ns":  # ns is stored as a long
-            limits = _PYTHON_MICROS
-        else:
-            continue
-        low, high = bounds.get(field.name) or (None, None)
-        outside = (
-            isinstance(low, int)
-            and isinstance(high, int)
-            and not (limits[0] <= low and high <= limits[1])
-        )
-        if infinities.get(field.name) or outside:
-            found.append(field.name)
-    return found
-
-
 def _identifier(lake_table: LakeTable) -> tuple[str, str]:
     # A tuple: a name holding a dot is one name, not a namespace path.
     return (lake_table.source_name, lake_table.table)
-
-
-def _documented(stored: pa.Schema, logical: pa.Schema) -> pa.Schema:
-    """The stored schema with each column's declared type (and its own type, where stored as
-    another) as the Iceberg field's doc, which engines show."""
-    fields = []
-    for field, own in zip(stored, logical, strict=True):
-        metadata = own.metadata or {}
-        notes = []
-        if _DECLARED in metadata:
-            system = metadata.get(_SYSTEM, b"the source").decode()
-            notes.append(f"declared {metadata[_DECLARED].decode()} in {system}")
-        if field.type != own.type:
-            notes.append(f"sluice type {own.type}, stored as {field.type}")
-        if notes:
-            field = field.with_metadata({**(field.metadata or {}), _DOC: "; ".join(notes).encode()})
-        fields.append(field)
-    return pa.schema(fields)
-
-
-def _evolve(tx: Transaction, table: Table, schema: pa.Schema, *, full: bool, where: str) -> None:
-    """Make the table's schema the batch's. A full batch replaces every row, so a column it
-    lacks or whose type changed is dropped first; an incremental one may only add columns
-    and widen types as Iceberg allows (the schema contract refuses the rest before)."""
-    from pyiceberg.catalog import Catalog
-    from pyiceberg.exceptions import ValidationError
-
-    current = table.schema()
-    wanted = Catalog._convert_schema_if_needed(schema)
-    if current.as_struct() == wanted.as_struct():
-        return
-    if full:
-        wanted_types = {field.name: field.field_type for field in wanted.fields}
-        dropped = [
-            field.name
-            for field in current.fields
-            if wanted_types.get(field.name) != field.field_type
-        ]
-        if dropped:
-            with tx.update_schema(allow_incompatible_changes=True) as update:
-                for name in dropped:
-                    update.delete_column(name)
-    try:
-        with tx.update_schema() as update:
-            update.union_by_name(schema)
-    except (ValidationError, ValueError) as exc:
-        raise TerminalError(
-            f"lake table {where}: the batch's columns do not fit its Iceberg table ({exc}); "
-            "reload the table (`sluice table reload`) to replace it with the new columns"
-        ) from None
 
 
 def _overwrite(tx: Transaction, table: Table, files: list[str], properties: dict[str, str]) -> None:
@@ -333,132 +250,3 @@ def _overwrite(tx: Transaction, table: Table, files: list[str], properties: dict
             overwrite.delete_data_file(data_file)
         for data_file in added:
             overwrite.append_data_file(data_file)
-
-
-# The lake filesystems pyiceberg's IO reaches, by the catalog property naming them: pyiceberg
-# makes its FileIO from properties alone (`py-io-impl` names the class).
-_FILESYSTEMS: dict[str, pafs.FileSystem] = {}
-_FS_KEY = "sluice.lake-filesystem"
-
-
-def _open_catalog(engine: sa.Engine, store: LakeStore) -> SqlCatalog:
-    from pyiceberg.catalog import MetastoreCatalog
-    from pyiceberg.catalog.sql import SqlCatalog
-
-    key = str(id(store))
-    _FILESYSTEMS[key] = store.fs
-
-    class ConfigDatabaseCatalog(SqlCatalog):
-        """The SQL catalog on sluice's engine (its WAL, busy timeout and write lock on
-        SQLite) and tables (migration 0015): it never runs DDL. pyiceberg is pinned below
-        0.13 for the private method used here."""
-
-        def __init__(self) -> None:
-            MetastoreCatalog.__init__(
-                self,
-                CATALOG_NAME,
-                init_catalog_tables="false",
-                warehouse=store.uri,
-                **{"py-io-impl": f"{__name__}.LakeFileIO", _FS_KEY: key},
-            )
-            self.engine = engine
-            # pyiceberg's own start probes for its tables (three statements per process);
-            # migration 0015 made them, in its schema v1.
-            self._schema_version = "v1"
-            self.fence_run: int | None = None
-
-        def commit_table(
-            self, table: Table, requirements: tuple[Any, ...], updates: tuple[Any, ...]
-        ) -> Any:
-            if self.fence_run is None:
-                return super().commit_table(table, requirements, updates)
-            return _fenced_commit(self, self.fence_run, table, requirements, updates)
-
-    return ConfigDatabaseCatalog()
-
-
-def _fenced_commit(
-    catalog: SqlCatalog,
-    run_id: int,
-    table: Table,
-    requirements: tuple[Any, ...],
-    updates: tuple[Any, ...],
-) -> Any:
-    """pyiceberg's SqlCatalog.commit_table for a table that exists, its compare-and-swap
-    UPDATE also conditional on the run holding its lock (config/runs.py `holding`): the
-    publication and the fence are one statement, so a run reaped a moment before cannot
-    publish behind the run that replaced it."""
-    from pyiceberg.catalog import Catalog
-    from pyiceberg.catalog.sql import IcebergTables
-    from pyiceberg.exceptions import CommitFailedException
-    from pyiceberg.table import CommitTableResponse
-    from sqlalchemy.orm import Session
-
-    from sluice.config.runs import holding
-
-    identifier = table.name()
-    namespace = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
-    name = Catalog.table_name_from(identifier)
-    current = catalog.load_table(identifier)
-    staged = catalog._update_and_stage_table(current, identifier, requirements, updates)
-    if staged.metadata == current.metadata:
-        return CommitTableResponse(  # type: ignore[call-arg]
-            metadata=current.metadata, metadata_location=current.metadata_location
-        )
-    catalog._write_metadata(staged.metadata, staged.io, staged.metadata_location)
-    with Session(catalog.engine) as session:
-        swapped = session.execute(
-            sa.update(IcebergTables)
-            .where(
-                IcebergTables.catalog_name == catalog.name,
-                IcebergTables.table_namespace == namespace,
-                IcebergTables.table_name == name,
-                IcebergTables.metadata_location == current.metadata_location,
-                holding(run_id),
-            )
-            .values(
-                metadata_location=staged.metadata_location,
-                previous_metadata_location=current.metadata_location,
-            )
-        )
-        if swapped.rowcount < 1:  # type: ignore[attr-defined]
-            session.rollback()
-            held = session.execute(sa.select(holding(run_id))).scalar_one()
-            if not held:
-                raise _fenced_off(run_id, f"{namespace}.{name}")
-            raise CommitFailedException(f"{namespace}.{name} was changed by another commit")
-        session.commit()
-    return CommitTableResponse(  # type: ignore[call-arg]
-        metadata=staged.metadata, metadata_location=staged.metadata_location
-    )
-
-
-def _fenced_off(run_id: int, where: str) -> FencedOffError:
-    return FencedOffError(
-        f"run {run_id} no longer holds lake table {where} (it was reaped as abandoned): "
-        "nothing it wrote was published"
-    )
-
-
-def _lake_file_io() -> type:
-    from pyiceberg.io.pyarrow import PyArrowFileIO, PyArrowLocalFileSystem
-    from pyiceberg.typedef import EMPTY_DICT, Properties
-
-    class LakeFileIO(PyArrowFileIO):
-        """pyiceberg's Arrow IO on the lake's own filesystem (its options, its errors)."""
-
-        def __init__(self, properties: Properties = EMPTY_DICT) -> None:
-            super().__init__(properties)
-            fs = _FILESYSTEMS[str(properties[_FS_KEY])]
-            if isinstance(fs, pafs.LocalFileSystem):
-                fs = PyArrowLocalFileSystem()  # the same, making a file's directory first
-            self.fs_by_scheme = lambda scheme, netloc: fs
-
-    return LakeFileIO
-
-
-def __getattr__(name: str) -> type:
-    # LakeFileIO is made on first use, so importing this module does not import pyiceberg.
-    if name == "LakeFileIO":
-        return _lake_file_io()
-    raise AttributeError(name)
