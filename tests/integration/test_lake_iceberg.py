@@ -49,19 +49,24 @@ def _events(workdir: Path) -> pa.Table:
     return pa.table({k: [r[i] for r in rows] for i, k in enumerate(("id", "v", "n"))})
 
 
-@pytest.fixture
-def events(sluice: Sluice, workdir: Path) -> Sluice:
-    source = _source(workdir, range(10))
+def _configure(sluice: Sluice, workdir: Path, source: Path, table: str, key: str) -> Sluice:
+    """Source `src` (the SQLite file), a DuckDB sink, and `table` incremental on `key` in both
+    hops, merged on `id`."""
     sluice("init", ok=True)
     sluice("source add src --type sqlite --creds", json.dumps({"path": str(source)}), ok=True)
     sink = {"path": str(workdir / "wh.duckdb")}
     sluice("destination add wh --type duckdb --creds", json.dumps(sink), ok=True)
     sluice(
-        "table add events --source src --destination wh --load incremental --key id "
+        f"table add {table} --source src --destination wh --load incremental --key {key} "
         "--sink-load incremental --primary-key id",
         ok=True,
     )
     return sluice
+
+
+@pytest.fixture
+def events(sluice: Sluice, workdir: Path) -> Sluice:
+    return _configure(sluice, workdir, _source(workdir, range(10)), "events", "id")
 
 
 def _summaries(table: Table) -> list[dict[str, str]]:
@@ -200,15 +205,7 @@ def test_an_incremental_table_is_the_log_of_its_batches(sluice: Sluice, workdir:
     with sqlite3.connect(source) as c:
         c.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT, u INTEGER)")
         c.executemany("INSERT INTO items VALUES (?, ?, ?)", [(i, "old", i) for i in range(5)])
-    sluice("init", ok=True)
-    sluice("source add src --type sqlite --creds", json.dumps({"path": str(source)}), ok=True)
-    sink = {"path": str(workdir / "wh.duckdb")}
-    sluice("destination add wh --type duckdb --creds", json.dumps(sink), ok=True)
-    sluice(
-        "table add items --source src --destination wh --load incremental --key u "
-        "--sink-load incremental --primary-key id",
-        ok=True,
-    )
+    _configure(sluice, workdir, source, "items", "u")
     sluice("run items", ok=True)
     with sqlite3.connect(source) as c:
         c.execute("UPDATE items SET v = 'new', u = 10 WHERE id = 2")
