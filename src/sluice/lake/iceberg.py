@@ -67,15 +67,15 @@ class LakeCatalog:
         self._catalog: SqlCatalog | None = None
 
     def prefetch(self) -> None:
-        """Import pyiceberg on a thread of its own now (about 0.35 s of Python imports), so a
-        stage that publishes later finds it loaded: an extract reading the source meanwhile
-        spends most of its time outside the interpreter."""
+        """Import pyiceberg on a thread of its own now (about 0.35 s of Python imports), so
+        the batch being written finds it loaded when it is published: an extract reading the
+        source meanwhile spends most of its time outside the interpreter. Not a daemon: an
+        interpreter shutting down while a daemon thread imports can abort the process."""
         if self._catalog is None and "pyiceberg.catalog.sql" not in sys.modules:
             threading.Thread(
                 target=importlib.import_module,
                 args=("pyiceberg.catalog.sql",),
                 name="sluice-iceberg-import",
-                daemon=True,
             ).start()
 
     def _opened(self) -> SqlCatalog:

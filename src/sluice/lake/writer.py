@@ -129,6 +129,8 @@ class BatchWriter:
             # before, so a label added in between is recorded as the rows carry it.
             self.schema = batch.schema
             self.stored = physical_schema(batch.schema)
+        if self.seen == 0 and self.table.store.catalog is not None:
+            self.table.store.catalog.prefetch()  # for the publication, while the read goes on
         self.seen += batch.num_rows
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             self.values[name] = self.values.get(name, 0) + len(column) - column.null_count

@@ -116,8 +116,6 @@ class Extract(StageType):
                 if incremental:
                     point = self._resume_point(ctx, committed, key, info.schema.field(key).type)
             writer = BatchWriter(lake_table, ctx.run.id, contract.schema)
-            if lake_table.store.catalog is not None:
-                lake_table.store.catalog.prefetch()  # for the publication, while this reads
             row_filter = (
                 IncrementalFilter(key, point.since, point.floor, point.held_rows, fallback)
                 if incremental and key
