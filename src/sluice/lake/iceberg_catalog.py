@@ -88,7 +88,10 @@ def _fenced_commit(
     identifier = table.name()
     namespace = Catalog.namespace_to_string(Catalog.namespace_from(identifier))
     name = Catalog.table_name_from(identifier)
-    current = catalog.load_table(identifier)
+    # The table as this process loaded it, not read again: the compare-and-swap below fails
+    # (CommitFailedException, which pyiceberg's snapshot producers retry on a fresh load) if
+    # another commit moved it meanwhile.
+    current = table
     staged = catalog._update_and_stage_table(current, identifier, requirements, updates)
     if staged.metadata == current.metadata:
         return CommitTableResponse(  # type: ignore[call-arg]

@@ -377,7 +377,9 @@ class VerifyLake(StageType):
             paths.extend(lake_table.store.display(p) for p in lake_table.part_paths(manifest))
         for manifest in pending:
             crash_point("lake:before_publish")
-            ctx.fence()  # early; the Iceberg commit itself is fenced too
+            # First, so a run reaped meanwhile says so before it looks for a batch the run
+            # that replaced it may have removed; the Iceberg commit is fenced itself as well.
+            ctx.fence()
             lake_table.publish(manifest, fenced_by=ctx.run.id)
         newest = max([*published, *pending], key=lambda m: m.sequence, default=None)
         if newest is not None:
