@@ -115,3 +115,12 @@ class Manifest:
             column_bounds=body.get("column_bounds"),
             reload=bool(body.get("reload", False)),
         )
+
+
+def current_batches(committed: list[Manifest]) -> list[Manifest]:
+    """The batches that make the table now: the newest full (or reload) one and those after
+    it (all of them where there is none), from committed batches in order."""
+    start = max(
+        (i for i, m in enumerate(committed) if m.load_type == "full" or m.reload), default=0
+    )
+    return committed[start:]

@@ -15,7 +15,7 @@ from sluice.core.errors import ConfigError, TerminalError
 from sluice.core.faults import crash_point
 from sluice.lake.errors import translates_storage_errors
 from sluice.lake.layout import BATCH_DIR, table_dir
-from sluice.lake.manifest import MANIFEST_NAME, PENDING_NAME, Manifest
+from sluice.lake.manifest import MANIFEST_NAME, PENDING_NAME, Manifest, current_batches
 from sluice.lake.physical import physical_schema, to_logical
 from sluice.lake.store import LakeStore
 
@@ -141,7 +141,7 @@ class LakeTable:
             return []
         recorded = catalog.recorded(self, table)
         newest = max(recorded, default=0)
-        missing = [m for m in _current(self.committed()) if m.sequence > newest]
+        missing = [m for m in current_batches(self.committed()) if m.sequence > newest]
         for earlier in missing:
             for part in self.part_paths(earlier)[:1]:
                 stored, _ = self.part_footer(part)
@@ -200,14 +200,6 @@ class LakeTable:
                 parquet = pq.ParquetFile(handle, pre_buffer=False, buffer_size=READ_BUFFER)
                 for batch in parquet.iter_batches(batch_size=batch_rows):
                     yield to_logical(batch, manifest.schema)
-
-
-def _current(committed: list[Manifest]) -> list[Manifest]:
-    """The batches that make the table now: the newest full (or reload) one and what follows."""
-    start = max(
-        (i for i, m in enumerate(committed) if m.load_type == "full" or m.reload), default=0
-    )
-    return committed[start:]
 
 
 _END = object()

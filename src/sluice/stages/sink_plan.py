@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sluice.core.models import LoadMode, LoadType
-from sluice.lake.manifest import Manifest
+from sluice.lake.manifest import Manifest, current_batches
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,7 @@ def plan_load(
     reload: bool = False,
 ) -> SinkPlan:
     """What to load now; an empty plan means the sink already holds everything it should."""
-    newest_full = max(
-        (i for i, m in enumerate(committed) if m.load_type == LoadType.FULL.value or m.reload),
-        default=0,
-    )
-    current = committed[newest_full:]
+    current = current_batches(committed)
     fresh = reload or bool(current and current[0].reload and current[0].sequence not in held)
     if fresh:
         return SinkPlan(

@@ -18,7 +18,7 @@ from sluice.core.ids import new_uuid7
 from sluice.core.models import Hop, LoadType
 from sluice.core.suggest import missing_columns
 from sluice.core.watermark import format_value, lookback_floor, parse_value
-from sluice.lake.manifest import Manifest
+from sluice.lake.manifest import Manifest, current_batches
 from sluice.lake.physical import physical_schema
 from sluice.lake.reader import LakeTable
 from sluice.lake.writer import BatchWriter
@@ -285,11 +285,7 @@ def _count_values(metadata: pq.FileMetaData, into: dict[str, int | None]) -> Non
 
 def _rows_since_full(committed: list[Manifest]) -> int:
     """Rows of the lake's current snapshot: its newest full batch and those after it."""
-    start = max(
-        (i for i, m in enumerate(committed) if m.load_type == LoadType.FULL.value or m.reload),
-        default=0,
-    )
-    return sum(m.row_count for m in committed[start:])
+    return sum(m.row_count for m in current_batches(committed))
 
 
 def _future_guard(ctx: StageContext, key: str | None, schema: pa.Schema) -> FutureGuard | None:
