@@ -293,3 +293,5 @@ class LakeBatch(BaseModel):
     # The batch's Iceberg snapshot (None: not recorded, a lake written before Iceberg).
     snapshot_id: int | None = None
     operation: str | None = None
+    # A compacted batch: the batches whose rows it holds (empty for any other).
+    compacted: list[int] = []

@@ -100,6 +100,48 @@ def gc(
         )
 
 
+@app.command("compact")
+def compact(
+    source_tablename: str,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would merge.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge a table's newest small incremental batches (all loaded by hop 2) into one.
+
+    The rows stay the same and in order; what hop 2 has loaded or will load does not change.
+    Hop 2 does this by itself once 16 small batches have piled up. Refused while the table
+    is being run.
+    """
+    from sluice.core.errors import ConflictError
+    from sluice.stages.compaction import compact as compact_batches
+    from sluice.stages.compaction import plan_compaction
+    from sluice.stages.housekeeping import loaded_up_to
+
+    services = STATE.services()
+    config = services.repo.get_table(source_tablename)
+    if any(name == config.source_tablename for name, _ in services.repo.locked_hops()):
+        raise ConflictError(
+            f"table {config.source_tablename!r} is being run: compact it when the run ends "
+            "(`sluice runs --table` shows it)"
+        )
+    lake_table = _lake_table(services, config)
+    plan = plan_compaction(lake_table.batches(), loaded_up_to(config))
+    merged = plan.sequences
+    if plan.batches and not dry_run:
+        compacted = compact_batches(lake_table, plan, run_id=0)
+        merged = [] if compacted is None else [sequence for sequence, _ in compacted.covers]
+    report = {"table": config.source_tablename, "compacted": merged, "dry_run": dry_run}
+    if as_json:
+        emit_json(report)
+        return
+    verb = "would merge" if dry_run else "merged"
+    console.print(
+        f"{config.source_tablename}: {verb} {len(merged)} batch(es) "
+        + (", ".join(str(b) for b in merged) or "(none: nothing small and loaded to merge)"),
+        highlight=False,
+    )
+
+
 @app.command("migrate")
 def migrate(
     source_tablename: Annotated[

@@ -22,6 +22,12 @@ POINTS = (
     "load:inside_transaction",
     "load:after_commit",
 )
+# Points of a compaction (stages/compaction.py), which runs after hop 2's load or by hand.
+COMPACTION_POINTS = (
+    "compaction:before_commit",
+    "compaction:after_commit",
+    "compaction:after_manifest",
+)
 # Points of `sluice key rotate` (config/keys.py), apart from a run's points above.
 KEY_POINTS = ("key:before_commit", "key:after_commit")
 

@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import logging
 import sys
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import sqlalchemy as sa
 
-from sluice.core.errors import FencedOffError
+from sluice.core.errors import FencedOffError, TerminalError, TransientError
 from sluice.lake.iceberg_catalog import fenced_off, open_catalog
 from sluice.lake.iceberg_schema import (
     METRICS_COLUMN,
@@ -34,7 +36,7 @@ from sluice.lake.iceberg_schema import (
     documented,
     evolve,
 )
-from sluice.lake.manifest import Manifest
+from sluice.lake.manifest import BatchRef, Manifest
 from sluice.lake.physical import physical_schema
 
 if TYPE_CHECKING:
@@ -49,6 +51,12 @@ log = logging.getLogger("sluice.lake")
 BATCH = "sluice.batch"
 RUN = "sluice.run-id"
 LOAD_TYPE = "sluice.load-type"
+# The rest of a batch's index entry (BatchRef); snapshots committed before them carry only
+# the three above, and their batches' refs are read from their manifests.
+ROWS = "sluice.rows"
+UID = "sluice.batch-uid"
+DIRECTORY = "sluice.batch-dir"  # a compacted batch's (Manifest.directory)
+COVERS = "sluice.covers"  # a compacted batch's (Manifest.covers), as JSON
 # Manifests merged on append, old metadata files pruned: without them every commit adds a
 # manifest and a whole new metadata file, and a table's reads and commits slow down forever.
 TABLE_PROPERTIES = {
@@ -120,9 +128,28 @@ class LakeCatalog:
         found: dict[int, tuple[int, str]] = {}
         for snapshot in table.snapshots() if table is not None else []:
             summary = snapshot.summary
-            if summary is not None and BATCH in summary:
+            if summary is not None and summary.get(BATCH) is not None:
                 found[int(str(summary[BATCH]))] = (snapshot.snapshot_id, summary.operation.value)
         return found
+
+    def index(
+        self, lake_table: LakeTable, table: Table | None = None
+    ) -> tuple[dict[int, BatchRef | None], int | None]:
+        """The batches the table's snapshots record, oldest first, each with its ref (None
+        where the snapshot predates the index fields), and the batch of the current snapshot
+        (the one whose manifest may not be written yet); one read of the table's metadata."""
+        table = table or self.load(lake_table)
+        refs: dict[int, BatchRef | None] = {}
+        head = None
+        for snapshot in table.snapshots() if table is not None else []:
+            summary = snapshot.summary
+            if summary is None or summary.get(BATCH) is None:
+                continue
+            sequence = int(str(summary[BATCH]))
+            refs[sequence] = _ref(sequence, summary)
+            if table is not None and snapshot.snapshot_id == table.metadata.current_snapshot_id:
+                head = sequence
+        return dict(sorted(refs.items())), head
 
     def commit(
         self,
@@ -140,11 +167,7 @@ class LakeCatalog:
         schema = documented(physical_schema(manifest.schema), manifest.schema)
         table = table or self.load(lake_table) or self._create(lake_table, schema)
         full = manifest.load_type == "full" or manifest.reload
-        properties = {
-            BATCH: str(manifest.sequence),
-            RUN: str(manifest.run_id),
-            LOAD_TYPE: "reload" if manifest.reload else manifest.load_type,
-        }
+        properties = _properties(manifest)
         files = [self.uri(path) for path in part_paths]
         catalog = self._opened()
         catalog.fence_run = fenced_by  # type: ignore[attr-defined]
@@ -192,6 +215,44 @@ class LakeCatalog:
             else:
                 tx.add_files(files, snapshot_properties=properties, check_duplicate_files=False)
 
+    def replace(
+        self,
+        lake_table: LakeTable,
+        manifest: Manifest,
+        part_paths: list[str],
+        replaced_paths: list[str],
+        *,
+        fenced_by: int | None = None,
+    ) -> None:
+        """Commit a compacted batch (Manifest.covers): one OVERWRITE snapshot that swaps the
+        covered batches' files for its parts, on the table as it is now, whose newest batch
+        must be the newest one covered (TransientError else: a batch was published
+        meanwhile, and the compaction is left for later). Then the covered batches'
+        snapshots are expired: no reader can travel to files about to go."""
+        moved = TransientError(
+            f"lake table {lake_table.key} moved on since its compaction up to batch "
+            f"{manifest.sequence} began (a batch was published): nothing was changed, and the "
+            "compaction is left for later"
+        )
+        table = self.load(lake_table)
+        _, head = self.index(lake_table, table)
+        if table is None or head != manifest.sequence:
+            raise moved
+        schema = documented(physical_schema(manifest.schema), manifest.schema)
+        replaced = {self.uri(path) for path in replaced_paths}
+        catalog = self._opened()
+        catalog.fence_run = fenced_by  # type: ignore[attr-defined]
+        catalog.if_moved = moved  # type: ignore[attr-defined]
+        try:
+            with table.transaction() as tx:
+                evolve(tx, table, schema, full=False, where=lake_table.key)
+                _overwrite(
+                    tx, table, [self.uri(p) for p in part_paths], _properties(manifest), replaced
+                )
+        finally:
+            catalog.fence_run = catalog.if_moved = None  # type: ignore[attr-defined]
+        self.expire(lake_table, {sequence for sequence, _ in manifest.covers})
+
     def expire(self, lake_table: LakeTable, batches: set[int]) -> None:
         """Forget the snapshots of `batches` (their files are about to go): a reader can no
         longer travel to them. The current snapshot is never one of them (retention keeps
@@ -204,7 +265,11 @@ class LakeCatalog:
         ids = [
             snapshot.snapshot_id
             for snapshot in table.snapshots()
-            if snapshot.summary is not None and int(snapshot.summary.get(BATCH) or -1) in batches
+            if snapshot.summary is not None
+            and int(snapshot.summary.get(BATCH) or -1) in batches
+            # A compacted batch takes the newest covered batch's number: its own snapshot,
+            # the current one, stays.
+            and snapshot.snapshot_id != table.metadata.current_snapshot_id
         ]
         if not ids:
             return
@@ -244,21 +309,74 @@ class LakeCatalog:
         )
 
 
+def _properties(manifest: Manifest) -> dict[str, str]:
+    """The snapshot summary's entries for a batch: its line in the lake's index."""
+    properties = {
+        BATCH: str(manifest.sequence),
+        RUN: str(manifest.run_id),
+        LOAD_TYPE: "reload" if manifest.reload else manifest.load_type,
+        ROWS: str(manifest.row_count),
+    }
+    if manifest.batch_uid:
+        properties[UID] = manifest.batch_uid
+    if manifest.directory:
+        properties[DIRECTORY] = manifest.directory
+    if manifest.covers:
+        properties[COVERS] = json.dumps([list(pair) for pair in manifest.covers])
+    return properties
+
+
+def _ref(sequence: int, summary: Mapping[str, str]) -> BatchRef | None:
+    # .get(): pyiceberg's Summary answers None for a missing key, and `in` is always true.
+    rows, run, load_type = summary.get(ROWS), summary.get(RUN), summary.get(LOAD_TYPE)
+    if rows is None or run is None or load_type is None:
+        return None
+    return BatchRef(
+        sequence=sequence,
+        load_type="full" if load_type == "reload" else load_type,
+        reload=load_type == "reload",
+        run_id=int(run),
+        row_count=int(rows),
+        batch_uid=summary.get(UID),
+        bytes=int(summary.get("added-files-size") or 0),
+        directory=summary.get(DIRECTORY),
+        covers=tuple((int(s), u) for s, u in json.loads(summary.get(COVERS) or "[]")),
+    )
+
+
 def _identifier(lake_table: LakeTable) -> tuple[str, str]:
     # A tuple: a name holding a dot is one name, not a namespace path.
     return (lake_table.source_name, lake_table.table)
 
 
-def _overwrite(tx: Transaction, table: Table, files: list[str], properties: dict[str, str]) -> None:
-    """One OVERWRITE snapshot: the table's current files out, the batch's in (pyiceberg's
-    delete-then-add would make two snapshots, the first an empty table)."""
+def _overwrite(
+    tx: Transaction,
+    table: Table,
+    files: list[str],
+    properties: dict[str, str],
+    replaced: set[str] | None = None,
+) -> None:
+    """One OVERWRITE snapshot that takes files out and puts the batch's in: for a full load
+    every current file (pyiceberg's delete-then-add would make two snapshots, the first an
+    empty table); for a compaction the `replaced` files, the same rows in fewer files
+    (Iceberg's REPLACE operation says that, but pyiceberg 0.12 cannot write it: the
+    snapshot's `sluice.covers` does)."""
     from pyiceberg.table import _parquet_files_to_data_files
     from pyiceberg.table.name_mapping import create_mapping_from_schema
 
     if tx.table_metadata.name_mapping() is None:
         mapping = create_mapping_from_schema(tx.table_metadata.schema())
         tx.set_properties({"schema.name-mapping.default": mapping.model_dump_json()})
-    current = [task.file for task in table.scan().plan_files()]
+    current = [
+        task.file
+        for task in table.scan().plan_files()
+        if replaced is None or task.file.file_path in replaced
+    ]
+    if replaced is not None and len(current) != len(replaced):
+        raise TerminalError(
+            f"Iceberg table {table.name()}: {len(replaced) - len(current)} of the files a "
+            "compaction replaces are not in its current snapshot; nothing was changed"
+        )
     added = _parquet_files_to_data_files(tx.table_metadata, files, table.io)
     with tx.update_snapshot(snapshot_properties=properties).overwrite() as overwrite:
         for data_file in current:

@@ -55,13 +55,24 @@ def open_catalog(engine: sa.Engine, store: LakeStore) -> SqlCatalog:
             # migration 0015 made them, in its schema v1.
             self._schema_version = "v1"
             self.fence_run: int | None = None
+            # Set: a commit that finds the table moved raises this instead of pyiceberg's
+            # CommitFailedException, which pyiceberg answers by redoing the change on the
+            # moved table (right for an append; not for a compaction planned on the old one).
+            self.if_moved: Exception | None = None
 
         def commit_table(
             self, table: Table, requirements: tuple[Any, ...], updates: tuple[Any, ...]
         ) -> Any:
-            if self.fence_run is None:
-                return super().commit_table(table, requirements, updates)
-            return _fenced_commit(self, self.fence_run, table, requirements, updates)
+            from pyiceberg.exceptions import CommitFailedException
+
+            try:
+                if self.fence_run is None:
+                    return super().commit_table(table, requirements, updates)
+                return _fenced_commit(self, self.fence_run, table, requirements, updates)
+            except CommitFailedException:
+                if self.if_moved is not None:
+                    raise self.if_moved from None
+                raise
 
     return ConfigDatabaseCatalog()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -23,6 +23,28 @@ class PartInfo:
     rows: int
     bytes: int
     sha256: str
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    """What the lake's index (its Iceberg snapshots) says of a committed batch: enough to
+    plan with. The manifest (LakeTable.manifest) is read only for the batches a stage works
+    on, so finding them costs the same however long the table's history."""
+
+    sequence: int
+    load_type: str
+    reload: bool
+    run_id: int
+    row_count: int
+    batch_uid: str | None
+    bytes: int = 0
+    directory: str | None = None  # a compacted batch's directory (see Manifest.directory)
+    covers: tuple[tuple[int, str | None], ...] = ()  # see Manifest.covers
+
+    def identities(self) -> dict[int, str | None]:
+        """The batches (sequence -> UUID) whose rows this one holds: itself, or for a
+        compacted batch each batch it replaced; a sink records these when it loads it."""
+        return dict(self.covers) if self.covers else {self.sequence: self.batch_uid}
 
 
 @dataclass(frozen=True)
@@ -62,6 +84,25 @@ class Manifest:
     # Written by a reload run: a fresh full read that hop 2 swaps in whole when it first
     # meets it, whatever either hop's load type.
     reload: bool = False
+    # A compacted batch (stages/compaction.py): the (sequence, UUID) of each incremental
+    # batch whose rows it holds, in order; it takes the newest one's sequence and lives in a
+    # directory of its own (layout.compacted_dir_name), named here.
+    covers: tuple[tuple[int, str | None], ...] = ()
+    directory: str | None = None
+
+    @property
+    def ref(self) -> BatchRef:
+        return BatchRef(
+            sequence=self.sequence,
+            load_type=self.load_type,
+            reload=self.reload,
+            run_id=self.run_id,
+            row_count=self.row_count,
+            batch_uid=self.batch_uid,
+            bytes=sum(p.bytes for p in self.parts),
+            directory=self.directory,
+            covers=self.covers,
+        )
 
     def summary(self) -> dict[str, Any]:
         """What `lake ls` and the API show of a batch (no paths: the API does not show them)."""
@@ -77,6 +118,7 @@ class Manifest:
             "key_min": self.key_min,
             "key_max": self.key_max,
             "batch_uid": self.batch_uid,
+            "compacted": [sequence for sequence, _ in self.covers],
         }
 
     def to_json(self) -> bytes:
@@ -114,12 +156,17 @@ class Manifest:
             column_infinities=body.get("column_infinities"),
             column_bounds=body.get("column_bounds"),
             reload=bool(body.get("reload", False)),
+            covers=tuple((int(s), u) for s, u in body.get("covers") or ()),
+            directory=body.get("directory"),
         )
 
 
-def current_batches(committed: list[Manifest]) -> list[Manifest]:
+B = TypeVar("B", Manifest, BatchRef)
+
+
+def current_batches(committed: list[B]) -> list[B]:
     """The batches that make the table now: the newest full (or reload) one and those after
-    it (all of them where there is none), from committed batches in order."""
+    it (all of them where there is none), from committed batches (or their refs) in order."""
     start = max(
         (i for i, m in enumerate(committed) if m.load_type == "full" or m.reload), default=0
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from typing import TYPE_CHECKING, Any, cast
@@ -14,8 +14,14 @@ import pyarrow.parquet as pq
 from sluice.core.errors import ConfigError, TerminalError
 from sluice.core.faults import crash_point
 from sluice.lake.errors import translates_storage_errors
-from sluice.lake.layout import BATCH_DIR, table_dir
-from sluice.lake.manifest import MANIFEST_NAME, PENDING_NAME, Manifest, current_batches
+from sluice.lake.layout import BATCH_DIR, COMPACTED_DIR, batch_dir_name, table_dir
+from sluice.lake.manifest import (
+    MANIFEST_NAME,
+    PENDING_NAME,
+    BatchRef,
+    Manifest,
+    current_batches,
+)
 from sluice.lake.physical import physical_schema, to_logical
 from sluice.lake.store import LakeStore
 
@@ -43,6 +49,11 @@ class LakeTable:
         self.table = table
         self.dir = table_dir(store, source_name, table)
         self._snapshots: dict[int, tuple[int, str]] | None = None
+        self._dirs: dict[int, str] | None = None  # the last listing
+        self._newest = 0
+        self._indexed: tuple[dict[int, BatchRef | None], int | None] | None = None
+        self._iceberg: Table | None = None
+        self._manifests: dict[int, Manifest] = {}
 
     @property
     def key(self) -> str:
@@ -50,52 +61,134 @@ class LakeTable:
         return f"{self.source_name}/{self.table}"
 
     def batch_dirs(self) -> dict[int, str]:
-        """Every batch directory, committed or not, by sequence."""
+        """Every batch directory, committed or not, by sequence (one listing); compacted
+        batches' directories apart (`newest_sequence`)."""
         found = {}
+        self._newest = 0
         for entry in self.store.list(self.dir):
-            match = BATCH_DIR.match(posixpath.basename(entry.path))
+            name = posixpath.basename(entry.path)
+            match = BATCH_DIR.match(name) or COMPACTED_DIR.match(name)
             if entry.is_dir and match:
-                found[int(match.group(1))] = entry.path
+                self._newest = max(self._newest, int(match.group(1)))
+                if match.re is BATCH_DIR:
+                    found[int(match.group(1))] = entry.path
+        self._dirs = found
         return found
 
-    def committed(self, *, complete: bool = True) -> list[Manifest]:
-        """Manifests of committed batches, oldest first.
+    def abandoned_compactions(self, older_than: float) -> list[str]:
+        """Directories of compactions that never committed (killed, or failed and unable to
+        clean up) whose newest file is older than `older_than` (seconds since the epoch):
+        no snapshot names them, and no compaction still writing them is that slow."""
+        named = {ref.directory for ref in self.batches(complete=False) if ref.directory}
+        found = []
+        for entry in self.store.list(self.dir):
+            name = posixpath.basename(entry.path)
+            if not entry.is_dir or not COMPACTED_DIR.match(name) or name in named:
+                continue
+            times = [f.modified or 0.0 for f in self.store.list(entry.path, recursive=True)]
+            if max(times, default=0.0) < older_than:
+                found.append(entry.path)
+        return found
+
+    def newest_sequence(self) -> int:
+        """The highest batch number any directory takes (0: none), a compacted batch's too:
+        the next batch takes the one after it."""
+        self.batch_dirs()
+        return self._newest
+
+    def batches(self, *, complete: bool = True) -> list[BatchRef]:
+        """The committed batches, oldest first, as the lake's index describes them.
 
         A batch is committed once its Iceberg snapshot is (the publish point); its manifest
-        follows. A batch whose process died between the two is completed here, on the first
-        look after: its manifest written from the pending one. (`complete=False`: a run
-        looking at the batches while its own is pending, which its publish completes.)
+        follows. The index is the Iceberg table's snapshots: one read of its metadata and
+        one listing of the table's directory, however many batches there are; a manifest is
+        read only for a batch the index cannot describe (snapshots of an earlier release,
+        and batches kept from before the lake's tables were Iceberg tables). Only the
+        current snapshot's batch can lack its manifest (its process died between the two):
+        it is completed here from the pending one, on the first look after. (`complete=
+        False`: a run looking at the batches while its own is pending, which its publish
+        completes.)
         """
-        manifests = []
-        unfinished = []
-        for sequence, path in sorted(self.batch_dirs().items()):
-            manifest_path = posixpath.join(path, MANIFEST_NAME)
-            if not self.store.exists(manifest_path):
-                unfinished.append((sequence, path))
-                continue
-            manifest = Manifest.from_json(self.store.read_bytes(manifest_path))
-            if manifest.sequence == sequence:
-                manifests.append(manifest)
-        if complete and unfinished and self.store.catalog is not None:
-            recorded = self.store.catalog.recorded(self)
-            for sequence, path in unfinished:
+        directories = self.batch_dirs()
+        indexed, head = ({}, None) if self.store.catalog is None else self._index()
+        refs = []
+        for sequence, ref in indexed.items():
+            path = self.directory_of(sequence)
+            if sequence == head and not self.store.exists(posixpath.join(path, MANIFEST_NAME)):
                 pending_path = posixpath.join(path, PENDING_NAME)
-                if sequence in recorded and self.store.exists(pending_path):
-                    manifest = Manifest.from_json(self.store.read_bytes(pending_path))
-                    self._write_manifest(path, manifest)
-                    manifests.append(manifest)
-            manifests.sort(key=lambda m: m.sequence)
-        return manifests
+                if not complete or not self.store.exists(pending_path):
+                    continue
+                self._write_manifest(path, Manifest.from_json(self.store.read_bytes(pending_path)))
+            refs.append(ref or self.manifest(sequence).ref)
+        compacted = {s for ref in indexed.values() if ref for s, _ in ref.covers}
+        for sequence, path in directories.items():
+            # Unrecorded, with a manifest: a batch from before the Iceberg format (older
+            # than every recorded one: kept by retention; newer: its adoption was cut
+            # short), or every batch where no Iceberg table records the lake (yet).
+            # Between recorded ones, or compacted, it is not committed (any more).
+            if (
+                sequence in indexed
+                or sequence in compacted
+                or (indexed and min(indexed) < sequence < max(indexed))
+            ):
+                continue
+            if self.store.exists(posixpath.join(path, MANIFEST_NAME)):
+                refs.append(self.manifest(sequence).ref)
+        return sorted(refs, key=lambda ref: ref.sequence)
+
+    def committed(self, *, complete: bool = True) -> list[Manifest]:
+        """Manifests of committed batches, oldest first (see `batches`): every manifest is
+        read, so this is for listings; stages plan with `batches` and read what they use."""
+        return [self.manifest(ref.sequence) for ref in self.batches(complete=complete)]
+
+    def newest(self) -> Manifest | None:
+        """The newest committed batch's manifest."""
+        refs = self.batches()
+        return self.manifest(refs[-1].sequence) if refs else None
+
+    def manifest(self, sequence: int) -> Manifest:
+        """A committed batch's manifest, read once per LakeTable (a published manifest never
+        changes)."""
+        found = self._manifests.get(sequence)
+        if found is None:
+            path = posixpath.join(self.directory_of(sequence), MANIFEST_NAME)
+            found = Manifest.from_json(self.store.read_bytes(path))
+            self._manifests[sequence] = found
+        return found
+
+    def manifests(self, refs: Iterable[BatchRef]) -> list[Manifest]:
+        return [self.manifest(ref.sequence) for ref in refs]
+
+    def _index(self) -> tuple[dict[int, BatchRef | None], int | None]:
+        catalog = self.store.catalog
+        assert catalog is not None
+        if self._indexed is None:
+            self._iceberg = catalog.load(self)
+            self._indexed = catalog.index(self, self._iceberg)
+        return self._indexed
+
+    def directory_of(self, sequence: int) -> str:
+        """A batch's directory: a compacted batch's own (the index names it), else the
+        directory of its number."""
+        ref = (self._indexed or ({}, None))[0].get(sequence)
+        if ref is not None and ref.directory:
+            return posixpath.join(self.dir, ref.directory)
+        manifest = self._manifests.get(sequence)
+        if manifest is not None and manifest.directory:
+            return posixpath.join(self.dir, manifest.directory)
+        directories = self._dirs if self._dirs is not None else self.batch_dirs()
+        return directories.get(sequence) or posixpath.join(self.dir, batch_dir_name(sequence))
 
     def pending(self, run_id: int | None = None) -> list[Manifest]:
         """Batches `run_id` (None: any run) wrote and has not published yet (see
         BatchWriter.commit)."""
+        committed = {ref.sequence for ref in self.batches(complete=False)}
         found = []
-        for sequence, path in sorted(self.batch_dirs().items()):
+        for sequence, path in sorted((self._dirs or {}).items()):
             pending_path = posixpath.join(path, PENDING_NAME)
-            if self.store.exists(posixpath.join(path, MANIFEST_NAME)):
+            if sequence in committed or not self.store.exists(pending_path):
                 continue
-            if not self.store.exists(pending_path):
+            if self.store.exists(posixpath.join(path, MANIFEST_NAME)):
                 continue
             manifest = Manifest.from_json(self.store.read_bytes(pending_path))
             if manifest.sequence == sequence and run_id in (None, manifest.run_id):
@@ -107,9 +200,11 @@ class LakeTable:
         publish point; once only, so a retry after it does not add the batch twice), then
         its manifest, written atomically. `fenced_by`: the publishing run, whose lock the
         commit requires (FencedOffError, nothing published, once it lost it)."""
-        path = self.batch_dirs()[manifest.sequence]
+        path = self.directory_of(manifest.sequence)
         catalog = self.store.catalog
-        table = None if catalog is None else catalog.load(self)
+        # The table as this stage's index read it: only this run commits hop 1's batches
+        # (its lock), and the commit's compare-and-swap catches any other move.
+        table = None if catalog is None else self._loaded()
         if catalog is not None and manifest.sequence not in catalog.recorded(self, table):
             if (
                 manifest.load_type != "full"
@@ -120,7 +215,32 @@ class LakeTable:
             crash_point("lake:before_iceberg_commit")
             catalog.commit(self, manifest, self.part_paths(manifest), table, fenced_by=fenced_by)
             crash_point("lake:after_iceberg_commit")
+            self._forget_index()
         self._write_manifest(path, manifest)
+
+    def publish_compaction(
+        self, manifest: Manifest, covered: list[Manifest], *, fenced_by: int | None = None
+    ) -> None:
+        """Make a pending compacted batch replace the batches it covers: the Iceberg commit
+        that swaps the files (the publish point: from then on readers see its files, no
+        longer the covered ones'), its manifest, then the covered batches' directories,
+        each manifest first. A process that dies in between leaves the manifest to the next look
+        (`batches`) and the directories to the next hop 1 run or `lake gc`, which remove
+        what no snapshot records."""
+        catalog = self.store.catalog
+        if catalog is None:
+            raise TerminalError(f"lake table {self.key} has no Iceberg catalog to compact in")
+        replaced = [path for earlier in covered for path in self.part_paths(earlier)]
+        crash_point("compaction:before_commit")
+        catalog.replace(self, manifest, self.part_paths(manifest), replaced, fenced_by=fenced_by)
+        crash_point("compaction:after_commit")
+        self._forget_index()
+        self._write_manifest(self.batch_path(manifest), manifest)
+        crash_point("compaction:after_manifest")
+        for earlier in covered:
+            path = self.batch_path(earlier)
+            self.store.delete_file(posixpath.join(path, MANIFEST_NAME))
+            self.store.delete_dir(path)
 
     def described(self, manifest: Manifest) -> dict[str, Any]:
         """What `lake ls` and the API show of a batch: its summary and its Iceberg snapshot
@@ -155,7 +275,19 @@ class LakeTable:
             table = catalog.commit(
                 self, earlier, self.part_paths(earlier), table, fenced_by=fenced_by
             )
+        if missing:
+            self._forget_index()
         return [m.sequence for m in missing]
+
+    def _loaded(self) -> Table | None:
+        """The Iceberg table as this LakeTable last read it (reading it now if it has not)."""
+        if self._indexed is None:
+            self._index()
+        return self._iceberg
+
+    def _forget_index(self) -> None:
+        """After a commit of this process's: the next look reads the table again."""
+        self._indexed = self._snapshots = self._iceberg = None
 
     def _write_manifest(self, path: str, manifest: Manifest) -> None:
         self.store.write_atomic(posixpath.join(path, MANIFEST_NAME), manifest.to_json())
@@ -164,7 +296,9 @@ class LakeTable:
             self.store.delete_file(pending_path)
 
     def batch_path(self, manifest: Manifest) -> str:
-        return self.batch_dirs().get(manifest.sequence) or ""
+        if manifest.directory:
+            return posixpath.join(self.dir, manifest.directory)
+        return self.directory_of(manifest.sequence)
 
     def part_paths(self, manifest: Manifest) -> list[str]:
         base = self.batch_path(manifest)

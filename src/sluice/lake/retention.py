@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from sluice.lake.manifest import MANIFEST_NAME, Manifest
+from sluice.lake.manifest import MANIFEST_NAME, BatchRef
 from sluice.lake.reader import LakeTable
 
 # N is per table (pipeline_config.lake_keep_full); this is N where a table does not set it.
@@ -24,7 +24,7 @@ class RetentionPlan:
 
 
 def plan_retention(
-    committed: list[Manifest], keep_full: int, loaded_up_to: int | None
+    committed: list[BatchRef], keep_full: int, loaded_up_to: int | None
 ) -> RetentionPlan:
     """`loaded_up_to`: the newest batch sequence hop 2 has loaded (None: unknown or none)."""
     fulls = [m.sequence for m in committed if m.load_type == "full"]
@@ -45,11 +45,10 @@ def plan_retention(
 
 def remove_batches(table: LakeTable, sequences: tuple[int, ...]) -> list[str]:
     """Delete batches, each manifest first; return the directories removed."""
-    directories = table.batch_dirs()
     removed = []
     for sequence in sequences:
-        path = directories.get(sequence)
-        if path is None:
+        path = table.directory_of(sequence)
+        if not table.store.exists(path):
             continue
         manifest = posixpath.join(path, MANIFEST_NAME)
         if table.store.exists(manifest):

@@ -34,6 +34,7 @@ class FileEntry:
     path: str
     is_dir: bool
     size: int
+    modified: float | None = None  # seconds since the epoch, where the store says
 
 
 @translates_storage_errors
@@ -182,11 +183,14 @@ class LakeStore:
         scheme = self.uri.split("://", 1)[0]
         return f"{scheme}://{path}"
 
-    def list(self, path: str) -> list[FileEntry]:
-        selector = pafs.FileSelector(path, allow_not_found=True, recursive=False)
+    def list(self, path: str, *, recursive: bool = False) -> list[FileEntry]:
+        selector = pafs.FileSelector(path, allow_not_found=True, recursive=recursive)
         return [
             FileEntry(
-                path=info.path, is_dir=info.type == pafs.FileType.Directory, size=info.size or 0
+                path=info.path,
+                is_dir=info.type == pafs.FileType.Directory,
+                size=info.size or 0,
+                modified=info.mtime.timestamp() if info.mtime is not None else None,
             )
             for info in self.fs.get_file_info(selector)
         ]

@@ -72,7 +72,10 @@ class BatchWriter:
         row_group_rows: int = ROW_GROUP_ROWS,
         row_group_bytes: int = ROW_GROUP_BYTES,
         part_rows: int = PART_ROWS,
+        compacting: tuple[int, str] | None = None,
     ) -> None:
+        """`compacting`: (sequence, directory name) of a compacted batch, written beside the
+        batches it replaces (stages/compaction.py) rather than as the table's next one."""
         self.table = table
         self.run_id = run_id
         self.schema = schema  # the columns' own types: the manifest's
@@ -83,9 +86,13 @@ class BatchWriter:
         # Taken before the leftovers of a killed run are removed, so a stage log naming their
         # files does not name this batch's too. A number is only ever reused if it was never
         # published (an aborted writer removes its directory), so no sink can hold it.
-        self.sequence = max(table.batch_dirs(), default=0) + 1
-        self._discard_uncommitted()
-        self.dir = posixpath.join(table.dir, batch_dir_name(self.sequence))
+        if compacting is None:
+            self.sequence = table.newest_sequence() + 1
+            self._discard_uncommitted()
+            self.dir = posixpath.join(table.dir, batch_dir_name(self.sequence))
+        else:
+            self.sequence = compacting[0]
+            self.dir = posixpath.join(table.dir, compacting[1])
         table.store.make_dirs(self.dir)
         self._buffer: list[pa.RecordBatch] = []
         self._buffered_rows = 0
@@ -109,7 +116,7 @@ class BatchWriter:
 
         Only one hop-1 run per table writes at a time, so no live writer owns them.
         """
-        committed = {m.sequence for m in self.table.committed()}
+        committed = {ref.sequence for ref in self.table.batches()}
         for sequence, path in self.table.batch_dirs().items():
             if sequence not in committed:
                 self.table.store.delete_dir(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 
 from sluice.config.records import ConnectionRecord, RunRecord, StageRecord, TableConfig
@@ -156,6 +157,7 @@ class StageContext:
     def sink_ref(self) -> TableRef:
         return TableRef.parse(self.table.sink_tablename)
 
-    @property
+    @cached_property
     def lake_table(self) -> LakeTable:
+        """The table's lake, one per stage: what the stage reads of it is read once."""
         return LakeTable(self.lake, self.table.source_name or "_", self.table.source_tablename)

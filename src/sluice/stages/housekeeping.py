@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sluice.config.records import TableConfig
 from sluice.config.runs import RunRepository
 from sluice.core.errors import NotFoundError
@@ -9,6 +11,10 @@ from sluice.core.models import RunStatus
 from sluice.lake.reader import LakeTable
 from sluice.lake.retention import DEFAULT_KEEP_FULL, plan_retention, remove_batches
 from sluice.lake.store import LakeStore
+
+# A compaction's directory that no snapshot names and nothing wrote to for this long was left
+# by one that died (stages/compaction.py): a live one writes its files within minutes.
+ABANDONED_COMPACTION_S = 3600
 
 
 def loaded_up_to(config: TableConfig) -> int | None:
@@ -25,15 +31,25 @@ def keep_full(config: TableConfig) -> int:
 
 
 def collect_garbage(
-    store: LakeStore, config: TableConfig, runs: RunRepository, *, dry_run: bool = False
+    store: LakeStore,
+    config: TableConfig,
+    runs: RunRepository,
+    *,
+    dry_run: bool = False,
+    lake_table: LakeTable | None = None,
 ) -> list[int]:
-    """Remove what retention allows for this table, and the pending batches of runs that are
-    over (killed before verify_lake published them: nothing can publish them any more);
-    return the batch sequences (to be) removed."""
-    lake_table = LakeTable(store, config.source_name or "_", config.source_tablename)
-    plan = plan_retention(lake_table.committed(), keep_full(config), loaded_up_to(config))
+    """Remove what retention allows for this table, the pending batches of runs that are
+    over (killed before verify_lake published them: nothing can publish them any more) and
+    the directories of compactions that died before their commit; return the batch
+    sequences (to be) removed. `lake_table`: the table as a stage already
+    looked at it (its index is not read again)."""
+    lake_table = lake_table or LakeTable(store, config.source_name or "_", config.source_tablename)
+    plan = plan_retention(lake_table.batches(), keep_full(config), loaded_up_to(config))
     abandoned = [m.sequence for m in lake_table.pending() if _is_over(runs, m.run_id)]
+    compactions = lake_table.abandoned_compactions(time.time() - ABANDONED_COMPACTION_S)
     if not dry_run:
+        for directory in compactions:
+            store.delete_dir(directory)
         if store.catalog is not None:
             # Their snapshots first: no Iceberg reader is left pointing at files that go.
             store.catalog.expire(lake_table, set(plan.remove))

@@ -59,7 +59,7 @@ def _hop1(repo: ConfigRepository, table: TableConfig) -> list[str]:
 
 def _hop2(repo: ConfigRepository, lake: LakeStore, table: TableConfig) -> list[str]:
     lake_table = LakeTable(lake, table.source_name or "_", table.source_tablename)
-    committed = lake_table.committed()
+    committed = lake_table.batches()
     head = f"hop 2 (dl_to_sink): {table.sink_tablename} in {table.destination_name}"
     if not committed:
         return [f"{head}: the lake holds no committed batch yet; hop 1 must run first"]

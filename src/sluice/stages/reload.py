@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sluice.core.errors import TerminalError
 from sluice.core.models import Hop
-from sluice.lake.manifest import Manifest
+from sluice.lake.manifest import BatchRef
 from sluice.stages.context import StageContext
 
 
@@ -26,7 +26,7 @@ def reload_hint(ctx: StageContext, hop: Hop | None = None) -> str:
 
 
 def check_identities(
-    ctx: StageContext, committed: list[Manifest], held: dict[int, str | None]
+    ctx: StageContext, committed: list[BatchRef], held: dict[int, str | None]
 ) -> None:
     """Refuse a sink state that records batches of another lake than this one.
 
@@ -36,18 +36,16 @@ def check_identities(
     """
     if not held:
         return
-    by_sequence = {m.sequence: m for m in committed}
-    newest = max(by_sequence, default=0)
+    # A compacted batch answers for each batch it replaced (stages/compaction.py).
+    identities = {s: u for m in committed for s, u in m.identities().items()}
+    newest = max((m.sequence for m in committed), default=0)
     for sequence in sorted(held):
         uid = held[sequence]
-        manifest = by_sequence.get(sequence)
+        lake_uid = identities.get(sequence)
         if sequence > newest:
             why = f"the lake's newest batch is {newest}" if newest else "the lake has none"
-        elif manifest is not None and uid and manifest.batch_uid and uid != manifest.batch_uid:
-            why = (
-                f"the lake's batch {sequence} is another one: id {manifest.batch_uid}, "
-                f"the sink's {uid}"
-            )
+        elif uid and lake_uid and uid != lake_uid:
+            why = f"the lake's batch {sequence} is another one: id {lake_uid}, the sink's {uid}"
         else:
             continue
         raise TerminalError(

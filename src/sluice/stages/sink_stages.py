@@ -15,21 +15,23 @@ from sluice.core.bounds import Bound, same, widest
 from sluice.core.errors import ConfigError, ReloadNeeded, StageError, TerminalError
 from sluice.core.faults import crash_point
 from sluice.core.infinity import mark_infinite, refuse_infinite_key
-from sluice.core.models import Hop, LoadMode, LoadType
+from sluice.core.models import Hop, LoadType
 from sluice.core.watermark import format_value, parse_value
-from sluice.lake.manifest import Manifest
+from sluice.lake.manifest import BatchRef, Manifest
+from sluice.lake.reader import LakeTable
+from sluice.stages.compaction import compact_by_policy
 from sluice.stages.context import StageContext, StageResult
 from sluice.stages.housekeeping import collect_garbage
 from sluice.stages.incremental import conform, unify
 from sluice.stages.registry import StageType
 from sluice.stages.reload import check_identities, reload_hint
-from sluice.stages.sink_plan import SinkPlan, plan_load
+from sluice.stages.sink_plan import plan_load
 
 log = logging.getLogger("sluice.stages")
 
 
-def _committed_or_fail(ctx: StageContext) -> list[Manifest]:
-    committed = ctx.lake_table.committed()
+def _committed_or_fail(ctx: StageContext, lake_table: LakeTable) -> list[BatchRef]:
+    committed = lake_table.batches()
     if not committed:
         raise TerminalError(
             f"the lake holds no committed batch of {ctx.table.source_tablename!r} yet: run hop 1 "
@@ -45,14 +47,15 @@ class CheckSink(StageType):
     hop: ClassVar[Hop] = Hop.DL_TO_SINK
 
     def run(self, ctx: StageContext) -> StageResult:
-        committed = _committed_or_fail(ctx)
-        names = set(committed[-1].schema.names)
+        lake_table = ctx.lake_table
+        newest = lake_table.manifest(_committed_or_fail(ctx, lake_table)[-1].sequence)
+        names = set(newest.schema.names)
         for column in ctx.table.primary_key:
             if column not in names:
                 raise TerminalError(
                     f"primary key column {column!r} is not in the lake's schema of "
                     f"{ctx.table.source_tablename!r}; its columns are "
-                    + ", ".join(committed[-1].schema.names)
+                    + ", ".join(newest.schema.names)
                 )
         sink_key = ctx.table.dl_to_sink.incremental_key
         if sink_key and sink_key not in names:
@@ -73,8 +76,8 @@ class Load(StageType):
     hop: ClassVar[Hop] = Hop.DL_TO_SINK
 
     def run(self, ctx: StageContext) -> StageResult:
-        committed = _committed_or_fail(ctx)
         lake_table = ctx.lake_table
+        committed = _committed_or_fail(ctx, lake_table)
         hop = ctx.table.dl_to_sink
         sink = ctx.open_sink()
         try:
@@ -88,8 +91,9 @@ class Load(StageType):
             if not plan.batches:
                 self._advance_watermark(ctx, held, None)
                 return StageResult(rows=0)
-            infinite = {c for m in plan.batches for c in m.column_infinities or {}}
-            schema = mark_infinite(unify([m.schema for m in plan.batches]), infinite)
+            manifests = lake_table.manifests(plan.batches)
+            infinite = {c for m in manifests for c in m.column_infinities or {}}
+            schema = mark_infinite(unify([m.schema for m in manifests]), infinite)
             key_filter = (
                 _SinkKeyFilter.for_table(ctx, schema, fresh=plan.fresh)
                 if hop.incremental_key
@@ -99,7 +103,7 @@ class Load(StageType):
 
             def stream() -> Iterator[pa.RecordBatch]:
                 nonlocal rows_read
-                for manifest in plan.batches:
+                for manifest in manifests:
                     for batch in lake_table.read(manifest):
                         rows_read += batch.num_rows
                         ctx.progress(rows_read)
@@ -127,9 +131,7 @@ class Load(StageType):
             sink.close()
         loaded = set(plan.batch_ids) if plan.fresh else set(plan.batch_ids) | held
         self._retention(ctx, self._advance_watermark(ctx, loaded, key_filter))
-        paths = [
-            lake_table.store.display(p) for m in plan.batches for p in lake_table.part_paths(m)
-        ]
+        paths = [lake_table.store.display(p) for m in manifests for p in lake_table.part_paths(m)]
         return StageResult(rows=result.rows_loaded, file_paths=paths)
 
     @staticmethod
@@ -137,12 +139,25 @@ class Load(StageType):
         """The automatic retention pass after a successful load (`table`: the row with the
         watermark the load wrote); a failure only warns."""
         try:
-            removed = collect_garbage(ctx.lake, table, ctx.repo)
+            removed = collect_garbage(ctx.lake, table, ctx.repo, lake_table=ctx.lake_table)
         except StageError as exc:  # the lake's storage errors
             log.warning("retention of %s skipped: %s", ctx.table.source_tablename, exc)
             return
         if removed:
             log.info("retention removed lake batches %s of %s", removed, ctx.table.source_tablename)
+        try:
+            # A table of its own: retention may have moved the Iceberg table on.
+            lake_table = LakeTable(ctx.lake, ctx.table.source_name or "_", table.source_tablename)
+            compacted = compact_by_policy(lake_table, table, ctx.run.id)
+        except StageError as exc:  # the lake's storage errors, a batch published meanwhile
+            log.warning("compaction of %s skipped: %s", ctx.table.source_tablename, exc)
+            return
+        if compacted is not None:
+            log.info(
+                "compacted lake batches %s of %s into one",
+                [sequence for sequence, _ in compacted.covers],
+                ctx.table.source_tablename,
+            )
 
     @staticmethod
     def _advance_watermark(
@@ -198,14 +213,25 @@ class _SinkKeyFilter:
         return batch
 
 
+def _exact(ctx: StageContext, held: int) -> bool:
+    """Whether the sink's rows are exactly the rows of the `held` lake batches it holds (a
+    single full snapshot, or batches appended without a key), so counts compare one to one."""
+    hop = ctx.table.dl_to_sink
+    if hop.load_type is LoadType.FULL:
+        return held == 1
+    return not ctx.table.primary_key
+
+
 def _sink_profile(
-    ctx: StageContext, sink: Any, committed: list[Manifest], held: set[int]
+    ctx: StageContext, lake_table: LakeTable, sink: Any, committed: list[BatchRef], held: set[int]
 ) -> ColumnProfile | None:
     """The sink's non-NULL values per lake column and bounds of the bounded ones, when the
     lake batches it holds all recorded theirs (older batches did not) and a per-column
-    comparison can be exact."""
-    manifests = [m for m in committed if m.sequence in held]
-    if ctx.table.dl_to_sink.incremental_key or not manifests:
+    comparison can be exact (only then are their manifests read)."""
+    if ctx.table.dl_to_sink.incremental_key or not _exact(ctx, len(held)):
+        return None
+    manifests = lake_table.manifests(m for m in committed if m.sequence in held)
+    if not manifests:
         return None
     if any(m.column_values is None for m in manifests):
         return None
@@ -255,8 +281,8 @@ class VerifySink(StageType):
     hop: ClassVar[Hop] = Hop.DL_TO_SINK
 
     def run(self, ctx: StageContext) -> StageResult:
-        committed = _committed_or_fail(ctx)
         lake_table = ctx.lake_table
+        committed = _committed_or_fail(ctx, lake_table)
         hop = ctx.table.dl_to_sink
         sink = ctx.open_sink()
         try:
@@ -264,7 +290,7 @@ class VerifySink(StageType):
             if info is None:
                 raise TerminalError(f"sink table {ctx.sink_ref} does not exist after the load")
             identities = sink.held_identities(ctx.sink_ref, lake_table.key)
-            profile = _sink_profile(ctx, sink, committed, set(identities))
+            profile = _sink_profile(ctx, lake_table, sink, committed, set(identities))
         finally:
             sink.close()
         check_identities(ctx, committed, identities)
@@ -279,31 +305,32 @@ class VerifySink(StageType):
                 f"sink table {ctx.sink_ref} lacks lake batch(es) "
                 f"{', '.join(str(i) for i in missing.batch_ids)}"
             )
-        by_sequence = {m.sequence: m for m in committed}
+        # A compacted batch answers for each batch it replaced (stages/compaction.py).
+        by_sequence = {s: m for m in committed for s in m.identities()}
         if not hop.incremental_key and held <= by_sequence.keys():
-            self._reconcile(
-                ctx, sink_rows, [by_sequence[i] for i in sorted(held)], missing, profile
+            held_refs = list(
+                {by_sequence[i].sequence: by_sequence[i] for i in sorted(held)}.values()
             )
+            self._reconcile(ctx, sink_rows, held_refs, profile, lake_table)
         return StageResult(rows=sink_rows)
 
     @staticmethod
     def _reconcile(
         ctx: StageContext,
         sink_rows: int,
-        held: list[Manifest],
-        plan: SinkPlan,
+        held_refs: list[BatchRef],
         profile: ColumnProfile | None,
+        lake_table: LakeTable,
     ) -> None:
-        lake_rows = sum(m.row_count for m in held)
-        exact = (ctx.table.dl_to_sink.load_type is LoadType.FULL and len(held) == 1) or (
-            plan.mode is LoadMode.APPEND and not ctx.table.primary_key
-        )
+        lake_rows = sum(m.row_count for m in held_refs)
+        exact = _exact(ctx, len(held_refs))
         if exact and sink_rows != lake_rows:
             raise TerminalError(
                 f"sink table {ctx.sink_ref} has {sink_rows} rows but the lake batches it holds "
                 f"have {lake_rows}"
             )
         if exact and profile is not None:
+            held = lake_table.manifests(held_refs)
             _compare_bounds(ctx, held, profile)
             for column, loaded in profile.values.items():
                 written = sum((m.column_values or {}).get(column, 0) for m in held)

@@ -18,7 +18,7 @@ from sluice.core.ids import new_uuid7
 from sluice.core.models import Hop, LoadType
 from sluice.core.suggest import missing_columns
 from sluice.core.watermark import format_value, lookback_floor, parse_value
-from sluice.lake.manifest import Manifest, current_batches
+from sluice.lake.manifest import BatchRef, Manifest, current_batches
 from sluice.lake.physical import physical_schema
 from sluice.lake.reader import LakeTable
 from sluice.lake.writer import BatchWriter
@@ -82,7 +82,7 @@ class Extract(StageType):
     def run(self, ctx: StageContext) -> StageResult:
         hop = ctx.table.source_to_dl
         lake_table = ctx.lake_table
-        committed = lake_table.committed()
+        committed = lake_table.batches()
         # A reload reads the whole table afresh, whatever the load type: the lake's older
         # batches neither bound the read nor constrain its schema.
         reload = ctx.run.reload
@@ -101,7 +101,7 @@ class Extract(StageType):
                 contract = apply_contract(
                     ctx.table.source_tablename,
                     ctx.table.schema_contract,
-                    committed[-1].schema,
+                    lake_table.manifest(committed[-1].sequence).schema,
                     info.schema,
                     _rows_since_full(committed),
                 )
@@ -193,7 +193,7 @@ class Extract(StageType):
         )
 
     def _resume_point(
-        self, ctx: StageContext, committed: list[Manifest], key: str, key_type: pa.DataType
+        self, ctx: StageContext, committed: list[BatchRef], key: str, key_type: pa.DataType
     ) -> _ResumePoint:
         """Where to read from, and the rows already held in the look-back window.
 
@@ -205,7 +205,7 @@ class Extract(StageType):
         latest = next(
             (
                 m
-                for m in reversed(committed)
+                for m in map(ctx.lake_table.manifest, (r.sequence for r in reversed(committed)))
                 if m.incremental_key == key and m.watermark_after is not None
             ),
             None,
@@ -283,7 +283,7 @@ def _count_values(metadata: pq.FileMetaData, into: dict[str, int | None]) -> Non
             into[name] = (into.get(name) or 0) + group.num_rows - stats.null_count
 
 
-def _rows_since_full(committed: list[Manifest]) -> int:
+def _rows_since_full(committed: list[BatchRef]) -> int:
     """Rows of the lake's current snapshot: its newest full batch and those after it."""
     return sum(m.row_count for m in current_batches(committed))
 
@@ -354,7 +354,9 @@ class VerifyLake(StageType):
         # Published already: a retry of this stage after the publication (or a template whose
         # extract published because no verify_lake followed it when it ran). A publication
         # of this run's that died after its Iceberg commit stays pending: publish completes it.
-        published = [m for m in lake_table.committed(complete=False) if m.run_id == ctx.run.id]
+        published = lake_table.manifests(
+            ref for ref in lake_table.batches(complete=False) if ref.run_id == ctx.run.id
+        )
         pending = lake_table.pending(ctx.run.id)
         if not pending and not published:
             self._nothing_to_verify(ctx)

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import pyarrow as pa
 import pytest
 
-from sluice.lake.manifest import Manifest
+from sluice.lake.manifest import BatchRef
 from sluice.lake.retention import plan_retention
 
 
-def batch(sequence: int, kind: str) -> Manifest:
-    return Manifest(
-        source_name="s",
-        table="t",
+def batch(sequence: int, kind: str) -> BatchRef:
+    return BatchRef(
         sequence=sequence,
-        run_id=sequence,
         load_type=kind,
-        created_at="",
+        reload=False,
+        run_id=sequence,
         row_count=1,
-        schema=pa.schema([]),
-        parts=(),
+        batch_uid=f"uid-{sequence}",
     )
 
 

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import pyarrow as pa
+import dataclasses
+
 import pytest
 
 from sluice.core.models import LoadMode, LoadType
-from sluice.lake.manifest import Manifest
+from sluice.lake.manifest import BatchRef
 from sluice.stages.sink_plan import plan_load
 
 
-def batch(sequence: int, load_type: str) -> Manifest:
-    return Manifest(
-        source_name="s",
-        table="t",
+def batch(sequence: int, load_type: str) -> BatchRef:
+    return BatchRef(
         sequence=sequence,
-        run_id=sequence,
         load_type=load_type,
-        created_at="",
+        reload=False,
+        run_id=sequence,
         row_count=1,
-        schema=pa.schema([]),
-        parts=(),
+        batch_uid=f"uid-{sequence}",
     )
 
 
@@ -45,3 +43,27 @@ def test_plan(lake, held, sink, key, loaded, mode, dedupe) -> None:  # type: ign
     assert list(plan.batch_ids) == loaded
     assert plan.mode is mode
     assert plan.dedupe is dedupe
+
+
+def compacted(first: int, last: int) -> BatchRef:
+    """A compacted batch (stages/compaction.py) of the incremental batches first..last."""
+    return dataclasses.replace(
+        batch(last, I), covers=tuple((s, f"uid-{s}") for s in range(first, last + 1))
+    )
+
+
+def test_a_compacted_batch_stands_for_the_batches_it_replaced() -> None:
+    lake = [batch(1, F), compacted(2, 5), batch(6, I)]
+    # Held: nothing new to load, in either hop 2 load type.
+    assert not plan_load(lake, {1, 2, 3, 4, 5, 6}, LoadType.INCREMENTAL, ("id",)).batches
+    assert not plan_load(lake, {1, 2, 3, 4, 5, 6}, LoadType.FULL, ("id",)).batches
+    # Loaded afresh: the sink records every batch it holds the rows of, and merges keys.
+    plan = plan_load(lake, set(), LoadType.FULL, ("id",))
+    assert list(plan.batch_ids) == [1, 2, 3, 4, 5, 6]
+    assert list(plan.batch_uids) == [f"uid-{s}" for s in range(1, 7)]
+    assert plan.dedupe
+    # Alone, it still repeats keys (one per batch that carried a row): merged all the same.
+    assert plan_load([compacted(1, 4)], set(), LoadType.FULL, ("id",)).dedupe
+    assert plan_load(
+        [compacted(1, 4), batch(5, I)], {1, 2, 3, 4}, LoadType.INCREMENTAL, ("id",)
+    ).batch_ids == (5,)
