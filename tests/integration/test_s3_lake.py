@@ -205,3 +205,41 @@ def test_lake_options_in_the_config_database_stand_in_for_the_aws_variables(
     assert all(LAKE_SECRET not in output for output in outputs)
     stored = b"".join(p.read_bytes() for p in (workdir / "databases").rglob("config.db*"))
     assert stored and LAKE_SECRET.encode() not in stored
+
+
+def test_compaction_on_an_s3_lake(sluice: Sluice, workdir: Path, s3_endpoint: str) -> None:
+    """stages/compaction.py through the S3 filesystem: the rows pyiceberg reads are the same,
+    the covered batches' objects are gone, and hop 2 goes on exactly."""
+    from tests.integration.test_lake_compaction import _source, _write
+
+    lake = f"{LAKE}/compaction"
+    _write(workdir, range(10), "a")
+    sluice(f"init --lake {lake}", ok=True)
+    source, sink = (json.dumps({"path": str(workdir / f)}) for f in ("src.sqlite", "wh.duckdb"))
+    sluice(f"source add src --type sqlite --creds '{source}'", ok=True)
+    sluice(f"destination add wh --type duckdb --creds '{sink}'", ok=True)
+    sluice(
+        "table add events --source src --destination wh --load incremental --key u "
+        "--sink-load incremental --primary-key id",
+        ok=True,
+    )
+    sluice("run events", ok=True)
+    for n in range(2):
+        _write(workdir, range(5 + n, 12 + n), f"b{n}-")
+        sluice("run events", ok=True)
+    config = workdir / "databases/config_db/data/config.db"
+
+    def lake_rows() -> list[tuple[object, ...]]:
+        table = iceberg_table(config, lake, s3_endpoint, name=("src", "events"))
+        rows = table.scan().to_arrow()
+        return sorted(zip(*(rows.column(c).to_pylist() for c in ("id", "v", "u")), strict=True))
+
+    before = lake_rows()
+    assert sluice("lake compact events --json", ok=True).json()["compacted"] == [1, 2, 3]
+    assert lake_rows() == before
+    keys = s3_keys(s3_endpoint, "sluice/compaction/src/events/")
+    batches = {k.split("/")[4] for k in keys if "/batch=" in k}
+    assert len(batches) == 1 and batches.pop().startswith("batch=00000003-c"), keys
+    _write(workdir, range(0, 3), "c")
+    sluice("run events", ok=True)
+    assert same_rows(duckdb_table(workdir / "wh.duckdb", "events"), _source(workdir), ["id"])
