@@ -283,6 +283,7 @@ class LakeBatch(BaseModel):
     load_type: str
     reload: bool
     rows: int
+    files: int
     bytes: int
     run_id: int
     created_at: str

@@ -28,7 +28,7 @@ def _lake_table(services: Services, config: TableConfig) -> Any:
 
 @app.command("ls")
 def ls(source_tablename: str, as_json: JsonOpt = False) -> None:
-    """List a table's committed batches: rows, size, run id, watermark range."""
+    """List a table's committed batches: snapshot, rows, files, size, run id, key range."""
     services = STATE.services()
     lake_table = _lake_table(services, services.repo.get_table(source_tablename))
     rows = [
@@ -40,13 +40,14 @@ def ls(source_tablename: str, as_json: JsonOpt = False) -> None:
         return
     table(
         f"lake: {source_tablename}",
-        ["batch", "type", "snapshot", "rows", "bytes", "run", "created", "key range"],
+        ["batch", "type", "snapshot", "rows", "files", "bytes", "run", "created", "key range"],
         [
             (
                 r["batch"],
                 r["load_type"],
                 f"{r['operation']} {r['snapshot_id']}" if r["snapshot_id"] else "-",
                 f"{r['rows']:,}",
+                r["files"],
                 f"{r['bytes']:,}",
                 r["run_id"],
                 r["created_at"][:19],

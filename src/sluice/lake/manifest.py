@@ -112,6 +112,7 @@ class Manifest:
             "reload": self.reload,
             "rows": self.row_count,
             "bytes": sum(p.bytes for p in self.parts),
+            "files": len(self.parts),
             "run_id": self.run_id,
             "created_at": self.created_at,
             "key": self.incremental_key,
