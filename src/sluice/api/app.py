@@ -24,7 +24,7 @@ from sluice.config.stats import RunStats
 from sluice.config.tokens import TokenRepository
 from sluice.engine.runner import RunEngine
 from sluice.engine.services import Services
-from sluice.executors.local import LocalExecutor
+from sluice.executors.choice import executor_for
 from sluice.scheduler.daemon import Launcher, SubprocessLauncher
 from sluice.service.catalog import Catalog
 
@@ -65,7 +65,7 @@ def create_app(
         tokens=TokenRepository(engine),
         history=history,
         stats=run_stats,
-        engine=RunEngine(services, LocalExecutor(services)),
+        engine=RunEngine(services, executor_for(services)),
         launcher=RunLauncher(launcher or SubprocessLauncher(services.config_url), repo),
         metrics=RunMetrics(run_stats, history),
     )

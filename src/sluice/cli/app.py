@@ -25,6 +25,7 @@ from sluice.cli.serve import serve_command
 from sluice.cli.state import STATE
 from sluice.cli.tables import app as tables_app
 from sluice.cli.tokens import token_app
+from sluice.cli.worker import worker_command, workers_command
 from sluice.core.errors import ConfigError, SluiceError
 
 app = typer.Typer(
@@ -245,6 +246,8 @@ app.command("status")(status_command)
 app.add_typer(runs_app, name="runs")
 app.add_typer(lake_app, name="lake")
 app.command("serve")(serve_command)
+app.command("worker")(worker_command)
+app.command("workers")(workers_command)
 app.add_typer(token_app, name="token")
 app.add_typer(key_app, name="key")
 

@@ -22,10 +22,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 
 def make_engine() -> RunEngine:
     from sluice.engine.runner import RunEngine
-    from sluice.executors.local import LocalExecutor
+    from sluice.executors.choice import executor_for
 
     services = STATE.services()
-    return RunEngine(services, LocalExecutor(services))
+    return RunEngine(services, executor_for(services))
 
 
 def describe_run(run: RunRecord, logs: list[StageLogRecord] | None = None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ class StageTask:
     run_id: int
     stage_order: int
     pool: str
+    log_id: int | None = None  # the attempt's stage log, where a remote worker writes its rows
     # What the engine resolved for the run, for an executor in the same process; one in
     # another process ignores it and resolves its own (engine/scope.py).
     scope: RunScope | None = field(default=None, compare=False, repr=False)

@@ -15,10 +15,7 @@ import random
 import time
 from typing import Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from sluice.config.records import RunRecord, StageRecord, TableConfig
-from sluice.config.repository import ConfigRepository
 from sluice.connectors import registry
 from sluice.core.clock import utcnow
 from sluice.core.errors import (
@@ -31,6 +28,7 @@ from sluice.core.errors import (
 from sluice.core.models import Hop, HopChoice, RunStatus, TriggeredBy
 from sluice.core.redact import scrub
 from sluice.engine.executor import Executor, StageTask
+from sluice.engine.live_rows import LiveRows
 from sluice.engine.liveness import Heartbeat, reap, this_worker
 from sluice.engine.plan import stages_for
 from sluice.engine.scope import RunScope, resolve
@@ -230,6 +228,7 @@ class RunEngine:
             run_id=run_id,
             stage_order=stage.stage_order,
             pool=stage.driver_container or "default",
+            log_id=log_id,
             scope=scope,
         )
         error: str | None = None
@@ -239,9 +238,9 @@ class RunEngine:
         attempt = 1
         while True:
             try:
-                live = _LiveRows(self.repo, log_id, run_id)
+                live = LiveRows(self.repo, log_id, run_id)
 
-                def progress(rows_so_far: int, live: _LiveRows = live) -> None:
+                def progress(rows_so_far: int, live: LiveRows = live) -> None:
                     watcher.stage_progress(stage, rows_so_far)
                     live.update(rows_so_far)
 
@@ -297,30 +296,6 @@ class RunEngine:
             log.warning("run %s was reaped while it ran; fenced off: %s", run_id, error)
         watcher.stage_finished(stage, "failed" if error else "success", rows, seconds, error)
         return error
-
-
-class _LiveRows:
-    """A running stage's rows written to its log about once a second, so the API and the
-    dashboard show rows and rows/s of a run executing in another process."""
-
-    EVERY = 1.0
-
-    def __init__(self, repo: ConfigRepository, log_id: int, run_id: int) -> None:
-        self.repo = repo
-        self.log_id = log_id
-        self.run_id = run_id
-        self.written = time.monotonic()
-
-    def update(self, rows: int) -> None:
-        now = time.monotonic()
-        if now - self.written < self.EVERY:
-            return
-        self.written = now
-        try:
-            # Fenced: a stage that outlived its reaped run leaves the reaper's log alone.
-            self.repo.finish_stage_log(self.log_id, fenced_by=self.run_id, rows_processed=rows)
-        except (SluiceError, SQLAlchemyError) as exc:  # a courtesy: never why a stage fails
-            log.debug("live rows of stage log %s not written: %s", self.log_id, exc)
 
 
 def _close(scope: RunScope) -> None:

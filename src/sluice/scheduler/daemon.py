@@ -27,7 +27,7 @@ from sluice.core.models import Hop, HopChoice, TriggeredBy
 from sluice.engine.liveness import unfinished_hops
 from sluice.engine.runner import RunEngine
 from sluice.engine.services import Services
-from sluice.executors.local import LocalExecutor
+from sluice.executors.choice import executor_for
 from sluice.scheduler.child import run_process
 from sluice.scheduler.due import DueHop, HopState, due_hops, hop_states
 from sluice.scheduler.liveness import LEASE
@@ -86,7 +86,7 @@ class InlineLauncher:
     """Executes each run to completion in this process (for --once passes and tests)."""
 
     def __init__(self, services: Services) -> None:
-        self.engine = RunEngine(services, LocalExecutor(services))
+        self.engine = RunEngine(services, executor_for(services))
 
     def start(self, run_id: int) -> None:
         self.engine.execute(run_id)
@@ -124,7 +124,7 @@ class Scheduler:
         self.tick_seconds = tick_seconds
         self.grace_seconds = grace_seconds
         self.clock = clock
-        self.engine = RunEngine(services, LocalExecutor(services))
+        self.engine = RunEngine(services, executor_for(services))
         self.history = RunHistory(services.repo.engine)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()

@@ -1,0 +1,180 @@
+"""Stages on Celery workers: the queue is the template's `driver_container` ("default" where
+it is empty), the broker Redis or RabbitMQ (SLUICE_BROKER_URL).
+
+A task carries only (run, stage, stage log): the worker resolves everything else from the
+config database, as any stage does (stages share nothing in memory), and writes its live
+rows to the stage log; the engine that made the run waits for the task's answer and follows
+those rows. Delivery is at least once: a task is acknowledged only when it ends (acks late,
+one prefetched at a time), a worker that dies mid-task has it handed to another, and a stage
+that outlived its run (reaped meanwhile) is stopped by fencing at its publication, as on the
+local executor. Celery is imported only where this executor or a worker is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from sluice.core.errors import (
+    ConfigError,
+    ConflictError,
+    FencedOffError,
+    NotFoundError,
+    ReloadNeeded,
+    SluiceError,
+    TerminalError,
+    TransientError,
+)
+from sluice.engine.executor import StageTask
+from sluice.engine.live_rows import LiveRows
+from sluice.engine.services import Services
+from sluice.engine.stage_runner import run_stage
+from sluice.executors.choice import ENV_EXECUTOR
+from sluice.stages.context import StageResult
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+log = logging.getLogger("sluice.executors")
+
+ENV_BROKER = "SLUICE_BROKER_URL"
+TASK = "sluice.stage"
+# Redis hands an unacknowledged task to another worker after this long, taking its worker for
+# dead: it must outlast the longest stage, or a slow stage would run twice at once. RabbitMQ
+# needs none (it sees the worker's connection drop).
+VISIBILITY_TIMEOUT_S = 12 * 3600
+# How often a waiting engine looks at the stage's live rows.
+FOLLOW_EVERY_S = 1.0
+_ERRORS: dict[str, type[SluiceError]] = {
+    cls.__name__: cls
+    for cls in (
+        TransientError,
+        TerminalError,
+        FencedOffError,
+        ReloadNeeded,
+        ConfigError,
+        NotFoundError,
+        ConflictError,
+    )
+}
+
+
+def broker_url() -> str:
+    url = os.environ.get(ENV_BROKER, "")
+    if not url.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+        raise ConfigError(
+            f"{ENV_BROKER} must name the Celery broker, redis://HOST:6379/0 or "
+            f"amqp://USER:PASSWORD@HOST:5672// (it is {'unset' if not url else 'not one'})"
+        )
+    return url
+
+
+def check_shared(services: Services) -> None:
+    """Workers elsewhere share the config database and the lake: refuse what they cannot
+    share, in one line saying why."""
+    if not services.config_url.startswith("postgresql"):
+        raise ConfigError(
+            f"{ENV_EXECUTOR}=celery needs a PostgreSQL config database, which every worker "
+            "reaches (SQLite is one machine's file): set SLUICE_CONFIG_DB=postgresql://..."
+        )
+    lake = services.lake_uri()
+    if "://" not in lake and not os.path.isabs(lake):
+        raise ConfigError(
+            f"{ENV_EXECUTOR}=celery needs a lake every worker sees (s3://... or an absolute "
+            f"path on shared storage), not the relative path {lake!r}: set it with `sluice "
+            "init --lake` or SLUICE_LAKE"
+        )
+
+
+def make_app(broker: str) -> Celery:
+    from celery import Celery
+
+    # RabbitMQ answers through reply queues (rpc://); Redis keeps answers itself.
+    backend = broker if broker.startswith(("redis://", "rediss://")) else "rpc://"
+    app = Celery("sluice", broker=broker, backend=backend)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="default",
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        broker_connection_retry_on_startup=True,
+        result_expires=24 * 3600,
+        worker_hijack_root_logger=False,
+        task_track_started=True,
+    )
+    app.task(name=TASK)(_stage_task)
+    return app
+
+
+@cache
+def _worker_services() -> Services:
+    """The config database as this worker process opens it (SLUICE_CONFIG_DB), once."""
+    return Services.open(None)
+
+
+def _stage_task(run_id: int, stage_order: int, log_id: int | None) -> dict[str, Any]:
+    """One stage, in a worker: its result, or the sluice error it ended with (by class name,
+    so the engine raises the same kind: retried or not)."""
+    services = _worker_services()
+    live = LiveRows(services.repo, log_id, run_id) if log_id is not None else None
+    try:
+        result = run_stage(
+            services, run_id, stage_order, live.update if live else (lambda rows: None)
+        )
+    except SluiceError as exc:
+        return {"error": type(exc).__name__, "message": str(exc)}
+    return {"rows": result.rows, "file_paths": result.file_paths, "warnings": result.warnings}
+
+
+class CeleryExecutor:
+    """Hands each stage to the queue its template row names and waits for its answer."""
+
+    def __init__(self, services: Services, broker: str | None = None) -> None:
+        check_shared(services)
+        self.services = services
+        self.app = make_app(broker or broker_url())
+
+    def execute(self, task: StageTask, progress: Callable[[int], None]) -> StageResult:
+        from celery.exceptions import TimeoutError as WaitTimeout
+
+        sent = self.app.send_task(
+            TASK, args=(task.run_id, task.stage_order, task.log_id), queue=task.pool
+        )
+        shown = -1
+        while True:
+            try:
+                answer = sent.get(
+                    timeout=FOLLOW_EVERY_S, propagate=False, disable_sync_subtasks=False
+                )
+                break
+            except WaitTimeout:
+                rows = self._rows(task)
+                if rows is not None and rows != shown:
+                    shown = rows
+                    progress(rows)
+        if sent.failed():
+            raise TerminalError(f"the worker failed unexpectedly: {sent.result!r}")
+        if not isinstance(answer, dict):
+            raise TerminalError(f"the worker answered {answer!r}, not a stage result")
+        if "error" in answer:
+            raise _ERRORS.get(str(answer["error"]), TerminalError)(str(answer["message"]))
+        return StageResult(
+            rows=int(answer["rows"]),
+            file_paths=list(answer["file_paths"]),
+            warnings=list(answer["warnings"]),
+        )
+
+    def _rows(self, task: StageTask) -> int | None:
+        if task.log_id is None:
+            return None
+        logs = self.services.repo.stage_logs(task.run_id)
+        found = next((entry for entry in logs if entry.id == task.log_id), None)
+        return None if found is None else found.rows_processed

@@ -1,0 +1,248 @@
+"""Stages on Celery workers (executors/celery.py), with the machine's real Redis and RabbitMQ
+as brokers and a PostgreSQL config database: a template routes extract to one queue and the
+other stages to another, each served by its own `sluice worker` process; a worker killed in
+the middle of an extract has its stage handed to another, and the run ends exact.
+
+Queue names carry a token per test, so tests running at once never take each other's tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.conftest import CHINOOK_SQLITE, PROJECT, TEST_SECRET_KEY, Sluice
+from tests.integration.sinks import duckdb_table, same_rows, sqlite_table
+from tests.services import _unreachable, pg_database
+
+__all__ = ["pg_database"]
+BROKERS = {
+    "redis": ("redis://127.0.0.1:6379/0", 6379),
+    "rabbitmq": ("amqp://guest:guest@127.0.0.1:5672//", 5672),
+}
+STAGES = ("check_source", "extract", "verify_lake", "check_sink", "load", "verify_sink")
+
+
+def _reachable(name: str) -> str:
+    url, port = BROKERS[name]
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=3).close()
+    except OSError as exc:
+        _unreachable(f"{name} on 127.0.0.1:{port}", exc)
+    return url
+
+
+class Cluster:
+    """A config database, a lake, and `sluice worker` processes on a broker."""
+
+    def __init__(self, workdir: Path, config_db: str, broker: str) -> None:
+        self.workdir = workdir
+        self.token = uuid.uuid4().hex[:8]
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(PROJECT / "src"),
+            "SLUICE_CONFIG_DB": config_db,
+            "SLUICE_BROKER_URL": broker,
+            "SLUICE_SECRET_KEY": TEST_SECRET_KEY,
+            "SLUICE_READ_BATCH_ROWS": "40",
+        }
+        for name in ("SLUICE_CRASH_AT", "SLUICE_PAUSE_AT", "SLUICE_EXECUTOR", "SLUICE_LAKE"):
+            self.env.pop(name, None)
+        self.workers: list[subprocess.Popen[str]] = []
+        self.logs: list[Any] = []
+
+    def queue(self, name: str) -> str:
+        return f"{name}-{self.token}"
+
+    def worker(self, *queues: str, **env: str) -> subprocess.Popen[str]:
+        log = open(self.workdir / f"worker-{len(self.workers)}.log", "w")  # noqa: SIM115
+        self.logs.append(log)
+        args = [arg for q in queues for arg in ("--queue", self.queue(q))]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sluice", "worker", *args],
+            cwd=self.workdir,
+            env={**self.env, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.workers.append(process)
+        self._wait(lambda: any(self.queue(queues[0]) in w["queues"] for w in self.serving()))
+        return process
+
+    def serving(self) -> list[dict[str, Any]]:
+        shown = self.cli("workers", "--json")
+        found: list[dict[str, Any]] = json.loads(shown.stdout or "[]")
+        return found
+
+    def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sluice", *args],
+            cwd=self.workdir,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=180,
+        )
+
+    def start_run(self, table: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sluice", "run", table, "--json"],
+            cwd=self.workdir,
+            env={**self.env, "SLUICE_EXECUTOR": "celery"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def stage_logs(self, config_db: str) -> list[tuple[str, str, int]]:
+        with psycopg.connect(config_db) as connection:
+            rows = connection.execute(
+                "SELECT stage_type, status, coalesce(rows_processed, 0) "
+                "FROM pipeline_run_stage_logs ORDER BY id"
+            ).fetchall()
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    @staticmethod
+    def _wait(done: Any, seconds: float = 60.0) -> None:
+        deadline = time.monotonic() + seconds
+        while not done():
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
+        for log in self.logs:
+            log.close()
+
+
+@pytest.fixture(params=sorted(BROKERS))
+def cluster(request: pytest.FixtureRequest, pg_database: str, workdir: Path) -> Iterator[Cluster]:
+    found = Cluster(workdir, pg_database, _reachable(request.param))
+    try:
+        yield found
+    finally:
+        found.stop()
+
+
+@pytest.fixture
+def rabbitmq_cluster(pg_database: str, workdir: Path) -> Iterator[Cluster]:
+    """On RabbitMQ, which hands a dead worker's unacknowledged task on as soon as its
+    connection drops (Redis does after its visibility timeout: docs/workers.md)."""
+    found = Cluster(workdir, pg_database, _reachable("rabbitmq"))
+    try:
+        yield found
+    finally:
+        found.stop()
+
+
+def _configure(cluster: Cluster) -> None:
+    """Chinook's Track through a template whose extract runs on queue `heavy`, the rest on
+    `light`; the lake at an absolute path (shared by every worker on this machine)."""
+    steps = [
+        ("init", "--lake", str(cluster.workdir / "lake")),
+        ("source", "add", "chinook", "--type", "sqlite", "--creds",
+         json.dumps({"path": str(CHINOOK_SQLITE)})),
+        ("destination", "add", "wh", "--type", "duckdb", "--creds",
+         json.dumps({"path": str(cluster.workdir / "wh.duckdb")})),
+    ]  # fmt: skip
+    for order, stage in enumerate(STAGES, start=1):
+        pool = cluster.queue("heavy" if stage == "extract" else "light")
+        steps.append(
+            ("stages", "add", "--pipeline", "routed", "--order", str(order), "--type", stage,
+             "--name", stage, "--driver-container", pool)
+        )  # fmt: skip
+    steps.append(
+        ("table", "add", "Track", "--source", "chinook", "--destination", "wh",
+         "--primary-key", "TrackId", "--pipeline", "routed")
+    )  # fmt: skip
+    for step in steps:
+        done = cluster.cli(*step)
+        assert done.returncode == 0, (step, done.stderr)
+
+
+def _finished(run: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = run.communicate(timeout=180)
+    assert run.returncode == 0, err
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def test_stages_run_on_the_workers_of_their_queues(cluster: Cluster, pg_database: str) -> None:
+    _configure(cluster)
+    cluster.worker("light")
+    run = cluster.start_run("Track")
+    # Nobody serves `heavy`: the run waits at its extract, check_source done on `light`.
+    cluster._wait(lambda: ("extract", "running", 0) in cluster.stage_logs(pg_database))
+    time.sleep(2)
+    assert run.poll() is None
+    assert cluster.stage_logs(pg_database)[-1] == ("extract", "running", 0)
+    cluster.worker("heavy")
+    served = {q for w in cluster.serving() for q in w["queues"]}
+    assert {cluster.queue("light"), cluster.queue("heavy")} <= served
+    result = _finished(run)
+    assert result["status"] == "success"
+    assert [s["rows_processed"] for s in result["stages"]] == [0, 3503, 3503, 0, 3503, 3503]
+    expected = sqlite_table(CHINOOK_SQLITE, "Track")
+    assert same_rows(expected, duckdb_table(cluster.workdir / "wh.duckdb", "Track"), ["TrackId"])
+
+
+def test_a_worker_killed_mid_extract_hands_the_stage_to_another(
+    rabbitmq_cluster: Cluster, pg_database: str
+) -> None:
+    cluster = rabbitmq_cluster
+    _configure(cluster)
+    cluster.worker("light")
+    # This worker's stage process is killed (SIGKILL) in the middle of the extract, then the
+    # worker itself: the broker hands the unacknowledged stage to the next worker.
+    doomed = cluster.worker("heavy", SLUICE_CRASH_AT="extract:between_batches")
+    run = cluster.start_run("Track")
+    log = cluster.workdir / "worker-1.log"
+    cluster._wait(lambda: "signal 9" in log.read_text())
+    os.killpg(doomed.pid, signal.SIGKILL)
+    doomed.wait(timeout=30)
+    cluster.worker("heavy")
+    result = _finished(run)
+    assert result["status"] == "success"
+    assert [s["rows_processed"] for s in result["stages"]] == [0, 3503, 3503, 0, 3503, 3503]
+    expected = sqlite_table(CHINOOK_SQLITE, "Track")
+    assert same_rows(expected, duckdb_table(cluster.workdir / "wh.duckdb", "Track"), ["TrackId"])
+    listed = json.loads(cluster.cli("lake", "ls", "Track", "--json").stdout)
+    assert [(b["batch"], b["rows"]) for b in listed] == [(max(b["batch"] for b in listed), 3503)]
+
+
+def test_the_celery_executor_refuses_what_workers_cannot_share(
+    sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sluice("init", ok=True)
+    monkeypatch.setenv("SLUICE_BROKER_URL", BROKERS["redis"][0])
+    monkeypatch.setenv("SLUICE_EXECUTOR", "celery")
+    sluice("source add c --type sqlite --creds", json.dumps({"path": str(CHINOOK_SQLITE)}), ok=True)
+    sluice("destination add d --type duckdb --creds", json.dumps({"path": "wh.duckdb"}), ok=True)
+    sluice("table add Genre --source c --destination d", ok=True)
+    refused = sluice("run Genre", ok=False)
+    assert "needs a PostgreSQL config database" in refused.err
+    assert len(refused.err.strip().splitlines()) == 1
+    assert "needs a PostgreSQL config database" in sluice("worker", ok=False).err
+    monkeypatch.setenv("SLUICE_EXECUTOR", "threads")
+    assert "names no executor" in sluice("run Genre", ok=False).err
+    monkeypatch.setenv("SLUICE_EXECUTOR", "celery")
+    monkeypatch.setenv("SLUICE_BROKER_URL", "http://nowhere")
+    assert "SLUICE_BROKER_URL must name the Celery broker" in sluice("workers", ok=False).err
