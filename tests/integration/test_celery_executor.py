@@ -246,3 +246,36 @@ def test_the_celery_executor_refuses_what_workers_cannot_share(
     monkeypatch.setenv("SLUICE_EXECUTOR", "celery")
     monkeypatch.setenv("SLUICE_BROKER_URL", "http://nowhere")
     assert "SLUICE_BROKER_URL must name the Celery broker" in sluice("workers", ok=False).err
+
+
+def test_the_scheduler_waits_for_runs_on_threads_while_workers_run_the_stages(
+    cluster: Cluster, pg_database: str
+) -> None:
+    """With the celery executor a scheduled run gets no process of its own: every run of the
+    pass is executed (waited for) by the scheduler's process, its stages by the workers."""
+    _configure(cluster)
+    for table in ("Genre", "MediaType"):
+        done = cluster.cli(
+            "table", "add", table, "--source", "chinook", "--destination", "wh",
+            "--primary-key", f"{table}Id", "--pipeline", "routed",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    cluster.worker("light")
+    cluster.worker("heavy")
+    pids = []
+    for _ in range(2):  # hop 1 of each table, then hop 2
+        passed = cluster.cli(
+            "scheduler", "--once", "--max-concurrent", "3", SLUICE_EXECUTOR="celery"
+        )
+        assert passed.returncode == 0, passed.stderr
+        assert "started 3 run(s)" in passed.stdout
+        with psycopg.connect(pg_database) as connection:
+            runs = connection.execute(
+                "SELECT status, worker_pid FROM pipeline_runs_master ORDER BY id"
+            ).fetchall()
+        assert [r[0] for r in runs[-3:]] == ["success"] * 3
+        pids.append({r[1] for r in runs[-3:]})
+    assert all(len(found) == 1 for found in pids)  # one process waited for a pass's runs
+    for table in ("Genre", "MediaType", "Track"):
+        loaded = duckdb_table(cluster.workdir / "wh.duckdb", table)
+        assert same_rows(sqlite_table(CHINOOK_SQLITE, table), loaded, [f"{table}Id"])

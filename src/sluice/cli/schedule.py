@@ -32,14 +32,18 @@ def scheduler_command(
     ] = 300.0,
 ) -> None:
     """Start each active hop's runs when its interval has passed (triggered_by schedule)."""
-    from sluice.scheduler.daemon import Scheduler, SubprocessLauncher
+    from sluice.executors.choice import runs_elsewhere
+    from sluice.scheduler.daemon import Launcher, Scheduler, SubprocessLauncher, ThreadLauncher
     from sluice.scheduler.liveness import LEASE
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     services = STATE.services()
-    launcher = SubprocessLauncher(services.config_url)
+    # Stages on workers elsewhere: each run waits on a thread here, no process of its own.
+    launcher: Launcher = (
+        ThreadLauncher(services) if runs_elsewhere() else SubprocessLauncher(services.config_url)
+    )
     scheduler = Scheduler(
         services, launcher, max_concurrent=max_concurrent, tick_seconds=tick, grace_seconds=grace
     )

@@ -12,8 +12,18 @@ from sluice.executors.local import LocalExecutor
 ENV_EXECUTOR = "SLUICE_EXECUTOR"
 
 
+def _chosen() -> str:
+    return os.environ.get(ENV_EXECUTOR, "").strip().lower() or "local"
+
+
+def runs_elsewhere() -> bool:
+    """Whether the chosen executor runs stages in other processes (a run's own process would
+    only wait for them)."""
+    return _chosen() == "celery"
+
+
 def executor_for(services: Services) -> Executor:
-    name = os.environ.get(ENV_EXECUTOR, "").strip().lower() or "local"
+    name = _chosen()
     if name == "local":
         return LocalExecutor(services)
     if name == "celery":

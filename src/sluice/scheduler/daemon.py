@@ -82,6 +82,46 @@ class SubprocessLauncher:
         return stopped
 
 
+class ThreadLauncher:
+    """Executes each run on a thread of this process: for an executor whose stages run on
+    workers elsewhere (SLUICE_EXECUTOR=celery), where a run's own process would only wait,
+    and its start (half a second of imports) would cost more than a tiny run's stages."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.threads: dict[int, threading.Thread] = {}
+
+    def start(self, run_id: int) -> None:
+        # An engine and an executor per run: a Celery client's result consumer is not shared
+        # between threads.
+        engine = RunEngine(self.services, executor_for(self.services))
+        thread = threading.Thread(
+            target=_execute, args=(engine, run_id), name=f"run-{run_id}", daemon=True
+        )
+        self.threads[run_id] = thread
+        thread.start()
+
+    def running(self) -> list[int]:
+        for run_id, thread in list(self.threads.items()):
+            if not thread.is_alive():
+                del self.threads[run_id]
+        return list(self.threads)
+
+    def stop_all(self) -> list[int]:
+        """A thread cannot be stopped: its run ends with this process, its heartbeat with it,
+        and the reaper fails it (as it does a killed child's)."""
+        stopped = self.running()
+        self.threads.clear()
+        return stopped
+
+
+def _execute(engine: RunEngine, run_id: int) -> None:
+    try:
+        engine.execute(run_id)
+    except Exception:  # the run's own failure is recorded by the engine; this is the rest
+        log.exception("run %s on a scheduler thread", run_id)
+
+
 class InlineLauncher:
     """Executes each run to completion in this process (for --once passes and tests)."""
 
