@@ -13,6 +13,7 @@ import json
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -245,3 +246,39 @@ def test_the_iceberg_commit_of_a_run_without_its_lock_publishes_nothing(
         services.close()
     assert [s["sluice.batch"] for s in _summaries(_lake(workdir))] == ["1"]
     assert [b["batch"] for b in events("lake ls events --json", ok=True).json()] == [1]
+
+
+def test_a_source_namespace_made_meanwhile_by_another_run_is_taken_as_it_is(
+    sluice: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two first batches of one source's tables published at once both find no namespace
+    (pyiceberg looks, then inserts); the second's insert meets the first's row. Found by
+    bench/distributed.py; made certain here by create_namespace's own look saying "none"."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    looked = SqlCatalog.namespace_exists
+
+    source = _source(workdir, range(10))
+    _configure(sluice, workdir, source, "events", "id")
+    sluice("run events", ok=True)  # the namespace `src` exists now
+    original = SqlCatalog.create_namespace
+
+    def racing(self: SqlCatalog, namespace: Any, properties: Any = None) -> None:
+        monkeypatch.setattr(SqlCatalog, "namespace_exists", lambda self, namespace: False)
+        try:
+            original(self, namespace)
+        finally:
+            monkeypatch.setattr(SqlCatalog, "namespace_exists", looked)
+
+    monkeypatch.setattr(SqlCatalog, "create_namespace", racing)
+    with sqlite3.connect(source) as c:
+        c.execute("CREATE TABLE others (id INTEGER PRIMARY KEY, v TEXT)")
+        c.execute("INSERT INTO others VALUES (1, 'x')")
+    sluice(
+        "table add others --source src --destination wh --load incremental --key id "
+        "--sink-load incremental --primary-key id",
+        ok=True,
+    )
+    sluice("run others", ok=True)
+    table = iceberg_table(workdir / CONFIG_DB, f"file://{workdir / 'lake'}", name=("src", "others"))
+    assert table.scan().to_arrow().column("v").to_pylist() == ["x"]

@@ -299,7 +299,9 @@ class LakeCatalog:
 
         catalog = self._opened()
         namespace = (lake_table.source_name,)
-        with contextlib.suppress(NamespaceAlreadyExistsError):
+        # pyiceberg looks, then inserts: two first batches of one source's tables, published
+        # at once, both find no namespace, and the second insert meets the first's row.
+        with contextlib.suppress(NamespaceAlreadyExistsError, sa.exc.IntegrityError):
             catalog.create_namespace(namespace)
         return catalog.create_table(
             _identifier(lake_table),
