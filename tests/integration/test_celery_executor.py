@@ -279,3 +279,98 @@ def test_the_scheduler_waits_for_runs_on_threads_while_workers_run_the_stages(
     for table in ("Genre", "MediaType", "Track"):
         loaded = duckdb_table(cluster.workdir / "wh.duckdb", table)
         assert same_rows(sqlite_table(CHINOOK_SQLITE, table), loaded, [f"{table}Id"])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.fixture
+def private_redis(workdir: Path) -> Iterator[tuple[str, Any]]:
+    """A Redis server of this test's own (the machine's stays up for the others), with a way
+    to restart it, as a broker restart is: without persistence, what it held is gone."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no"]  # fmt: skip
+    server: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        server.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, cwd=workdir))
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.1)
+
+    def restart() -> None:
+        server[-1].kill()
+        server[-1].wait()
+        start()
+
+    start()
+    try:
+        yield f"redis://127.0.0.1:{port}/0", restart
+    finally:
+        for process in server:
+            process.kill()
+            process.wait()
+
+
+def test_a_broker_restart_mid_run_fails_the_run_instead_of_leaving_it_running(
+    private_redis: tuple[str, Any], pg_database: str, workdir: Path
+) -> None:
+    broker, restart = private_redis
+    cluster = Cluster(workdir, pg_database, broker)
+    try:
+        _configure(cluster)
+        cluster.worker("light")
+        # The extract stops (SIGSTOP) half-way, as a worker held up would; then the broker
+        # restarts empty: the waiting run must end, and the stage, once it goes on, is fenced.
+        paused = cluster.worker("heavy", SLUICE_PAUSE_AT="extract:between_batches")
+        run = cluster.start_run("Track")
+        stopped: list[int] = []
+
+        def extract_stopped() -> bool:
+            stopped[:] = [
+                child
+                for child in _children(paused.pid)
+                if Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+            ]
+            return bool(stopped)
+
+        cluster._wait(extract_stopped)
+        restart()
+        _out, err = run.communicate(timeout=120)
+        assert run.returncode != 0
+        assert "broker" in err, err
+        for child in stopped:
+            os.kill(child, signal.SIGCONT)  # it goes on, and publishes nothing
+        statuses = [s for s in cluster.stage_logs(pg_database) if s[0] == "extract"]
+        assert statuses and statuses[-1][1] == "failed"
+        time.sleep(3)
+        listed = json.loads(cluster.cli("lake", "ls", "Track", "--json").stdout or "[]")
+        assert listed == []
+        # The next run, on a worker that is not held up, is exact.
+        os.killpg(paused.pid, signal.SIGKILL)
+        paused.wait(timeout=30)
+        cluster.worker("heavy")
+        result = _finished(cluster.start_run("Track"))
+        assert result["status"] == "success"
+        expected = sqlite_table(CHINOOK_SQLITE, "Track")
+        loaded = duckdb_table(cluster.workdir / "wh.duckdb", "Track")
+        assert same_rows(expected, loaded, ["TrackId"])
+    finally:
+        cluster.stop()

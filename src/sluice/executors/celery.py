@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,9 @@ TASK = "sluice.stage"
 # dead: it must outlast the longest stage, or a slow stage would run twice at once. RabbitMQ
 # needs none (it sees the worker's connection drop).
 VISIBILITY_TIMEOUT_S = 12 * 3600
-# How often a waiting engine looks at the stage's live rows.
+# How often a waiting engine looks at its task: soon at first (most stages of a small table
+# take milliseconds), then every second, with the stage's live rows.
+FIRST_LOOK_S = 0.01
 FOLLOW_EVERY_S = 1.0
 _ERRORS: dict[str, type[SluiceError]] = {
     cls.__name__: cls
@@ -134,6 +137,27 @@ def _stage_task(run_id: int, stage_order: int, log_id: int | None) -> dict[str, 
     return {"rows": result.rows, "file_paths": result.file_paths, "warnings": result.warnings}
 
 
+def _broker_errors() -> tuple[type[BaseException], ...]:
+    from kombu.exceptions import OperationalError
+
+    found: list[type[BaseException]] = [OSError, OperationalError]
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+    except ImportError:  # a RabbitMQ-only install
+        return tuple(found)
+    return (*found, RedisConnectionError)
+
+
+def _lost(task: StageTask, why: str) -> TerminalError:
+    """The run fails rather than wait for an answer that will not come; the stage, if a
+    worker still runs it, publishes nothing (its run no longer holds the table's lock)."""
+    return TerminalError(
+        f"lost touch with stage {task.stage_order} of run {task.run_id} on queue "
+        f"{task.pool!r}: {why}; the run fails here and whatever the stage still does is "
+        "fenced off: run it again"
+    )
+
+
 class CeleryExecutor:
     """Hands each stage to the queue its template row names and waits for its answer."""
 
@@ -143,24 +167,38 @@ class CeleryExecutor:
         self.app = make_app(broker or broker_url())
 
     def execute(self, task: StageTask, progress: Callable[[int], None]) -> StageResult:
-        from celery.exceptions import TimeoutError as WaitTimeout
+        from celery import states
 
         sent = self.app.send_task(
             TASK, args=(task.run_id, task.stage_order, task.log_id), queue=task.pool
         )
         shown = -1
+        taken = False
+        pause = FIRST_LOOK_S
+        # The task's state is read again and again (a plain read of the result backend), not
+        # waited for with AsyncResult.get: on Redis that waits on a subscription's socket,
+        # which a broker restart leaves dead and the wait with it, whatever its timeout.
         while True:
             try:
-                answer = sent.get(
-                    timeout=FOLLOW_EVERY_S, propagate=False, disable_sync_subtasks=False
-                )
-                break
-            except WaitTimeout:
+                state = sent.state
+                if state in states.READY_STATES:
+                    answer = sent.result
+                    break
+            except _broker_errors() as exc:
+                raise _lost(task, f"the broker went away while it ran ({exc})") from None
+            if state != states.PENDING:
+                taken = True
+            elif taken:
+                # Taken by a worker (STARTED), unknown again: lost with the broker's state.
+                raise _lost(task, "the broker no longer knows its task (restarted?)")
+            if pause >= FOLLOW_EVERY_S:  # a stage long enough for its rows to be worth a look
                 rows = self._rows(task)
                 if rows is not None and rows != shown:
                     shown = rows
                     progress(rows)
-        if sent.failed():
+            time.sleep(pause)
+            pause = min(pause * 1.5, FOLLOW_EVERY_S)
+        if state == states.FAILURE:
             raise TerminalError(f"the worker failed unexpectedly: {sent.result!r}")
         if not isinstance(answer, dict):
             raise TerminalError(f"the worker answered {answer!r}, not a stage result")
