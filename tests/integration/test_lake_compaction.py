@@ -48,25 +48,30 @@ def _source(workdir: Path) -> pa.Table:
     return pa.table({k: [r[i] for r in rows] for i, k in enumerate(("id", "v", "u"))})
 
 
-@pytest.fixture
-def events(sluice: Sluice, workdir: Path) -> Sluice:
-    """`events` incremental on `u` in hop 1, merged on `id` by hop 2 (DuckDB); five batches,
-    each changing some rows and adding others, all loaded."""
+def make_events(sluice: Sluice, workdir: Path, batches: int, lake: str | None = None) -> None:
+    """`events` incremental on `u` in hop 1, merged on `id` by hop 2 (DuckDB), in `lake` (the
+    default lake where None); `batches` runs, each after changing some rows and adding
+    others, all loaded."""
     _write(workdir, range(10), "a")
-    sluice("init", ok=True)
-    creds = {"path": str(workdir / "src.sqlite")}
-    sluice("source add src --type sqlite --creds", json.dumps(creds), ok=True)
-    sink = {"path": str(workdir / "wh.duckdb")}
-    sluice("destination add wh --type duckdb --creds", json.dumps(sink), ok=True)
+    sluice("init" + (f" --lake {lake}" if lake else ""), ok=True)
+    source, sink = (json.dumps({"path": str(workdir / f)}) for f in ("src.sqlite", "wh.duckdb"))
+    sluice(f"source add src --type sqlite --creds '{source}'", ok=True)
+    sluice(f"destination add wh --type duckdb --creds '{sink}'", ok=True)
     sluice(
         "table add events --source src --destination wh --load incremental --key u "
         "--sink-load incremental --primary-key id",
         ok=True,
     )
     sluice("run events", ok=True)
-    for n in range(4):
+    for n in range(batches - 1):
         _write(workdir, range(5 + n, 12 + n), f"b{n}-")
         sluice("run events", ok=True)
+
+
+@pytest.fixture
+def events(sluice: Sluice, workdir: Path) -> Sluice:
+    """make_events with five batches in the default lake."""
+    make_events(sluice, workdir, 5)
     return sluice
 
 

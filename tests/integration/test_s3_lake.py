@@ -210,23 +210,10 @@ def test_lake_options_in_the_config_database_stand_in_for_the_aws_variables(
 def test_compaction_on_an_s3_lake(sluice: Sluice, workdir: Path, s3_endpoint: str) -> None:
     """stages/compaction.py through the S3 filesystem: the rows pyiceberg reads are the same,
     the covered batches' objects are gone, and hop 2 goes on exactly."""
-    from tests.integration.test_lake_compaction import _source, _write
+    from tests.integration.test_lake_compaction import _source, _write, make_events
 
     lake = f"{LAKE}/compaction"
-    _write(workdir, range(10), "a")
-    sluice(f"init --lake {lake}", ok=True)
-    source, sink = (json.dumps({"path": str(workdir / f)}) for f in ("src.sqlite", "wh.duckdb"))
-    sluice(f"source add src --type sqlite --creds '{source}'", ok=True)
-    sluice(f"destination add wh --type duckdb --creds '{sink}'", ok=True)
-    sluice(
-        "table add events --source src --destination wh --load incremental --key u "
-        "--sink-load incremental --primary-key id",
-        ok=True,
-    )
-    sluice("run events", ok=True)
-    for n in range(2):
-        _write(workdir, range(5 + n, 12 + n), f"b{n}-")
-        sluice("run events", ok=True)
+    make_events(sluice, workdir, 3, lake)
     config = workdir / "databases/config_db/data/config.db"
 
     def lake_rows() -> list[tuple[object, ...]]:
