@@ -47,9 +47,11 @@ TASK = "sluice.stage"
 # dead: it must outlast the longest stage, or a slow stage would run twice at once. RabbitMQ
 # needs none (it sees the worker's connection drop).
 VISIBILITY_TIMEOUT_S = 12 * 3600
-# How often a waiting engine looks at its task: soon at first (most stages of a small table
-# take milliseconds), then every second, with the stage's live rows.
-FIRST_LOOK_S = 0.01
+# How often a waiting engine looks at its task: every 20 ms for its first 2 s (most stages of
+# a small table take milliseconds, and a run waits for each in turn), then every second, with
+# the stage's live rows. A look is one read of the result backend.
+QUICK_LOOK_S = 0.02
+QUICK_FOR_S = 2.0
 FOLLOW_EVERY_S = 1.0
 _ERRORS: dict[str, type[SluiceError]] = {
     cls.__name__: cls
@@ -174,7 +176,7 @@ class CeleryExecutor:
         )
         shown = -1
         taken = False
-        pause = FIRST_LOOK_S
+        quick_until = time.monotonic() + QUICK_FOR_S
         # The task's state is read again and again (a plain read of the result backend), not
         # waited for with AsyncResult.get: on Redis that waits on a subscription's socket,
         # which a broker restart leaves dead and the wait with it, whatever its timeout.
@@ -191,13 +193,14 @@ class CeleryExecutor:
             elif taken:
                 # Taken by a worker (STARTED), unknown again: lost with the broker's state.
                 raise _lost(task, "the broker no longer knows its task (restarted?)")
-            if pause >= FOLLOW_EVERY_S:  # a stage long enough for its rows to be worth a look
-                rows = self._rows(task)
-                if rows is not None and rows != shown:
-                    shown = rows
-                    progress(rows)
-            time.sleep(pause)
-            pause = min(pause * 1.5, FOLLOW_EVERY_S)
+            if time.monotonic() < quick_until:
+                time.sleep(QUICK_LOOK_S)
+                continue
+            rows = self._rows(task)  # a stage long enough for its rows to be worth a look
+            if rows is not None and rows != shown:
+                shown = rows
+                progress(rows)
+            time.sleep(FOLLOW_EVERY_S)
         if state == states.FAILURE:
             raise TerminalError(f"the worker failed unexpectedly: {sent.result!r}")
         if not isinstance(answer, dict):
