@@ -25,9 +25,9 @@ import pytest
 
 from tests.conftest import CHINOOK_SQLITE, PROJECT, TEST_SECRET_KEY, Sluice
 from tests.integration.sinks import duckdb_table, same_rows, sqlite_table
-from tests.services import _unreachable, pg_database
+from tests.services import _unreachable, pg_database, pg_target
 
-__all__ = ["pg_database"]
+__all__ = ["pg_database", "pg_target"]
 BROKERS = {
     "redis": ("redis://127.0.0.1:6379/0", 6379),
     "rabbitmq": ("amqp://guest:guest@127.0.0.1:5672//", 5672),
@@ -374,3 +374,94 @@ def test_a_broker_restart_mid_run_fails_the_run_instead_of_leaving_it_running(
         assert same_rows(expected, loaded, ["TrackId"])
     finally:
         cluster.stop()
+
+
+PARTITIONED_ROWS = 30_000
+
+
+def _configure_partitioned(cluster: Cluster, source_url: str) -> None:
+    """A PostgreSQL table read in 4 ranges: extract on `heavy` (its ranges too), the rest on
+    `light`."""
+    with psycopg.connect(source_url, autocommit=True) as connection:
+        connection.execute("CREATE TABLE events (id integer PRIMARY KEY, kind text, at date)")
+        connection.execute(
+            "INSERT INTO events SELECT g, md5(g::text), '2024-01-01'::date + g %% 400 "
+            "FROM generate_series(1, %s::int) g",
+            (PARTITIONED_ROWS,),
+        )
+    _configure(cluster)
+    steps = [
+        ("source", "add", "pg", "--type", "postgres", "--creds", json.dumps({"url": source_url})),
+        ("table", "add", "public.events", "--source", "pg", "--destination", "wh",
+         "--primary-key", "id", "--pipeline", "routed", "--partitions", "4"),
+    ]  # fmt: skip
+    for step in steps:
+        done = cluster.cli(*step)
+        assert done.returncode == 0, (step, done.stderr)
+
+
+def _events(url: str) -> Any:
+    import pyarrow as pa
+
+    with psycopg.connect(url) as connection:
+        rows = connection.execute("SELECT id, kind, at FROM events").fetchall()
+    return pa.Table.from_pylist([{"id": r[0], "kind": r[1], "at": r[2]} for r in rows])
+
+
+def _ranges_read(log: Path) -> list[int]:
+    """Rows of each range a worker read (its log's `sluice.range ... succeeded` lines)."""
+    found = []
+    for line in log.read_text().splitlines():
+        if "sluice.range[" in line and "succeeded" in line:
+            answer = line.rsplit(":", 1)[1].strip()
+            if answer.isdigit():
+                found.append(int(answer))
+    return found
+
+
+def test_a_partitioned_extract_is_read_by_the_pool_s_workers(
+    rabbitmq_cluster: Cluster, pg_database: str, pg_target: str
+) -> None:
+    """Two workers serve `heavy`: one runs the extract, which reads the ranges nobody took;
+    the other reads ranges as tasks, in the extract's snapshot. One batch, exact."""
+    cluster = rabbitmq_cluster
+    _configure_partitioned(cluster, pg_target)
+    cluster.worker("light")
+    cluster.worker("heavy")
+    cluster.worker("heavy")
+    result = _finished(cluster.start_run("public.events"))
+    assert result["status"] == "success"
+    rows = PARTITIONED_ROWS
+    assert [s["rows_processed"] for s in result["stages"]] == [0, rows, rows, 0, rows, rows]
+    by_tasks = [n for i in (1, 2) for n in _ranges_read(cluster.workdir / f"worker-{i}.log")]
+    assert by_tasks and all(n > 0 for n in by_tasks)  # the workers read some ranges as tasks
+    assert sum(by_tasks) < rows  # and the extract the rest itself
+    listed = json.loads(cluster.cli("lake", "ls", "public.events", "--json").stdout)
+    assert [(b["rows"], b["files"]) for b in listed] == [(rows, 4)]
+    loaded = duckdb_table(cluster.workdir / "wh.duckdb", "events")
+    assert same_rows(_events(pg_target), loaded, ["id"])
+
+
+def test_a_worker_killed_mid_range_leaves_the_next_attempt_exact(
+    rabbitmq_cluster: Cluster, pg_database: str, pg_target: str
+) -> None:
+    """A `heavy` worker is killed (SIGKILL) at its first batch, whether it ran the extract (the
+    broker hands the stage to the other worker) or one of its ranges (the extract gives the
+    silent range up after LOST_AFTER_S and tries again); either way the run ends exact."""
+    cluster = rabbitmq_cluster
+    _configure_partitioned(cluster, pg_target)
+    cluster.worker("light")
+    cluster.worker("heavy")
+    doomed = cluster.worker("heavy", SLUICE_CRASH_AT="extract:between_batches")
+    run = cluster.start_run("public.events")
+    log = cluster.workdir / "worker-2.log"
+    cluster._wait(lambda: "signal 9" in log.read_text())
+    os.killpg(doomed.pid, signal.SIGKILL)
+    doomed.wait(timeout=30)
+    result = _finished(run)
+    assert result["status"] == "success"
+    assert result["stages"][1]["rows_processed"] == PARTITIONED_ROWS
+    listed = json.loads(cluster.cli("lake", "ls", "public.events", "--json").stdout)
+    assert [b["rows"] for b in listed] == [PARTITIONED_ROWS]
+    loaded = duckdb_table(cluster.workdir / "wh.duckdb", "events")
+    assert same_rows(_events(pg_target), loaded, ["id"])

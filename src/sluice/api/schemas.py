@@ -149,6 +149,11 @@ class TableOptions(Body):
         description="Hop 1, MySQL: a zero date ('0000-00-00') fails the run (fail, the "
         "default) or is read as NULL and counted in the run's warnings (null).",
     )
+    partitions: int | None = Field(
+        default=None,
+        description="Hop 1, full loads: ranges the read is split into, read in parallel "
+        "(1-64; 0 chooses by the table's size).",
+    )
 
 
 class TableIn(TableOptions):
@@ -219,6 +224,9 @@ class Table(BaseModel):
     zero_dates: Literal["fail", "null"] = Field(
         description="Hop 1, MySQL: a zero date fails the run, or is read as NULL."
     )
+    partitions: int | None = Field(
+        description="Hop 1, full loads: ranges the read is split into; null: by size."
+    )
     source_to_dl: HopView
     dl_to_sink: HopView
 
@@ -242,6 +250,7 @@ class Table(BaseModel):
             hop_order="independent" if t.hop_order == "independent" else "after",
             schema_contract=describe_contract(t.schema_contract),
             zero_dates="null" if t.zero_dates == "null" else "fail",
+            partitions=t.partitions,
             source_to_dl=hops[Hop.SOURCE_TO_DL],
             dl_to_sink=hops[Hop.DL_TO_SINK],
         )

@@ -143,6 +143,17 @@ _TABLE_OPTIONS: tuple[tuple[str, Any], ...] = (
             ),
         ],
     ),
+    (
+        "partitions",
+        Annotated[
+            int | None,
+            typer.Option(
+                "--partitions",
+                help="Hop 1, full loads: split the read into N ranges read in parallel (on "
+                "workers with SLUICE_EXECUTOR=celery); 0 chooses by the table's size.",
+            ),
+        ],
+    ),
 )
 NoCheckOpt = Annotated[
     bool,
@@ -187,6 +198,7 @@ def describe(t: TableConfig) -> dict[str, Any]:
         "hop_order": t.hop_order,
         "schema_contract": describe_contract(t.schema_contract),
         "zero_dates": t.zero_dates,
+        "partitions": t.partitions,
         "source_to_dl": hop(Hop.SOURCE_TO_DL),
         "dl_to_sink": hop(Hop.DL_TO_SINK),
     }

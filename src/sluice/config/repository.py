@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from sluice.config import schema as s
+from sluice.config.partitions import PartitionRepository
 from sluice.config.records import ConnectionRecord, HopConfig, StageRecord, TableConfig
 from sluice.config.runs import RunRepository, holding, to_stage
 from sluice.config.secrets import CredsCipher, key_file_for
@@ -59,7 +60,7 @@ def type_in_use(
     )
 
 
-class ConfigRepository(RunRepository):
+class ConfigRepository(RunRepository, PartitionRepository):
     """Sources, destinations, tables, stage templates and settings (runs: RunRepository)."""
 
     def __init__(self, engine: Engine) -> None:
@@ -247,6 +248,7 @@ class ConfigRepository(RunRepository):
             hop_order=row["dl_to_sink_hop_order"] or "after",
             schema_contract=row["schema_contract"],
             zero_dates=row["source_to_dl_zero_dates"] or "fail",
+            partitions=row["source_to_dl_partitions"],
         )
 
     def add_table(self, values: dict[str, Any]) -> TableConfig:

@@ -62,6 +62,8 @@ pipeline_config = sa.Table(
     sa.Column("schema_contract", sa.Text),
     # sluice (0012): a MySQL zero date fails the run (fail) or is read as NULL (null).
     sa.Column("source_to_dl_zero_dates", sa.Text, server_default="fail"),
+    # sluice (0016): how many parallel ranges a full hop 1 read is split into (none: by size).
+    sa.Column("source_to_dl_partitions", sa.Integer),
 )
 
 sources_config = sa.Table(
@@ -206,6 +208,29 @@ sluice_run_locks = sa.Table(
 )
 
 # sluice: time-limited leases, e.g. the scheduler's: one holder at a time, taken over on expiry.
+# sluice (0016): the ranges of one partitioned extract, claimed by whichever process reads
+# each first (the stage's own or a worker's task) and holding each range's written parts.
+sluice_stage_partitions = sa.Table(
+    "sluice_stage_partitions",
+    metadata,
+    sa.Column("fan_id", sa.Text, primary_key=True),  # one extract attempt
+    sa.Column("partition_no", sa.Integer, primary_key=True),
+    sa.Column(
+        "run_id",
+        sa.Integer,
+        sa.ForeignKey("pipeline_runs_master.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("stage_order", sa.Integer, nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # pending, running, done, failed
+    sa.Column("claimed_by", sa.Text),
+    sa.Column("rows", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("result", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("beat_at", UTCTimestamp),
+)
+
 sluice_leases = sa.Table(
     "sluice_leases",
     metadata,

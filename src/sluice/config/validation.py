@@ -175,6 +175,19 @@ def hop_order(value: str) -> str:
 
 
 ZERO_DATES = ("fail", "null")
+MAX_PARTITIONS = 64
+
+
+def partitions(value: int | str) -> int | None:
+    """Ranges a full hop 1 read is split into: 1 to 64, or 0 for the default (by size)."""
+    text = str(value).strip()
+    if not text.isdigit() or int(text) > MAX_PARTITIONS:
+        raise ConfigError(
+            f"partitions {value!r} must be a whole number from 1 to {MAX_PARTITIONS} (ranges a "
+            "full hop 1 read is split into, read in parallel), or 0 to choose by the table's "
+            "size (--partitions)"
+        )
+    return int(text) or None
 
 
 def zero_dates(value: str) -> str:

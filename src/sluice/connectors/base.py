@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -177,6 +178,42 @@ class Source(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Partitioning:
+    """A full read split into ranges that other connections (in other processes, on other
+    machines) read in the same snapshot; each spec is JSON, handed to `read_partition`."""
+
+    specs: list[dict[str, Any]]
+    counted: int | None  # rows the snapshot holds, when the request asked `count_rows`
+
+
+class PartitionedSource(Source, Protocol):
+    """A source that can split one consistent full read into ranges read in parallel."""
+
+    def partitions(
+        self, request: ReadRequest, wanted: int | None
+    ) -> AbstractContextManager[Partitioning | None]:
+        """Open the read's snapshot and split the table into `wanted` ranges (None: as many
+        as its size warrants). The snapshot stays readable by `read_partition` until the
+        context ends. None when this table cannot be split (then `read` reads it)."""
+        ...
+
+    def read_partition(
+        self, request: ReadRequest, spec: dict[str, Any]
+    ) -> Iterator[pa.RecordBatch]:
+        """One range's rows, in the snapshot its spec names, over a connection of its own."""
+        ...
+
+
+def partitioned(source: Source) -> PartitionedSource | None:
+    """`source` as a partitioned source, when its connector can split reads."""
+    if callable(getattr(source, "partitions", None)) and callable(
+        getattr(source, "read_partition", None)
+    ):
+        return source  # type: ignore[return-value]
+    return None
 
 
 class Sink(Protocol):

@@ -88,3 +88,23 @@ __all__ = [
 class ReloadNeeded(TerminalError):
     """A sink table that cannot take the lake's rows in place (an incompatible column type):
     the hop 2 stage completes the message with the `sluice table reload` command for it."""
+
+
+_BY_NAME: dict[str, type[SluiceError]] = {
+    cls.__name__: cls
+    for cls in (
+        TransientError,
+        TerminalError,
+        FencedOffError,
+        ReloadNeeded,
+        ConfigError,
+        NotFoundError,
+        ConflictError,
+    )
+}
+
+
+def error_class(name: str, default: type[SluiceError]) -> type[SluiceError]:
+    """The error class a stage in another process or thread ended with, by its name (so the
+    engine raises the same kind: retried or not)."""
+    return _BY_NAME.get(name, default)

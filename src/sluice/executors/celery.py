@@ -19,30 +19,22 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sluice.core.errors import (
-    ConfigError,
-    ConflictError,
-    FencedOffError,
-    NotFoundError,
-    ReloadNeeded,
-    SluiceError,
-    TerminalError,
-    TransientError,
-)
+from sluice.core.errors import ConfigError, SluiceError, TerminalError, error_class
 from sluice.engine.executor import StageTask
 from sluice.engine.live_rows import LiveRows
 from sluice.engine.services import Services
-from sluice.engine.stage_runner import run_stage
+from sluice.engine.stage_runner import run_range, run_stage
 from sluice.executors.choice import ENV_EXECUTOR
-from sluice.stages.context import StageResult
+from sluice.stages.context import StageContext, StageResult
 
 if TYPE_CHECKING:
-    from celery import Celery
+    from celery import Celery, Task
 
 log = logging.getLogger("sluice.executors")
 
 ENV_BROKER = "SLUICE_BROKER_URL"
 TASK = "sluice.stage"
+RANGE_TASK = "sluice.range"  # one range of a partitioned extract (stages/partitioned_extract.py)
 # Redis hands an unacknowledged task to another worker after this long, taking its worker for
 # dead: it must outlast the longest stage, or a slow stage would run twice at once. RabbitMQ
 # needs none (it sees the worker's connection drop).
@@ -53,18 +45,6 @@ VISIBILITY_TIMEOUT_S = 12 * 3600
 QUICK_LOOK_S = 0.02
 QUICK_FOR_S = 2.0
 FOLLOW_EVERY_S = 1.0
-_ERRORS: dict[str, type[SluiceError]] = {
-    cls.__name__: cls
-    for cls in (
-        TransientError,
-        TerminalError,
-        FencedOffError,
-        ReloadNeeded,
-        ConfigError,
-        NotFoundError,
-        ConflictError,
-    )
-}
 
 
 def broker_url() -> str:
@@ -115,7 +95,8 @@ def make_app(broker: str) -> Celery:
         worker_hijack_root_logger=False,
         task_track_started=True,
     )
-    app.task(name=TASK)(_stage_task)
+    app.task(name=TASK, bind=True)(_stage_task)
+    app.task(name=RANGE_TASK, ignore_result=True)(_range_task)
     return app
 
 
@@ -125,18 +106,44 @@ def _worker_services() -> Services:
     return Services.open(None)
 
 
-def _stage_task(run_id: int, stage_order: int, log_id: int | None) -> dict[str, Any]:
+class CeleryFanOut:
+    """The ranges of a partitioned extract as tasks on the extract's own queue: the pool's
+    free workers read them while the extract reads the ones nobody has taken."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def dispatch(self, ctx: StageContext, fan_id: str, numbers: list[int]) -> None:
+        queue = ctx.stage.driver_container or "default"
+        for number in numbers:
+            self.app.send_task(RANGE_TASK, args=(fan_id, number), queue=queue)
+
+    def close(self) -> None:
+        """Nothing to wait for: a task taken after its extract ended finds no range left."""
+
+
+def _stage_task(task: Task, run_id: int, stage_order: int, log_id: int | None) -> dict[str, Any]:
     """One stage, in a worker: its result, or the sluice error it ended with (by class name,
     so the engine raises the same kind: retried or not)."""
     services = _worker_services()
     live = LiveRows(services.repo, log_id, run_id) if log_id is not None else None
     try:
         result = run_stage(
-            services, run_id, stage_order, live.update if live else (lambda rows: None)
+            services,
+            run_id,
+            stage_order,
+            live.update if live else (lambda rows: None),
+            fan_out=CeleryFanOut(task.app),
         )
     except SluiceError as exc:
         return {"error": type(exc).__name__, "message": str(exc)}
     return {"rows": result.rows, "file_paths": result.file_paths, "warnings": result.warnings}
+
+
+def _range_task(fan_id: str, number: int) -> int | None:
+    """One range of a partitioned extract: the rows read (None: read by another process),
+    which the worker's log shows."""
+    return run_range(_worker_services(), fan_id, number)
 
 
 def _broker_errors() -> tuple[type[BaseException], ...]:
@@ -206,7 +213,7 @@ class CeleryExecutor:
         if not isinstance(answer, dict):
             raise TerminalError(f"the worker answered {answer!r}, not a stage result")
         if "error" in answer:
-            raise _ERRORS.get(str(answer["error"]), TerminalError)(str(answer["message"]))
+            raise error_class(str(answer["error"]), TerminalError)(str(answer["message"]))
         return StageResult(
             rows=int(answer["rows"]),
             file_paths=list(answer["file_paths"]),

@@ -14,7 +14,9 @@ import dataclasses
 import posixpath
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from functools import cache
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -73,9 +75,12 @@ class BatchWriter:
         row_group_bytes: int = ROW_GROUP_BYTES,
         part_rows: int = PART_ROWS,
         compacting: tuple[int, str] | None = None,
+        partition: tuple[str, str] | None = None,
     ) -> None:
         """`compacting`: (sequence, directory name) of a compacted batch, written beside the
-        batches it replaces (stages/compaction.py) rather than as the table's next one."""
+        batches it replaces (stages/compaction.py) rather than as the table's next one.
+        `partition`: (batch directory, part name prefix) of one range of a partitioned read,
+        whose parts `finish_parts` hands to the batch's own writer (`adopt`)."""
         self.table = table
         self.run_id = run_id
         self.schema = schema  # the columns' own types: the manifest's
@@ -86,7 +91,11 @@ class BatchWriter:
         # Taken before the leftovers of a killed run are removed, so a stage log naming their
         # files does not name this batch's too. A number is only ever reused if it was never
         # published (an aborted writer removes its directory), so no sink can hold it.
-        if compacting is None:
+        self._prefix = ""
+        if partition is not None:
+            self.sequence = 0
+            self.dir, self._prefix = partition
+        elif compacting is None:
             self.sequence = table.newest_sequence() + 1
             self._discard_uncommitted()
             self.dir = posixpath.join(table.dir, batch_dir_name(self.sequence))
@@ -191,7 +200,7 @@ class BatchWriter:
             release_freed_memory()
 
     def _open_part(self) -> None:
-        name = part_name(len(self._parts))
+        name = self._prefix + part_name(len(self._parts))
         self._sink = self.table.store.open_write(posixpath.join(self.dir, name))
         # The encoder thread writes pages into a native buffer and reaches the Python sink
         # once per WRITE_BUFFER_BYTES: each call into Python needs the GIL, which a driver
@@ -230,6 +239,40 @@ class BatchWriter:
         )
         self._writer = self._stream = None
         self._sink = None
+
+    def finish_parts(self) -> dict[str, Any]:
+        """A range's writer: its parts closed, and what `adopt` needs of them (JSON)."""
+        self._flush()
+        self._settle()
+        self._encoder.shutdown()
+        self._close_part()
+        return {
+            "parts": [dataclasses.asdict(part) for part in self._parts],
+            "rows": self.rows,
+            "values": self.values,
+            "infinities": self.infinities,
+            "bounds": {
+                name: None if found is None else list(found) for name, found in self.bounds.items()
+            },
+        }
+
+    def adopt(self, written: dict[str, Any]) -> None:
+        """Take a range's parts (`finish_parts`, written into this batch's directory) as
+        this batch's own, with their counts and bounds."""
+        self._parts.extend(PartInfo(**part) for part in written["parts"])
+        self.rows += int(written["rows"])
+        self.seen += int(written["rows"])
+        for name, count in written["values"].items():
+            self.values[name] = self.values.get(name, 0) + int(count)
+        for name, count in written["infinities"].items():
+            self.infinities[name] = self.infinities.get(name, 0) + int(count)
+        for name, found in written["bounds"].items():
+            held = self.bounds.get(name)
+            if found is None or (name in self.bounds and held is None):
+                self.bounds[name] = None  # one range could not keep them (NaN)
+            else:
+                pair = (found[0], found[1])
+                self.bounds[name] = pair if held is None else widest(held, pair)
 
     def commit(
         self, manifest: Manifest, window: pa.Table | None = None, *, publish: bool = True
@@ -281,6 +324,9 @@ class BatchWriter:
         return PartInfo(path=WINDOW_NAME, rows=window.num_rows, bytes=sink.size, sha256=sink.sha256)
 
     def abort(self) -> None:
+        written = list(self.part_paths)
+        if self._writer is not None:
+            written.append(posixpath.join(self.dir, self._current_name))
         if self._in_flight is not None:
             self._in_flight.exception()  # wait; the error that led here is already raised
         self._encoder.shutdown()
@@ -290,4 +336,9 @@ class BatchWriter:
             self._stream.close()
         if self._sink is not None:
             self._sink.close()
+        if self._prefix:  # one range's writer: its own parts go, the batch's directory stays
+            for path in written:
+                with suppress(FileNotFoundError):  # an object store's upload never finished
+                    self.table.store.delete_file(path)
+            return
         self.table.store.delete_dir(self.dir)

@@ -54,6 +54,7 @@ class TableChanges:
     hop_order: str | None = None  # after | independent
     schema_contract: str | None = None  # KIND=SETTING,...; merged over the stored one
     zero_dates: str | None = None  # fail | null; '' restores the default (fail)
+    partitions: int | str | None = None  # 1-64; 0 restores the default (by size)
 
 
 def shared_sink_tables(tables: Iterable[TableConfig]) -> list[list[TableConfig]]:
@@ -417,6 +418,8 @@ class Catalog:
             values["dl_to_sink_hop_order"] = v.hop_order(changes.hop_order)
         if changes.zero_dates is not None:
             values["source_to_dl_zero_dates"] = v.zero_dates(changes.zero_dates or "fail")
+        if changes.partitions is not None:
+            values["source_to_dl_partitions"] = v.partitions(changes.partitions)
         if changes.schema_contract is not None:
             values["schema_contract"] = merge_contract(
                 current.schema_contract if current else None, changes.schema_contract

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sluice.config.records import ConnectionRecord, RunRecord, StageRecord, TableConfig
 from sluice.config.repository import DESTINATIONS, SOURCES, ConfigRepository
@@ -15,6 +15,9 @@ from sluice.core.errors import ConfigError, FencedOffError
 from sluice.core.models import TableRef
 from sluice.lake.reader import LakeTable
 from sluice.lake.store import LakeStore
+
+if TYPE_CHECKING:
+    from sluice.stages.partitioned_extract import FanOut
 
 
 @dataclass
@@ -89,6 +92,8 @@ class StageContext:
     destination_record: ConnectionRecord | None = None
     # The hop's connections, kept across its stages (None: each stage opens its own).
     connections: SharedConnections | None = None
+    # Where the ranges of a partitioned read go (None: threads of this process).
+    fan_out: FanOut | None = None
 
     def fence(self) -> None:
         """Refuse to go on once the run lost its lock: called just before a change becomes

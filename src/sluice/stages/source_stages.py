@@ -27,6 +27,7 @@ from sluice.stages.contract import ContractOutcome, apply_contract
 from sluice.stages.future_keys import FutureGuard, is_time
 from sluice.stages.incremental import HeldRows, IncrementalFilter, KeyTracker
 from sluice.stages.key_uniqueness import KeyUniqueness
+from sluice.stages.partitioned_extract import may_split, read_partitioned
 from sluice.stages.registry import StageType
 from sluice.stages.reload import reload_hint
 
@@ -138,8 +139,14 @@ class Extract(StageType):
                     count_rows=not incremental,
                     zero_dates_to_null=ctx.table.zero_dates == "null",
                 )
-                read = source.read(request)
-                for batch in read:
+                wanted = may_split(ctx, incremental, key, unique.enforced)
+                split, split_counted = (
+                    read_partitioned(ctx, source, request, wanted, writer)
+                    if wanted != 0
+                    else (False, None)
+                )
+                read = None if split else source.read(request)
+                for batch in read or ():
                     batch = contract.project(batch)
                     kept = row_filter.apply(batch) if row_filter is not None else batch
                     kept = guard.apply(kept) if guard is not None else kept
@@ -151,12 +158,12 @@ class Extract(StageType):
                     crash_point("extract:between_batches")
                 if guard is not None:
                     _record_held(ctx, guard)
-                warnings = [*contract.warnings, *read.warnings]
+                warnings = [*contract.warnings, *(read.warnings if read else ())]
                 if incremental and writer.seen == 0:
                     writer.abort()  # nothing new: no empty batch, the watermark stays
                     return StageResult(rows=0, warnings=warnings)
                 unique.check()
-                counted = read.counted if not incremental else None
+                counted = None if incremental else read.counted if read else split_counted
                 if counted is not None and counted != writer.seen:
                     raise TerminalError(
                         f"the source counted {counted} rows in {ctx.source_ref} but its read "

@@ -16,6 +16,7 @@ from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.connection import close_quietly, connect, translate
 from sluice.connectors.postgres.connection import fetch as _fetch
 from sluice.connectors.postgres.missing import RELKINDS, missing_table
+from sluice.connectors.postgres.partitions import PartitionedReads
 from sluice.connectors.postgres.reading import (
     DECLARED_SQL,
     PRIMARY_KEY_SQL,
@@ -51,7 +52,7 @@ _SIZE_SQL = (
 _SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+-[0-9]+$")
 
 
-class PostgresSource:
+class PostgresSource(PartitionedReads):
     type_name: ClassVar[str] = "postgres"
     # A full read of a plain table is split into this many block ranges, each read over its
     # own connection in one shared snapshot, so the server's COPY output and the driver's
@@ -184,21 +185,16 @@ class PostgresSource:
 
     @contextmanager
     def _snapshot_sharing(self, cursor: Cursor, count: int) -> Iterator[list[Cursor]]:
-        """`count` cursors that all see the snapshot of `cursor`'s open transaction.
-
-        The first is `cursor` itself; the others are fresh connections that import its
-        exported snapshot, so a read split over them is still one consistent read. Splitting
-        is only an optimisation: if a helper cannot connect or import the snapshot
-        (connection limit, a pooler in between), this yields `cursor` alone.
-        """
+        """`count` cursors that all see the snapshot of `cursor`'s open transaction: itself,
+        and fresh connections that import its snapshot, so a read split over them is still one
+        consistent read. Only an optimisation: if a helper cannot connect or import the
+        snapshot (connection limit, a pooler in between), this yields `cursor` alone."""
         import adbc_driver_manager
 
         if count == 1:
             yield [cursor]
             return
-        snapshot = str(_fetch(cursor, "SELECT pg_export_snapshot()")[0][0])
-        if not _SNAPSHOT_ID.match(snapshot):
-            raise TerminalError(f"PostgreSQL exported an unexpected snapshot id {snapshot!r}")
+        snapshot = export_snapshot(cursor)
         helpers: list[tuple[Connection, Cursor]] = []
         try:
             try:
@@ -287,6 +283,14 @@ class PostgresSource:
         if not rows:
             raise TerminalError(f"incremental key {key!r} is not a column of {table}")
         return str(rows[0][0])  # format_type quotes whatever needs quoting
+
+
+def export_snapshot(cursor: Cursor) -> str:
+    """The open transaction's snapshot, for other connections to import."""
+    snapshot = str(_fetch(cursor, "SELECT pg_export_snapshot()")[0][0])
+    if not _SNAPSHOT_ID.match(snapshot):
+        raise TerminalError(f"PostgreSQL exported an unexpected snapshot id {snapshot!r}")
+    return snapshot
 
 
 def _qualified(table: TableRef) -> str:

@@ -1,0 +1,197 @@
+"""A full hop 1 read split into ranges (stages/partitioned_extract.py), on the real PostgreSQL.
+
+Here the ranges are read by threads of the run's own process (the local executor's fan-out);
+tests/integration/test_celery_executor.py has them read by `sluice worker` processes. The
+table is split by `--partitions`, whatever its size. What is checked: the batch is one batch
+of every range's parts, identical to the source; rows written by others while the ranges are
+read stay out (one snapshot); a range that fails or whose reader goes silent fails the run
+with nothing published; and the sink ends equal to the source.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from sluice.connectors.postgres.source import PostgresSource
+from sluice.core.errors import TerminalError
+from sluice.stages import partitioned_extract
+from tests.conftest import Sluice
+from tests.integration.sinks import duckdb_table, same_rows
+
+pytestmark = pytest.mark.postgres
+
+ROWS = 20_000
+
+
+@pytest.fixture
+def source(pg_database: str) -> Iterator[str]:
+    with psycopg.connect(pg_database, autocommit=True) as connection:
+        connection.execute(
+            "CREATE TABLE events (id integer PRIMARY KEY, kind text, amount numeric(12, 2), "
+            "at timestamptz)"
+        )
+        connection.execute(
+            "INSERT INTO events SELECT g, 'k' || (g %% 7), g * 1.25, "
+            "'2024-01-01'::timestamptz + g * interval '1 minute' "
+            "FROM generate_series(1, %s::int) g",
+            (ROWS,),
+        )
+    yield pg_database
+
+
+def _configure(sluice: Sluice, url: str, partitions: int) -> None:
+    sluice("init", ok=True)
+    sluice(f"source add src --type postgres --creds '{json.dumps({'url': url})}'", ok=True)
+    sluice("destination add wh --type duckdb --creds", json.dumps({"path": "wh.duckdb"}), ok=True)
+    sluice(
+        "table add public.events --source src --destination wh --primary-key id "
+        f"--partitions {partitions}",
+        ok=True,
+    )
+
+
+def _source_rows(url: str) -> pa.Table:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute("SELECT id, kind, amount, at FROM events").fetchall()
+    names = ["id", "kind", "amount", "at"]
+    return pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows])
+
+
+def _part_paths(workdir: Path) -> list[Path]:
+    return sorted(p for p in (workdir / "lake").rglob("*.parquet") if "batch=" in str(p))
+
+
+def _parts(workdir: Path) -> list[str]:
+    return [p.name for p in _part_paths(workdir)]
+
+
+def test_ranges_are_committed_as_one_batch_equal_to_the_source(
+    sluice: Sluice, source: str, workdir: Path
+) -> None:
+    _configure(sluice, source, 4)
+    result = json.loads(sluice("run public.events --json", ok=True).out)
+    assert result["status"] == "success"
+    assert [s["rows_processed"] for s in result["stages"]] == [0, ROWS, ROWS, 0, ROWS, ROWS]
+    parts = _parts(workdir)
+    assert [re.sub("-[0-9a-f]{6}-", "-", p) for p in parts] == [
+        f"r1-p{n:03d}-part-00000.parquet" for n in range(4)
+    ]
+    per_range = [pq.ParquetFile(p).metadata.num_rows for p in _part_paths(workdir)]
+    assert sum(per_range) == ROWS and min(per_range) > 0  # every range held rows
+    listed = json.loads(sluice("lake ls public.events --json", ok=True).out)
+    assert [(b["rows"], b["files"]) for b in listed] == [(ROWS, 4)]
+    expected = _source_rows(source)
+    assert same_rows(expected, duckdb_table(workdir / "wh.duckdb", "events"), ["id"])
+    # The ranges' rows in the config database went with the extract that made them.
+    with sqlite3.connect(workdir / "databases" / "config_db" / "data" / "config.db") as config:
+        assert config.execute("SELECT count(*) FROM sluice_stage_partitions").fetchone() == (0,)
+
+
+def test_rows_written_while_the_ranges_are_read_stay_out(
+    sluice: Sluice, source: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every range reads the snapshot the extract counted in: a row inserted, one deleted and
+    one updated after the snapshot was taken, before the ranges start, are not seen."""
+    _configure(sluice, source, 3)
+    real = PostgresSource.read_partition
+    written = threading.Event()
+    lock = threading.Lock()
+
+    def after_a_write(self: PostgresSource, request: Any, spec: dict[str, Any]) -> Any:
+        with lock:
+            if not written.is_set():
+                with psycopg.connect(source, autocommit=True) as connection:
+                    connection.execute(
+                        "INSERT INTO events VALUES (%s, 'new', 1, now())", (ROWS + 1,)
+                    )
+                    connection.execute("DELETE FROM events WHERE id = 1")
+                    connection.execute("UPDATE events SET kind = 'changed' WHERE id = %s", (ROWS,))
+                written.set()
+        return real(self, request, spec)
+
+    monkeypatch.setattr(PostgresSource, "read_partition", after_a_write)
+    expected = _source_rows(source)  # as it was before the run
+    result = json.loads(sluice("run public.events --hop source_to_dl --json", ok=True).out)
+    assert result["status"] == "success" and written.is_set()
+    lake = ds.dataset([str(p) for p in _part_paths(workdir)], format="parquet").to_table()
+    assert lake.num_rows == ROWS
+    assert sorted(lake.column("id").to_pylist()) == sorted(expected.column("id").to_pylist())
+    kinds = dict(zip(lake.column("id").to_pylist(), lake.column("kind").to_pylist(), strict=True))
+    assert kinds[ROWS] != "changed" and 1 in kinds and ROWS + 1 not in kinds
+
+
+def test_a_failing_range_fails_the_run_and_publishes_nothing(
+    sluice: Sluice, source: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _configure(sluice, source, 3)
+    real = PostgresSource.read_partition
+
+    def second_fails(self: PostgresSource, request: Any, spec: dict[str, Any]) -> Any:
+        if spec["low"] is not None and spec["high"] is not None:  # the middle range
+            raise TerminalError("the source refused this range (a test's failure)")
+        return real(self, request, spec)
+
+    monkeypatch.setattr(PostgresSource, "read_partition", second_fails)
+    failed = sluice("run public.events --hop source_to_dl", ok=False)
+    assert "range 2 of 3 of the read: the source refused this range" in failed.out + failed.err
+    assert json.loads(sluice("lake ls public.events --json", ok=True).out) == []
+    assert _parts(workdir) == []  # the other ranges' parts went with the batch's directory
+    monkeypatch.setattr(PostgresSource, "read_partition", real)
+    sluice("run public.events", ok=True)
+    assert same_rows(_source_rows(source), duckdb_table(workdir / "wh.duckdb", "events"), ["id"])
+
+
+def test_a_range_whose_reader_goes_silent_is_given_up_and_the_extract_tried_again(
+    sluice: Sluice,
+    source: str,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A reader that stops beating (its worker killed or hung) is given up on after
+    LOST_AFTER_S: the attempt fails as retryable with nothing published, the reader, once it
+    goes on, is refused at its next beat and removes what it wrote, and the next attempt
+    commits an exact batch."""
+    _configure(sluice, source, 2)
+    monkeypatch.setattr(partitioned_extract, "LOST_AFTER_S", 1.0)
+    monkeypatch.setattr(partitioned_extract, "BEAT_EVERY_S", 0.0)
+    monkeypatch.setenv("SLUICE_RETRY_BASE", "0.01")
+    real = PostgresSource.read_partition
+    release = threading.Event()
+    hung: list[str] = []
+
+    def hangs(self: PostgresSource, request: Any, spec: dict[str, Any]) -> Any:
+        if spec["low"] is not None and not hung:  # the second range, the first time
+            hung.append(threading.current_thread().name)
+            release.wait(30)
+        yield from real(self, request, spec)
+
+    joined = partitioned_extract.ThreadFanOut.close
+
+    def close(self: partitioned_extract.ThreadFanOut) -> None:
+        release.set()  # the hung reader goes on now, and is refused at its next beat
+        joined(self)
+
+    monkeypatch.setattr(PostgresSource, "read_partition", hangs)
+    monkeypatch.setattr(partitioned_extract.ThreadFanOut, "close", close)
+    result = json.loads(sluice("run public.events --hop source_to_dl --json", ok=True).out)
+    assert hung and result["status"] == "success"
+    extract = result["stages"][1]
+    assert extract["attempts"] == 2 and extract["rows_processed"] == ROWS
+    assert "attempt 1 failed: range 2 of 2 of the read" in caplog.text
+    assert "has not been heard of" in caplog.text
+    assert len(_parts(workdir)) == 2  # the given-up attempt's parts are gone
+    lake = ds.dataset([str(p) for p in _part_paths(workdir)], format="parquet").to_table()
+    assert sorted(lake.column("id").to_pylist()) == list(range(1, ROWS + 1))
