@@ -14,6 +14,13 @@ daemon, ticking every 0.5 s) until every table's two runs have succeeded, twice:
              --max-concurrent 8 (a waiting thread costs nothing)
 
 and prints runs per minute of each and their ratio (issue 17's target: celery at least 5x).
+
+Part (b), `--partitioned-rows R` (0 skips it): a table of R mixed rows (10,000,000 by default),
+hop 1 as a whole `sluice run` process on the celery executor, with 1, 2 and 4 partitions, 2 warm
+workers serving the extract's queue; printed against raw binary `COPY TO` a file measured in
+the same run (the physical limit of one reader). With 1 partition the read is the worker's own
+(two COPY streams of one snapshot in one process: connectors/postgres/source.py).
+
 The machine has 2 cores: both modes share them with PostgreSQL. Not a test.
 """
 
@@ -111,11 +118,111 @@ def measure(env: dict[str, str], tables: int, work: Path) -> float:
         log.close()
 
 
+def fill_big(url: str, rows: int) -> None:
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute(
+            "CREATE TABLE big (id bigint PRIMARY KEY, n bigint, amount numeric(12, 2), "
+            "label text, at timestamptz, flag boolean)"
+        )
+        c.execute(
+            "INSERT INTO big SELECT g, g * 7919 %% 1000003, (g %% 100000) / 100.0, "
+            "md5(g::text), '2024-01-01'::timestamptz + g * interval '1 second', g %% 3 = 0 "
+            "FROM generate_series(1, %s::bigint) g",
+            (rows,),
+        )
+        c.execute("VACUUM ANALYZE big")
+        c.execute("CREATE TABLE warm AS SELECT * FROM big LIMIT 5")
+
+
+def raw_copy_to(url: str, path: Path) -> float:
+    started = time.perf_counter()
+    with psycopg.connect(url) as c, open(path, "wb") as out:
+        with c.cursor().copy("COPY (SELECT * FROM big) TO STDOUT (FORMAT binary)") as copy:
+            for chunk in copy:
+                out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    path.unlink()
+    return time.perf_counter() - started
+
+
+def partitioned(args: argparse.Namespace, token: str, work: Path) -> None:
+    """Part (b): hop 1 of one large table with 1, 2 and 4 partitions on 2 warm workers."""
+    names = [f"sluice_dist_big_{token}", f"sluice_dist_bigcfg_{token}"]
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        source = database(names[0])
+        print(f"filling {args.partitioned_rows:,} rows ...", flush=True)
+        fill_big(source, args.partitioned_rows)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(PROJECT / "src"),
+            "SLUICE_CONFIG_DB": database(names[1]),
+            "SLUICE_SECRET_KEY": KEY,
+            "SLUICE_EXECUTOR": "celery",
+            "SLUICE_BROKER_URL": args.broker,
+        }
+
+        def cli(*words: str) -> None:
+            done = subprocess.run(
+                [sys.executable, "-m", "sluice", *words], env=env, capture_output=True, text=True
+            )
+            if done.returncode:
+                raise SystemExit(f"sluice {' '.join(words)}: {done.stderr.strip()}")
+
+        cli("init", "--lake", str(work / "big-lake"))
+        cli("source", "add", "src", "--type", "postgres", "--creds", json.dumps({"url": source}))
+        sink = json.dumps({"path": str(work / "unused.duckdb")})
+        cli("destination", "add", "wh", "--type", "duckdb", "--creds", sink)
+        cli("table", "add", "public.big", "--primary-key", "id", "--source", "src",
+            "--destination", "wh", "--no-check")  # fmt: skip
+        cli("table", "add", "public.warm", "--source", "src", "--destination", "wh", "--no-check")
+        for n in range(2):
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "sluice", "worker", "--queue", "driver_source_to_dl"],
+                    env=env, stdout=open(work / f"big-worker-{n}.log", "w"),  # noqa: SIM115
+                    stderr=subprocess.STDOUT, start_new_session=True,
+                )
+            )  # fmt: skip
+        time.sleep(8)
+        cli("run", "public.warm", "--hop", "source_to_dl")  # the workers' first task imports
+        raw = raw_copy_to(source, work / "raw.copy")
+        timed: dict[int, float] = {}
+        for parts in (1, 2, 4):
+            cli("table", "edit", "public.big", "--partitions", str(parts))
+            started = time.perf_counter()
+            cli("run", "public.big", "--hop", "source_to_dl")
+            timed[parts] = time.perf_counter() - started
+    finally:
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        for name in names:
+            drop(name)
+    rows = args.partitioned_rows
+    print(f"(b) {rows:,}-row PostgreSQL table, hop 1 as a whole CLI process, 2 warm workers")
+    print(f"  raw COPY TO file   {raw:7.2f} s   {rows / raw:12,.0f} rows/s")
+    for parts, seconds in timed.items():
+        print(
+            f"  {parts} partition(s)     {seconds:7.2f} s   {rows / seconds:12,.0f} rows/s   "
+            f"{seconds / raw:.2f}x raw   {timed[1] / seconds:.2f}x 1 partition"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tables", type=int, default=500)
+    parser.add_argument("--tables", type=int, default=500, help="0 skips part (a)")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/3")
+    parser.add_argument("--partitioned-rows", type=int, default=10_000_000)
     args = parser.parse_args()
+    if args.partitioned_rows:
+        partitioned(args, uuid.uuid4().hex[:8], Path(tempfile.mkdtemp(prefix="sluice-big-")))
+    if args.tables:
+        tiny(args)
+
+
+def tiny(args: argparse.Namespace) -> None:
     token = uuid.uuid4().hex[:8]
     names = {role: f"sluice_dist_{role}_{token}" for role in ("src", "sink", "local", "celery")}
     work = Path(tempfile.mkdtemp(prefix="sluice-distributed-"))

@@ -15,6 +15,7 @@ from sluice.config.partitions import PartitionRepository
 from sluice.config.records import ConnectionRecord, HopConfig, StageRecord, TableConfig
 from sluice.config.runs import RunRepository, holding, to_stage
 from sluice.config.secrets import CredsCipher, key_file_for
+from sluice.config.stage_claims import StageClaimRepository
 from sluice.core.clock import utcnow
 from sluice.core.errors import ConfigError, ConflictError, FencedOffError, NotFoundError
 from sluice.core.ids import new_uuid7
@@ -60,7 +61,7 @@ def type_in_use(
     )
 
 
-class ConfigRepository(RunRepository, PartitionRepository):
+class ConfigRepository(RunRepository, PartitionRepository, StageClaimRepository):
     """Sources, destinations, tables, stage templates and settings (runs: RunRepository)."""
 
     def __init__(self, engine: Engine) -> None:

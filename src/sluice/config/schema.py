@@ -231,6 +231,23 @@ sluice_stage_partitions = sa.Table(
     sa.Column("beat_at", UTCTimestamp),
 )
 
+# sluice (0016): which worker runs a stage's Celery task (a redelivered task runs only when
+# the first delivery's worker stopped beating) and, once it ended, its answer.
+sluice_stage_claims = sa.Table(
+    "sluice_stage_claims",
+    metadata,
+    sa.Column("task_id", sa.Text, primary_key=True),
+    sa.Column(
+        "run_id",
+        sa.Integer,
+        sa.ForeignKey("pipeline_runs_master.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("claimed_by", sa.Text, nullable=False),
+    sa.Column("beat_at", UTCTimestamp, nullable=False),
+    sa.Column("answer", sa.Text),
+)
+
 sluice_leases = sa.Table(
     "sluice_leases",
     metadata,

@@ -25,6 +25,7 @@ from sluice.engine.live_rows import LiveRows
 from sluice.engine.services import Services
 from sluice.engine.stage_runner import run_range, run_stage
 from sluice.executors.choice import ENV_EXECUTOR
+from sluice.executors.claims import run_once
 from sluice.stages.context import StageContext, StageResult
 
 if TYPE_CHECKING:
@@ -124,8 +125,21 @@ class CeleryFanOut:
 
 def _stage_task(task: Task, run_id: int, stage_order: int, log_id: int | None) -> dict[str, Any]:
     """One stage, in a worker: its result, or the sluice error it ended with (by class name,
-    so the engine raises the same kind: retried or not)."""
+    so the engine raises the same kind: retried or not). A task delivered again while its
+    first delivery still runs waits for that one's answer (executors/claims.py)."""
     services = _worker_services()
+    task_id = str(task.request.id)
+    return run_once(
+        services.repo,
+        task_id,
+        run_id,
+        lambda: _run(services, task.app, run_id, stage_order, log_id),
+    )
+
+
+def _run(
+    services: Services, app: Celery, run_id: int, stage_order: int, log_id: int | None
+) -> dict[str, Any]:
     live = LiveRows(services.repo, log_id, run_id) if log_id is not None else None
     try:
         result = run_stage(
@@ -133,7 +147,7 @@ def _stage_task(task: Task, run_id: int, stage_order: int, log_id: int | None) -
             run_id,
             stage_order,
             live.update if live else (lambda rows: None),
-            fan_out=CeleryFanOut(task.app),
+            fan_out=CeleryFanOut(app),
         )
     except SluiceError as exc:
         return {"error": type(exc).__name__, "message": str(exc)}

@@ -4,6 +4,8 @@
 size). `sluice_stage_partitions`: one row per range of one extract attempt (`fan_id`), claimed
 by the first process to read it (the extract itself or a worker's task), with its heartbeat
 and, once done, the parts it wrote; the extract commits them together as one batch.
+`sluice_stage_claims`: the worker running each stage task, its heartbeat and, once it ended,
+its answer, so a task the broker delivers twice is never run twice at once.
 
 Revision ID: 0016
 """
@@ -42,9 +44,23 @@ def upgrade() -> None:
         sa.Column("error", sa.Text),
         sa.Column("beat_at", UTCTimestamp),
     )
+    op.create_table(
+        "sluice_stage_claims",
+        sa.Column("task_id", sa.Text, primary_key=True),
+        sa.Column(
+            "run_id",
+            sa.Integer,
+            sa.ForeignKey("pipeline_runs_master.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("claimed_by", sa.Text, nullable=False),
+        sa.Column("beat_at", UTCTimestamp, nullable=False),
+        sa.Column("answer", sa.Text),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("sluice_stage_claims")
     op.drop_table("sluice_stage_partitions")
     with op.batch_alter_table("pipeline_config") as batch:
         batch.drop_column("source_to_dl_partitions")
