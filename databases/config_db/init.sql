@@ -42,6 +42,7 @@ CREATE TABLE pipeline_config (
     source_to_dl_future_held TEXT,
     schema_contract TEXT,
     source_to_dl_zero_dates TEXT DEFAULT 'fail',
+    source_to_dl_partitions INTEGER,
     PRIMARY KEY (source_tablename)
 );
 
@@ -284,8 +285,35 @@ BEGIN
     UPDATE pipeline_runs_master SET current_stage = NEW.stage_order, heartbeat_at = NEW.started_at WHERE id = NEW.pipeline_run_id;
 END;
 
+-- sluice: a partitioned extract's ranges, and stage tasks' claims (0016).
+CREATE TABLE sluice_stage_partitions (
+    fan_id TEXT NOT NULL,
+    partition_no INTEGER NOT NULL,
+    run_id INTEGER NOT NULL,
+    stage_order INTEGER NOT NULL,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL,
+    claimed_by TEXT,
+    rows INTEGER DEFAULT '0' NOT NULL,
+    result TEXT,
+    error TEXT,
+    beat_at TIMESTAMP,
+    PRIMARY KEY (fan_id, partition_no),
+    FOREIGN KEY(run_id) REFERENCES pipeline_runs_master (id) ON DELETE CASCADE
+);
+
+CREATE TABLE sluice_stage_claims (
+    task_id TEXT NOT NULL,
+    run_id INTEGER NOT NULL,
+    claimed_by TEXT NOT NULL,
+    beat_at TIMESTAMP NOT NULL,
+    answer TEXT,
+    PRIMARY KEY (task_id),
+    FOREIGN KEY(run_id) REFERENCES pipeline_runs_master (id) ON DELETE CASCADE
+);
+
 CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0015');
+INSERT INTO alembic_version (version_num) VALUES ('0016');

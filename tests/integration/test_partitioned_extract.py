@@ -1,4 +1,5 @@
-"""A full hop 1 read split into ranges (stages/partitioned_extract.py), on the real PostgreSQL.
+"""A full hop 1 read split into ranges (stages/partitioned_extract.py), on the real PostgreSQL
+and MariaDB.
 
 Here the ranges are read by threads of the run's own process (the local executor's fan-out);
 tests/integration/test_celery_executor.py has them read by `sluice worker` processes. The
@@ -195,3 +196,120 @@ def test_a_range_whose_reader_goes_silent_is_given_up_and_the_extract_tried_agai
     assert len(_parts(workdir)) == 2  # the given-up attempt's parts are gone
     lake = ds.dataset([str(p) for p in _part_paths(workdir)], format="parquet").to_table()
     assert sorted(lake.column("id").to_pylist()) == list(range(1, ROWS + 1))
+
+
+# ---- MySQL / MariaDB: primary key ranges, the snapshots made equal by a brief table lock ----
+@pytest.fixture
+def mysql_source(mysql_database: str) -> Iterator[str]:
+    import pymysql
+
+    connection = pymysql.connect(**_mysql_args(mysql_database), autocommit=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE events (id bigint PRIMARY KEY, kind varchar(20), "
+            "amount decimal(12, 2), at datetime(6)) ENGINE=InnoDB"
+        )
+        cursor.execute(
+            "INSERT INTO events SELECT seq, CONCAT('k', seq % 7), seq * 1.25, "
+            "TIMESTAMP('2024-01-01') + INTERVAL seq MINUTE FROM seq_1_to_20000"
+        )
+    connection.close()
+    yield mysql_database
+
+
+def _mysql_args(url: str) -> dict[str, Any]:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    return {
+        "host": parsed.hostname,
+        "port": parsed.port,
+        "user": parsed.username,
+        "database": parsed.path.lstrip("/"),
+    }
+
+
+def _mysql_rows(url: str) -> list[tuple[Any, ...]]:
+    import pymysql
+
+    connection = pymysql.connect(**_mysql_args(url))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, kind, amount FROM events ORDER BY id")
+        rows = [tuple(row) for row in cursor.fetchall()]
+    connection.close()
+    return rows
+
+
+@pytest.mark.mysql
+def test_a_mysql_table_is_read_in_key_ranges_that_see_one_state(
+    sluice: Sluice, mysql_source: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that comes while the ranges begin waits for the table lock and lands after
+    every range's snapshot: the lake holds the rows as they were, the count agrees, and the
+    write is not lost (it is there for the next run)."""
+    import pymysql
+
+    from sluice.connectors.mysql.source import MySQLSource
+
+    sluice("init", ok=True)
+    creds = json.dumps({"url": mysql_source})
+    sluice(f"source add my --type mysql --creds '{creds}'", ok=True)
+    sluice("destination add wh --type duckdb --creds", json.dumps({"path": "wh.duckdb"}), ok=True)
+    sluice("table add events --source my --destination wh --primary-key id --partitions 3", ok=True)
+    before = _mysql_rows(mysql_source)
+    real = MySQLSource.read_partition
+    writers: list[threading.Thread] = []
+    lock = threading.Lock()
+
+    def write() -> None:
+        connection = pymysql.connect(**_mysql_args(mysql_source), autocommit=True)
+        with connection.cursor() as cursor:  # waits while the extract holds the table
+            cursor.execute("INSERT INTO events VALUES (20001, 'late', 1, NOW())")
+            cursor.execute("DELETE FROM events WHERE id = 1")
+        connection.close()
+
+    def with_a_writer(self: MySQLSource, request: Any, spec: dict[str, Any]) -> Any:
+        with lock:
+            if not writers:
+                writers.append(threading.Thread(target=write))
+                writers[0].start()
+        return real(self, request, spec)
+
+    monkeypatch.setattr(MySQLSource, "read_partition", with_a_writer)
+    result = json.loads(sluice("run events --json", ok=True).out)
+    writers[0].join(30)
+    assert not writers[0].is_alive()  # the lock was released: the writer went on
+    assert result["status"] == "success"
+    assert [s["rows_processed"] for s in result["stages"]] == [0, 20000, 20000, 0, 20000, 20000]
+    assert len(_parts(workdir)) == 3
+    loaded = duckdb_table(workdir / "wh.duckdb", "events").sort_by("id")
+    got = list(
+        zip(
+            loaded.column("id").to_pylist(),
+            loaded.column("kind").to_pylist(),
+            loaded.column("amount").to_pylist(),
+            strict=True,
+        )
+    )
+    assert got == before
+    after = _mysql_rows(mysql_source)
+    assert after[0][0] == 2 and after[-1][0] == 20001  # the write landed, after the read
+
+
+@pytest.mark.mysql
+def test_a_mysql_range_that_begins_after_the_lock_was_released_fails_clearly(
+    sluice: Sluice, mysql_source: str, workdir: Path
+) -> None:
+    """A range begun once the extract let the table go could see other rows: refused."""
+    from sluice.connectors.base import ReadRequest
+    from sluice.connectors.mysql.config import MySQLCreds
+    from sluice.connectors.mysql.source import MySQLSource
+    from sluice.core.models import TableRef
+
+    source = MySQLSource(MySQLCreds.model_validate({"url": mysql_source}))
+    request = ReadRequest(table=TableRef.parse("events"))
+    with source.partitions(request, 2) as partitioning:
+        assert partitioning is not None and partitioning.started is not None
+        partitioning.started()  # released before the second range begins
+        with pytest.raises(TerminalError, match="began its snapshot after the extract"):
+            list(source.read_partition(request, partitioning.specs[1]))

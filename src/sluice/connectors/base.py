@@ -187,6 +187,8 @@ class Partitioning:
 
     specs: list[dict[str, Any]]
     counted: int | None  # rows the snapshot holds, when the request asked `count_rows`
+    # Called once every range has begun reading (then the source may let writers go on).
+    started: Callable[[], None] | None = None
 
 
 class PartitionedSource(Source, Protocol):

@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -131,9 +132,10 @@ def _fan(
         ],
     )
     fan_out: FanOut = ctx.fan_out or ThreadFanOut()
+    begun = _Begun(partitioning.started)
     try:
         fan_out.dispatch(ctx, fan_id, list(range(1, len(partitioning.specs))))
-        for record in _wait(ctx, fan_id, len(partitioning.specs)):
+        for record in _wait(ctx, fan_id, len(partitioning.specs), begun):
             assert record.result is not None
             writer.adopt(record.result)
     except BaseException:
@@ -144,7 +146,24 @@ def _fan(
         ctx.repo.drop_partitions(fan_id)
 
 
-def _wait(ctx: StageContext, fan_id: str, count: int) -> list[Any]:
+class _Begun:
+    """Tells the source, once, that every range has begun reading (it may release what held
+    the ranges' snapshots equal: MySQL's table lock)."""
+
+    def __init__(self, started: Callable[[], None] | None) -> None:
+        self._started = started
+
+    def look(self, records: list[Any]) -> None:
+        if self._started is None:
+            return
+        if all(
+            r.status in ("done", "failed") or (r.status == "running" and r.rows) for r in records
+        ):
+            started, self._started = self._started, None
+            started()
+
+
+def _wait(ctx: StageContext, fan_id: str, count: int, begun: _Begun) -> list[Any]:
     """Every range read: unclaimed ones here, claimed ones by whoever claimed them."""
     kept = time.monotonic()
     while True:
@@ -153,6 +172,7 @@ def _wait(ctx: StageContext, fan_id: str, count: int) -> list[Any]:
             raise FencedOffError(
                 "a later attempt of this extract took its ranges over: nothing was committed"
             )
+        begun.look(records)
         ctx.progress(sum(record.rows for record in records))
         if time.monotonic() - kept >= BEAT_EVERY_S:
             kept = time.monotonic()
@@ -165,7 +185,7 @@ def _wait(ctx: StageContext, fan_id: str, count: int) -> list[Any]:
                 )
         pending = [record for record in records if record.status == "pending"]
         if pending:
-            read_range(ctx, fan_id, pending[0].partition_no, extract_reads=True)
+            read_range(ctx, fan_id, pending[0].partition_no, extract_reads=begun)
             continue
         running = [record for record in records if record.status == "running"]
         if not running:
@@ -185,13 +205,13 @@ def claimer_name() -> str:
 
 
 def read_range(
-    ctx: StageContext, fan_id: str, number: int, *, extract_reads: bool = False
+    ctx: StageContext, fan_id: str, number: int, *, extract_reads: _Begun | None = None
 ) -> int | None:
     """Claim range `number` and read it into its own parts; the outcome is recorded in its
     row (never raised: the extract raises a range's failure). Anyone may call this: the range
-    is read once, by the first to claim it. `extract_reads`: the extract itself reads it, and
-    keeps its unclaimed ranges fresh for the workers meanwhile. Answers the rows read (None:
-    another process had claimed it)."""
+    is read once, by the first to claim it. `extract_reads`: the extract itself reads it (with
+    what waits for every range to begin), keeping its unclaimed ranges fresh meanwhile.
+    Answers the rows read (None: another process had claimed it)."""
     claimer = claimer_name()
     record = ctx.repo.claim_partition(fan_id, number, claimer, timedelta(seconds=LOST_AFTER_S))
     if record is None:
@@ -235,14 +255,14 @@ def _read_into(
     request: ReadRequest,
     spec: dict[str, Any],
     writer: BatchWriter,
-    extract_reads: bool,
+    extract_reads: _Begun | None,
 ) -> dict[str, Any]:
     source = ctx.open_source()
     try:
         split = partitioned(source)
         if split is None:
             raise TerminalError(f"the {source.type_name} source cannot read a range of a table")
-        beat = time.monotonic()
+        beat = time.monotonic() - BEAT_EVERY_S  # the first batch beats: the range has begun
         for batch in split.read_partition(request, spec["source"]):
             writer.write(_project(batch, writer.schema))
             crash_point("extract:between_batches")
@@ -250,8 +270,9 @@ def _read_into(
                 beat = time.monotonic()
                 if not ctx.repo.beat_partition(fan_id, number, claimer, writer.seen):
                     raise FencedOffError("its extract gave this range up: nothing it read is kept")
-                if extract_reads:
+                if extract_reads is not None:
                     ctx.repo.keep_pending(fan_id)
+                    extract_reads.look(ctx.repo.partitions(fan_id))
         return writer.finish_parts()
     finally:
         source.close()

@@ -32,6 +32,7 @@ from sluice.connectors.missing import missing_table
 from sluice.connectors.mysql.config import MySQLCreds
 from sluice.connectors.mysql.connection import SESSION_SQL, connect, encrypted, translate
 from sluice.connectors.mysql.literals import bound_condition
+from sluice.connectors.mysql.partitions import PartitionedReads
 from sluice.connectors.mysql.types import DATE_TYPES, MySQLColumn, conform
 from sluice.connectors.mysql.zerodates import (
     ZeroDatesToNull,
@@ -62,7 +63,7 @@ UNCONVERTIBLE = "Couldn't convert the value"
 COUNT_COLUMN = "__sluice_counted_rows"
 
 
-class MySQLSource:
+class MySQLSource(PartitionedReads):
     type_name: ClassVar[str] = "mysql"
     # The read's own transaction: InnoDB fixes the snapshot at once, not at the first read.
     snapshot_sql: ClassVar[str] = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
@@ -116,8 +117,15 @@ class MySQLSource:
         return SourceRead(self._read(request, warnings), warnings)
 
     def _read(
-        self, request: ReadRequest, warnings: list[str]
+        self,
+        request: ReadRequest,
+        warnings: list[str],
+        *,
+        where: str = "",
+        checks: tuple[str, ...] = (),
     ) -> Generator[pa.RecordBatch, None, int | None]:
+        """The read; `where` (a range's) and `checks` (run after the snapshot began) are a
+        partitioned read's (connectors/mysql/partitions.py)."""
         table = request.table
         # The catalog first, over PyMySQL: it fails fast (and clearly) on a bad password, a
         # missing database or table, where connectorx would retry its pool for 30 s.
@@ -133,10 +141,9 @@ class MySQLSource:
             select = [to_null.expression(column) for column in columns] + to_null.flags()
         else:
             select = [column.expression() for column in columns]
-        pre = self.pre_execution(table, count_rows=request.count_rows)
+        pre = [*self.pre_execution(table, count_rows=request.count_rows), *checks]
         if request.count_rows:
             select.append(f"CAST({self.count_variable} AS SIGNED) AS {COUNT_COLUMN}")
-        where = ""
         key = request.incremental_key
         bounded = key is not None and request.lower_bound is not None
         if key is not None and bounded:
