@@ -204,28 +204,47 @@ def test_stages_run_on_the_workers_of_their_queues(cluster: Cluster, pg_database
     assert same_rows(expected, duckdb_table(cluster.workdir / "wh.duckdb", "Track"), ["TrackId"])
 
 
-def test_a_worker_killed_mid_extract_hands_the_stage_to_another(
-    rabbitmq_cluster: Cluster, pg_database: str
-) -> None:
-    cluster = rabbitmq_cluster
+def _killed_mid_stage(cluster: Cluster, queue: str, crash_at: str) -> dict[str, Any]:
+    """Track's run, with the worker of `queue` killed (SIGKILL) at `crash_at`: first its stage
+    process, then the worker itself; the broker hands the unacknowledged stage to a worker
+    started afterwards. The run's result."""
     _configure(cluster)
-    cluster.worker("light")
-    # This worker's stage process is killed (SIGKILL) in the middle of the extract, then the
-    # worker itself: the broker hands the unacknowledged stage to the next worker.
-    doomed = cluster.worker("heavy", SLUICE_CRASH_AT="extract:between_batches")
+    cluster.worker("light" if queue == "heavy" else "heavy")
+    doomed = cluster.worker(queue, SLUICE_CRASH_AT=crash_at)
     run = cluster.start_run("Track")
     log = cluster.workdir / "worker-1.log"
     cluster._wait(lambda: "signal 9" in log.read_text())
     os.killpg(doomed.pid, signal.SIGKILL)
     doomed.wait(timeout=30)
-    cluster.worker("heavy")
-    result = _finished(run)
+    cluster.worker(queue)
+    return _finished(run)
+
+
+def test_a_worker_killed_mid_extract_hands_the_stage_to_another(
+    rabbitmq_cluster: Cluster, pg_database: str
+) -> None:
+    cluster = rabbitmq_cluster
+    result = _killed_mid_stage(cluster, "heavy", "extract:between_batches")
     assert result["status"] == "success"
     assert [s["rows_processed"] for s in result["stages"]] == [0, 3503, 3503, 0, 3503, 3503]
     expected = sqlite_table(CHINOOK_SQLITE, "Track")
     assert same_rows(expected, duckdb_table(cluster.workdir / "wh.duckdb", "Track"), ["TrackId"])
     listed = json.loads(cluster.cli("lake", "ls", "Track", "--json").stdout)
     assert [(b["batch"], b["rows"]) for b in listed] == [(max(b["batch"] for b in listed), 3503)]
+
+
+def test_a_worker_killed_mid_load_hands_the_stage_to_another(
+    rabbitmq_cluster: Cluster, pg_database: str
+) -> None:
+    """The load's worker dies (SIGKILL) inside the sink's transaction: nothing of it commits,
+    the broker hands the load to the next `light` worker, and the sink ends exact, once."""
+    cluster = rabbitmq_cluster
+    result = _killed_mid_stage(cluster, "light", "load:inside_transaction")
+    assert result["status"] == "success"
+    assert [s["rows_processed"] for s in result["stages"]] == [0, 3503, 3503, 0, 3503, 3503]
+    expected = sqlite_table(CHINOOK_SQLITE, "Track")
+    loaded = duckdb_table(cluster.workdir / "wh.duckdb", "Track")
+    assert loaded.num_rows == 3503 and same_rows(expected, loaded, ["TrackId"])
 
 
 def test_the_celery_executor_refuses_what_workers_cannot_share(

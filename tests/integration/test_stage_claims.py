@@ -7,6 +7,9 @@ once a claim goes stale (its worker died without answering), the next delivery r
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -81,3 +84,21 @@ def test_a_stale_claim_is_taken_over_and_the_stage_run_again(
     assert answer["rows"] == 7
     held = services.repo.take_stage("task-2", run_id, "someone:2:2", timedelta(seconds=30))
     assert held is not None and held.answer == answer and held.claimed_by != "dead:1:1"
+
+
+def test_a_claim_whose_process_is_gone_on_this_host_is_taken_over_at_once(
+    configured: Sluice, services: Services
+) -> None:
+    """A worker killed on this machine is seen to be gone: its task's next delivery runs the
+    stage without waiting for the claim to go stale."""
+    run_id = _run_id(services)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    claimer = f"{socket.gethostname()}:{dead.pid}:1:1"
+    assert services.repo.take_stage("task-3", run_id, claimer, timedelta(0)) is None
+    started = time.monotonic()
+    answer = claims.run_once(
+        services.repo, "task-3", run_id, lambda: {"rows": 3, "file_paths": [], "warnings": []}
+    )
+    assert answer["rows"] == 3
+    assert time.monotonic() - started < claims.CLAIM_STALE_S / 2

@@ -99,12 +99,7 @@ class PartitionRepository(Store):
             return bool(
                 c.execute(
                     t.update()
-                    .where(
-                        t.c.fan_id == fan_id,
-                        t.c.partition_no == number,
-                        t.c.claimed_by == claimer,
-                        t.c.status == "running",
-                    )
+                    .where(*_held_by(fan_id, number, claimer))
                     .values(rows=rows, beat_at=utcnow())
                 ).rowcount
             )
@@ -129,14 +124,7 @@ class PartitionRepository(Store):
         with self.tx() as c:
             return bool(
                 c.execute(
-                    t.update()
-                    .where(
-                        t.c.fan_id == fan_id,
-                        t.c.partition_no == number,
-                        t.c.claimed_by == claimer,
-                        t.c.status == "running",
-                    )
-                    .values(**values)
+                    t.update().where(*_held_by(fan_id, number, claimer)).values(**values)
                 ).rowcount
             )
 
@@ -186,3 +174,14 @@ class PartitionRepository(Store):
             )
             for row in rows
         ]
+
+
+def _held_by(fan_id: str, number: int, claimer: str) -> tuple[sa.ColumnElement[bool], ...]:
+    """The range, while its claimer still reads it."""
+    t = s.sluice_stage_partitions
+    return (
+        t.c.fan_id == fan_id,
+        t.c.partition_no == number,
+        t.c.claimed_by == claimer,
+        t.c.status == "running",
+    )

@@ -32,10 +32,16 @@ class ClaimState:
 
 class StageClaimRepository(Store):
     def take_stage(
-        self, task_id: str, run_id: int, claimer: str, stale_after: timedelta
+        self,
+        task_id: str,
+        run_id: int,
+        claimer: str,
+        stale_after: timedelta,
+        dead_claimer: str | None = None,
     ) -> ClaimState | None:
         """None when this claimer now runs the task: the first to claim it, or taking over a
-        claim whose heartbeat is older than `stale_after`. Otherwise the claim as it stands."""
+        claim whose heartbeat is older than `stale_after` or whose claimer is `dead_claimer`
+        (seen to be gone). Otherwise the claim as it stands."""
         t = s.sluice_stage_claims
         now = utcnow()
         with self.tx() as c:
@@ -52,7 +58,9 @@ class StageClaimRepository(Store):
             taken = c.execute(
                 t.update()
                 .where(
-                    t.c.task_id == task_id, t.c.answer.is_(None), t.c.beat_at < now - stale_after
+                    t.c.task_id == task_id,
+                    t.c.answer.is_(None),
+                    sa.or_(t.c.beat_at < now - stale_after, t.c.claimed_by == dead_claimer),
                 )
                 .values(claimed_by=claimer, beat_at=now)
             ).rowcount

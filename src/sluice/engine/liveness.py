@@ -6,36 +6,18 @@ import os
 import socket
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 from sluice.config.records import RunRecord
 from sluice.config.runs import RunRepository, Worker
 from sluice.core.clock import utcnow
 from sluice.core.errors import ConfigError
 from sluice.core.models import Hop
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    return stat.rsplit(")", 1)[1].split()[19]
+from sluice.core.processes import process_gone, start_time
 
 
 def this_worker() -> Worker:
     pid = os.getpid()
-    return Worker(host=socket.gethostname(), pid=pid, started=_start_time(pid) or "")
-
-
-def process_gone(pid: int, started: str | None) -> bool:
-    """True when that process no longer exists (or its pid now belongs to another process)."""
-    current = _start_time(pid)
-    if current is None:
-        return True
-    return bool(started) and current != started
+    return Worker(host=socket.gethostname(), pid=pid, started=start_time(pid) or "")
 
 
 def abandoned_reason(

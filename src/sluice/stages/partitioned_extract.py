@@ -14,8 +14,6 @@ is only what its manifest lists, so nothing it leaves behind is ever read.
 from __future__ import annotations
 
 import base64
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +32,7 @@ from sluice.core.errors import (
 )
 from sluice.core.faults import crash_point
 from sluice.core.ids import new_uuid7
+from sluice.core.processes import name_gone, process_name
 from sluice.lake.writer import BatchWriter
 
 if TYPE_CHECKING:
@@ -191,6 +190,12 @@ def _wait(ctx: StageContext, fan_id: str, count: int, begun: _Begun) -> list[Any
         if not running:
             return records
         for record in running:
+            if record.claimed_by and name_gone(record.claimed_by):
+                raise TransientError(
+                    f"range {record.partition_no + 1} of {len(records)} of the read: its reader "
+                    f"{record.claimed_by} died (its process is gone): nothing was committed; "
+                    "the extract is tried again"
+                )
             if record.beat_age_s is not None and record.beat_age_s > LOST_AFTER_S:
                 raise TransientError(
                     f"range {record.partition_no + 1} of {len(records)} of the read, claimed by "
@@ -198,10 +203,6 @@ def _wait(ctx: StageContext, fan_id: str, count: int, begun: _Begun) -> list[Any
                     "(its worker died?): nothing was committed; the extract is tried again"
                 )
         time.sleep(WAIT_S)
-
-
-def claimer_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 def read_range(
@@ -212,7 +213,7 @@ def read_range(
     is read once, by the first to claim it. `extract_reads`: the extract itself reads it (with
     what waits for every range to begin), keeping its unclaimed ranges fresh meanwhile.
     Answers the rows read (None: another process had claimed it)."""
-    claimer = claimer_name()
+    claimer = process_name(threading.get_ident())
     record = ctx.repo.claim_partition(fan_id, number, claimer, timedelta(seconds=LOST_AFTER_S))
     if record is None:
         return None
