@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,12 +296,13 @@ def run_all(
         sluice = Sluice(workdir, args.sluice)
         sluice.configure(source_db, target_db)
         copy_file = workdir / "raw.copy"
-        for key, measure in (
+        measures: list[tuple[str, Callable[[], Step]]] = [
             ("copy_to", lambda: raw_copy_to(source_db, copy_file, rows)),
             ("copy_from", lambda: raw_copy_from(target_db, copy_file, rows)),
             ("hop1", lambda: sluice.run_hop("source_to_dl", "sluice hop 1", rows)),
             ("hop2", lambda: sluice.run_hop("dl_to_sink", "sluice hop 2", rows)),
-        ):
+        ]
+        for key, measure in measures:
             steps[key] = measure()
             print(f"  {steps[key].name}: {steps[key].seconds:.2f}s", flush=True)
             if key == "copy_from":

@@ -149,9 +149,9 @@ def main() -> None:
 
     print(f"\n{'':<16} {'first s':>9} {'median s':>9} {'target s':>9}")
     for name, (first, median) in results.items():
-        target = TARGETS[name]
-        mark = "ok  " if median <= target else "MISS"
-        print(f"{name:<16} {first:>9.3f} {median:>9.3f} {target:>9.3f}  {mark}")
+        limit = TARGETS[name]
+        mark = "ok  " if median <= limit else "MISS"
+        print(f"{name:<16} {first:>9.3f} {median:>9.3f} {limit:>9.3f}  {mark}")
 
 
 if __name__ == "__main__":
