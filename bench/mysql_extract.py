@@ -16,7 +16,8 @@ Each runs as a subprocess whose wall time and peak RSS are measured by wait4, th
 as a ratio to the client. Hop 1 of a one-row table is timed too: the CLI's fixed cost (start,
 imports, config database, run bookkeeping), which the ratio at small sizes includes. The
 sizes are filled in increasing order into the same table (the rows of the smaller size
-stay). Targets: hop 1 at most 1.5x the client, peak RSS
+stay). `--partitions N` reads the table in N primary key ranges in parallel, as the table's
+setting would. Targets: hop 1 at most 1.5x the client, peak RSS
 under 400 MB and flat from the smallest size to the largest. Not a test: run it by hand.
 """
 
@@ -162,7 +163,7 @@ class Sluice:
         if done.returncode != 0:
             raise SystemExit(f"sluice {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
-    def configure(self, database: str, workdir: Path) -> None:
+    def configure(self, database: str, workdir: Path, partitions: int) -> None:
         self.command("init", "--lake", self.env["SLUICE_LAKE"])
         creds = {"host": HOST, "port": PORT, "user": USER, "database": database}
         self.command("source", "add", "bench_src", "--type", "mysql", "--creds", json.dumps(creds))
@@ -172,7 +173,7 @@ class Sluice:
         )
         self.command(
             "table", "add", TABLE, "--source", "bench_src", "--destination", "bench_dst",
-            "--load", "full", "--primary-key", "id",
+            "--load", "full", "--primary-key", "id", "--partitions", str(partitions),
         )  # fmt: skip
         self.command(
             "table", "add", ONE_ROW, "--source", "bench_src", "--destination", "bench_dst",
@@ -184,8 +185,9 @@ class Sluice:
         return measured("sluice hop 1", argv, rows, self.env)
 
 
-def print_report(results: list[tuple[Step, Step]], fixed: Step) -> None:
-    print(f"\nsluice MariaDB extract (hop 1), {os.cpu_count()} CPUs, median of {REPEATS}\n")
+def print_report(results: list[tuple[Step, Step]], fixed: Step, partitions: int) -> None:
+    split = f", {partitions} partitions" if partitions > 1 else ""
+    print(f"\nsluice MariaDB extract (hop 1){split}, {os.cpu_count()} CPUs, median of {REPEATS}\n")
     header = (
         f"{'rows':>10} {'step':<16} {'seconds':>8} {'rows/s':>11} {'ratio':>7} {'peak RSS MB':>12}"
     )
@@ -217,6 +219,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, action="append", help="sizes (default 1M and 2M)")
     parser.add_argument("--keep", action="store_true", help="keep the database and files")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=0,
+        help="read the table in N key ranges in parallel (the table's --partitions; writers "
+        "wait while the ranges begin: docs/connectors/mysql.md); 0: one read",
+    )
     args = parser.parse_args()
     sizes = sorted(args.rows or [1_000_000, 2_000_000])
     database = f"sluice_bench_{secrets.token_hex(4)}"
@@ -228,7 +237,7 @@ def main() -> int:
         execute(database, f"CREATE TABLE {ONE_ROW} ({COLUMNS}) ENGINE=InnoDB")
         execute(database, FILL.format(table=ONE_ROW, low=1, high=1))
         sluice = Sluice(workdir)
-        sluice.configure(database, workdir)
+        sluice.configure(database, workdir, args.partitions)
         fixed = median(lambda: sluice.hop1(1, ONE_ROW))
         filled = 0
         for rows in sizes:
@@ -244,7 +253,7 @@ def main() -> int:
         if not args.keep:
             execute(None, f"DROP DATABASE IF EXISTS `{database}`")
             shutil.rmtree(workdir, ignore_errors=True)
-    print_report(results, fixed)
+    print_report(results, fixed, args.partitions)
     if args.keep:
         print(f"kept: database {database}; files in {workdir}")
     return 0
