@@ -313,3 +313,18 @@ def test_a_mysql_range_that_begins_after_the_lock_was_released_fails_clearly(
         partitioning.started()  # released before the second range begins
         with pytest.raises(TerminalError, match="began its snapshot after the extract"):
             list(source.read_partition(request, partitioning.specs[1]))
+
+
+def test_the_partitions_setting_is_checked_shown_and_reset(
+    sluice: Sluice, source: str, workdir: Path
+) -> None:
+    _configure(sluice, source, 4)
+    assert sluice("table show public.events --json", ok=True).json()["partitions"] == 4
+    refused = sluice("table edit public.events --partitions 65", ok=False)
+    assert "partitions 65 must be a whole number from 1 to 64" in refused.err
+    sluice("table edit public.events --partitions 0", ok=True)  # back to: by size
+    assert sluice("table show public.events --json", ok=True).json()["partitions"] is None
+    # Locally, by size means one read (the PostgreSQL source's own two streams): no ranges.
+    sluice("run public.events --hop source_to_dl", ok=True)
+    parts = _parts(workdir)
+    assert parts and not any(name.startswith("r1-") for name in parts)
