@@ -30,8 +30,10 @@ from sluice.core.errors import TerminalError
 from sluice.stages import partitioned_extract
 from tests.conftest import Sluice
 from tests.integration.sinks import duckdb_table, same_rows
+from tests.s3 import BUCKET, s3_endpoint, s3_keys
 
 pytestmark = pytest.mark.postgres
+__all__ = ["s3_endpoint"]
 
 ROWS = 20_000
 
@@ -328,3 +330,16 @@ def test_the_partitions_setting_is_checked_shown_and_reset(
     sluice("run public.events --hop source_to_dl", ok=True)
     parts = _parts(workdir)
     assert parts and not any(name.startswith("r1-") for name in parts)
+
+
+def test_ranges_on_an_s3_lake(sluice: Sluice, source: str, workdir: Path, s3_endpoint: str) -> None:
+    """The ranges' parts are uploaded beside each other and committed as one batch there."""
+    sluice(f"init --lake s3://{BUCKET}/sluice", ok=True)
+    sluice(f"source add src --type postgres --creds '{json.dumps({'url': source})}'", ok=True)
+    sluice("destination add wh --type duckdb --creds", json.dumps({"path": "wh.duckdb"}), ok=True)
+    sluice("table add public.events --source src --destination wh --primary-key id --partitions 3")
+    result = json.loads(sluice("run public.events --json", ok=True).out)
+    assert result["status"] == "success"
+    keys = s3_keys(s3_endpoint, "sluice/src/public.events/")
+    assert len([k for k in keys if re.search(r"/r1-[0-9a-f]{6}-p00\d-part-", k)]) == 3
+    assert same_rows(_source_rows(source), duckdb_table(workdir / "wh.duckdb", "events"), ["id"])
