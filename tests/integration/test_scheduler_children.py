@@ -6,6 +6,7 @@ takes the seconds its runs take. bench/scheduler_soak.py is the same for 30 real
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import time
@@ -17,6 +18,7 @@ import pytest
 
 from sluice.core.clock import utcnow
 from sluice.engine.services import Services
+from sluice.lake.writer import release_freed_memory
 from sluice.scheduler.daemon import Scheduler, SubprocessLauncher
 from tests.conftest import PROJECT, Sluice
 from tests.processes import zombie_children
@@ -36,6 +38,10 @@ def lingering_zombies(pid: int) -> set[int]:
 
 
 def rss_kb() -> int:
+    """This process's resident memory, after the allocator handed back what is free: what the
+    process holds, not what glibc keeps cached from tests that ran before in it."""
+    gc.collect()
+    release_freed_memory()
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
