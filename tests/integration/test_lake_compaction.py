@@ -208,8 +208,9 @@ def test_a_compaction_killed_at_any_point_leaves_the_table_whole(
 def test_what_a_stage_reads_of_the_lake_does_not_grow_with_its_batches(
     events: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The index is the Iceberg table's snapshots: finding the committed batches reads no
-    manifest, and the newest batch's manifest is the one read, with 5 batches as with 15."""
+    """The index is the Iceberg table's snapshots (read from its metadata file): finding the
+    committed batches reads no manifest, and the newest batch's manifest is the one read, with
+    5 batches as with 15."""
     services = Services.open(None)
     reads: list[str] = []
     original = LakeStore.read_bytes

@@ -282,3 +282,37 @@ def test_a_source_namespace_made_meanwhile_by_another_run_is_taken_as_it_is(
     sluice("run others", ok=True)
     table = iceberg_table(workdir / CONFIG_DB, f"file://{workdir / 'lake'}", name=("src", "others"))
     assert table.scan().to_arrow().column("v").to_pylist() == ["x"]
+
+
+def test_the_index_read_without_pyiceberg_is_pyiceberg_s(
+    events: Sluice, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stages read the lake's index from the metadata JSON (lake/iceberg_head.py), without
+    importing pyiceberg: the same batches, refs and current batch as pyiceberg's table gives,
+    across appends, a full overwrite and a compaction; and a table whose metadata file is gone
+    reads as no table, as pyiceberg's load takes it."""
+    from sluice.lake.iceberg_head import index_of
+
+    events("run events", ok=True)
+    for rows in (range(10, 12), range(12, 14), range(14, 16)):
+        _source(workdir, rows)
+        events("run events", ok=True)
+    events("lake compact events", ok=True)
+    _source(workdir, range(16, 18))
+    events("run events", ok=True)
+    services = Services.open(None)
+    try:
+        catalog = services.lake().catalog
+        assert catalog is not None
+        lake_table = LakeTable(services.lake(), "src", "events")
+        head = catalog.head(lake_table)
+        assert head is not None
+        assert index_of(head) == catalog.index(lake_table)
+        refs, newest = index_of(head)
+        assert len(refs) >= 2 and newest == max(refs)
+        # Built from the same bytes, the pyiceberg table is the one its catalog loads.
+        assert catalog.table_of(lake_table, head).metadata == _lake(workdir).metadata
+        Path(head.location.removeprefix("file://")).unlink()
+        assert catalog.head(lake_table) is None and index_of(None) == ({}, None)
+    finally:
+        services.close()

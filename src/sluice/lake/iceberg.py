@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pyiceberg.catalog.sql import SqlCatalog
     from pyiceberg.table import Table, Transaction
 
+    from sluice.lake.iceberg_head import Head
     from sluice.lake.reader import LakeTable
     from sluice.lake.store import LakeStore
 
@@ -115,6 +116,28 @@ class LakeCatalog:
             catalog.drop_table(_identifier(lake_table))
             return None
 
+    def table_of(self, lake_table: LakeTable, head: Head) -> Table:
+        """The pyiceberg table whose current metadata `head` holds (lake/iceberg_head.py),
+        made from those bytes: no second look at the catalog or the file."""
+        from pyiceberg.table import Table
+        from pyiceberg.table.metadata import TableMetadataUtil
+
+        catalog = self._opened()
+        metadata = TableMetadataUtil.parse_raw(head.raw.decode())
+        return Table(
+            identifier=_identifier(lake_table),
+            metadata=metadata,
+            metadata_location=head.location,
+            io=catalog._load_file_io(metadata.properties, head.location),
+            catalog=catalog,
+        )
+
+    def head(self, lake_table: LakeTable) -> Head | None:
+        """The table's current metadata, read without pyiceberg (lake/iceberg_head.py)."""
+        from sluice.lake.iceberg_head import read_head
+
+        return read_head(self.engine, self.store, lake_table.source_name, lake_table.table)
+
     def recorded(self, lake_table: LakeTable, table: Table | None = None) -> set[int]:
         """The batches the table's snapshots record (all that have not been expired);
         `table`: the table as just loaded."""
@@ -146,7 +169,7 @@ class LakeCatalog:
             if summary is None or summary.get(BATCH) is None:
                 continue
             sequence = int(str(summary[BATCH]))
-            refs[sequence] = _ref(sequence, summary)
+            refs[sequence] = batch_ref(sequence, summary)
             if table is not None and snapshot.snapshot_id == table.metadata.current_snapshot_id:
                 head = sequence
         return dict(sorted(refs.items())), head
@@ -328,7 +351,8 @@ def _properties(manifest: Manifest) -> dict[str, str]:
     return properties
 
 
-def _ref(sequence: int, summary: Mapping[str, str]) -> BatchRef | None:
+def batch_ref(sequence: int, summary: Mapping[str, str]) -> BatchRef | None:
+    """A batch's index line, from its snapshot's summary."""
     # .get(): pyiceberg's Summary answers None for a missing key, and `in` is always true.
     rows, run, load_type = summary.get(ROWS), summary.get(RUN), summary.get(LOAD_TYPE)
     if rows is None or run is None or load_type is None:

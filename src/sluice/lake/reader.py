@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from sluice.core.errors import ConfigError, TerminalError
 from sluice.core.faults import crash_point
 from sluice.lake.errors import translates_storage_errors
+from sluice.lake.iceberg_head import Head, index_of
 from sluice.lake.layout import BATCH_DIR, COMPACTED_DIR, batch_dir_name, table_dir
 from sluice.lake.manifest import (
     MANIFEST_NAME,
@@ -53,6 +54,7 @@ class LakeTable:
         self._newest = 0
         self._indexed: tuple[dict[int, BatchRef | None], int | None] | None = None
         self._iceberg: Table | None = None
+        self._head: Head | None = None  # the Iceberg metadata the index was read from
         self._manifests: dict[int, Manifest] = {}
 
     @property
@@ -163,8 +165,8 @@ class LakeTable:
         catalog = self.store.catalog
         assert catalog is not None
         if self._indexed is None:
-            self._iceberg = catalog.load(self)
-            self._indexed = catalog.index(self, self._iceberg)
+            self._head = catalog.head(self)
+            self._indexed = index_of(self._head)
         return self._indexed
 
     def directory_of(self, sequence: int) -> str:
@@ -283,11 +285,14 @@ class LakeTable:
         """The Iceberg table as this LakeTable last read it (reading it now if it has not)."""
         if self._indexed is None:
             self._index()
+        catalog = self.store.catalog
+        if self._iceberg is None and self._head is not None and catalog is not None:
+            self._iceberg = catalog.table_of(self, self._head)
         return self._iceberg
 
     def _forget_index(self) -> None:
         """After a commit of this process's: the next look reads the table again."""
-        self._indexed = self._snapshots = self._iceberg = None
+        self._indexed = self._snapshots = self._iceberg = self._head = None
 
     def _write_manifest(self, path: str, manifest: Manifest) -> None:
         self.store.write_atomic(posixpath.join(path, MANIFEST_NAME), manifest.to_json())
