@@ -209,6 +209,17 @@ class PartitionedSource(Source, Protocol):
         ...
 
 
+# A split read whose count is left to the table's size: one range per this many bytes, at
+# most MAX_PARTITIONS (more ranges than workers only queue up).
+PARTITION_BYTES = 1 << 30
+MAX_PARTITIONS = 16
+
+
+def partition_count(wanted: int | None, size_bytes: int) -> int:
+    """The ranges of a split read: as many as asked, else by the table's size."""
+    return wanted or min(MAX_PARTITIONS, size_bytes // PARTITION_BYTES)
+
+
 def partitioned(source: Source) -> PartitionedSource | None:
     """`source` as a partitioned source, when its connector can split reads."""
     if callable(getattr(source, "partitions", None)) and callable(

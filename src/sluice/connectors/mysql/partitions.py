@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
-from sluice.connectors.base import Partitioning, ReadRequest
+from sluice.connectors.base import Partitioning, ReadRequest, partition_count
 from sluice.connectors.mysql.connection import connect, translate
 from sluice.core.errors import StageError, TerminalError, TransientError
 from sluice.core.ids import new_uuid7
@@ -51,8 +51,6 @@ _TOO_LATE = "Subquery returns more than 1 row"
 
 class _Reads(Protocol):
     creds: MySQLCreds
-    partition_bytes: ClassVar[int]
-    max_partitions: ClassVar[int]
 
     def _database(self, cursor: Cursor, table: TableRef) -> str: ...
 
@@ -68,9 +66,6 @@ class _Reads(Protocol):
 
 class PartitionedReads:
     """MySQLSource's partitioned reads (connectors/base.py: PartitionedSource)."""
-
-    partition_bytes: ClassVar[int] = 1 << 30
-    max_partitions: ClassVar[int] = 16
 
     @contextmanager
     def partitions(
@@ -97,9 +92,7 @@ class PartitionedReads:
                     and str(keys[0][1]) in _INTEGERS
                     and str(keys[0][2]).lower() == "innodb"
                 )
-                count = wanted or min(
-                    self.max_partitions, int(size[0][0] or 0) // self.partition_bytes if size else 0
-                )
+                count = partition_count(wanted, int(size[0][0] or 0) if size else 0)
                 if count < 2 or not splittable:
                     yield None
                     return

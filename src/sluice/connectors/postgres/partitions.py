@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import pyarrow as pa
 
-from sluice.connectors.base import Partitioning, ReadRequest
+from sluice.connectors.base import Partitioning, ReadRequest, partition_count
 from sluice.connectors.postgres.connection import close_quietly, translate
 from sluice.connectors.postgres.connection import fetch as _fetch
 from sluice.connectors.postgres.reading import and_where, array_guard, ctid_range
@@ -37,8 +37,6 @@ class _Reads(Protocol):
 
     creds: PostgresCreds
     batch_bytes: ClassVar[int]
-    partition_bytes: ClassVar[int]
-    max_partitions: ClassVar[int]
 
     def _transaction(self) -> AbstractContextManager[Cursor]: ...
 
@@ -60,11 +58,6 @@ _SIZE_SQL = (
 class PartitionedReads:
     """PostgresSource's partitioned reads (connectors/base.py: PartitionedSource)."""
 
-    # With the count left to the table's size: one range per this many bytes, at most
-    # max_partitions (more ranges than workers only queue up).
-    partition_bytes: ClassVar[int] = 1 << 30
-    max_partitions: ClassVar[int] = 16
-
     @contextmanager
     def partitions(
         self: _Reads, request: ReadRequest, wanted: int | None
@@ -79,9 +72,7 @@ class PartitionedReads:
                 cursor, _SIZE_SQL, (_qualified(table),)
             )[0]
             blocks = int(blocks)
-            count = wanted or min(
-                self.max_partitions, blocks * int(block_size) // self.partition_bytes
-            )
+            count = partition_count(wanted, blocks * int(block_size))
             count = min(count, blocks)  # a range per block at most: none of them empty
             splittable = kind in ("r", "m") and int(version) >= 140000 and exportable
             if count < 2 or not splittable:
