@@ -310,6 +310,8 @@ def test_a_mysql_range_that_begins_after_the_lock_was_released_fails_clearly(
 
     source = MySQLSource(MySQLCreds.model_validate({"url": mysql_source}))
     request = ReadRequest(table=TableRef.parse("events"))
+    with source.partitions(request, None) as by_size:
+        assert by_size is None  # never split unasked: writers would wait for its lock
     with source.partitions(request, 2) as partitioning:
         assert partitioning is not None and partitioning.started is not None
         partitioning.started()  # released before the second range begins

@@ -10,8 +10,9 @@ checks that the named lock is still held: the snapshot began after the extract t
 rows the count saw. A range whose reader began too late fails, naming why. The extract
 releases both locks as soon as every range has begun (`Partitioning.started`), so writers wait
 about as long as the ranges take to start, not for the whole read (longer when no worker is
-free and the extract reads the ranges one after another itself). InnoDB only: other engines
-have no snapshot, and are read in one piece.
+free and the extract reads the ranges one after another itself). So a table is split only
+when its `--partitions` asks, never by its size. InnoDB only: other engines have no
+snapshot, and are read in one piece.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
-from sluice.connectors.base import Partitioning, ReadRequest, partition_count
+from sluice.connectors.base import Partitioning, ReadRequest
 from sluice.connectors.mysql.connection import connect, translate
 from sluice.core.errors import StageError, TerminalError, TransientError
 from sluice.core.ids import new_uuid7
@@ -81,18 +82,13 @@ class PartitionedReads:
             with connection.cursor() as cursor:
                 database = self._database(cursor, table)
                 keys = _fetch(cursor, _KEY_SQL, (database, table.name))
-                size = _fetch(
-                    cursor,
-                    "SELECT DATA_LENGTH FROM information_schema.TABLES "
-                    "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-                    (database, table.name),
-                )
                 splittable = (
                     len(keys) == 1
                     and str(keys[0][1]) in _INTEGERS
                     and str(keys[0][2]).lower() == "innodb"
                 )
-                count = partition_count(wanted, int(size[0][0] or 0) if size else 0)
+                # Only when asked (`--partitions`), never by size: writers wait for the lock.
+                count = wanted or 0
                 if count < 2 or not splittable:
                     yield None
                     return
