@@ -9,10 +9,12 @@ from typing import Literal
 
 import pytest
 
+from tests import snowflake_fake
 from tests.conformance.systems import (
     DuckDBSystem,
     MySQLSystem,
     PostgresSystem,
+    SnowflakeSystem,
     SQLiteSystem,
     System,
 )
@@ -38,6 +40,8 @@ def make_system(
         return PostgresSystem(str(request.getfixturevalue(fixture)))
     if kind == "mysql":
         return MySQLSystem(str(request.getfixturevalue("mysql_database")))
+    if kind == "snowflake":
+        return SnowflakeSystem(snowflake_fake.fresh_database())
     raise ValueError(f"no harness for {kind!r}: add one in tests/conformance/systems.py")
 
 

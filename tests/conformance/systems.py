@@ -21,6 +21,7 @@ import duckdb
 import psycopg
 import pyarrow as pa
 
+from tests import snowflake_fake
 from tests.conftest import SHARED
 
 # The Chinook sample database, one dump per system (github.com/lerocha/chinook-database).
@@ -357,6 +358,50 @@ class DuckDBSystem(FileSystem):
         with duckdb.connect(str(self.path), read_only=True) as connection:
             found = connection.execute("SELECT table_name FROM duckdb_tables()").fetchall()
             return [str(r[0]) for r in found]
+
+
+class SnowflakeSystem(System):
+    """Snowflake as its stand-in serves it: fakesnow's server mode (tests/snowflake_fake.py),
+    a database of its own per test."""
+
+    type_name = "snowflake"
+    marker = "?"
+    ddl: ClassVar[dict[str, str]] = {}
+    longest_name = 255
+
+    def __init__(self, creds: dict[str, Any]) -> None:
+        self._creds = creds
+
+    def creds(self) -> dict[str, Any]:
+        return dict(self._creds)
+
+    def bad_creds(self) -> list[tuple[str, dict[str, Any], str]]:
+        return [
+            ("wrong password", {**self._creds, "password": "pw-4hx-wrong"}, "pw-4hx-wrong"),
+            ("unreachable", {**self._creds, "port": 1}, self._creds["password"]),
+            ("no such database", {**self._creds, "database": "SLUICE_NONE"},
+             self._creds["password"]),
+            ("neither password nor key",
+             {k: v for k, v in self._creds.items() if k != "password"}, ""),
+        ]  # fmt: skip
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        with snowflake_fake.connect(self._creds) as connection:
+            connection.cursor().execute(sql, params or None)
+
+    def rows(self, table: str, order: str) -> list[tuple[Any, ...]]:
+        with snowflake_fake.connect(self._creds) as connection:
+            cursor = connection.cursor()
+            cursor.execute(f"SELECT * FROM {self.q(table)} ORDER BY {order}")
+            return [tuple(row) for row in cursor.fetchall()]
+
+    def tables(self) -> list[str]:
+        with snowflake_fake.connect(self._creds) as connection:
+            cursor = connection.cursor()
+            cursor.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'PUBLIC'"
+            )
+            return [str(row[0]) for row in cursor.fetchall()]
 
 
 def _sqlite_time_parser(declared: str) -> Callable[[str], date | datetime] | None:

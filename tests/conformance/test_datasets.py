@@ -28,6 +28,7 @@ SOURCES = [
 SINKS = [
     pytest.param("duckdb", id="duckdb"),
     pytest.param("postgres", marks=pytest.mark.postgres, id="postgres"),
+    pytest.param("snowflake", id="snowflake"),  # fakesnow's server (tests/snowflake_fake.py)
 ]
 
 

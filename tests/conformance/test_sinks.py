@@ -28,6 +28,7 @@ SINKS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("duckdb", id="duckdb"),
     pytest.param("postgres", marks=pytest.mark.postgres, id="postgres"),
+    pytest.param("snowflake", id="snowflake"),  # fakesnow's server (tests/snowflake_fake.py)
 ]
 
 

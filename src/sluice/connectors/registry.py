@@ -183,8 +183,10 @@ def redacted_creds(type_name: str, creds: dict[str, Any], *, role: str) -> dict[
         return {key: "***" for key in creds}
     model: type[Creds] = _load(spec.creds, spec)
     shown: dict[str, Any] = {}
+    # Fields by the name creds give them (an alias where a field's name is taken).
+    fields = {info.alias or name: info for name, info in model.model_fields.items()}
     for field, value in creds.items():
-        info = model.model_fields.get(field)
+        info = fields.get(field)
         secret = info is None or "SecretStr" in str(info.annotation) or info.annotation is SecretStr
         if is_env_ref(value):
             shown[field] = value

@@ -107,22 +107,29 @@ class SqlSinkBase(SqlSinkState):
             if upstream.error is not None:  # a driver that swallowed it staged a partial stream
                 raise upstream.error
             columns = [field.name for field in request.schema]
-            staged_types = self.final_types(request, staging)
-            self.begin()
-            try:
-                added = self._apply(request, staging, columns, staged_types)
-                self._record_batches(request)
-                crash_point("load:inside_transaction")
-                if request.before_commit is not None:
-                    request.before_commit()
-                self.execute(f"DROP TABLE {self.qualified(staging)}")
-                self.commit()
-            except BaseException:
-                self.rollback()
-                raise
+            added = self.apply_staged(request, staging, columns, self.final_types(request, staging))
         finally:
             self._discard(staging)
         return LoadResult(rows_loaded=rows, columns_added=added)
+
+    def apply_staged(
+        self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]
+    ) -> tuple[str, ...]:
+        """Apply the staged rows and record the lake batches in ONE transaction (a system
+        whose DDL commits implicitly orders its steps itself); the columns it added."""
+        self.begin()
+        try:
+            added = self._apply(request, staging, columns, types)
+            self._record_batches(request)
+            crash_point("load:inside_transaction")
+            if request.before_commit is not None:
+                request.before_commit()
+            self.execute(f"DROP TABLE {self.qualified(staging)}")
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+        return added
 
     def _apply(
         self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]
