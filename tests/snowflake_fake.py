@@ -5,7 +5,7 @@ the real `snowflake-connector-python` driver.
 Where fakesnow differs from Snowflake in ways the sink would trip on, the stand-in is made
 more faithful here, never the sink changed for it:
 - a login with another password than the account's is refused as Snowflake refuses it
-  (fakesnow accepts any);
+  (fakesnow accepts any); a key-pair login (a JWT the driver signed) is let in unverified;
 - NULL timestamps are sent as NULL (fakesnow sends 1970-01-01 with the validity lost);
 - `CREATE OR REPLACE TABLE ... CLONE ... COPY GRANTS` replaces the table and keeps the
   primary key (fakesnow cannot parse COPY GRANTS, has no grants, and its CLONE neither
@@ -160,7 +160,9 @@ def _make_faithful() -> None:
         body = await request.body()
         if request.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
-        if json.loads(body)["data"].get("PASSWORD") != PASSWORD:
+        data = json.loads(body)["data"]
+        key_pair = data.get("AUTHENTICATOR") == "SNOWFLAKE_JWT" and data.get("TOKEN")
+        if not key_pair and data.get("PASSWORD") != PASSWORD:
             return JSONResponse(
                 {
                     "data": {"nextAction": "RETRY_LOGIN", "authnMethod": "USERNAME_PASSWORD"},

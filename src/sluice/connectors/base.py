@@ -115,6 +115,11 @@ class LoadRequest:
     # Called inside the load's transaction just before it commits; raising rolls it back (the
     # engine's fence: a load whose run was reaped meanwhile never commits).
     before_commit: Callable[[], None] | None = None
+    # The lake's Parquet files (local paths, in stream order) whose rows are exactly the
+    # batches, and their schema as stored (lake/physical.py), when they are: a sink that loads
+    # files itself may load these instead and never read the batches. Empty otherwise.
+    files: tuple[str, ...] = ()
+    files_schema: pa.Schema | None = None
 
 
 @dataclass(frozen=True)

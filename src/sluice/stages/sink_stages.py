@@ -18,6 +18,7 @@ from sluice.core.infinity import mark_infinite, refuse_infinite_key
 from sluice.core.models import Hop, LoadType
 from sluice.core.watermark import format_value, parse_value
 from sluice.lake.manifest import BatchRef, Manifest
+from sluice.lake.physical import physical_type
 from sluice.lake.reader import LakeTable
 from sluice.stages.compaction import compact_by_policy
 from sluice.stages.context import StageContext, StageResult
@@ -121,6 +122,7 @@ class Load(StageType):
                 dedupe=plan.dedupe,
                 batch_uids=plan.batch_uids,
                 before_commit=ctx.fence,
+                **_files_as_stored(lake_table, manifests, schema, exact=key_filter is None),
             )
             try:
                 result = sink.load(request, stream())
@@ -179,6 +181,22 @@ class Load(StageType):
         return ctx.repo.set_watermark(
             ctx.table.source_tablename, Hop.DL_TO_SINK, str(max(held)), fenced_by=ctx.run.id
         )
+
+
+def _files_as_stored(
+    lake_table: LakeTable, manifests: list[Manifest], schema: pa.Schema, *, exact: bool
+) -> dict[str, Any]:
+    """LoadRequest's `files` and `files_schema`, where the stream is exactly the rows of the
+    batches' files: a local lake, nothing filtered, every batch already in the load's schema
+    (a batch with fewer columns or other types is conformed on the way)."""
+    wanted = [(field.name, field.type) for field in schema]
+    if not (exact and lake_table.store.local):
+        return {}
+    if any([(field.name, field.type) for field in m.schema] != wanted for m in manifests):
+        return {}
+    stored = pa.schema([field.with_type(physical_type(field.type, field.name)) for field in schema])
+    files = tuple(path for m in manifests for path in lake_table.part_paths(m))
+    return {"files": files, "files_schema": stored}
 
 
 class _SinkKeyFilter:

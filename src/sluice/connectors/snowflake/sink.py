@@ -29,13 +29,13 @@ import logging
 import re
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
-from sluice.connectors.base import LoadRequest
+from sluice.connectors.base import LoadRequest, LoadResult
 from sluice.connectors.dialect import Dialect
 from sluice.connectors.sinkstate import STATE_TABLE
 from sluice.connectors.snowflake import DIALECT
@@ -44,7 +44,7 @@ from sluice.connectors.snowflake.connection import connect, translate
 from sluice.connectors.snowflake.types import StagedColumn, staged_columns, writable
 from sluice.connectors.sqlsink import Change, SqlSinkBase
 from sluice.core.clock import iso, utcnow
-from sluice.core.errors import StageError, TerminalError
+from sluice.core.errors import ReloadNeeded, StageError, TerminalError
 from sluice.core.faults import crash_point
 from sluice.core.models import LoadMode, TableRef
 
@@ -66,6 +66,7 @@ _SIZED = re.compile(
 )
 # Lengths Snowflake reports for a VARCHAR or BINARY declared without one.
 _DEFAULT_LENGTH = {"VARCHAR": 16777216, "BINARY": 8388608}
+_UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
 
 
 class SnowflakeSink(SqlSinkBase):
@@ -76,6 +77,28 @@ class SnowflakeSink(SqlSinkBase):
         self.creds = creds
         self._connection: SnowflakeConnection = connect(creds)
         self._cursor: SnowflakeCursor = self._connection.cursor()
+        # The lake files the load under way PUTs as they are (see load).
+        self._lake_files: tuple[Path, ...] = ()
+
+    def load(self, request: LoadRequest, batches: Iterable[pa.RecordBatch]) -> LoadResult:
+        """By reference where it can: the lake's own Parquet files are PUT and loaded when
+        their stored types load into the columns exactly and no deduplication needs the
+        rows' order; otherwise the rows are written to new files first."""
+        columns = staged_columns(request.table, request.schema)
+        by_reference = (
+            request.files
+            and request.files_schema is not None
+            and not request.dedupe
+            and all(
+                _copies_exactly(request.files_schema.field(c.name).type, c.declared)
+                for c in columns
+            )
+        )
+        self._lake_files = tuple(Path(path) for path in request.files) if by_reference else ()
+        try:
+            return super().load(request, batches)
+        finally:
+            self._lake_files = ()
 
     # ---- primitives ---------------------------------------------------------------------
 
@@ -214,6 +237,11 @@ class SnowflakeSink(SqlSinkBase):
         listed = ", ".join(f"{self.q(c.name)} {c.declared}" for c in columns)
         # Transient: a table that lives for one load needs no fail-safe copy.
         self.execute(f"CREATE TRANSIENT TABLE {self.qualified(staging)} ({listed})")
+        if self._lake_files:
+            rows = sum(_parquet_rows(path) for path in self._lake_files)
+            log.info("loading %d lake files into %s as they are", len(self._lake_files), staging)
+            self._copy_files(staging, list(self._lake_files), rows)
+            return rows
         with tempfile.TemporaryDirectory(prefix="sluice-snowflake-") as folder:
             files, rows = _write_parquet(Path(folder), batches, columns)
             if files:
@@ -227,8 +255,9 @@ class SnowflakeSink(SqlSinkBase):
         # Temporary: the stage and any file left on it go with the session, however it ends;
         # PURGE removes the files as soon as they are loaded.
         self.execute(f"CREATE TEMPORARY STAGE {stage}")
-        for path in files:
-            put = f"PUT 'file://{path.as_posix()}' @{stage}"
+        for number, path in enumerate(files):
+            # A folder each: lake batches name their files alike (part-00000.parquet).
+            put = f"PUT 'file://{path.as_posix()}' @{stage}/{number:06d}"
             self.execute(f"{put} PARALLEL = 8 AUTO_COMPRESS = FALSE")
         # By name, exactly: the files' columns are the staging table's, quoted names and all.
         result = self.query(
@@ -250,12 +279,10 @@ class SnowflakeSink(SqlSinkBase):
     ) -> tuple[str, ...]:
         interrupted = self._intent_of(request.table)
         if interrupted is not None and request.mode is LoadMode.APPEND:
-            raise TerminalError(
-                f"a replace of Snowflake table {request.table} by run {interrupted} was "
-                "interrupted after its swap may have happened, so which rows the table holds "
-                "is not known and appending could double them; nothing was loaded: reload "
-                f"the table into the sink (`sluice run {request.table.name} --hop dl_to_sink "
-                "--reload`)"
+            raise ReloadNeeded(
+                f"a replace of Snowflake table {request.table} by run {interrupted} stopped "
+                "after its swap may have happened, so which rows the table holds is not known "
+                "and appending could double them; nothing was loaded"
             )
         added: tuple[str, ...] = ()
         if request.mode is LoadMode.REPLACE:
@@ -432,6 +459,45 @@ def _sized(declared: str) -> tuple[str, int, int] | None:
 
 def _spelled(declared: str) -> str:
     return "".join(declared.upper().split())
+
+
+def _copies_exactly(stored: pa.DataType, declared: str) -> bool:
+    """Whether COPY INTO of a Parquet column of `stored` type fills a `declared` column with
+    the same values (the lake's physical types: lake/physical.py)."""
+    sized = _sized(declared)
+    kind = sized[0] if sized else _spelled(declared)
+    if pa.types.is_integer(stored):
+        return declared == "NUMBER(38,0)"
+    if pa.types.is_decimal128(stored):
+        return declared == f"NUMBER({stored.precision},{stored.scale})"
+    if pa.types.is_timestamp(stored):
+        zone = "TIMESTAMP_TZ" if stored.tz else "TIMESTAMP_NTZ"
+        return sized is not None and sized[:2] == (zone, _UNIT_DIGITS[stored.unit])
+    if pa.types.is_time32(stored) or pa.types.is_time64(stored):
+        return (
+            stored.unit != "ns"
+            and sized is not None
+            and sized[:2]
+            == (
+                "TIME",
+                _UNIT_DIGITS[stored.unit],
+            )
+        )
+    simple = {
+        "BOOLEAN": pa.types.is_boolean,
+        "FLOAT": pa.types.is_floating,
+        "VARCHAR": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+        "BINARY": lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t),
+        "DATE": pa.types.is_date32,
+    }
+    check = simple.get(kind)
+    return bool(check and check(stored))
+
+
+def _parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
 
 
 def _write_parquet(
