@@ -15,8 +15,8 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
-from collections.abc import Iterable, Iterator
-from typing import ClassVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import ClassVar, TypeVar
 
 import pyarrow as pa
 
@@ -29,6 +29,7 @@ from sluice.core.faults import crash_point
 from sluice.core.models import LoadMode, TableRef
 
 ORDINAL = "_sluice_ord"
+T = TypeVar("T")
 
 log = logging.getLogger("sluice.sink")
 
@@ -117,19 +118,29 @@ class SqlSinkBase(SqlSinkState):
     ) -> tuple[str, ...]:
         """Apply the staged rows and record the lake batches in ONE transaction (a system
         whose DDL commits implicitly orders its steps itself); the columns it added."""
+
+        def change() -> tuple[str, ...]:
+            added = self._apply(request, staging, columns, types)
+            self.execute(f"DROP TABLE {self.qualified(staging)}")
+            return added
+
+        return self.commit_with_batches(request, change)
+
+    def commit_with_batches(self, request: LoadRequest, change: Callable[[], T]) -> T:
+        """`change`, then the load's lake batches recorded in the state table, in ONE
+        transaction; the crash point and the run's fence come just before COMMIT."""
         self.begin()
         try:
-            added = self._apply(request, staging, columns, types)
+            result = change()
             self._record_batches(request)
             crash_point("load:inside_transaction")
             if request.before_commit is not None:
                 request.before_commit()
-            self.execute(f"DROP TABLE {self.qualified(staging)}")
             self.commit()
         except BaseException:
             self.rollback()
             raise
-        return added
+        return result
 
     def _apply(
         self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]
@@ -178,12 +189,7 @@ class SqlSinkBase(SqlSinkState):
     def _replace(
         self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]
     ) -> None:
-        fresh = self.sibling(request.table, "__sluice_new_", request.run_id)
-        cols = ", ".join(self.q(c) for c in columns)
-        self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")
-        self.execute(self._create_table_sql(fresh, columns, types, request.primary_key))
-        rows = self._rows_sql(request, staging, columns)
-        self.execute(f"INSERT INTO {self.qualified(fresh)} ({cols}) {rows}")
+        fresh = self.build_beside(request, staging, columns, types)
         self.before_swap(request.table, fresh)
         self.execute(f"DROP TABLE IF EXISTS {self.qualified(request.table)}")
         self.execute(f"ALTER TABLE {self.qualified(fresh)} RENAME TO {self.q(request.table.name)}")
@@ -191,6 +197,18 @@ class SqlSinkBase(SqlSinkState):
             f"DELETE FROM {self.q(STATE_TABLE)} WHERE sink_table = ?",
             (str(request.table),),
         )
+
+    def build_beside(
+        self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]
+    ) -> TableRef:
+        """The replace's new table, beside the live one, filled from `staging`."""
+        fresh = self.sibling(request.table, "__sluice_new_", request.run_id)
+        cols = ", ".join(self.q(c) for c in columns)
+        self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")
+        self.execute(self._create_table_sql(fresh, columns, types, request.primary_key))
+        rows = self._rows_sql(request, staging, columns)
+        self.execute(f"INSERT INTO {self.qualified(fresh)} ({cols}) {rows}")
+        return fresh
 
     def _evolve(
         self, request: LoadRequest, columns: list[str], types: dict[str, str]

@@ -25,7 +25,6 @@ from sluice.connectors.postgres.udts import ensure_udts, udt_of
 from sluice.connectors.postgres.writing import SinkColumn, sink_column
 from sluice.connectors.sqlquote import quote_ident
 from sluice.core.errors import StageError
-from sluice.core.faults import crash_point
 from sluice.core.models import LoadMode, TableRef
 
 if TYPE_CHECKING:
@@ -180,17 +179,7 @@ class PostgresSink(PostgresEvolve):
             if request.primary_key:
                 keys = ", ".join(quote_ident(c) for c in request.primary_key)
                 self.execute(f"ALTER TABLE {self.qualified(fresh)} ADD PRIMARY KEY ({keys})")
-            self.begin()
-            try:
-                self._swap_in(request, fresh)
-                self._record_batches(request)
-                crash_point("load:inside_transaction")
-                if request.before_commit is not None:
-                    request.before_commit()
-                self.commit()
-            except BaseException:
-                self.rollback()
-                raise
+            self.commit_with_batches(request, lambda: self._swap_in(request, fresh))
         except BaseException:
             with suppress(StageError):
                 self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")

@@ -288,30 +288,16 @@ class SnowflakeSink(SqlSinkBase):
         if request.mode is LoadMode.REPLACE:
             live = self.table_columns(request.table)
             if live is not None and self._holds(live, columns, types, request):
-                self._transaction(request, lambda: self._refill(request, staging, columns))
+                self.commit_with_batches(request, lambda: self._refill(request, staging, columns))
             else:
                 self._swap_in(request, staging, columns, types)
         else:
             added = self._evolve(request, columns, types)
             self._rekey(request)
             apply = self._merge if request.mode is LoadMode.MERGE else self._append
-            self._transaction(request, lambda: apply(request, staging, columns))
+            self.commit_with_batches(request, lambda: apply(request, staging, columns))
         self.execute(f"DROP TABLE IF EXISTS {self.qualified(staging)}")
         return added
-
-    def _transaction(self, request: LoadRequest, change: Any) -> None:
-        """`change`, then the state rows, in one transaction (the fence just before COMMIT)."""
-        self.begin()
-        try:
-            change()
-            self._record_batches(request)
-            crash_point("load:inside_transaction")
-            if request.before_commit is not None:
-                request.before_commit()
-            self.commit()
-        except BaseException:
-            self.rollback()
-            raise
 
     def _holds(
         self,
@@ -340,12 +326,7 @@ class SnowflakeSink(SqlSinkBase):
     def _swap_in(
         self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]
     ) -> None:
-        fresh = self.sibling(request.table, "__sluice_new_", request.run_id)
-        cols = ", ".join(self.q(c) for c in columns)
-        self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")
-        self.execute(self._create_table_sql(fresh, columns, types, request.primary_key))
-        rows = self._rows_sql(request, staging, columns)
-        self.execute(f"INSERT INTO {self.qualified(fresh)} ({cols}) {rows}")
+        fresh = self.build_beside(request, staging, columns, types)
         crash_point("load:inside_transaction")
         if request.before_commit is not None:
             request.before_commit()  # the last moment the load may still be refused
