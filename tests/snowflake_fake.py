@@ -47,17 +47,29 @@ def _start() -> dict[str, Any]:
     """The stand-in in a process of its own (its warnings and threads stay out of the
     tests'), stopped when this process exits."""
     import atexit
+    import os
+    import shutil
     import subprocess
     import sys
+    import tempfile
     from pathlib import Path
 
+    # fakesnow keeps staged files in a folder of its own under TMPDIR and never removes it.
+    scratch = tempfile.mkdtemp(prefix="sluice-fakesnow-")
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.snowflake_fake"],
         cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "TMPDIR": scratch},
         stdout=subprocess.PIPE,
         text=True,
     )
-    atexit.register(process.kill)
+
+    def stop() -> None:
+        process.kill()
+        process.wait()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    atexit.register(stop)
     assert process.stdout is not None
     line = process.stdout.readline()
     if not line.startswith("PORT "):
