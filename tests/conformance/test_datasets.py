@@ -9,6 +9,7 @@ One line per source with a Chinook dump below; its harness (systems.py) loads th
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +70,16 @@ def test_every_chinook_table_arrives_identical(
         assert expected, table
         got = sink.rows(table, _order(sink, key))
         assert _exactly(got) == _exactly(expected), f"{table} in {sink.type_name}"
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_discover_finds_every_chinook_table_and_key(
+    sluice: Sluice, request: pytest.FixtureRequest, workdir: Path, kind: str
+) -> None:
+    source = make_system(kind, request, workdir)
+    source.load_chinook()
+    sluice("init", ok=True)
+    sluice(f"source add src --type {kind} --creds", json.dumps(source.creds()), ok=True)
+    found = sluice("discover src --json", ok=True).json()
+    keys = {entry["table"].split(".")[-1]: entry["primary_key"] for entry in found}
+    assert keys == source.primary_keys()

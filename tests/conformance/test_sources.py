@@ -12,6 +12,7 @@ without the secret.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -203,3 +204,33 @@ def test_a_missing_table_fails_the_run_at_check_source(
 
 def test_bad_creds_fail_fast_in_one_line_without_the_secret(sluice: Sluice, source: System) -> None:
     assert_bad_creds_fail_fast(sluice, "source", source)
+
+
+def test_discover_lists_tables_keys_and_suggested_incremental_keys(
+    sluice: Sluice, source: System
+) -> None:
+    source.create("orders", {"id": source.ddl["id"], "updated_at": source.ddl["at"],
+                             "name": source.ddl["name"]})  # fmt: skip
+    source.execute(
+        f"CREATE INDEX orders_updated ON {source.q('orders')} ({source.q('updated_at')})"
+    )
+    source.insert("orders", ["id", "updated_at", "name"],
+                  [(1, datetime(2024, 1, 1), "a"), (2, datetime(2024, 1, 2), "b")])  # fmt: skip
+    source.create("events", {"id": source.ddl["id"], "at": source.ddl["at"]}, key=None)
+    sluice("init", ok=True)
+    sluice(f"source add src --type {source.type_name} --creds", json.dumps(source.creds()), ok=True)
+    found = {entry["table"].split(".")[-1]: entry for entry in sluice("discover src --json").json()}
+    assert set(found) == {"orders", "events"}
+    orders, events = found["orders"], found["events"]
+    assert orders["primary_key"] == ["id"]
+    best = orders["incremental_keys"][0]
+    assert best["column"] == "updated_at" and best["why"].endswith("indexed"), best
+    # A timestamp named like neither a modification nor an indexed creation time, no key:
+    # nothing to suggest, the table is loaded full.
+    assert events["primary_key"] == [] and events["incremental_keys"] == []
+    for entry in found.values():  # an estimate where the catalog keeps one (SQLite: counted)
+        assert entry["rows_estimate"] is None or entry["rows_estimate"] >= 0
+    if source.type_name == "sqlite":
+        assert (orders["rows_estimate"], events["rows_estimate"]) == (2, 0)
+    shown = sluice("discover src", ok=True).out
+    assert "updated_at (a modification time, indexed)" in shown

@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from sluice.cli import output
 from sluice.cli.connections import connection_app
+from sluice.cli.discover import discover_command
 from sluice.cli.keys import app as key_app
 from sluice.cli.lake import app as lake_app
 from sluice.cli.runs import run_command, runs_app
@@ -239,6 +240,7 @@ def demo(
 app.add_typer(connection_app("source"), name="source")
 app.add_typer(connection_app("destination"), name="destination")
 app.add_typer(tables_app, name="table")
+app.command("discover")(discover_command)
 app.add_typer(stages_app, name="stages")
 app.command("run")(run_command)
 app.command("scheduler")(scheduler_command)

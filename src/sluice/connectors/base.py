@@ -11,6 +11,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from sluice.connectors.dialect import Dialect
+from sluice.connectors.discovery import CatalogTable
 from sluice.core.bounds import Bound
 from sluice.core.models import LoadMode, TableRef
 
@@ -232,6 +233,20 @@ def partitioned(source: Source) -> PartitionedSource | None:
     ):
         return source  # type: ignore[return-value]
     return None
+
+
+class DiscoveringSource(Source, Protocol):
+    """A source that can list its tables for `sluice discover`."""
+
+    def discover(self, schema: str | None) -> list[CatalogTable]:
+        """The tables (and views) a read could name, in `schema` or the default one(s):
+        row estimates, primary keys, and the columns an incremental key could be."""
+        ...
+
+
+def discovering(source: Source) -> DiscoveringSource | None:
+    """`source` as one that lists its tables, when its connector can."""
+    return source if callable(getattr(source, "discover", None)) else None  # type: ignore[return-value]
 
 
 class Sink(Protocol):

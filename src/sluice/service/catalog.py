@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sluice.config import validation as v
 from sluice.config.deceptive import refuse_deceptive
@@ -27,6 +27,9 @@ from sluice.core.watermark import check_lookback
 from sluice.service.paths import make_absolute
 from sluice.service.probe import TableProbe, file_to_create, probe_connection, probe_table
 from sluice.stages.registry import stage_types
+
+if TYPE_CHECKING:
+    from sluice.connectors.discovery import DiscoveredTable
 
 DEFAULT_SCHEDULE_MINUTES = 60
 
@@ -169,6 +172,29 @@ class Catalog:
             if found is not None:
                 found.append(answer)
         return self.repo.update_connection(kind, name, new_type, creds)
+
+    def discover_source(self, name: str, schema: str | None) -> list[DiscoveredTable]:
+        """The tables source `name` could read (`sluice discover`): estimates, keys and
+        suggested incremental keys; errors with the creds' secrets masked."""
+        from sluice.connectors.base import discovering
+        from sluice.connectors.discovery import discovered
+
+        record = self.repo.get_connection(SOURCES, name)
+        masked = registry.validate_creds(record.type, record.creds, role="source").secret_values()
+        try:
+            source = registry.open_source(record.type, record.creds)
+            try:
+                lister = discovering(source)
+                if lister is None:
+                    raise ConfigError(
+                        f"source {name!r} is a {record.type} source, which cannot list its "
+                        "tables: name them with `sluice table add`"
+                    )
+                return [discovered(table) for table in lister.discover(schema)]
+            finally:
+                source.close()
+        except StageError as exc:
+            raise type(exc)(scrub(str(exc), masked)) from None
 
     def ping_connection(self, kind: ConnectionKind, name: str) -> str:
         """Connect and say what answered (`source test`, POST .../test).

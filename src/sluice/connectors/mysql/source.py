@@ -28,9 +28,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pyarrow as pa
 
 from sluice.connectors.base import ReadRequest, SourceRead, TableInfo
+from sluice.connectors.discovery import CatalogTable
 from sluice.connectors.missing import missing_table
 from sluice.connectors.mysql.config import MySQLCreds
 from sluice.connectors.mysql.connection import SESSION_SQL, connect, encrypted, translate
+from sluice.connectors.mysql.discover import discover
 from sluice.connectors.mysql.literals import bound_condition
 from sluice.connectors.mysql.partitions import PartitionedReads
 from sluice.connectors.mysql.types import DATE_TYPES, MySQLColumn, conform
@@ -96,6 +98,10 @@ class MySQLSource(PartitionedReads):
         server = "MariaDB" if "mariadb" in str(version).lower() else "MySQL"
         number = str(version).split("-")[0]
         return f"{server} {number} at {self.creds.location()}, {tables} table(s)"
+
+    def discover(self, schema: str | None) -> list[CatalogTable]:
+        with self._cursor() as cursor:
+            return discover(cursor, schema)
 
     def check(self, table: TableRef, *, count_rows: bool = True) -> TableInfo:
         with self._cursor() as cursor:

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, ClassVar
 import pyarrow as pa
 
 from sluice.connectors.base import ReadRequest, SourceRead, TableInfo
+from sluice.connectors.discovery import CatalogTable
 from sluice.connectors.postgres.config import PostgresCreds
 from sluice.connectors.postgres.connection import close_quietly, connect, translate
 from sluice.connectors.postgres.connection import fetch as _fetch
+from sluice.connectors.postgres.discover import discover
 from sluice.connectors.postgres.missing import RELKINDS, missing_table
 from sluice.connectors.postgres.partitions import PartitionedReads
 from sluice.connectors.postgres.reading import (
@@ -104,6 +106,10 @@ class PostgresSource(PartitionedReads):
         with self._transaction() as cursor:
             version = str(_fetch(cursor, "SELECT current_setting('server_version')")[0][0])
         return f"PostgreSQL {version.split()[0]} at {self.creds.location()}"
+
+    def discover(self, schema: str | None) -> list[CatalogTable]:
+        with self._transaction() as cursor:
+            return discover(cursor, schema)
 
     def check(self, table: TableRef, *, count_rows: bool = True) -> TableInfo:
         with self._transaction() as cursor:

@@ -13,8 +13,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sluice.connectors.dialect import Dialect
+from sluice.connectors.discovery import CatalogTable
 from sluice.connectors.sqlite import DIALECT
 from sluice.connectors.sqlite.config import SQLiteCreds
+from sluice.connectors.sqlite.discover import discover
 from sluice.connectors.sqlite.types import arrow_type
 from sluice.connectors.sqlquote import quote_ident
 from sluice.connectors.sqlsource import SqlSource
@@ -51,6 +53,13 @@ class SQLiteSource(SqlSource):
 
     def where(self) -> str:
         return f"SQLite database {self.path}"
+
+    def discover(self, schema: str | None) -> list[CatalogTable]:
+        with self.session() as connection:
+            connection.execute(self.begin_sql)  # one snapshot for every table's look
+            found = discover(connection, schema)
+            connection.execute("COMMIT")
+        return found
 
     def schema_of(
         self, connection: sqlite3.Connection, table: TableRef
