@@ -67,6 +67,8 @@ _SIZED = re.compile(
 # Lengths Snowflake reports for a VARCHAR or BINARY declared without one.
 _DEFAULT_LENGTH = {"VARCHAR": 16777216, "BINARY": 8388608}
 _UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+# State rows per INSERT: a statement's bound values stay well within the driver's limits.
+_STATE_ROWS_PER_INSERT = 1000
 
 
 class SnowflakeSink(SqlSinkBase):
@@ -88,6 +90,8 @@ class SnowflakeSink(SqlSinkBase):
         by_reference = (
             request.files
             and request.files_schema is not None
+            # PUT names the file inside a quoted literal; a quote in the path stays out of SQL.
+            and not any("'" in path for path in request.files)
             and not request.dedupe
             and all(
                 _copies_exactly(request.files_schema.field(c.name).type, c.declared)
@@ -392,16 +396,19 @@ class SnowflakeSink(SqlSinkBase):
             return
         loaded_at = iso(utcnow())
         uids = request.batch_uids or (None,) * len(request.batch_ids)
-        values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(request.batch_ids))
-        params: list[Any] = []
-        for batch_id, uid in zip(request.batch_ids, uids, strict=True):
-            params += [str(request.table), request.lake_table, batch_id, request.run_id,
-                       loaded_at, uid]  # fmt: skip
-        self.execute(
-            f"INSERT INTO {self.q(STATE_TABLE)} "
-            f"(sink_table, lake_table, batch_id, run_id, loaded_at, batch_uid) VALUES {values}",
-            tuple(params),
-        )
+        rows = list(zip(request.batch_ids, uids, strict=True))
+        for start in range(0, len(rows), _STATE_ROWS_PER_INSERT):
+            chunk = rows[start : start + _STATE_ROWS_PER_INSERT]
+            params: list[Any] = []
+            for batch_id, uid in chunk:
+                params += [str(request.table), request.lake_table, batch_id, request.run_id,
+                           loaded_at, uid]  # fmt: skip
+            self.execute(
+                f"INSERT INTO {self.q(STATE_TABLE)} "
+                "(sink_table, lake_table, batch_id, run_id, loaded_at, batch_uid) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                tuple(params),
+            )
 
     def _rekey(self, request: LoadRequest) -> None:
         """Snowflake does not enforce a standard table's key: changing it is metadata only."""
