@@ -312,3 +312,35 @@ def test_scheduler_liveness_is_the_lease(held_api: Api) -> None:
     repo.drop_lease(LEASE, "host:1:abc")
     gone = held_api.call("GET", "/api/scheduler").json()
     assert gone["running"] is False and gone["last_pass_at"] == alive["last_pass_at"]
+
+
+def test_a_hop_that_missed_twice_its_schedule_is_stale_everywhere(
+    held_api: Api, chinook: Any
+) -> None:
+    """Hop 1 every 30 minutes, last success 2 hours ago: stale (target 1 hour) in the table
+    view, /metrics and `sluice status`; hop 2, paused, has no target."""
+    chinook("table edit Genre --every 30m", ok=True)
+    chinook("table pause Genre --hop dl_to_sink", ok=True)
+    ok = (("extract", "success", 10, 1.0), ("load", "success", 10, 1.0))
+    insert_run(table="Genre", status="success", started=datetime.now(UTC) - timedelta(hours=2),
+               stages=ok)  # fmt: skip
+    shown = held_api.call("GET", "/api/tables/Genre").json()
+    assert shown["source_to_dl"]["stale"] is True
+    assert shown["source_to_dl"]["fresh_within_seconds"] == 3600
+    assert shown["dl_to_sink"]["stale"] is None
+    assert shown["dl_to_sink"]["fresh_within_seconds"] is None
+    metrics = _metrics(held_api)
+    assert metrics['sluice_table_stale{hop="source_to_dl",table="Genre"}'] == 1
+    assert metrics['sluice_freshness_target_seconds{hop="source_to_dl",table="Genre"}'] == 3600
+    assert 'sluice_table_stale{hop="dl_to_sink",table="Genre"}' not in metrics
+    status = {row["hop"]: row for row in chinook("status --json", ok=True).json()}
+    assert status["source_to_dl"]["stale"] is True
+    assert status["source_to_dl"]["fresh_within_minutes"] == 60
+    assert status["dl_to_sink"]["stale"] is None
+    assert "STALE (not within 60m)" in chinook("status", ok=True).out
+
+    # A success within the hour: fresh again.
+    insert_run(table="Genre", status="success", started=datetime.now(UTC) - timedelta(minutes=5),
+               stages=ok)  # fmt: skip
+    assert held_api.call("GET", "/api/tables/Genre").json()["source_to_dl"]["stale"] is False
+    assert _metrics(held_api)['sluice_table_stale{hop="source_to_dl",table="Genre"}'] == 0

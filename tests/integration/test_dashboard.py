@@ -461,6 +461,11 @@ def test_the_table_page_freshness_errors_live_rows_and_every_page_fits(
         "lake"
     )
     expect(invoice.locator('tr[data-hop="dl_to_sink"] [data-role="fresh"]')).to_contain_text("sink")
+    # Customer ran and never succeeded: stale against its target (twice its hourly schedule).
+    customer = page.locator('tbody[data-table="Customer"]')
+    stale = customer.locator('tr[data-hop="source_to_dl"] [data-role="stale"]')
+    expect(stale).to_have_text("stale")
+    expect(invoice.locator('[data-role="stale"]')).to_have_count(0)
     expect(invoice.locator('tr[data-hop="dl_to_sink"] [data-role="load"]')).to_have_text(
         "incremental (new lake batches)"
     )

@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 
 from sluice.config.history import RunHistory
 from sluice.config.stats import FINISHED, MOVING_STAGES, RunStats
+from sluice.core.clock import utcnow
 from sluice.core.models import Hop, RunStatus
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -112,3 +113,21 @@ class RunMetrics(Collector):
         for (table, hop), at in sorted(self._history.last_success().items()):
             last.add_metric([table, hop.value], at.timestamp())
         yield last
+
+        stale = GaugeMetricFamily(
+            "sluice_table_stale",
+            "1 when a scheduled, active hop has not succeeded within its freshness target "
+            "(twice its schedule), else 0; hops without a target are left out.",
+            labels=["table", "hop"],
+        )
+        target = GaugeMetricFamily(
+            "sluice_freshness_target_seconds",
+            "The freshness target of a scheduled, active hop: twice its schedule.",
+            labels=["table", "hop"],
+        )
+        for (table, hop), fresh in sorted(self._history.freshness(utcnow()).items()):
+            if fresh.stale is not None and fresh.target_seconds is not None:
+                stale.add_metric([table, hop.value], 1 if fresh.stale else 0)
+                target.add_metric([table, hop.value], fresh.target_seconds)
+        yield stale
+        yield target

@@ -198,6 +198,14 @@ class HopView(BaseModel):
     )
     next_due_at: datetime | None = Field(description="When the scheduler starts it next.")
     last_success_at: datetime | None
+    fresh_within_seconds: int | None = Field(
+        default=None,
+        description="The freshness target: twice the schedule; null when unscheduled or paused.",
+    )
+    stale: bool | None = Field(
+        default=None,
+        description="No success within the target (or runs but never a success); null: no target.",
+    )
     last_error: str | None = Field(
         default=None, description="The first line of the error, when the hop's last run failed."
     )

@@ -11,6 +11,7 @@ import typer
 from sluice.cli.output import console, emit_json, table, warn
 from sluice.cli.state import STATE
 from sluice.core.clock import utcnow
+from sluice.core.freshness import freshness
 from sluice.core.models import Hop
 
 if TYPE_CHECKING:
@@ -77,12 +78,16 @@ def status_command(as_json: JsonOpt = False) -> None:
     scheduler.engine.reap()  # a hop whose run's worker died shows as failed, not running
     from sluice.config.history import RunHistory
 
-    applied = RunHistory(services.repo.engine).extract_warnings()
+    history = RunHistory(services.repo.engine)
+    applied = history.extract_warnings()
+    succeeded = history.last_success()
     rows: list[dict[str, Any]] = []
     states = scheduler.states(now)
     for state in states:
         hop = state.table.hop(state.hop)
         next_due = state.next_due(now)
+        last_success = succeeded.get((state.table.source_tablename, state.hop))
+        fresh = freshness(hop.schedule_minutes, hop.is_active, last_success, hop.last_run_at, now)
         rows.append(
             {
                 "table": state.table.source_tablename,
@@ -92,6 +97,11 @@ def status_command(as_json: JsonOpt = False) -> None:
                 "schedule_minutes": hop.schedule_minutes,
                 "last_status": hop.last_run_status,
                 "last_run_at": hop.last_run_at.isoformat() if hop.last_run_at else None,
+                "last_success_at": last_success.isoformat() if last_success else None,
+                "fresh_within_minutes": None
+                if fresh.target is None
+                else int(fresh.target.total_seconds() // 60),
+                "stale": fresh.stale,
                 "watermark": hop.last_incremental_value,
                 "next_due_at": next_due.isoformat() if next_due else None,
                 # Due or not, nothing starts on its own while no scheduler holds the lease.
@@ -120,6 +130,7 @@ def status_command(as_json: JsonOpt = False) -> None:
             "every",
             "last status",
             "last run",
+            "fresh",
             "watermark",
             "next due",
             "future keys",
@@ -133,6 +144,7 @@ def status_command(as_json: JsonOpt = False) -> None:
                 f"{r['schedule_minutes']}m" if r["schedule_minutes"] else "-",
                 r["last_status"] or "-",
                 (r["last_run_at"] or "-")[:19],
+                fresh_text(r),
                 r["watermark"] or "-",
                 due_text(r["next_due_at"], now.isoformat(), alive.running),
                 (r["future"] or "-").split(":", 1)[0],
@@ -145,6 +157,14 @@ def status_command(as_json: JsonOpt = False) -> None:
             warn(f"{r['table']}: {r['future'].split(': ', 1)[1]}")
         for warning in r["warnings"]:
             warn(f"{r['table']}: {warning}")
+
+
+def fresh_text(row: dict[str, Any]) -> str:
+    """`stale` with its target, `ok`, or `-` for a hop nobody expects to move."""
+    if row["stale"] is None:
+        return "-"
+    target = f"within {row['fresh_within_minutes']}m"
+    return f"STALE (not {target})" if row["stale"] else f"ok ({target})"
 
 
 def due_text(next_due_at: str | None, now: str, scheduler_running: bool) -> str:

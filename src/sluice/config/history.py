@@ -17,6 +17,7 @@ from sluice.config import schema as s
 from sluice.config.records import RunRecord, StageLogRecord
 from sluice.config.runs import to_run, to_stage_log
 from sluice.config.store import Store
+from sluice.core.freshness import Freshness, freshness
 from sluice.core.models import Hop, HopChoice, RunStatus
 
 runs = s.pipeline_runs_master
@@ -186,6 +187,25 @@ class RunHistory(Store):
                 best = max((c for c in candidates if c is not None), default=None)
                 if best is not None:
                     found[(row[0], hop)] = best
+        return found
+
+    def freshness(self, now: datetime) -> dict[tuple[str, Hop], Freshness]:
+        """Each table's hop against its freshness target (core/freshness.py)."""
+        config = s.pipeline_config
+        columns = [
+            config.c[f"{hop.value}_{name}"]
+            for hop in Hop
+            for name in ("schedule", "is_active", "last_loader_run_timestamp")
+        ]
+        with self.read() as c:
+            rows = c.execute(sa.select(config.c.source_tablename, *columns)).all()
+        succeeded = self.last_success()
+        found: dict[tuple[str, Hop], Freshness] = {}
+        for row in rows:
+            for index, hop in enumerate(Hop):
+                schedule, active, last_run = row[1 + 3 * index : 4 + 3 * index]
+                key = (str(row[0]), hop)
+                found[key] = freshness(schedule, bool(active), succeeded.get(key), last_run, now)
         return found
 
     def extract_warnings(self) -> dict[str, list[str]]:

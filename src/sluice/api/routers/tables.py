@@ -21,6 +21,7 @@ from sluice.api.schemas import (
 )
 from sluice.config.records import TableConfig
 from sluice.core.clock import utcnow
+from sluice.core.freshness import freshness
 from sluice.scheduler.due import hop_states
 from sluice.service.catalog import TableChanges
 from sluice.stages.registry import stage_types
@@ -50,6 +51,13 @@ def views(ctx: ApiContext, tables: Sequence[TableConfig]) -> list[Table]:
             key = (table.source_tablename, hop)
             config = table.hop(hop)
             failure = failures.get(key) if config.last_run_status == "failed" else None
+            fresh = freshness(
+                config.schedule_minutes,
+                config.is_active,
+                succeeded.get(key),
+                config.last_run_at,
+                now,
+            )
             hops[hop] = HopView(
                 schedule_minutes=config.schedule_minutes,
                 load_type=config.load_type.value,
@@ -61,6 +69,8 @@ def views(ctx: ApiContext, tables: Sequence[TableConfig]) -> list[Table]:
                 state="running" if state.busy else ("active" if state.active else "paused"),
                 next_due_at=state.next_due(now),
                 last_success_at=succeeded.get(key),
+                fresh_within_seconds=fresh.target_seconds,
+                stale=fresh.stale,
                 last_error_run_id=failure[0] if failure else None,
                 last_error=failure[1] if failure else None,
             )

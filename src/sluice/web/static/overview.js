@@ -215,8 +215,17 @@ function main(me) {
   function freshness(table, hop) {
     const at = table[hop].last_success_at;
     const where = hop === 'source_to_dl' ? 'lake' : 'sink';
+    // Missed its target (twice its schedule): said first, so nobody has to compute it.
+    const stale = table[hop].stale
+      ? el('span', {
+          class: 'badge s-failed',
+          dataset: { role: 'stale' },
+          title: `no success within ${duration(table[hop].fresh_within_seconds)} (twice its schedule)`,
+          text: 'stale',
+        })
+      : null;
     if (!at) {
-      return el('td', { class: 'fresh', dataset: { role: 'fresh' } }, el('span', { class: 'muted', text: 'none yet' }));
+      return el('td', { class: 'fresh', dataset: { role: 'fresh' } }, stale, el('span', { class: 'muted', text: 'none yet' }));
     }
     let lag = null;
     const lake = parseTime(table.source_to_dl.last_success_at);
@@ -227,6 +236,7 @@ function main(me) {
     return el(
       'td',
       { class: 'fresh', dataset: { role: 'fresh' } },
+      stale,
       el('span', {}, `${where} `, timeEl(at, ago(at))),
       lag ? el('span', { class: 'sub', dataset: { role: 'lag' }, text: lag }) : null,
     );
