@@ -43,6 +43,8 @@ CREATE TABLE pipeline_config (
     schema_contract TEXT,
     source_to_dl_zero_dates TEXT DEFAULT 'fail',
     source_to_dl_partitions INTEGER,
+    source_to_dl_fresh_within TEXT,
+    dl_to_sink_fresh_within TEXT,
     PRIMARY KEY (source_tablename)
 );
 
@@ -316,4 +318,4 @@ CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0016');
+INSERT INTO alembic_version (version_num) VALUES ('0017');

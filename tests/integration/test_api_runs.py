@@ -344,3 +344,37 @@ def test_a_hop_that_missed_twice_its_schedule_is_stale_everywhere(
                stages=ok)  # fmt: skip
     assert held_api.call("GET", "/api/tables/Genre").json()["source_to_dl"]["stale"] is False
     assert _metrics(held_api)['sluice_table_stale{hop="source_to_dl",table="Genre"}'] == 0
+
+
+def test_a_tables_own_freshness_target_replaces_twice_its_schedule(
+    held_api: Api, chinook: Any
+) -> None:
+    chinook("table edit Genre --every 30m", ok=True)
+    ok = (("extract", "success", 10, 1.0), ("load", "success", 10, 1.0))
+    insert_run(table="Genre", status="success", started=datetime.now(UTC) - timedelta(minutes=20),
+               stages=ok)  # fmt: skip
+    hop = held_api.call("GET", "/api/tables/Genre").json()["source_to_dl"]
+    assert (hop["stale"], hop["fresh_within"], hop["fresh_within_seconds"]) == (False, None, 3600)
+    # Ten minutes: the success 20 minutes ago (ended 19 minutes ago) is too old.
+    chinook("table edit Genre --fresh-within 10m", ok=True)
+    hop = held_api.call("GET", "/api/tables/Genre").json()["source_to_dl"]
+    assert (hop["stale"], hop["fresh_within"], hop["fresh_within_seconds"]) == (True, "10m", 600)
+    assert (
+        chinook("table show Genre --json", ok=True).json()["source_to_dl"]["fresh_within"] == "10m"
+    )
+    assert (
+        _metrics(held_api)['sluice_freshness_target_seconds{hop="source_to_dl",table="Genre"}']
+        == 600
+    )
+    # The API sets it too (hop 2), and '' restores the default.
+    patched = held_api.call("PATCH", "/api/tables/Genre", json={"sink_fresh_within": "3h"})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["dl_to_sink"]["fresh_within_seconds"] == 3 * 3600
+    chinook("table edit Genre --fresh-within ''", ok=True)
+    hop = held_api.call("GET", "/api/tables/Genre").json()["source_to_dl"]
+    assert (hop["stale"], hop["fresh_within"], hop["fresh_within_seconds"]) == (False, None, 3600)
+    for bad in ("0m", "2 weeks", "-1h", "99999d"):
+        refused = chinook("table edit Genre --fresh-within", bad)
+        assert refused.code != 0 and "--fresh-within" in refused.err, (bad, refused.err)
+    refused = held_api.call("PATCH", "/api/tables/Genre", json={"sink_fresh_within": "soon"})
+    assert refused.status_code == 422 and "--sink-fresh-within" in refused.text

@@ -133,6 +133,14 @@ class TableOptions(Body):
     future_policy: str | None = Field(
         default=None, description="Hop 1: rows beyond the tolerance fail the run, or hold."
     )
+    fresh_within: str | None = Field(
+        default=None,
+        description="Hop 1 is stale when it has not succeeded for this long (90m, 2h, 1d); "
+        "'' for the default (twice its schedule).",
+    )
+    sink_fresh_within: str | None = Field(
+        default=None, description="Hop 2's freshness target, likewise."
+    )
     schema_contract: str | None = Field(
         default=None,
         description="Hop 1 on source column changes, KIND=SETTING,...: added=evolve|freeze|"
@@ -198,9 +206,12 @@ class HopView(BaseModel):
     )
     next_due_at: datetime | None = Field(description="When the scheduler starts it next.")
     last_success_at: datetime | None
+    fresh_within: str | None = Field(
+        default=None, description="The configured freshness target; null: twice the schedule."
+    )
     fresh_within_seconds: int | None = Field(
         default=None,
-        description="The freshness target: twice the schedule; null when unscheduled or paused.",
+        description="The freshness target in force; null when unscheduled or paused.",
     )
     stale: bool | None = Field(
         default=None,

@@ -87,7 +87,14 @@ def status_command(as_json: JsonOpt = False) -> None:
         hop = state.table.hop(state.hop)
         next_due = state.next_due(now)
         last_success = succeeded.get((state.table.source_tablename, state.hop))
-        fresh = freshness(hop.schedule_minutes, hop.is_active, last_success, hop.last_run_at, now)
+        fresh = freshness(
+            hop.schedule_minutes,
+            hop.is_active,
+            last_success,
+            hop.last_run_at,
+            now,
+            hop.fresh_within,
+        )
         rows.append(
             {
                 "table": state.table.source_tablename,

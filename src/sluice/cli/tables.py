@@ -154,6 +154,27 @@ _TABLE_OPTIONS: tuple[tuple[str, Any], ...] = (
             ),
         ],
     ),
+    (
+        "fresh_within",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--fresh-within",
+                help="Hop 1 is stale when it has not succeeded for this long (90m, 2h, 1d; "
+                "'' = default, twice its schedule).",
+            ),
+        ],
+    ),
+    (
+        "sink_fresh_within",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--sink-fresh-within",
+                help="Hop 2's freshness target, likewise.",
+            ),
+        ],
+    ),
 )
 NoCheckOpt = Annotated[
     bool,
@@ -178,6 +199,7 @@ def describe(t: TableConfig) -> dict[str, Any]:
             "last_incremental_value": c.last_incremental_value,
             "last_run_at": c.last_run_at.isoformat() if c.last_run_at else None,
             "last_run_status": c.last_run_status,
+            "fresh_within": c.fresh_within,
         }
 
     return {

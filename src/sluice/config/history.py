@@ -195,7 +195,7 @@ class RunHistory(Store):
         columns = [
             config.c[f"{hop.value}_{name}"]
             for hop in Hop
-            for name in ("schedule", "is_active", "last_loader_run_timestamp")
+            for name in ("schedule", "is_active", "last_loader_run_timestamp", "fresh_within")
         ]
         with self.read() as c:
             rows = c.execute(sa.select(config.c.source_tablename, *columns)).all()
@@ -203,9 +203,11 @@ class RunHistory(Store):
         found: dict[tuple[str, Hop], Freshness] = {}
         for row in rows:
             for index, hop in enumerate(Hop):
-                schedule, active, last_run = row[1 + 3 * index : 4 + 3 * index]
+                schedule, active, last_run, within = row[1 + 4 * index : 5 + 4 * index]
                 key = (str(row[0]), hop)
-                found[key] = freshness(schedule, bool(active), succeeded.get(key), last_run, now)
+                found[key] = freshness(
+                    schedule, bool(active), succeeded.get(key), last_run, now, within
+                )
         return found
 
     def extract_warnings(self) -> dict[str, list[str]]:

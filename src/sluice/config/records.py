@@ -31,6 +31,8 @@ class HopConfig:
     last_incremental_value: str | None
     last_run_at: datetime | None
     last_run_status: str | None
+    # How recently the hop must have succeeded, as a duration ("2h"); None: twice its schedule.
+    fresh_within: str | None = None
 
 
 @dataclass(frozen=True)

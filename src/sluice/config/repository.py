@@ -226,6 +226,7 @@ class ConfigRepository(RunRepository, PartitionRepository, StageClaimRepository)
                 last_incremental_value=row[f"{prefix}_last_incremental_value"],
                 last_run_at=row[f"{prefix}_last_loader_run_timestamp"],
                 last_run_status=row[f"{prefix}_last_loader_run_status"],
+                fresh_within=row[f"{prefix}_fresh_within"],
             )
 
         primary_key = tuple(p.strip() for p in (row["primary_key"] or "").split(",") if p.strip())

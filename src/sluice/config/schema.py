@@ -64,6 +64,9 @@ pipeline_config = sa.Table(
     sa.Column("source_to_dl_zero_dates", sa.Text, server_default="fail"),
     # sluice (0016): how many parallel ranges a full hop 1 read is split into (none: by size).
     sa.Column("source_to_dl_partitions", sa.Integer),
+    # sluice (0017): how recently each hop must have succeeded (none: twice its schedule).
+    sa.Column("source_to_dl_fresh_within", sa.Text),
+    sa.Column("dl_to_sink_fresh_within", sa.Text),
 )
 
 sources_config = sa.Table(

@@ -19,6 +19,7 @@ from sluice.config.repository import (
 )
 from sluice.connectors import registry
 from sluice.core.errors import ConfigError, ConflictError, NotFoundError, StageError
+from sluice.core.freshness import check_target
 from sluice.core.future import DEFAULT_TOLERANCE, check_policy, check_tolerance
 from sluice.core.models import Hop, HopChoice
 from sluice.core.redact import scrub
@@ -58,6 +59,8 @@ class TableChanges:
     schema_contract: str | None = None  # KIND=SETTING,...; merged over the stored one
     zero_dates: str | None = None  # fail | null; '' restores the default (fail)
     partitions: int | str | None = None  # 1-64; 0 restores the default (by size)
+    fresh_within: str | None = None  # hop 1's freshness target; '' restores the default
+    sink_fresh_within: str | None = None  # hop 2's
 
 
 def shared_sink_tables(tables: Iterable[TableConfig]) -> list[list[TableConfig]]:
@@ -446,6 +449,14 @@ class Catalog:
             values["source_to_dl_zero_dates"] = v.zero_dates(changes.zero_dates or "fail")
         if changes.partitions is not None:
             values["source_to_dl_partitions"] = v.partitions(changes.partitions)
+        for hop, within, option in (
+            (Hop.SOURCE_TO_DL, changes.fresh_within, "--fresh-within"),
+            (Hop.DL_TO_SINK, changes.sink_fresh_within, "--sink-fresh-within"),
+        ):
+            if within is not None:
+                values[f"{hop.value}_fresh_within"] = (
+                    check_target(within, option) if within.strip() else None
+                )
         if changes.schema_contract is not None:
             values["schema_contract"] = merge_contract(
                 current.schema_contract if current else None, changes.schema_contract

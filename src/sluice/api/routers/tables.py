@@ -57,6 +57,7 @@ def views(ctx: ApiContext, tables: Sequence[TableConfig]) -> list[Table]:
                 succeeded.get(key),
                 config.last_run_at,
                 now,
+                config.fresh_within,
             )
             hops[hop] = HopView(
                 schedule_minutes=config.schedule_minutes,
@@ -69,6 +70,7 @@ def views(ctx: ApiContext, tables: Sequence[TableConfig]) -> list[Table]:
                 state="running" if state.busy else ("active" if state.active else "paused"),
                 next_due_at=state.next_due(now),
                 last_success_at=succeeded.get(key),
+                fresh_within=config.fresh_within,
                 fresh_within_seconds=fresh.target_seconds,
                 stale=fresh.stale,
                 last_error_run_id=failure[0] if failure else None,
