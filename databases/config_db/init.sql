@@ -314,8 +314,25 @@ CREATE TABLE sluice_stage_claims (
     FOREIGN KEY(run_id) REFERENCES pipeline_runs_master (id) ON DELETE CASCADE
 );
 
+-- sluice: where alerts go, and what each hop was last announced as (0018).
+CREATE TABLE sluice_alert_targets (
+    name TEXT NOT NULL,
+    url TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (name)
+);
+
+CREATE TABLE sluice_alert_states (
+    source_tablename TEXT NOT NULL,
+    hop TEXT NOT NULL,
+    state TEXT NOT NULL,
+    run_id INTEGER,
+    changed_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (source_tablename, hop)
+);
+
 CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0017');
+INSERT INTO alembic_version (version_num) VALUES ('0018');

@@ -16,6 +16,7 @@ import typer
 from rich.markup import escape
 
 from sluice.cli import output
+from sluice.cli.alerts import app as alerts_app
 from sluice.cli.connections import connection_app
 from sluice.cli.discover import discover_command
 from sluice.cli.keys import app as key_app
@@ -252,6 +253,7 @@ app.command("worker")(worker_command)
 app.command("workers")(workers_command)
 app.add_typer(token_app, name="token")
 app.add_typer(key_app, name="key")
+app.add_typer(alerts_app, name="alerts")
 
 
 def _config_db_errors() -> tuple[type[BaseException], ...]:

@@ -1,7 +1,8 @@
 """The secret key's life: what it seals, keeping `init` from replacing it, and rotation.
 
-Sealed values live in three places: sources_config.source_creds,
-destinations_config.destination_creds and sluice_settings (the lake options). A value is
+Sealed values live in four places: sources_config.source_creds,
+destinations_config.destination_creds, sluice_settings (the lake options) and
+sluice_alert_targets.url. A value is
 sealed when its text starts with `fernet:v1:`; plain JSON (a seed-made database) is not.
 """
 
@@ -32,6 +33,7 @@ _CELLS = (
     (s.sources_config, "id", "source_creds", "source", "source_name"),
     (s.destinations_config, "id", "destination_creds", "destination", "destination_name"),
     (s.sluice_settings, "key", "value", "setting", "key"),
+    (s.sluice_alert_targets, "name", "url", "alert target", "name"),
 )
 
 

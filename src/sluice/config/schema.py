@@ -167,6 +167,25 @@ sluice_settings = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+# sluice (0018): where alerts go (Apprise URLs, sealed) and what each hop was last announced as.
+sluice_alert_targets = sa.Table(
+    "sluice_alert_targets",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("created_at", UTCTimestamp, nullable=False),
+)
+
+sluice_alert_states = sa.Table(
+    "sluice_alert_states",
+    metadata,
+    sa.Column("source_tablename", sa.Text, primary_key=True),
+    sa.Column("hop", sa.Text, primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("changed_at", UTCTimestamp, nullable=False),
+)
+
 SEED_TABLES = (
     "pipeline_config",
     "sources_config",

@@ -198,6 +198,7 @@ class Scheduler:
             report.leader = False
             return report
         report.reaped = self.engine.reap()
+        self._announce()
         # A second look after starting: a hop 2 that waited for its hop 1 in this pass is due
         # once that hop 1 has published (at once with a launcher that runs inline; with child
         # processes hop 1 is still running then, and a later pass starts hop 2).
@@ -208,6 +209,17 @@ class Scheduler:
                 break
         self.repo.mark_pass(LEASE, self.holder)
         return report
+
+    def _announce(self) -> None:
+        """Alerts for hops whose state changed (service/alerts.py); a failure here is
+        logged and never keeps the scheduler from starting runs."""
+        from sluice.service.alerts import AlertWatch
+
+        try:
+            for alert in AlertWatch(self.repo, self.history).check(self.clock()):
+                log.info("announced: %s", alert.title)
+        except Exception:
+            log.exception("alerts could not be checked")
 
     def _start(self, due: list[DueHop], report: TickReport) -> bool:
         """Start what the bound allows; True if anything started."""

@@ -1,0 +1,100 @@
+"""`sluice alerts ...`: where notifications of failed, stale and recovered hops go."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
+
+import typer
+from rich.markup import escape
+
+from sluice.cli.output import console, emit_json, table
+from sluice.cli.state import STATE
+from sluice.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sluice.service.alerts import AlertWatch
+
+app = typer.Typer(
+    help="Notifications when a table's hop fails, goes stale or recovers (Apprise URLs).",
+    no_args_is_help=True,
+)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _watch() -> AlertWatch:
+    from sluice.config.history import RunHistory
+    from sluice.service.alerts import AlertWatch
+
+    services = STATE.services()
+    return AlertWatch(services.repo, RunHistory(services.repo.engine))
+
+
+def _shown(url: str) -> str:
+    """A target as it may be shown: its scheme and host, never the path or token."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '...'}/***"
+
+
+@app.command("add")
+def add(
+    name: str,
+    url: Annotated[
+        str, typer.Argument(help="An Apprise URL: slack://..., mailto://..., json://...")
+    ],
+) -> None:
+    """Send alerts to URL as well (stored sealed, like creds)."""
+    import apprise
+
+    if not apprise.Apprise().add(url):
+        raise ConfigError(
+            f"alert target {name!r}: Apprise does not take that URL; see "
+            "https://github.com/caronc/apprise/wiki for each service's form "
+            "(slack://TokenA/TokenB/TokenC, mailto://user:pass@example.com, json://host/path)"
+        )
+    _watch().store.add_target(name, url)
+    console.print(f"alert target [bold]{escape(name)}[/] added: {escape(_shown(url))}")
+
+
+@app.command("list")
+def list_(as_json: JsonOpt = False) -> None:
+    """The alert targets (URLs shown without their secrets)."""
+    shown = {name: _shown(url) for name, url in _watch().store.target_urls().items()}
+    if as_json:
+        emit_json([{"name": name, "url": url} for name, url in shown.items()])
+        return
+    table("alert targets", ["name", "url"], list(shown.items()))
+
+
+@app.command("remove")
+def remove(name: str) -> None:
+    """Stop sending alerts to a target."""
+    _watch().store.remove_target(name)
+    console.print(f"alert target [bold]{escape(name)}[/] removed")
+
+
+@app.command("test")
+def test(name: str) -> None:
+    """Send a test notification to a target."""
+    _watch().test(name)
+    console.print(f"[green]ok[/] alert target {escape(name)} took the test notification")
+
+
+@app.command("check")
+def check(as_json: JsonOpt = False) -> None:
+    """Announce the hops whose state changed now (the scheduler does this every pass)."""
+    from sluice.core.clock import utcnow
+
+    sent = _watch().check(utcnow())
+    if as_json:
+        emit_json(
+            [
+                {"table": a.table, "hop": a.hop.value, "state": a.state, "title": a.title}
+                for a in sent
+            ]
+        )
+        return
+    for alert in sent:
+        console.print(escape(alert.title), highlight=False)
+    if not sent:
+        console.print("no change to announce")
