@@ -47,6 +47,7 @@ def sealed_values() -> list[str]:
                 "SELECT source_creds FROM sources_config",
                 "SELECT destination_creds FROM destinations_config",
                 "SELECT value FROM sluice_settings WHERE key = 'lake_options'",
+                "SELECT url FROM sluice_alert_targets",
             )
             for row in c.execute(query)
         ]
@@ -122,17 +123,21 @@ def test_creds_sealed_with_another_key_are_marked_not_fatal(
 
 
 def test_rotate_reseals_everything_under_a_new_key(keyed: Sluice) -> None:
+    keyed("alerts add team json://127.0.0.1:9/hook-T0K", ok=True)
     old_key = KEY.read_text()
     before = sealed_values()
     services = Services.open(None)  # a process that was running before the rotation
     result = keyed("key rotate --json", ok=True).json()
-    assert result == {"resealed": 3, "key_file": str(KEY.absolute()), "pending": False}
+    assert result == {"resealed": 4, "key_file": str(KEY.absolute()), "pending": False}
     assert KEY.read_text() != old_key and stat.S_IMODE(KEY.stat().st_mode) == 0o600
     assert not Path(f"{KEY}.new").exists()
     after = sealed_values()
     assert all(v.startswith("fernet:v1:") for v in after) and set(after).isdisjoint(before)
     assert keyed("source show pg --json", ok=True).json()["creds"]["host"] == "127.0.0.1"
     assert keyed("lake options --json", ok=True).json()["lake_options"]["access_key_id"] == "AK"
+    assert keyed("alerts list --json", ok=True).json() == [
+        {"name": "team", "url": "json://127.0.0.1/***"}
+    ]
     # A process opened before the rotation opens and seals with the new key from now on.
     assert services.repo.get_connection(SOURCES, "pg").creds["password"] == PG["password"]
     services.close()
