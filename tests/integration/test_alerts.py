@@ -55,6 +55,7 @@ def receiver() -> Iterator[Receiver]:
     running = Receiver()
     yield running
     running.server.shutdown()
+    running.server.server_close()
 
 
 def test_failure_staleness_and_recovery_are_each_announced_once(
