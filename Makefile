@@ -5,6 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+# BigQuery's stand-in for the tests (tests/bigquery_emulator.py) pins its own duckdb, so it
+# lives in a virtualenv of its own; its spatial extension is installed from a wheel (DuckDB
+# cannot download extensions here) into the HOME the emulator runs with.
+BQEMU := .venv-bqemu
+DUCKDB_EXTENSIONS := $(BQEMU)/home/.duckdb/extensions/v1.5.5/linux_amd64
 
 .PHONY: demo test lint services browser clean
 
@@ -19,6 +24,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
 	touch $(VENV)/.installed $@
+
+$(BQEMU)/.installed:
+	$(PYTHON) -m venv $(BQEMU)
+	$(BQEMU)/bin/python -m pip install --quiet 'bqemulator==1.4.0' 'duckdb==1.5.5' \
+		'duckdb-extension-spatial==1.5.5' 'numpy>=1.26'
+	mkdir -p $(DUCKDB_EXTENSIONS)
+	cp "$$($(BQEMU)/bin/python -c 'import duckdb_extension_spatial as e, pathlib; \
+		print(next(pathlib.Path(e.__file__).parent.rglob("spatial.duckdb_extension")))')" \
+		$(DUCKDB_EXTENSIONS)/
+	touch $@
 
 demo: $(VENV)/.installed
 	$(BIN)/sluice demo --dir demo
@@ -36,10 +51,10 @@ lint: $(STAMP)
 
 # pytest: one worker per core (at most 4), each test file on one worker; the files share
 # nothing but the services.
-test: $(STAMP) services browser
+test: $(STAMP) $(BQEMU)/.installed services browser
 	$(BIN)/ruff check
 	$(BIN)/mypy
 	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile
 
 clean:
-	rm -rf $(VENV) demo lake databases/config_db/data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BQEMU) demo lake databases/config_db/data .pytest_cache .mypy_cache .ruff_cache

@@ -9,8 +9,9 @@ from typing import Literal
 
 import pytest
 
-from tests import snowflake_fake
+from tests import bigquery_emulator, snowflake_fake
 from tests.conformance.systems import (
+    BigQuerySystem,
     DuckDBSystem,
     MySQLSystem,
     PostgresSystem,
@@ -42,6 +43,8 @@ def make_system(
         return MySQLSystem(str(request.getfixturevalue("mysql_database")))
     if kind == "snowflake":
         return SnowflakeSystem(snowflake_fake.fresh_database())
+    if kind == "bigquery":
+        return BigQuerySystem(bigquery_emulator.fresh_dataset())
     raise ValueError(f"no harness for {kind!r}: add one in tests/conformance/systems.py")
 
 

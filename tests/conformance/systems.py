@@ -21,7 +21,7 @@ import duckdb
 import psycopg
 import pyarrow as pa
 
-from tests import snowflake_fake
+from tests import bigquery_emulator, snowflake_fake
 from tests.conftest import SHARED
 
 # The Chinook sample database, one dump per system (github.com/lerocha/chinook-database).
@@ -48,6 +48,9 @@ class System(ABC):
     ddl: ClassVar[dict[str, str]]
     quote: ClassVar[str] = '"'
     longest_name: ClassVar[int] = 63
+    # Names of the odd-identifiers case: quotes, spaces, mixed case, non-ASCII.
+    odd_table: ClassVar[str] = 'Odd "T" ü'
+    odd_columns: ClassVar[tuple[str, ...]] = ("id", "Mixed Case", 'quo"te', "ünï", "c" * 60)
 
     @abstractmethod
     def creds(self) -> dict[str, Any]: ...
@@ -402,6 +405,60 @@ class SnowflakeSystem(System):
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = 'PUBLIC'"
             )
             return [str(row[0]) for row in cursor.fetchall()]
+
+
+class BigQuerySystem(System):
+    """BigQuery as its stand-in serves it: bqemulator (tests/bigquery_emulator.py), a dataset
+    of its own per test."""
+
+    type_name = "bigquery"
+    marker = "?"
+    quote = "`"
+    ddl: ClassVar[dict[str, str]] = {}
+    # BigQuery allows no '"' in a name; the emulator also refuses spaces and non-ASCII
+    # letters in table names (BigQuery takes them), so the table's oddity is in its columns.
+    odd_table = "Odd-T_x"
+    odd_columns = ("id", "Mixed Case", "quo'te", "ünï", "c" * 60)
+
+    def __init__(self, creds: dict[str, Any]) -> None:
+        self._creds = creds
+
+    def q(self, name: str) -> str:
+        from sluice.connectors.bigquery.sql import quote
+
+        return quote(name)
+
+    def creds(self) -> dict[str, Any]:
+        return dict(self._creds)
+
+    def bad_creds(self) -> list[tuple[str, dict[str, Any], str]]:
+        key = '{"type": "service_account", "private_key": "sa-key-7qz"}'
+        return [
+            ("unreachable", {**self._creds, "api_endpoint": "http://127.0.0.1:1"}, ""),
+            ("no such dataset", {**self._creds, "dataset": "sluice_none"}, ""),
+            ("not a service account key",
+             {k: v for k, v in self._creds.items() if k != "anonymous"}
+             | {"service_account": key}, "sa-key-7qz"),
+            ("not a project id", {**self._creds, "project": "My Project"}, ""),
+        ]  # fmt: skip
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        from sluice.connectors.bigquery.sql import bind
+
+        bigquery_emulator.rows(self._creds, bind(sql, params))
+
+    def rows(self, table: str, order: str) -> list[tuple[Any, ...]]:
+        return bigquery_emulator.rows(
+            self._creds, f"SELECT * FROM {self.q(table)} ORDER BY {order}"
+        )
+
+    def tables(self) -> list[str]:
+        found = bigquery_emulator.rows(
+            self._creds,
+            f"SELECT table_name FROM `{bigquery_emulator.PROJECT}.{self._creds['dataset']}`"
+            ".INFORMATION_SCHEMA.TABLES",
+        )
+        return [str(row[0]) for row in found]
 
 
 def _sqlite_time_parser(declared: str) -> Callable[[str], date | datetime] | None:

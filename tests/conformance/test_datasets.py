@@ -30,6 +30,7 @@ SINKS = [
     pytest.param("duckdb", id="duckdb"),
     pytest.param("postgres", marks=pytest.mark.postgres, id="postgres"),
     pytest.param("snowflake", id="snowflake"),  # fakesnow's server (tests/snowflake_fake.py)
+    pytest.param("bigquery", id="bigquery"),  # bqemulator (tests/bigquery_emulator.py)
 ]
 
 

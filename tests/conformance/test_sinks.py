@@ -29,6 +29,7 @@ SINKS = [
     pytest.param("duckdb", id="duckdb"),
     pytest.param("postgres", marks=pytest.mark.postgres, id="postgres"),
     pytest.param("snowflake", id="snowflake"),  # fakesnow's server (tests/snowflake_fake.py)
+    pytest.param("bigquery", id="bigquery"),  # bqemulator (tests/bigquery_emulator.py)
 ]
 
 
@@ -85,8 +86,7 @@ def test_an_empty_table_arrives_empty(sluice: Sluice, source: SQLiteSystem, sink
 def test_odd_identifiers_arrive_as_they_are(
     sluice: Sluice, source: SQLiteSystem, sink: System
 ) -> None:
-    table = 'Odd "T" ü'
-    names = ["id", "Mixed Case", 'quo"te', "ünï", "c" * 60]
+    table, names = sink.odd_table, list(sink.odd_columns)
     source.create(table, {n: "INTEGER" if n == "id" else "TEXT" for n in names})
     rows = [(1, "a", "b", "c", "d"), (2, None, "", "🎉", None)]
     source.insert(table, names, rows)

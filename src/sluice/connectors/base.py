@@ -121,6 +121,10 @@ class LoadRequest:
     # files itself may load these instead and never read the batches. Empty otherwise.
     files: tuple[str, ...] = ()
     files_schema: pa.Schema | None = None
+    # The table's layout where the sink has one (BigQuery): partitioning and clustering, as
+    # `table add --partition-by/--cluster-by` gave them; applied when the table is created.
+    partition_by: str | None = None
+    cluster_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
