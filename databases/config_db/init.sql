@@ -45,6 +45,8 @@ CREATE TABLE pipeline_config (
     source_to_dl_partitions INTEGER,
     source_to_dl_fresh_within TEXT,
     dl_to_sink_fresh_within TEXT,
+    dl_to_sink_partition_by TEXT,
+    dl_to_sink_cluster_by TEXT,
     PRIMARY KEY (source_tablename)
 );
 
@@ -335,4 +337,4 @@ CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0018');
+INSERT INTO alembic_version (version_num) VALUES ('0019');

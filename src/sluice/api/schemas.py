@@ -162,6 +162,15 @@ class TableOptions(Body):
         description="Hop 1, full loads: ranges the read is split into, read in parallel "
         "(1-64; 0 chooses by the table's size).",
     )
+    partition_by: str | None = Field(
+        default=None,
+        description="BigQuery: the sink table's partitioning, COLUMN[:hour|day|month|year] "
+        "or COLUMN:START:END:INTERVAL, applied when the table is (re)built; '' for none.",
+    )
+    cluster_by: str | None = Field(
+        default=None,
+        description="BigQuery: up to four clustering columns, a,b; '' for none.",
+    )
 
 
 class TableIn(TableOptions):
@@ -246,6 +255,8 @@ class Table(BaseModel):
     partitions: int | None = Field(
         description="Hop 1, full loads: ranges the read is split into; null: by size."
     )
+    sink_partition_by: str | None = Field(description="The sink table's partitioning, if any.")
+    sink_cluster_by: list[str] = Field(description="The sink table's clustering columns.")
     source_to_dl: HopView
     dl_to_sink: HopView
 
@@ -270,6 +281,8 @@ class Table(BaseModel):
             schema_contract=describe_contract(t.schema_contract),
             zero_dates="null" if t.zero_dates == "null" else "fail",
             partitions=t.partitions,
+            sink_partition_by=t.sink_partition_by,
+            sink_cluster_by=list(t.sink_cluster_by),
             source_to_dl=hops[Hop.SOURCE_TO_DL],
             dl_to_sink=hops[Hop.DL_TO_SINK],
         )

@@ -175,6 +175,30 @@ _TABLE_OPTIONS: tuple[tuple[str, Any], ...] = (
             ),
         ],
     ),
+    (
+        "partition_by",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--partition-by",
+                metavar="COLUMN[:UNIT]",
+                help="BigQuery: partition the sink table by a DATE/DATETIME/TIMESTAMP column "
+                "(COLUMN, COLUMN:hour|day|month|year) or an integer one "
+                "(COLUMN:START:END:INTERVAL); applied when the table is (re)built; '' = none.",
+            ),
+        ],
+    ),
+    (
+        "cluster_by",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--cluster-by",
+                metavar="A,B",
+                help="BigQuery: cluster the sink table by up to four columns; '' = none.",
+            ),
+        ],
+    ),
 )
 NoCheckOpt = Annotated[
     bool,
@@ -221,6 +245,8 @@ def describe(t: TableConfig) -> dict[str, Any]:
         "schema_contract": describe_contract(t.schema_contract),
         "zero_dates": t.zero_dates,
         "partitions": t.partitions,
+        "sink_partition_by": t.sink_partition_by,
+        "sink_cluster_by": list(t.sink_cluster_by),
         "source_to_dl": hop(Hop.SOURCE_TO_DL),
         "dl_to_sink": hop(Hop.DL_TO_SINK),
     }

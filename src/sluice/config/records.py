@@ -59,6 +59,9 @@ class TableConfig:
     schema_contract: str | None = None  # core/schema_contract.py; None: the defaults
     zero_dates: str = "fail"  # a MySQL zero date fails the run (fail) or reads as NULL (null)
     partitions: int | None = None  # ranges a full hop 1 read is split into; None: by size
+    # The sink table's layout where the sink has one (BigQuery); None / (): its default.
+    sink_partition_by: str | None = None
+    sink_cluster_by: tuple[str, ...] = ()
 
     def hop(self, hop: Hop) -> HopConfig:
         return self.source_to_dl if hop is Hop.SOURCE_TO_DL else self.dl_to_sink

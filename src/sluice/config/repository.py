@@ -251,6 +251,8 @@ class ConfigRepository(RunRepository, PartitionRepository, StageClaimRepository)
             schema_contract=row["schema_contract"],
             zero_dates=row["source_to_dl_zero_dates"] or "fail",
             partitions=row["source_to_dl_partitions"],
+            sink_partition_by=row["dl_to_sink_partition_by"],
+            sink_cluster_by=tuple(filter(None, (row["dl_to_sink_cluster_by"] or "").split(","))),
         )
 
     def add_table(self, values: dict[str, Any]) -> TableConfig:

@@ -67,6 +67,9 @@ pipeline_config = sa.Table(
     # sluice (0017): how recently each hop must have succeeded (none: twice its schedule).
     sa.Column("source_to_dl_fresh_within", sa.Text),
     sa.Column("dl_to_sink_fresh_within", sa.Text),
+    # sluice (0019): the sink table's partitioning and clustering, where the sink has them.
+    sa.Column("dl_to_sink_partition_by", sa.Text),
+    sa.Column("dl_to_sink_cluster_by", sa.Text),
 )
 
 sources_config = sa.Table(

@@ -190,6 +190,41 @@ def partitions(value: int | str) -> int | None:
     return int(text) or None
 
 
+PARTITION_UNITS = ("day", "hour", "month", "year")
+MAX_CLUSTER_COLUMNS = 4
+
+
+def partition_by(value: str) -> str:
+    """`COLUMN[:day|hour|month|year]` or `COLUMN:START:END:INTERVAL` (--partition-by)."""
+    column, _, rest = value.partition(":")
+    identifier(column, "partitioning column (--partition-by)")
+    pieces = rest.split(":") if rest else []
+    numbers = [p.lstrip("-") for p in pieces]
+    if len(pieces) == 3 and all(n.isdigit() for n in numbers):
+        start, end, step = (int(p) for p in pieces)
+        if start < end and step > 0:
+            return value
+    elif len(pieces) <= 1 and (not pieces or pieces[0].lower() in PARTITION_UNITS):
+        return value
+    raise ConfigError(
+        f"--partition-by {value!r} is not a partitioning: give COLUMN or COLUMN:day|hour|month|"
+        "year (a DATE, DATETIME or TIMESTAMP column) or COLUMN:START:END:INTERVAL (an integer "
+        "column, START < END, INTERVAL > 0)"
+    )
+
+
+def cluster_by(value: str) -> str:
+    """Up to four comma-separated columns (--cluster-by); stored as `a,b`."""
+    columns = [c.strip() for c in value.split(",")]
+    for column in columns:
+        identifier(column, "clustering column (--cluster-by)")
+    if len(columns) > MAX_CLUSTER_COLUMNS or len(set(columns)) != len(columns):
+        raise ConfigError(
+            f"--cluster-by {value!r} must name 1 to {MAX_CLUSTER_COLUMNS} different columns"
+        )
+    return ",".join(columns)
+
+
 def zero_dates(value: str) -> str:
     """`fail` (a zero date fails the run, the default) or `null` (it is read as NULL)."""
     if value not in ZERO_DATES:

@@ -19,6 +19,8 @@ class Dialect:
     transactional_ddl: bool = True  # CREATE/DROP/ALTER roll back with the transaction
     identifier_quote: str = '"'
     param_marker: str = "?"  # how the driver spells a parameter; "${}" numbers them
+    # Tables are partitioned and clustered as each table's --partition-by/--cluster-by say.
+    table_layout: bool = False
 
     def quote(self, name: str) -> str:
         mark = self.identifier_quote

@@ -61,6 +61,8 @@ class TableChanges:
     partitions: int | str | None = None  # 1-64; 0 restores the default (by size)
     fresh_within: str | None = None  # hop 1's freshness target; '' restores the default
     sink_fresh_within: str | None = None  # hop 2's
+    partition_by: str | None = None  # the sink table's partitioning; '' removes it
+    cluster_by: str | None = None  # its clustering columns, a,b; '' removes them
 
 
 def shared_sink_tables(tables: Iterable[TableConfig]) -> list[list[TableConfig]]:
@@ -457,6 +459,15 @@ class Catalog:
                 values[f"{hop.value}_fresh_within"] = (
                     check_target(within, option) if within.strip() else None
                 )
+        if changes.partition_by is not None:
+            values["dl_to_sink_partition_by"] = (
+                v.partition_by(changes.partition_by) if changes.partition_by.strip() else None
+            )
+        if changes.cluster_by is not None:
+            values["dl_to_sink_cluster_by"] = (
+                v.cluster_by(changes.cluster_by) if changes.cluster_by.strip() else None
+            )
+        self._check_layout_fits(values, current)
         if changes.schema_contract is not None:
             values["schema_contract"] = merge_contract(
                 current.schema_contract if current else None, changes.schema_contract
@@ -478,6 +489,19 @@ class Catalog:
             current,
         )
         return values
+
+    def _check_layout_fits(self, values: dict[str, Any], current: TableConfig | None) -> None:
+        """A partitioning or clustering only for a sink whose tables have them."""
+        sink_type = values.get("sink_type", current and current.sink_type)
+        partition = values.get("dl_to_sink_partition_by", current and current.sink_partition_by)
+        cluster = values.get("dl_to_sink_cluster_by", current and current.sink_cluster_by)
+        if (partition or cluster) and sink_type and not registry.dialect(sink_type).table_layout:
+            option = "--partition-by" if partition else "--cluster-by"
+            with_layout = [t for t in registry.sink_types() if registry.dialect(t).table_layout]
+            raise ConfigError(
+                f"{option}: {sink_type} sink tables have no partitioning or clustering that "
+                f"sluice sets (only {', '.join(with_layout)} do); remove it with {option} ''"
+            )
 
     def _check_sink_table_free(
         self,

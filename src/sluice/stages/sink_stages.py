@@ -122,6 +122,8 @@ class Load(StageType):
                 dedupe=plan.dedupe,
                 batch_uids=plan.batch_uids,
                 before_commit=ctx.fence,
+                partition_by=ctx.table.sink_partition_by,
+                cluster_by=ctx.table.sink_cluster_by,
                 **_files_as_stored(lake_table, manifests, schema, exact=key_filter is None),
             )
             try:

@@ -13,6 +13,7 @@ DIALECT = Dialect(
     max_identifier_bytes=1024,
     transactional_ddl=False,
     identifier_quote="`",
+    table_layout=True,
 )
 
 CONNECTOR = ConnectorSpec(
