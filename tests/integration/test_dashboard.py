@@ -542,12 +542,36 @@ def test_the_table_page_freshness_errors_live_rows_and_every_page_fits(
     page.goto(f"{url}/ui/runs/{failed_run}")
     expect(page.locator('#run-status [data-role="run-status"]')).to_have_text("failed")
     fits(page, dashboard, "15-run")
+
+    # Config as code: load the document, edit it, see the plan, apply exactly that plan.
+    page.goto(f"{url}/ui/config")
+    page.get_by_role("button", name="Load current config").click()
+    document = page.locator("#doc")
+    expect(document).to_have_value(re.compile("source_tablename: Invoice"))
+    apply = page.get_by_role("button", name="Apply this plan")
+    expect(apply).to_be_disabled()
+    edited = (document.input_value() or "").replace(
+        "source_tablename: Invoice\n", "source_tablename: Invoice\n  every: 15\n", 1
+    )
+    document.fill(edited)
+    page.get_by_role("button", name="Show plan").click()
+    expect(page.locator("#plan-title")).to_have_text("Plan: 0 added, 1 changed, 0 removed")
+    expect(page.locator("#plan-steps")).to_contain_text("table Invoice")
+    expect(page.locator("#plan-steps")).to_contain_text("every: 60 → 15")
+    fits(page, dashboard, "16-config")
+    assert dashboard.api("/api/tables/Invoice")["source_to_dl"]["schedule_minutes"] == 60
+    apply.click()
+    expect(page.locator("#plan-title")).to_have_text("Applied: 0 added, 1 changed, 0 removed")
+    assert dashboard.api("/api/tables/Invoice")["source_to_dl"]["schedule_minutes"] == 15
+    expect(apply).to_be_disabled()
     assert problems == []
     dashboard.check_responses()
 
 
 # ---- without a browser: what the server itself promises ----------------------------------------
-PAGES = ["/ui/login", "/ui/", "/ui/runs", "/ui/runs/1", "/ui/charts", "/ui/tables/Genre"]
+PAGES = [
+    "/ui/login", "/ui/", "/ui/runs", "/ui/runs/1", "/ui/charts", "/ui/tables/Genre", "/ui/config"
+]  # fmt: skip
 
 
 def test_pages_and_assets_come_from_the_package(held_api: Api) -> None:

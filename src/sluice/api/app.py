@@ -17,7 +17,7 @@ from sluice.api.context import ApiContext
 from sluice.api.guard import DEFAULT_MAX_BODY, RequestGuard
 from sluice.api.launch import RunLauncher
 from sluice.api.metrics import RunMetrics
-from sluice.api.routers import connections, ops, runs, stages, stats, tables
+from sluice.api.routers import config, connections, ops, runs, stages, stats, tables
 from sluice.config.history import RunHistory
 from sluice.config.repository import DESTINATIONS, SOURCES
 from sluice.config.stats import RunStats
@@ -81,6 +81,6 @@ def create_app(
         )
     app.include_router(connections.connection_router(SOURCES, "/api/sources"))
     app.include_router(connections.connection_router(DESTINATIONS, "/api/destinations"))
-    for module in (tables, runs, stages, stats, ops):
+    for module in (tables, runs, stages, stats, ops, config):
         app.include_router(module.router)
     return app

@@ -337,3 +337,37 @@ class LakeBatch(BaseModel):
     operation: str | None = None
     # A compacted batch: the batches whose rows it holds (empty for any other).
     compacted: list[int] = []
+
+
+# ---- config as code ----------------------------------------------------------------------------
+class ConfigDocumentIn(Body):
+    document: str = Field(
+        description="The YAML document, as `sluice apply FILE` takes it (docs/config-as-code.md)."
+    )
+    prune: bool = Field(
+        default=False,
+        description="Also remove what the document leaves out (without it nothing is removed).",
+    )
+
+
+class PlanField(BaseModel):
+    field: str
+    old: Any = Field(description="The stored value (null: none); secrets masked.")
+    new: Any = Field(description="The document's value; secrets masked.")
+
+
+class PlanStep(BaseModel):
+    action: Literal["add", "change", "remove"]
+    kind: Literal["source", "destination", "pipeline", "table"]
+    name: str
+    fields: list[PlanField]
+
+
+class PlanView(BaseModel):
+    applied: bool = Field(description="Whether the plan was carried out (false: a plan only).")
+    changes: dict[str, int] = Field(description="How many adds, changes and removals.")
+    steps: list[PlanStep]
+
+
+class ConfigExport(BaseModel):
+    document: str = Field(description="The config as a YAML document; secrets never in clear.")

@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from sluice.cli import output
 from sluice.cli.alerts import app as alerts_app
+from sluice.cli.config_file import apply_command, export_command
 from sluice.cli.connections import connection_app
 from sluice.cli.discover import discover_command
 from sluice.cli.keys import app as key_app
@@ -242,6 +243,8 @@ app.add_typer(connection_app("source"), name="source")
 app.add_typer(connection_app("destination"), name="destination")
 app.add_typer(tables_app, name="table")
 app.command("discover")(discover_command)
+app.command("apply")(apply_command)
+app.command("export")(export_command)
 app.add_typer(stages_app, name="stages")
 app.command("run")(run_command)
 app.command("scheduler")(scheduler_command)

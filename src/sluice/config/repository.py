@@ -381,6 +381,29 @@ class ConfigRepository(RunRepository, PartitionRepository, StageClaimRepository)
             ) from None
         return next(st for st in self.list_stages(pipeline) if st.stage_order == order)
 
+    def replace_stages(self, pipeline: str, stages: list[tuple[str, str, str | None]]) -> None:
+        """Make `pipeline` exactly `stages` ((name, type, pool) in order; none: remove it),
+        in one transaction: a run made meanwhile freezes the old template or the new."""
+        t = s.pipeline_stages
+        with self.tx() as c:
+            c.execute(t.delete().where(t.c.pipeline_name == pipeline))
+            for order, (name, stage_type, pool) in enumerate(stages, start=1):
+                c.execute(
+                    t.insert().values(
+                        pipeline_name=pipeline,
+                        stage_order=order,
+                        stage_name=name,
+                        stage_type=stage_type,
+                        driver_container=pool,
+                    )
+                )
+
+    def table_rows(self) -> dict[str, dict[str, Any]]:
+        """Every table's row as stored, by name (what a config plan compares with)."""
+        with self.read() as c:
+            rows = c.execute(sa.select(s.pipeline_config)).mappings().all()
+        return {str(row["source_tablename"]): dict(row) for row in rows}
+
     def remove_stage(self, pipeline: str, order: int) -> None:
         t = s.pipeline_stages
         with self.tx() as c:

@@ -181,10 +181,15 @@ class Catalog:
     def discover_source(self, name: str, schema: str | None) -> list[DiscoveredTable]:
         """The tables source `name` could read (`sluice discover`): estimates, keys and
         suggested incremental keys; errors with the creds' secrets masked."""
+
+        return self.discover(self.repo.get_connection(SOURCES, name), schema)
+
+    def discover(self, record: ConnectionRecord, schema: str | None) -> list[DiscoveredTable]:
+        """`discover_source` for a connection record (a plan's, not stored yet)."""
         from sluice.connectors.base import discovering
         from sluice.connectors.discovery import discovered
 
-        record = self.repo.get_connection(SOURCES, name)
+        name = record.name
         masked = registry.validate_creds(record.type, record.creds, role="source").secret_values()
         try:
             source = registry.open_source(record.type, record.creds)
@@ -260,7 +265,7 @@ class Catalog:
             raise ConfigError("a table needs a source: give --source NAME")
         if not changes.destination:
             raise ConfigError("a table needs a destination: give --destination NAME")
-        values = self._values(source_tablename, changes, current=None)
+        values = self.table_values(source_tablename, changes, current=None)
         if check:
             lines = probe_table(self._probe(values, None, source=True, destination=True))
             if found is not None:
@@ -279,7 +284,7 @@ class Catalog:
         table and its named columns when a column or the source changes, the destination
         when it changes."""
         current = self.repo.get_table(name)
-        values = self._values(name, changes, current=current)
+        values = self.table_values(name, changes, current=current)
         names_columns = any(
             given is not None
             for given in (
@@ -357,10 +362,16 @@ class Catalog:
         values = {f"{h.value}_is_active": active for h in hop.hops()}
         return self.repo.update_table(name, values)
 
-    def _values(
-        self, name: str, changes: TableChanges, current: TableConfig | None
+    def table_values(
+        self,
+        name: str,
+        changes: TableChanges,
+        current: TableConfig | None,
+        *,
+        check_clash: bool = True,
     ) -> dict[str, Any]:
-        """Validate the merged result of `changes` over `current`; return the columns to set."""
+        """Validate the merged result of `changes` over `current`; return the columns to set.
+        Without `check_clash`, the caller checks that no two tables share a sink table."""
         values: dict[str, Any] = {}
         if current is None:
             values.update(
@@ -375,10 +386,10 @@ class Catalog:
             return old if current is not None else default
 
         if changes.source is not None:
-            source = self.repo.get_connection(SOURCES, changes.source)
+            source = self.connection(SOURCES, changes.source)
             values.update(source_name=source.name, source_type=source.type)
         if changes.destination is not None:
-            destination = self.repo.get_connection(DESTINATIONS, changes.destination)
+            destination = self.connection(DESTINATIONS, changes.destination)
             values.update(destination_name=destination.name, sink_type=destination.type)
 
         sink_table = pick(
@@ -473,13 +484,15 @@ class Catalog:
                 current.schema_contract if current else None, changes.schema_contract
             )
         pipeline = pick(changes.pipeline, current and current.pipeline_name, "default")
-        if not self.repo.list_stages(pipeline):
+        if not self.pipeline_stages(pipeline):
             known = sorted({st.pipeline_name for st in self.repo.list_stages()})
             raise ConfigError(
                 f"pipeline {pipeline!r} has no stages: use one of {', '.join(known)} or add "
                 "stages with `sluice stages add`"
             )
         values["pipeline_name"] = pipeline
+        if not check_clash:
+            return values
         # Last: the input is known to be valid before it is checked against the other tables.
         self._check_sink_table_free(
             name,
@@ -489,6 +502,14 @@ class Catalog:
             current,
         )
         return values
+
+    def connection(self, kind: ConnectionKind, name: str) -> ConnectionRecord:
+        """A connection a table names (a plan overlays the ones it is about to store)."""
+        return self.repo.get_connection(kind, name)
+
+    def pipeline_stages(self, pipeline: str) -> list[StageRecord]:
+        """A stage template's stages (a plan overlays the ones it is about to store)."""
+        return self.repo.list_stages(pipeline)
 
     def _check_layout_fits(self, values: dict[str, Any], current: TableConfig | None) -> None:
         """A partitioning or clustering only for a sink whose tables have them."""

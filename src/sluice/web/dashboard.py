@@ -9,6 +9,8 @@
     /ui/runs/ID    one run: its stages as a timeline, rows, files, errors
     /ui/charts     rows loaded per table and run outcomes per day, hour or run (linear or
                    log axis), stage durations
+    /ui/config     the config as a YAML document: load it, edit, see the plan, apply that
+                   plan (admin; POST /api/config/plan and /apply)
     /ui/session    the calling token's role and name (JSON), so a page can go read-only
     /ui/static/    the CSS and JavaScript in this package (nothing from a CDN)
 
@@ -67,6 +69,7 @@ PAGES = (
     Page("/runs/{run_id:int}", "run", "Run", "runs"),
     Page("/tables/{source_tablename}", "table", "Table", "overview"),
     Page("/charts", "charts", "Charts", "charts"),
+    Page("/config", "config", "Config", "config"),
 )
 
 
