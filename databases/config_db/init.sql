@@ -321,6 +321,7 @@ CREATE TABLE sluice_alert_targets (
     name TEXT NOT NULL,
     url TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL,
+    tables TEXT,
     PRIMARY KEY (name)
 );
 
@@ -337,4 +338,4 @@ CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0019');
+INSERT INTO alembic_version (version_num) VALUES ('0020');

@@ -64,8 +64,14 @@ def test_failure_staleness_and_recovery_are_each_announced_once(
     monkeypatch.setenv("SLUICE_PUBLIC_URL", "https://sluice.example.com")
     secret_path = "hooks/T0KEN-7q"
     chinook(f"alerts add team json://127.0.0.1:{receiver.port}/{secret_path}", ok=True)
+    # A target for some tables only: it hears nothing of Genre.
+    url = f"json://127.0.0.1:{receiver.port}/sales"
+    chinook(f"alerts add sales {url} --tables 'sales.*, Invoice'", ok=True)
     listed = chinook("alerts list --json", ok=True).json()
-    assert listed == [{"name": "team", "url": "json://127.0.0.1/***"}]
+    assert listed == [
+        {"name": "sales", "url": "json://127.0.0.1/***", "tables": ["sales.*", "Invoice"]},
+        {"name": "team", "url": "json://127.0.0.1/***", "tables": None},
+    ]
     chinook("alerts test team", ok=True)
     assert receiver.titles() == ["sluice: test alert"]
     chinook("table edit Genre --every 30m --sink-every 30m", ok=True)
@@ -127,6 +133,17 @@ def test_failure_staleness_and_recovery_are_each_announced_once(
 
     shown = chinook("alerts list", ok=True).out + chinook("table show Genre", ok=True).out
     assert "T0KEN" not in shown
+
+    # A failure of Invoice goes to both targets.
+    chinook("table add Invoice --source chinook --destination wh --no-check", ok=True)
+    with sqlite3.connect(CONFIG_DB) as c:
+        c.execute(
+            "UPDATE pipeline_config SET source_to_dl_last_loader_run_status = 'failed' "
+            "WHERE source_tablename = 'Invoice'"
+        )
+    insert_run(table="Invoice", status="failed", started=datetime.now(UTC), stages=FAILED)
+    chinook("alerts check", ok=True)
+    assert sorted(p["path"] for p in receiver.posts) == ["/hooks/T0KEN-7q", "/sales"]
 
 
 def test_a_url_apprise_does_not_take_is_refused_with_the_fix(chinook: Sluice) -> None:

@@ -136,7 +136,7 @@ def test_rotate_reseals_everything_under_a_new_key(keyed: Sluice) -> None:
     assert keyed("source show pg --json", ok=True).json()["creds"]["host"] == "127.0.0.1"
     assert keyed("lake options --json", ok=True).json()["lake_options"]["access_key_id"] == "AK"
     assert keyed("alerts list --json", ok=True).json() == [
-        {"name": "team", "url": "json://127.0.0.1/***"}
+        {"name": "team", "url": "json://127.0.0.1/***", "tables": None}
     ]
     # A process opened before the rotation opens and seals with the new key from now on.
     assert services.repo.get_connection(SOURCES, "pg").creds["password"] == PG["password"]

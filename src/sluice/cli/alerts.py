@@ -42,28 +42,50 @@ def add(
     url: Annotated[
         str, typer.Argument(help="An Apprise URL: slack://..., mailto://..., json://...")
     ],
+    tables: Annotated[
+        str | None,
+        typer.Option(
+            "--tables",
+            help="Only alerts of these tables: comma-separated name patterns (sales.*,orders); "
+            "default: every table.",
+        ),
+    ] = None,
 ) -> None:
     """Send alerts to URL as well (stored sealed, like creds)."""
     import apprise
 
+    from sluice.config import validation as v
+
+    patterns = None
+    if tables is not None:
+        listed = [p.strip() for p in tables.split(",") if p.strip()]
+        if not listed:
+            raise ConfigError("--tables needs at least one table name or pattern (sales.*)")
+        for pattern in listed:
+            v.table_name(pattern, "table pattern (--tables)")
+        patterns = ",".join(listed)
     if not apprise.Apprise().add(url):
         raise ConfigError(
             f"alert target {name!r}: Apprise does not take that URL; see "
             "https://github.com/caronc/apprise/wiki for each service's form "
             "(slack://TokenA/TokenB/TokenC, mailto://user:pass@example.com, json://host/path)"
         )
-    _watch().store.add_target(name, url)
-    console.print(f"alert target [bold]{escape(name)}[/] added: {escape(_shown(url))}")
+    _watch().store.add_target(name, url, patterns)
+    only = f" for tables {patterns}" if patterns else ""
+    console.print(
+        f"alert target [bold]{escape(name)}[/] added: {escape(_shown(url))}{escape(only)}"
+    )
 
 
 @app.command("list")
 def list_(as_json: JsonOpt = False) -> None:
-    """The alert targets (URLs shown without their secrets)."""
-    shown = {name: _shown(url) for name, url in _watch().store.target_urls().items()}
+    """The alert targets (URLs shown without their secrets) and the tables each takes."""
+    shown = [(t.name, _shown(t.url), list(t.tables)) for t in _watch().store.targets()]
     if as_json:
-        emit_json([{"name": name, "url": url} for name, url in shown.items()])
+        emit_json([{"name": n, "url": url, "tables": tables or None} for n, url, tables in shown])
         return
-    table("alert targets", ["name", "url"], list(shown.items()))
+    rows = [(n, url, ", ".join(tables) or "(all)") for n, url, tables in shown]
+    table("alert targets", ["name", "url", "tables"], rows)
 
 
 @app.command("remove")

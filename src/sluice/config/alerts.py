@@ -3,6 +3,7 @@ last announced in."""
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,16 +27,32 @@ class Announced:
     changed_at: datetime
 
 
+@dataclass(frozen=True)
+class Target:
+    name: str
+    url: str  # in clear: for the notifier only
+    tables: tuple[str, ...]  # name patterns of the tables it hears of; (): every table
+
+    def takes(self, table: str) -> bool:
+        return not self.tables or any(fnmatch.fnmatchcase(table, p) for p in self.tables)
+
+
 class AlertStore(Store):
     def __init__(self, engine: sa.Engine, cipher: CredsCipher) -> None:
         super().__init__(engine)
         self.cipher = cipher
 
-    def add_target(self, name: str, url: str) -> None:
+    def add_target(self, name: str, url: str, tables: str | None = None) -> None:
+        """`tables`: comma-separated name patterns whose tables the target hears of (None:
+        every table)."""
         sealed = self.cipher.seal({"url": url})
         try:
             with self.tx() as c:
-                c.execute(targets.insert().values(name=name, url=sealed, created_at=utcnow()))
+                c.execute(
+                    targets.insert().values(
+                        name=name, url=sealed, created_at=utcnow(), tables=tables
+                    )
+                )
         except IntegrityError:
             raise ConflictError(
                 f"alert target {name!r} exists already: remove it first "
@@ -49,14 +66,24 @@ class AlertStore(Store):
 
     def target_urls(self) -> dict[str, str]:
         """Name -> URL, opened (secrets in clear: hand them to the notifier only)."""
+        return {target.name: target.url for target in self.targets()}
+
+    def targets(self) -> list[Target]:
+        """Every target, its URL opened (secrets in clear: hand them to the notifier only)."""
         with self.read() as c:
-            rows = c.execute(sa.select(targets.c.name, targets.c.url).order_by(targets.c.name))
-            stored = [(str(name), str(url)) for name, url in rows]
+            rows = c.execute(
+                sa.select(targets.c.name, targets.c.url, targets.c.tables).order_by(targets.c.name)
+            )
+            stored = [(str(name), str(url), tables) for name, url, tables in rows]
         again = "add the alert target again"
-        return {
-            name: str(self.cipher.open(url, f"alert target {name!r}", again)["url"])
-            for name, url in stored
-        }
+        return [
+            Target(
+                name,
+                str(self.cipher.open(url, f"alert target {name!r}", again)["url"]),
+                tuple(p for p in (tables or "").split(",") if p),
+            )
+            for name, url, tables in stored
+        ]
 
     def announced(self) -> dict[tuple[str, Hop], Announced]:
         with self.read() as c:

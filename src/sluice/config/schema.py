@@ -177,6 +177,8 @@ sluice_alert_targets = sa.Table(
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("created_at", UTCTimestamp, nullable=False),
+    # 0020: the tables whose alerts it takes, as comma-separated name patterns; none: all.
+    sa.Column("tables", sa.Text),
 )
 
 sluice_alert_states = sa.Table(

@@ -1,9 +1,10 @@
 """Alerts: each table's hop is ok, failed (its last run failed) or stale (no success within
 its freshness target, core/freshness.py); a change of state is announced once to every alert
-target, through Apprise (Slack, Teams, email, webhooks, ...: any Apprise URL).
+target that takes the table (all of them, or those whose `--tables` patterns match its name),
+through Apprise (Slack, Teams, email, webhooks, ...: any Apprise URL).
 
 The scheduler looks every pass (and `sluice alerts check` on demand). A state is recorded only
-once it was delivered (or when no target is configured), so a target that is down hears of it
+once it was delivered (or when no target takes the table), so a target that is down hears of it
 on a later pass rather than never; retries inside a run change nothing (only a run's end
 changes a hop's last status). A hop seen for the first time is announced only when it is not
 ok.
@@ -16,7 +17,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sluice.config.alerts import AlertStore, Announced
+from sluice.config.alerts import AlertStore, Announced, Target
 from sluice.config.history import RunHistory
 from sluice.config.repository import ConfigRepository
 from sluice.core.freshness import Freshness
@@ -51,7 +52,7 @@ class AlertWatch:
         stage_hops = {name: kind.hop for name, kind in stage_types().items()}
         failures = self.history.last_failures(stage_hops)
         announced = self.store.announced()
-        urls: dict[str, str] | None = None
+        targets: list[Target] | None = None
         sent = []
         for table in self.repo.list_tables():
             for hop in Hop:
@@ -64,8 +65,9 @@ class AlertWatch:
                 if (before.state if before else "ok") == state:
                     continue  # unchanged (a hop seen first is taken as ok before)
                 alert = _alert(table.source_tablename, hop, state, failure, stale, before)
-                if urls is None:
-                    urls = self.store.target_urls()
+                if targets is None:
+                    targets = self.store.targets()
+                urls = {t.name: t.url for t in targets if t.takes(table.source_tablename)}
                 if urls and not _deliver(urls, alert):
                     continue  # a later pass tries again
                 self.store.announce(key[0], hop, state, failure[0] if failure else None)
