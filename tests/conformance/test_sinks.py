@@ -4,8 +4,8 @@ One line per sink below; its harness is in systems.py. The cases: every neutral 
 edge values, NULLs everywhere, an empty table, odd identifiers, a full replace (the newest
 snapshot: rows removed at the source disappear, changed ones change), a merge on the primary
 key (from an incremental or a full lake), a full load from an incremental lake (the newest
-version of each key), an append without a key (each row version once), an added column
-(earlier rows NULL), a load the sink refuses (the live table as it was), the leftovers of a
+version of each key), an append without a key (each row version once, also when a column was
+added since), an added column (earlier rows NULL), a load the sink refuses (the live table as it was), the leftovers of a
 load killed inside its transaction (the next run succeeds and leaves no staging table), and
 bad creds failing fast in one line.
 """
@@ -203,6 +203,26 @@ def test_an_append_without_a_key_adds_each_row_version_once(
     assert _run(sluice, "log")["load"] == 0  # nothing new: nothing appended
     expected = [(1, "a", 1), (2, "a", 2), (3, "c", 2), (4, "b", 3), (1, "a2", 4)]
     assert sink.rows("log", "n, id") == expected
+
+
+def test_an_append_after_an_added_column_holds_the_watermark_rows_once(
+    sluice: Sluice, source: SQLiteSystem, sink: System
+) -> None:
+    """The rows at the watermark are read again; with the new column NULL they are the rows
+    already held, not new versions to append."""
+    source.create("log", {"id": "INTEGER", "n": "INTEGER"}, key=None)
+    source.insert("log", ["id", "n"], [(1, 1), (2, 2)])
+    configure(sluice, source, sink)
+    sluice(
+        "table add log --source src --destination dst --load incremental --key n "
+        "--sink-load incremental",
+        ok=True,
+    )
+    sluice("run log", ok=True)
+    source.execute("ALTER TABLE log ADD COLUMN note TEXT")
+    source.insert("log", ["id", "n", "note"], [(3, 3, "x")])
+    sluice("run log", ok=True)
+    assert sink.rows("log", "n") == [(1, 1, None), (2, 2, None), (3, 3, "x")]
 
 
 def test_an_added_column_arrives_with_earlier_rows_null(

@@ -71,6 +71,12 @@ class HeldRows:
         """A window written before identities were vectorised: hex text, not 16 bytes."""
         return self.window is not None and pa.types.is_string(self.window.schema.field("hash").type)
 
+    @property
+    def scheme(self) -> bytes:
+        """The identity scheme the window's digests are in."""
+        metadata = (self.window.schema.metadata or {}) if self.window is not None else {}
+        return metadata.get(SCHEME_KEY, WINDOW_SCHEME)
+
     def __len__(self) -> int:
         return 0 if self.window is None else self.window.num_rows
 
@@ -81,6 +87,8 @@ class HeldRows:
         if self.legacy:
             legacy = set(self.window.column("hash").to_pylist())
             return np.array([h in legacy for h in legacy_row_hashes(rows)], dtype=bool)
+        if self.scheme != WINDOW_SCHEME:
+            digests = row_digests(rows, self.scheme)  # an older scheme's window, read once
         high, low = self._sorted()
         probe = _halves(digests)
         at = np.searchsorted(high, probe[:, 0])
@@ -107,9 +115,11 @@ class HeldRows:
         return self._index
 
     def current(self) -> pa.Table | None:
-        """The pairs in the current scheme, to carry into the next window (a legacy window's
+        """The pairs in the current scheme, to carry into the next window (an older scheme's
         rows are carried by the filter, which saw them again and identified them anew)."""
-        return None if self.window is None or self.legacy else self.window
+        if self.window is None or self.legacy or self.scheme != WINDOW_SCHEME:
+            return None
+        return self.window
 
 
 def _halves(digests: pa.Array) -> np.ndarray:

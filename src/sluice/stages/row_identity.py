@@ -1,20 +1,25 @@
 """A row's identity for the look-back window: a 128-bit BLAKE2b digest of its exact content.
 
 Only the rows at or near the watermark are identified, but those may be every row of a table
-(500,000 rows updated to one timestamp): the encoding is vectorised. Each row becomes one
-byte string, canonical and injective:
+(500,000 rows updated to one timestamp): the encoding is vectorised. Each row becomes one byte
+string, canonical and injective (scheme v3):
 
-    fixed part   per column, in column-name order: a validity byte, then the value's
-                 little-endian bytes (zeros where NULL) for fixed-width types, or its byte
-                 length (8 bytes) for strings and binaries
-    var part     the strings' and binaries' bytes, in the same column order
+    per column, in column-name order, when the row's value is not NULL: a 16-byte tag (a
+    digest of the column's name and type), then the value's little-endian bytes for
+    fixed-width types, or its byte length (8 bytes) and its bytes for strings and binaries;
+    nothing for a NULL
 
-so NULL and '' differ, 0.0 and -0.0 differ (as they do in the source), and no value can run
-into the next. Nested and other types are encoded by their Python repr. Each row's bytes are
-prefixed with a digest of the table's column names and types, so rows of another shape never
-match (the digest is salted with it). BLAKE2b is Python's own (a standard digest of exact
-bytes: no library's hashing or text rendering is involved, so identities stay the same across
-versions); the scheme's name is stored with every window (`WINDOW_SCHEME`).
+The tag says which column comes next and how wide its value is, so no value can run into the
+next, '' differs from NULL, 0.0 from -0.0 (as they do in the source), and a value of one type
+never matches the same bytes of another. A NULL leaves no trace, so a row keeps its identity
+when a column is added to the table (its value NULL in the rows read before): the rows the
+look-back window reads again after such a change are known as held, not appended twice.
+Nested and other types are encoded by their Python repr. BLAKE2b is Python's own (a standard
+digest of exact bytes: no library's hashing or text rendering is involved, so identities stay
+the same across versions); the scheme's name is stored with every window (`WINDOW_SCHEME`).
+
+Scheme v2 (each row's columns with a validity byte, the digest salted with the table's
+shape) is kept to read the windows written with it, once.
 """
 
 from __future__ import annotations
@@ -25,13 +30,71 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-WINDOW_SCHEME = b"blake2b-128/v2"
+WINDOW_SCHEME = b"blake2b-128/v3"
+SCHEME_V2 = b"blake2b-128/v2"
 SCHEME_KEY = b"sluice.row_identity"
 DIGEST = pa.binary(16)
+_EMPTY = pa.scalar(b"", pa.large_binary())
 
 
-def row_digests(batch: pa.RecordBatch) -> pa.Array:
-    """One 16-byte digest per row."""
+def row_digests(batch: pa.RecordBatch, scheme: bytes = WINDOW_SCHEME) -> pa.Array:
+    """One 16-byte digest per row, in `scheme` (the current one unless reading an older
+    window)."""
+    if scheme == SCHEME_V2:
+        return _row_digests_v2(batch)
+    if scheme != WINDOW_SCHEME:
+        raise ValueError(f"unknown row identity scheme {scheme!r}")
+    n = batch.num_rows
+    if n == 0:
+        return pa.array([], type=DIGEST)
+    parts = [
+        part
+        for name in sorted(batch.schema.names)
+        if (part := _tagged(name, batch.column(name), n)) is not None
+    ]
+    if not parts:
+        encoded: pa.Array = pa.array([b""] * n, type=pa.large_binary())
+    elif len(parts) == 1:
+        encoded = parts[0]
+    else:
+        encoded = pc.binary_join_element_wise(*parts, _EMPTY)
+    copy = hashlib.blake2b(digest_size=16, person=b"sluice.rowid.v3").copy
+
+    def digest(value: bytes) -> bytes:
+        state = copy()
+        state.update(value)
+        return state.digest()
+
+    return pa.array([digest(value) for value in encoded.to_pylist()], type=DIGEST)
+
+
+def _tagged(name: str, column: pa.Array, n: int) -> pa.Array | None:
+    """Each row's bytes for this column: its tag and value, or b"" where it is NULL; None
+    when every row is NULL."""
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if column.null_count == n:
+        return None
+    fixed: list[np.ndarray] = []
+    variable: list[pa.Array] = []
+    _encode(column, n, fixed, variable)
+    tag = hashlib.blake2b(f"{name}\x1e{column.type}".encode(), digest_size=16).digest()
+    # fixed[0] is the validity byte, which v3 leaves out: a NULL is no bytes at all.
+    head = [np.tile(np.frombuffer(tag, dtype=np.uint8), (n, 1)), *fixed[1:]]
+    width = sum(part.shape[1] for part in head)
+    rows = np.ascontiguousarray(np.hstack(head))
+    tagged: pa.Array = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(width), n, [None, pa.py_buffer(rows.tobytes())]
+    ).cast(pa.large_binary())
+    if variable:
+        tagged = pc.binary_join_element_wise(tagged, *variable, _EMPTY)
+    if column.null_count:
+        tagged = pc.if_else(column.is_valid(), tagged, _EMPTY)
+    return tagged
+
+
+def _row_digests_v2(batch: pa.RecordBatch) -> pa.Array:
+    """Scheme v2: validity bytes and values of every column, salted with the shape."""
     n = batch.num_rows
     if n == 0:
         return pa.array([], type=DIGEST)

@@ -87,11 +87,43 @@ def test_identity_is_by_content_not_position_column_order_or_chunking() -> None:
     ]
 
 
-def test_another_shape_never_matches() -> None:
+def test_another_shape_never_matches_but_an_added_null_column_leaves_no_trace() -> None:
     one = pa.record_batch({"a": pa.array([1], pa.int64())})
-    wider = pa.record_batch({"a": pa.array([1], pa.int64()), "b": pa.array([None], pa.int64())})
+    added = pa.record_batch({"a": pa.array([1], pa.int64()), "b": pa.array([None], pa.int64())})
+    filled = pa.record_batch({"a": pa.array([1], pa.int64()), "b": pa.array([1], pa.int64())})
     renamed = pa.record_batch({"z": pa.array([1], pa.int64())})
-    assert len({tuple(row_digests(b).to_pylist()) for b in (one, wider, renamed)}) == 3
+    retyped = pa.record_batch({"a": pa.array([1], pa.int32())})
+    text = pa.record_batch({"a": pa.array([b"\x01" + b"\x00" * 7], pa.binary())})
+    digests = [row_digests(b).to_pylist()[0] for b in (one, added, filled, renamed, retyped, text)]
+    assert digests[0] == digests[1]  # a column added later, NULL in this row
+    assert len(set(digests)) == 5
+
+
+def test_a_window_of_the_previous_scheme_is_read_once_and_rewritten() -> None:
+    from sluice.stages.row_identity import SCHEME_V2
+
+    held_rows = rows((1, T2), (2, T2))
+    digests = row_digests(held_rows, SCHEME_V2)
+    assert digests.to_pylist() != row_digests(held_rows).to_pylist()
+    v2 = pa.table(
+        {"key": held_rows.column("ts"), "hash": digests},
+        schema=pa.schema(
+            [("key", pa.timestamp("us")), ("hash", DIGEST)], metadata={SCHEME_KEY: SCHEME_V2}
+        ),
+    )
+    held = HeldRows(v2)
+    assert held.scheme == SCHEME_V2 and held.current() is None
+    filter_ = IncrementalFilter("ts", T2, None, held)
+    kept = filter_.apply(rows((1, T2), (2, T2), (3, T2)))
+    assert kept.column("id").to_pylist() == [3]  # nothing doubled, the late row not lost
+    tracker = KeyTracker("ts")
+    tracker.update(kept)
+    window = tracker.window(T2, held, pa.timestamp("us"), filter_.carried)
+    assert window.schema.metadata[SCHEME_KEY] == WINDOW_SCHEME
+    again = IncrementalFilter("ts", T2, None, HeldRows(window)).apply(
+        rows((1, T2), (2, T2), (3, T2), (4, T2))
+    )
+    assert again.column("id").to_pylist() == [4]
 
 
 def test_identities_are_the_same_in_another_process() -> None:
