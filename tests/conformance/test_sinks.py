@@ -5,9 +5,9 @@ edge values, NULLs everywhere, an empty table, odd identifiers, a full replace (
 snapshot: rows removed at the source disappear, changed ones change), a merge on the primary
 key (from an incremental or a full lake), a full load from an incremental lake (the newest
 version of each key), an append without a key (each row version once, also when a column was
-added since), an added column (earlier rows NULL), a load the sink refuses (the live table as it was), the leftovers of a
-load killed inside its transaction (the next run succeeds and leaves no staging table), and
-bad creds failing fast in one line.
+added since), an added column (earlier rows NULL), a load the sink refuses (the live table as
+it was), the leftovers of a load killed inside its transaction (the next run succeeds and
+leaves no staging table), and bad creds failing fast in one line.
 """
 
 from __future__ import annotations

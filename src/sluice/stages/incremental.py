@@ -75,7 +75,7 @@ class HeldRows:
     def scheme(self) -> bytes:
         """The identity scheme the window's digests are in."""
         metadata = (self.window.schema.metadata or {}) if self.window is not None else {}
-        return metadata.get(SCHEME_KEY, WINDOW_SCHEME)
+        return bytes(metadata.get(SCHEME_KEY, WINDOW_SCHEME))
 
     def __len__(self) -> int:
         return 0 if self.window is None else self.window.num_rows
