@@ -145,6 +145,14 @@ def test_failure_staleness_and_recovery_are_each_announced_once(
     chinook("alerts check", ok=True)
     assert sorted(p["path"] for p in receiver.posts) == ["/hooks/T0KEN-7q", "/sales"]
 
+    # A removed table's announced states go with it.
+    chinook("table remove Invoice", ok=True)
+    with sqlite3.connect(CONFIG_DB) as c:
+        left = c.execute(
+            "SELECT count(*) FROM sluice_alert_states WHERE source_tablename = 'Invoice'"
+        ).fetchone()[0]
+    assert left == 0
+
 
 def test_a_url_apprise_does_not_take_is_refused_with_the_fix(chinook: Sluice) -> None:
     refused = chinook("alerts add team not-a-url")

@@ -332,6 +332,12 @@ class ConfigRepository(RunRepository, PartitionRepository, StageClaimRepository)
                     s.pipeline_runs_master.c.source_tablename == name
                 )
             )
+            # What alerts last announced of it: a table added again under the name starts afresh.
+            c.execute(
+                s.sluice_alert_states.delete().where(
+                    s.sluice_alert_states.c.source_tablename == name
+                )
+            )
             c.execute(
                 s.pipeline_config.delete().where(s.pipeline_config.c.source_tablename == name)
             )
