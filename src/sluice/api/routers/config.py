@@ -1,5 +1,6 @@
 """/api/config: the config as a YAML document (plan, apply, export), as `sluice apply` and
-`sluice export` do it; admin only, since a document can change or remove anything."""
+`sluice export` do it. Plan and apply are admin only, since a document can change or remove
+anything; the export is a read (secrets hidden, as every listing hides them)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from sluice.api.auth import ADMIN
+from sluice.api.auth import ADMIN, VIEWER
 from sluice.api.context import ApiContext, Ctx
 from sluice.api.errors import responses
 from sluice.api.schemas import ConfigDocumentIn, ConfigExport, PlanView
@@ -56,7 +57,7 @@ def apply_config(body: ConfigDocumentIn, ctx: Ctx) -> PlanView:
 @router.get(
     "/export",
     response_model=ConfigExport,
-    dependencies=[ADMIN],
+    dependencies=[VIEWER],
     responses=responses(401, 403, 422),
     summary="The config as a YAML document for apply (secrets never in clear)",
     operation_id="export_config",

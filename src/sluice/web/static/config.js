@@ -12,11 +12,6 @@ function main() {
   const applyButton = document.getElementById('apply');
   let planned = null; // the {document, prune} the shown plan is of
 
-  if (!me.admin) {
-    for (const id of ['load', 'plan', 'apply']) document.getElementById(id).disabled = true;
-    toast('Plans and changes to the config need an admin token.', 'info');
-    return;
-  }
   const stale = () => {
     planned = null;
     applyButton.disabled = true;
@@ -34,6 +29,12 @@ function main() {
       toast(error.message, 'error');
     }
   });
+
+  if (!me.admin) {
+    // A viewer may read the config; plans and changes need an admin token.
+    for (const id of ['plan', 'apply']) document.getElementById(id).disabled = true;
+    return;
+  }
 
   document.getElementById('plan').addEventListener('click', async () => {
     const body = { document: doc.value, prune: prune.checked };
