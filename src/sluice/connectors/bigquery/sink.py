@@ -43,22 +43,17 @@ from sluice.connectors.bigquery.types import staged_columns, writable
 from sluice.connectors.dialect import Dialect
 from sluice.connectors.sinkstate import STATE_TABLE
 from sluice.connectors.sqlsink import ORDINAL, Change, SqlSinkBase
-from sluice.core.clock import iso, utcnow
+from sluice.connectors.swapintent import SwapIntents
 from sluice.core.errors import ReloadNeeded, TerminalError
-from sluice.core.faults import crash_point
 from sluice.core.models import LoadMode, TableRef
 
 log = logging.getLogger("sluice.bigquery")
 
-# The state row that marks a replace whose swap may have happened (batch ids are positive).
-_INTENT_BATCH = -1
-# State rows per INSERT: a statement stays well within BigQuery's 1 MB of SQL.
-_STATE_ROWS_PER_INSERT = 1000
 # Digits of an unparameterized NUMERIC and BIGNUMERIC column: (precision, scale).
 _FULL = {"NUMERIC": (38, 9), "BIGNUMERIC": (76, 38)}
 
 
-class BigQuerySink(SqlSinkBase):
+class BigQuerySink(SwapIntents, SqlSinkBase):
     type_name: ClassVar[str] = "bigquery"
     dialect: ClassVar[Dialect] = DIALECT
 
@@ -231,7 +226,7 @@ class BigQuerySink(SqlSinkBase):
     def apply_staged(
         self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]
     ) -> tuple[str, ...]:
-        interrupted = self._intent_of(request.table)
+        interrupted = self.interrupted_replace(request.table)
         if interrupted is not None and request.mode is LoadMode.APPEND:
             raise ReloadNeeded(
                 f"a replace of BigQuery table {request.table} by run {interrupted} stopped "
@@ -335,81 +330,17 @@ class BigQuerySink(SqlSinkBase):
     def _swap_in(
         self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]
     ) -> None:
-        crash_point("load:inside_transaction")
-        if request.before_commit is not None:
-            request.before_commit()  # the last moment the load may still be refused
-        self._record_intent(request)
         listed = ", ".join(
             f"{self.q(c)} {types[c]}{' NOT NULL' * (c in request.primary_key)}" for c in columns
         )
         layout = self._layout(request.table, types)
-        try:
-            self.execute(
+        self.swap_with_intent(
+            request,
+            lambda: self.execute(
                 f"CREATE OR REPLACE TABLE {self.qualified(request.table)} ({listed}) {layout} "
                 f"AS {self._rows_sql(request, staging, columns)}"
-            )
-        except TerminalError:
-            # Refused, so not swapped (a lost answer is a TransientError: the intent stays).
-            self.execute(
-                f"DELETE FROM {self.q(STATE_TABLE)} WHERE sink_table = ? AND batch_id = ?",
-                (str(request.table), _INTENT_BATCH),
-            )
-            raise
-        crash_point("load:after_swap")
-        self.begin()
-        try:
-            self.execute(
-                f"DELETE FROM {self.q(STATE_TABLE)} WHERE sink_table = ?", (str(request.table),)
-            )
-            self._record_batches(request)
-            self.commit()
-        except BaseException:
-            self.rollback()
-            raise
-
-    def _record_intent(self, request: LoadRequest) -> None:
-        self.execute(
-            f"INSERT INTO {self.q(STATE_TABLE)} "
-            "(sink_table, lake_table, batch_id, run_id, loaded_at, batch_uid) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (str(request.table), request.lake_table, _INTENT_BATCH, request.run_id,
-             iso(utcnow()), "replace"),
-        )  # fmt: skip
-
-    def _intent_of(self, table: TableRef) -> int | None:
-        """The run whose replace of `table` stopped between its swap and its state rows."""
-        rows = self.query(
-            f"SELECT run_id FROM {self.q(STATE_TABLE)} WHERE sink_table = ? AND batch_id = ?",
-            (str(table), _INTENT_BATCH),
+            ),
         )
-        return int(rows[0][0]) if rows else None
-
-    def held_identities(self, table: TableRef, lake_table: str) -> dict[int, str | None]:
-        held = super().held_identities(table, lake_table)
-        if _INTENT_BATCH in held:
-            log.warning("the last replace of %s was interrupted: loading it whole", table)
-            return {}
-        return held
-
-    def _record_batches(self, request: LoadRequest) -> None:
-        """One INSERT per thousand batches: each statement costs BigQuery a slot."""
-        if not request.batch_ids:
-            return
-        loaded_at = iso(utcnow())
-        uids = request.batch_uids or (None,) * len(request.batch_ids)
-        rows = list(zip(request.batch_ids, uids, strict=True))
-        for start in range(0, len(rows), _STATE_ROWS_PER_INSERT):
-            chunk = rows[start : start + _STATE_ROWS_PER_INSERT]
-            params: list[Any] = []
-            for batch_id, uid in chunk:
-                params += [str(request.table), request.lake_table, batch_id, request.run_id,
-                           loaded_at, uid]  # fmt: skip
-            self.execute(
-                f"INSERT INTO {self.q(STATE_TABLE)} "
-                "(sink_table, lake_table, batch_id, run_id, loaded_at, batch_uid) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)),
-                tuple(params),
-            )
 
 
 def _spelled(declared: str) -> str:

@@ -43,9 +43,8 @@ from sluice.connectors.snowflake.config import SnowflakeCreds
 from sluice.connectors.snowflake.connection import connect, translate
 from sluice.connectors.snowflake.types import StagedColumn, staged_columns, writable
 from sluice.connectors.sqlsink import Change, SqlSinkBase
-from sluice.core.clock import iso, utcnow
+from sluice.connectors.swapintent import SwapIntents
 from sluice.core.errors import ReloadNeeded, StageError, TerminalError
-from sluice.core.faults import crash_point
 from sluice.core.models import LoadMode, TableRef
 
 if TYPE_CHECKING:
@@ -57,8 +56,6 @@ log = logging.getLogger("sluice.snowflake")
 # A staged Parquet file is closed after about this many bytes of Arrow data: Snowflake loads
 # files in parallel and recommends 100-250 MB compressed per file.
 STAGED_FILE_BYTES = 256 << 20
-# The state row that marks a replace whose swap may have happened (batch ids are positive).
-_INTENT_BATCH = -1
 _FILE_FORMAT = "FILE_FORMAT = (TYPE = PARQUET USE_LOGICAL_TYPE = TRUE BINARY_AS_TEXT = FALSE)"
 _SIZED = re.compile(
     r"^(NUMBER|TIMESTAMP_NTZ|TIMESTAMP_TZ|TIMESTAMP_LTZ|TIME|VARCHAR|BINARY)"
@@ -67,11 +64,9 @@ _SIZED = re.compile(
 # Lengths Snowflake reports for a VARCHAR or BINARY declared without one.
 _DEFAULT_LENGTH = {"VARCHAR": 16777216, "BINARY": 8388608}
 _UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
-# State rows per INSERT: a statement's bound values stay well within the driver's limits.
-_STATE_ROWS_PER_INSERT = 1000
 
 
-class SnowflakeSink(SqlSinkBase):
+class SnowflakeSink(SwapIntents, SqlSinkBase):
     type_name: ClassVar[str] = "snowflake"
     dialect: ClassVar[Dialect] = DIALECT
 
@@ -281,7 +276,7 @@ class SnowflakeSink(SqlSinkBase):
     def apply_staged(
         self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]
     ) -> tuple[str, ...]:
-        interrupted = self._intent_of(request.table)
+        interrupted = self.interrupted_replace(request.table)
         if interrupted is not None and request.mode is LoadMode.APPEND:
             raise ReloadNeeded(
                 f"a replace of Snowflake table {request.table} by run {interrupted} stopped "
@@ -331,84 +326,14 @@ class SnowflakeSink(SqlSinkBase):
         self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]
     ) -> None:
         fresh = self.build_beside(request, staging, columns, types)
-        crash_point("load:inside_transaction")
-        if request.before_commit is not None:
-            request.before_commit()  # the last moment the load may still be refused
-        self._record_intent(request)
-        try:
-            self.execute(
+        self.swap_with_intent(
+            request,
+            lambda: self.execute(
                 f"CREATE OR REPLACE TABLE {self.qualified(request.table)} "
                 f"CLONE {self.qualified(fresh)} COPY GRANTS"
-            )
-        except TerminalError:
-            # Refused, so not swapped (a lost answer is a TransientError: the intent stays).
-            self.execute(
-                f"DELETE FROM {self.q(STATE_TABLE)} WHERE sink_table = ? AND batch_id = ?",
-                (str(request.table), _INTENT_BATCH),
-            )
-            raise
-        crash_point("load:after_swap")
-        self._transaction_unfenced(request)
-        self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")
-
-    def _transaction_unfenced(self, request: LoadRequest) -> None:
-        """After the swap: the state rows replace the intent (the swap cannot be undone)."""
-        self.begin()
-        try:
-            self.execute(
-                f"DELETE FROM {self.q(STATE_TABLE)} WHERE sink_table = ?", (str(request.table),)
-            )
-            self._record_batches(request)
-            self.commit()
-        except BaseException:
-            self.rollback()
-            raise
-
-    def _record_intent(self, request: LoadRequest) -> None:
-        self.execute(
-            f"INSERT INTO {self.q(STATE_TABLE)} "
-            "(sink_table, lake_table, batch_id, run_id, loaded_at, batch_uid) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (str(request.table), request.lake_table, _INTENT_BATCH, request.run_id,
-             iso(utcnow()), "replace"),
-        )  # fmt: skip
-
-    def _intent_of(self, table: TableRef) -> int | None:
-        """The run whose replace of `table` stopped between its swap and its state rows."""
-        rows = self.query(
-            f"SELECT run_id FROM {self.q(STATE_TABLE)} WHERE sink_table = ? AND batch_id = ?",
-            (str(table), _INTENT_BATCH),
+            ),
         )
-        return int(rows[0][0]) if rows else None
-
-    def held_identities(self, table: TableRef, lake_table: str) -> dict[int, str | None]:
-        held = super().held_identities(table, lake_table)
-        if _INTENT_BATCH in held:
-            # An interrupted replace: the table holds the old batches or the new ones. Holding
-            # none makes the next load take every current batch again.
-            log.warning("the last replace of %s was interrupted: loading it whole", table)
-            return {}
-        return held
-
-    def _record_batches(self, request: LoadRequest) -> None:
-        """One INSERT for all of the load's batches: each statement is a round trip."""
-        if not request.batch_ids:
-            return
-        loaded_at = iso(utcnow())
-        uids = request.batch_uids or (None,) * len(request.batch_ids)
-        rows = list(zip(request.batch_ids, uids, strict=True))
-        for start in range(0, len(rows), _STATE_ROWS_PER_INSERT):
-            chunk = rows[start : start + _STATE_ROWS_PER_INSERT]
-            params: list[Any] = []
-            for batch_id, uid in chunk:
-                params += [str(request.table), request.lake_table, batch_id, request.run_id,
-                           loaded_at, uid]  # fmt: skip
-            self.execute(
-                f"INSERT INTO {self.q(STATE_TABLE)} "
-                "(sink_table, lake_table, batch_id, run_id, loaded_at, batch_uid) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)),
-                tuple(params),
-            )
+        self.execute(f"DROP TABLE IF EXISTS {self.qualified(fresh)}")
 
     def _rekey(self, request: LoadRequest) -> None:
         """Snowflake does not enforce a standard table's key: changing it is metadata only."""
