@@ -109,6 +109,12 @@ def test_a_document_is_planned_applied_and_applying_it_again_changes_nothing(
     tables = [t["source_tablename"] for t in sluice("table list --json", ok=True).json()]
     assert tables == ["Invoice", "Playlist"]
 
+    # A connection's type cannot change under its tables: refused before anything is applied.
+    retyped = _write(workdir / "retyped.yaml", _document(workdir, TABLES).replace(
+        "wh: {type: duckdb", "wh: {type: sqlite"))  # fmt: skip
+    refused = sluice(f"apply {retyped}")
+    assert refused.code != 0 and "retyped.yaml, line 9: destination 'wh' is used by" in refused.err
+
 
 @pytest.mark.parametrize(
     ("text", "error"),

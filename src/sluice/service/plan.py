@@ -12,7 +12,13 @@ from typing import Any
 
 from sluice.config import validation as v
 from sluice.config.records import ConnectionRecord, StageRecord
-from sluice.config.repository import DESTINATIONS, SOURCES, ConfigRepository, ConnectionKind
+from sluice.config.repository import (
+    DESTINATIONS,
+    SOURCES,
+    ConfigRepository,
+    ConnectionKind,
+    type_in_use,
+)
 from sluice.connectors import registry
 from sluice.core.errors import ConfigError, ConflictError, SluiceError
 from sluice.service.catalog import Catalog, TableChanges
@@ -233,6 +239,12 @@ class Planner:
                 )
                 steps.append(Step("add", kind.label, name, fields, (doc.type, creds)))
             elif current.type != doc.type or current.creds != creds or current.unreadable:
+                users = self.repo.connection_users(kind, name) if current.type != doc.type else []
+                if users:
+                    raise self._at(
+                        (*path, "type"),
+                        str(type_in_use(kind, name, users, current.type, doc.type)),
+                    )
                 fields = self._creds_fields(kind, current, doc.type, creds)
                 steps.append(Step("change", kind.label, name, fields, (doc.type, creds)))
         return steps
