@@ -189,7 +189,12 @@ def _handler(org: Org, base: Any) -> type[BaseHTTPRequestHandler]:
                 self._send(200, {"DailyApiRequests": {"Max": 15000,
                                                       "Remaining": org.requests_left}})  # fmt: skip
             elif rest == "sobjects/":
-                self._send(200, {"sobjects": [{"name": n, "queryable": True} for n in org.objects]})
+                self._send(200, {"sobjects": [{"name": n, "queryable": True, "replicateable": True,
+                                               "deprecatedAndHidden": False}
+                                              for n in org.objects]})  # fmt: skip
+            elif rest == "limits/recordCount":
+                self._send(200, {"sObjects": [{"name": n, "count": len(o.records)}
+                                              for n, o in org.objects.items()]})  # fmt: skip
             elif rest.startswith("sobjects/") and rest.endswith("/describe/"):
                 name = rest.split("/")[1]
                 if name not in org.objects:

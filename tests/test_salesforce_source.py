@@ -188,3 +188,26 @@ def test_the_api_limit_an_unknown_object_and_an_unknown_key_fail_naming_the_fix(
     assert limited["status"] == "failed"
     assert "API request limit is used up" in limited["error_message"]
     assert "REQUEST_LIMIT_EXCEEDED" in limited["error_message"]
+
+
+def test_discover_lists_the_orgs_objects_and_a_document_matches_them(
+    sluice: Sluice, workdir: Path, org: salesforce_fake.FakeSalesforce
+) -> None:
+    org.org.objects["Invoice__c"] = salesforce_fake.SObject(
+        [{"name": "Id", "type": "id"}, {"name": "SystemModstamp", "type": "datetime"}],
+        [{"Id": "a01000000000001", "SystemModstamp": T0}],
+    )
+    _configure(sluice, workdir, org.creds())
+    found = {e["table"]: e for e in sluice("discover sf --json", ok=True).json()}
+    assert set(found) == {"Account", "Invoice__c"}
+    assert found["Account"]["rows_estimate"] == 5
+    assert found["Account"]["primary_key"] == ["Id"]
+    assert found["Account"]["incremental_keys"][0]["column"] == "SystemModstamp"
+    document = workdir / "sf.yaml"
+    document.write_text(
+        "tables:\n  - match: '*__c'\n    source: sf\n    destination: wh\n"
+        "    load: incremental\n    key: SystemModstamp\n"
+    )
+    applied = sluice(f"apply {document} --json", ok=True).json()
+    assert [(s["action"], s["name"]) for s in applied["steps"]] == [("add", "Invoice__c")]
+    sluice("run Invoice__c", ok=True)

@@ -18,7 +18,9 @@ from sluice.core.models import TableRef
 
 Kind = Literal["timestamp", "integer", "other"]
 
-_MODIFIED = re.compile(r"(updat|modif|chang|last_?(update|edit|seen)|mtime|edited|_ts$|^ts$)", re.I)
+_MODIFIED = re.compile(
+    r"(updat|modif|modstamp|chang|last_?(update|edit|seen)|mtime|edited|_ts$|^ts$)", re.I
+)
 _CREATED = re.compile(r"(creat|insert|added|_at$|_on$|^date|time$)", re.I)
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pyarrow as pa
 
 from sluice.connectors.base import ReadRequest, SourceRead, TableInfo
+from sluice.connectors.discovery import CatalogColumn, CatalogTable
 from sluice.connectors.missing import missing_table
 from sluice.connectors.salesforce.config import SalesforceCreds
 from sluice.connectors.salesforce.connection import (
@@ -73,6 +74,28 @@ class SalesforceSource:
         daily = limits.get("DailyApiRequests") or {}
         left = f", {daily.get('Remaining')} of {daily.get('Max')} daily API requests left"
         return f"Salesforce {self.creds.location()} (API v{self.creds.api_version}){left}"
+
+    def discover(self, schema: str | None) -> list[CatalogTable]:
+        """The org's queryable objects (one request, not a describe each): key Id, and
+        SystemModstamp (indexed, on every replicateable object) to range over; record counts
+        from the org's record count resource where the API version has it. An org has no
+        schemas: `schema` is ignored."""
+        listing = self._call("GET", "sobjects/").json().get("sobjects", [])
+        try:
+            counted = self._call("GET", "limits/recordCount").json().get("sObjects", [])
+        except TerminalError:  # not offered to this user or API version: no estimates
+            counted = []
+        counts = {str(c["name"]): int(c["count"]) for c in counted}
+        found = []
+        for sobject in listing:
+            if not sobject.get("queryable") or sobject.get("deprecatedAndHidden"):
+                continue
+            name = str(sobject["name"])
+            columns = [CatalogColumn("Id", "other", indexed=True)]
+            if sobject.get("replicateable"):
+                columns.append(CatalogColumn("SystemModstamp", "timestamp", indexed=True))
+            found.append(CatalogTable(TableRef(name), counts.get(name), ("Id",), tuple(columns)))
+        return found
 
     def _describe(self, table: TableRef) -> tuple[list[SfField], list[str]]:
         obj = table.name
