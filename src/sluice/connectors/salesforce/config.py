@@ -21,7 +21,6 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from sluice.connectors.base import Creds
 
 _VERSION = re.compile(r"^\d{2}\.0$")
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class SalesforceCreds(Creds):
@@ -43,8 +42,8 @@ class SalesforceCreds(Creds):
     @classmethod
     def _https(cls, value: str) -> str:
         parts = urlsplit(value)
-        secure = parts.scheme == "https"
-        if not parts.hostname or not (secure or parts.hostname in _LOOPBACK):
+        # simple-salesforce speaks https to the instance whatever the URL says.
+        if not parts.hostname or parts.scheme != "https":
             raise ValueError(
                 "must be the org's https URL, e.g. https://acme.my.salesforce.com (Setup > My "
                 "Domain)"
