@@ -48,6 +48,8 @@ def test_a_source_that_does_not_answer_is_refused_and_not_stored(
     missing = workdir / "nope.sqlite"
     gone = sluice(f"source add lite --type sqlite --creds '{json.dumps({'path': str(missing)})}'")
     assert gone.code == 3 and f"{missing} does not exist" in gone.err
+    # Something answered and said no: not "did not answer".
+    assert gone.err.startswith("error: source 'lite' cannot be used: ")
     assert _listed(sluice, "source") == []
 
     stored = sluice(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sluice.connectors import registry
-from sluice.core.errors import ConfigError, StageError
+from sluice.core.errors import ConfigError, StageError, TransientError
 from sluice.core.models import TableRef
 from sluice.core.redact import scrub
 from sluice.core.suggest import missing_columns
@@ -56,9 +56,10 @@ def probe_connection(label: str, name: str, type_name: str, creds: dict[str, Any
         finally:
             opened.close()
     except StageError as exc:
+        # Nothing answered (the network, a server down), or something did and said no.
+        what = "did not answer" if isinstance(exc, TransientError) else "cannot be used"
         raise ConfigError(
-            f"{label} {name!r} did not answer: {scrub(str(exc), masked)}; fix the creds, "
-            + OFFLINE_HINT
+            f"{label} {name!r} {what}: {scrub(str(exc), masked)}; fix the creds, " + OFFLINE_HINT
         ) from None
     return scrub(answer, masked)
 
