@@ -25,6 +25,7 @@ transaction back. The run's fence is checked just before the script is sent.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -42,7 +43,7 @@ from sluice.connectors.bigquery.sql import bind, check_column_name, check_table_
 from sluice.connectors.bigquery.types import staged_columns, writable
 from sluice.connectors.dialect import Dialect
 from sluice.connectors.sinkstate import STATE_TABLE
-from sluice.connectors.sqlsink import ORDINAL, Change, SqlSinkBase
+from sluice.connectors.sqlsink import Change, SqlSinkBase
 from sluice.connectors.swapintent import SwapIntents
 from sluice.core.errors import ReloadNeeded, TerminalError
 from sluice.core.models import LoadMode, TableRef
@@ -316,16 +317,11 @@ class BigQuerySink(SwapIntents, SqlSinkBase):
         )
 
     def _rows_sql(self, request: LoadRequest, staging: TableRef, columns: list[str]) -> str:
-        cols = ", ".join(self.q(c) for c in columns)
-        if not (request.primary_key and (request.dedupe or request.mode is LoadMode.MERGE)):
-            return f"SELECT {cols} FROM {self.qualified(staging)}"
-        # One row per key, the newest: MERGE refuses a target row that two source rows match.
-        keys = ", ".join(self.q(c) for c in request.primary_key)
-        return (
-            f"SELECT {cols} FROM (SELECT {cols}, ROW_NUMBER() OVER (PARTITION BY {keys} "
-            f"ORDER BY {self.q(ORDINAL)} DESC) AS _sluice_rn FROM {self.qualified(staging)}) "
-            "AS _sluice_d WHERE _sluice_rn = 1"
-        )
+        # MERGE refuses a target row that two source rows match: a merge always takes the
+        # newest row per key, as a deduplicating load does.
+        if request.mode is LoadMode.MERGE and request.primary_key and not request.dedupe:
+            request = dataclasses.replace(request, dedupe=True)
+        return super()._rows_sql(request, staging, columns)
 
     def _swap_in(
         self, request: LoadRequest, staging: TableRef, columns: list[str], types: dict[str, str]
