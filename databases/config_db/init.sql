@@ -47,6 +47,7 @@ CREATE TABLE pipeline_config (
     dl_to_sink_fresh_within TEXT,
     dl_to_sink_partition_by TEXT,
     dl_to_sink_cluster_by TEXT,
+    source_to_dl_nested TEXT DEFAULT 'struct',
     PRIMARY KEY (source_tablename)
 );
 
@@ -338,4 +339,4 @@ CREATE TABLE alembic_version (
     version_num VARCHAR(32) NOT NULL,
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
-INSERT INTO alembic_version (version_num) VALUES ('0020');
+INSERT INTO alembic_version (version_num) VALUES ('0021');

@@ -102,6 +102,7 @@ SAME_INPUT: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("table edit Genre --pipeline nope", "PATCH", "/api/tables/Genre", {"pipeline": "nope"}),
     ("table edit Genre --lookback soon", "PATCH", "/api/tables/Genre", {"lookback": "soon"}),
     ("table edit Genre --zero-dates zero", "PATCH", "/api/tables/Genre", {"zero_dates": "zero"}),
+    ("table edit Genre --nested xml", "PATCH", "/api/tables/Genre", {"nested": "xml"}),
     ("table edit Genre --key 'a;b'", "PATCH", "/api/tables/Genre", {"key": "a;b"}),
     ("table edit Genre --lake-keep-full 0", "PATCH", "/api/tables/Genre", {"lake_keep_full": 0}),
     ("table edit Nope --every 5", "PATCH", "/api/tables/Nope", {"every": 5}),
@@ -230,12 +231,14 @@ def test_sources_destinations_tables_and_stages_round_trip(api: Api, workdir: Pa
     assert shown["dl_to_sink"]["schedule_minutes"] == 30
     assert shown["source_to_dl"]["state"] == "active"
 
-    assert shown["zero_dates"] == "fail"
+    assert shown["zero_dates"] == "fail" and shown["nested"] == "struct"
     edited = api.call(
-        "PATCH", "/api/tables/Track", json={"every": 5, "lookback": "", "zero_dates": "null"}
+        "PATCH",
+        "/api/tables/Track",
+        json={"every": 5, "lookback": "", "zero_dates": "null", "nested": "json"},
     ).json()
     assert edited["source_to_dl"]["schedule_minutes"] == 5 and edited["lookback"] is None
-    assert edited["zero_dates"] == "null"
+    assert edited["zero_dates"] == "null" and edited["nested"] == "json"
     assert edited["dl_to_sink"]["schedule_minutes"] == 30  # not given: unchanged
     # The CLI sees what the API wrote: one shared config layer.
     cli = api.call("GET", "/api/tables").json()

@@ -157,6 +157,11 @@ class TableOptions(Body):
         description="Hop 1, MySQL: a zero date ('0000-00-00') fails the run (fail, the "
         "default) or is read as NULL and counted in the run's warnings (null).",
     )
+    nested: str | None = Field(
+        default=None,
+        description="Hop 1, MongoDB: nested documents and arrays become structs and lists "
+        "(struct, the default) or JSON text (json).",
+    )
     partitions: int | None = Field(
         default=None,
         description="Hop 1, full loads: ranges the read is split into, read in parallel "
@@ -252,6 +257,9 @@ class Table(BaseModel):
     zero_dates: Literal["fail", "null"] = Field(
         description="Hop 1, MySQL: a zero date fails the run, or is read as NULL."
     )
+    nested: Literal["struct", "json"] = Field(
+        description="Hop 1, MongoDB: nested values as structs and lists, or JSON text."
+    )
     partitions: int | None = Field(
         description="Hop 1, full loads: ranges the read is split into; null: by size."
     )
@@ -280,6 +288,7 @@ class Table(BaseModel):
             hop_order="independent" if t.hop_order == "independent" else "after",
             schema_contract=describe_contract(t.schema_contract),
             zero_dates="null" if t.zero_dates == "null" else "fail",
+            nested="json" if t.nested == "json" else "struct",
             partitions=t.partitions,
             sink_partition_by=t.sink_partition_by,
             sink_cluster_by=list(t.sink_cluster_by),

@@ -144,6 +144,17 @@ _TABLE_OPTIONS: tuple[tuple[str, Any], ...] = (
         ],
     ),
     (
+        "nested",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--nested",
+                help="Hop 1, MongoDB: nested documents and arrays become structs and lists "
+                "(struct, default) or JSON text (json).",
+            ),
+        ],
+    ),
+    (
         "partitions",
         Annotated[
             int | None,
@@ -244,6 +255,7 @@ def describe(t: TableConfig) -> dict[str, Any]:
         "hop_order": t.hop_order,
         "schema_contract": describe_contract(t.schema_contract),
         "zero_dates": t.zero_dates,
+        "nested": t.nested,
         "partitions": t.partitions,
         "sink_partition_by": t.sink_partition_by,
         "sink_cluster_by": list(t.sink_cluster_by),

@@ -58,6 +58,8 @@ class TableConfig:
     hop_order: str = "after"  # `after` or `independent` (scheduler/due.py)
     schema_contract: str | None = None  # core/schema_contract.py; None: the defaults
     zero_dates: str = "fail"  # a MySQL zero date fails the run (fail) or reads as NULL (null)
+    # Nested documents and arrays of a document source: structs and lists, or JSON text (json).
+    nested: str = "struct"
     partitions: int | None = None  # ranges a full hop 1 read is split into; None: by size
     # The sink table's layout where the sink has one (BigQuery); None / (): its default.
     sink_partition_by: str | None = None

@@ -250,6 +250,7 @@ class ConfigRepository(RunRepository, PartitionRepository, StageClaimRepository)
             hop_order=row["dl_to_sink_hop_order"] or "after",
             schema_contract=row["schema_contract"],
             zero_dates=row["source_to_dl_zero_dates"] or "fail",
+            nested=row["source_to_dl_nested"] or "struct",
             partitions=row["source_to_dl_partitions"],
             sink_partition_by=row["dl_to_sink_partition_by"],
             sink_cluster_by=tuple(filter(None, (row["dl_to_sink_cluster_by"] or "").split(","))),

@@ -70,6 +70,8 @@ pipeline_config = sa.Table(
     # sluice (0019): the sink table's partitioning and clustering, where the sink has them.
     sa.Column("dl_to_sink_partition_by", sa.Text),
     sa.Column("dl_to_sink_cluster_by", sa.Text),
+    # sluice (0021): a document source's nested values as structs and lists, or JSON text.
+    sa.Column("source_to_dl_nested", sa.Text, server_default="struct"),
 )
 
 sources_config = sa.Table(

@@ -236,6 +236,20 @@ def zero_dates(value: str) -> str:
     return value
 
 
+NESTED = ("struct", "json")
+
+
+def nested(value: str) -> str:
+    """`struct` (nested documents and arrays as structs and lists, the default) or `json`."""
+    if value not in NESTED:
+        raise ConfigError(
+            f"nested setting {value!r} is not known: use `struct` (nested documents and arrays "
+            "become structs and lists, the default) or `json` (they become JSON text) "
+            "(--nested)"
+        )
+    return value
+
+
 def hop_choice(value: str) -> HopChoice:
     """`--hop` as one line when it is not a hop (not a framed usage box)."""
     try:

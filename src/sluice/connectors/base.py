@@ -239,6 +239,23 @@ def partitioned(source: Source) -> PartitionedSource | None:
     return None
 
 
+class InferringSource(Source, Protocol):
+    """A source of documents, which declare no columns: `check` infers them from the data."""
+
+    def shape(self, *, nested_as_json: bool, recorded: pa.Schema | None) -> None:
+        """How the next `check` and `read` infer the columns: nested values as JSON text or
+        as structs and lists, and the columns the lake's earlier batches recorded (kept even
+        where the documents sampled now lack them; None: none, or a reload reading afresh)."""
+        ...
+
+
+def inferring(source: Source) -> InferringSource | None:
+    """`source` as an inferring source, when its connector infers columns."""
+    if callable(getattr(source, "shape", None)):
+        return source  # type: ignore[return-value]
+    return None
+
+
 class DiscoveringSource(Source, Protocol):
     """A source that can list its tables for `sluice discover`."""
 

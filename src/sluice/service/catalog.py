@@ -58,6 +58,7 @@ class TableChanges:
     hop_order: str | None = None  # after | independent
     schema_contract: str | None = None  # KIND=SETTING,...; merged over the stored one
     zero_dates: str | None = None  # fail | null; '' restores the default (fail)
+    nested: str | None = None  # struct | json; '' restores the default (struct)
     partitions: int | str | None = None  # 1-64; 0 restores the default (by size)
     fresh_within: str | None = None  # hop 1's freshness target; '' restores the default
     sink_fresh_within: str | None = None  # hop 2's
@@ -460,6 +461,8 @@ class Catalog:
             values["dl_to_sink_hop_order"] = v.hop_order(changes.hop_order)
         if changes.zero_dates is not None:
             values["source_to_dl_zero_dates"] = v.zero_dates(changes.zero_dates or "fail")
+        if changes.nested is not None:
+            values["source_to_dl_nested"] = v.nested(changes.nested or "struct")
         if changes.partitions is not None:
             values["source_to_dl_partitions"] = v.partitions(changes.partitions)
         for hop, within, option in (

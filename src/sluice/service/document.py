@@ -88,6 +88,7 @@ class TableDoc(_Strict):
     hop_order: str | None = None
     schema_contract: str | None = None
     zero_dates: str | None = None
+    nested: str | None = None
     partitions: int | None = None
     fresh_within: str | None = None
     sink_fresh_within: str | None = None

@@ -89,6 +89,7 @@ def _table(t: TableConfig) -> dict[str, Any]:
         ("hop_order", t.hop_order, "after"),
         ("schema_contract", t.schema_contract, None),
         ("zero_dates", t.zero_dates, "fail"),
+        ("nested", t.nested, "struct"),
         ("partitions", t.partitions, None),
         ("fresh_within", hop1.fresh_within, None),
         ("sink_fresh_within", hop2.fresh_within, None),

@@ -52,6 +52,7 @@ _PLAIN: dict[str, Any] = {
     "source_to_dl_future_tolerance": "1h",
     "source_to_dl_future_policy": "fail",
     "source_to_dl_zero_dates": "fail",
+    "source_to_dl_nested": "struct",
 }
 _NONE = object()
 # A column as the document names it (the rest are named as stored).
@@ -74,6 +75,7 @@ OPTION_OF = {
     "source_to_dl_future_policy": "future_policy",
     "dl_to_sink_hop_order": "hop_order",
     "source_to_dl_zero_dates": "zero_dates",
+    "source_to_dl_nested": "nested",
     "source_to_dl_partitions": "partitions",
     "source_to_dl_fresh_within": "fresh_within",
     "dl_to_sink_fresh_within": "sink_fresh_within",
@@ -474,6 +476,7 @@ def _changes(doc: TableDoc, discovered_key: tuple[str, ...]) -> TableChanges:
         hop_order=doc.hop_order,
         schema_contract=doc.schema_contract,
         zero_dates=doc.zero_dates,
+        nested=doc.nested,
         partitions=doc.partitions,
         fresh_within=doc.fresh_within,
         sink_fresh_within=doc.sink_fresh_within,

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sluice.connectors.base import ReadRequest
+from sluice.connectors.base import ReadRequest, Source, inferring
 from sluice.core.clock import utcnow
 from sluice.core.errors import ConfigError, TerminalError
 from sluice.core.faults import crash_point
@@ -41,6 +41,7 @@ class CheckSource(StageType):
     def run(self, ctx: StageContext) -> StageResult:
         source = ctx.open_source()
         try:
+            _shape(ctx, source, None)
             # No count: a full scan on every run would cost more than the check is worth.
             info = source.check(ctx.source_ref, count_rows=False)
         finally:
@@ -53,6 +54,18 @@ class CheckSource(StageType):
         if problem is not None:
             raise TerminalError(problem)
         return StageResult(rows=0)
+
+
+def _shape(ctx: StageContext, source: Source, committed: list[BatchRef] | None) -> None:
+    """A source that infers its columns learns the table's nested setting and the columns the
+    lake's newest batch recorded (`committed`: the lake's batches, None: not yet listed; a
+    reload reads afresh, as if there were none)."""
+    documents = inferring(source)
+    if documents is not None:
+        if committed is None:
+            committed = [] if ctx.run.reload else ctx.lake_table.batches()
+        recorded = ctx.lake_table.manifest(committed[-1].sequence).schema if committed else None
+        documents.shape(nested_as_json=ctx.table.nested == "json", recorded=recorded)
 
 
 def read_batch_rows() -> int:
@@ -96,6 +109,7 @@ class Extract(StageType):
         verified_later = _verify_lake_follows(ctx)
         source = ctx.open_source()
         try:
+            _shape(ctx, source, committed if not reload else [])
             info = source.check(ctx.source_ref, count_rows=False)
             contract = ContractOutcome(schema=info.schema)
             if committed and not reload:

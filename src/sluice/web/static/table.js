@@ -225,6 +225,7 @@ function settings(table) {
     ...fact('Keys in the future', `${table.future_tolerance}, ${table.future_policy}${table.future_held ? `; ${table.future_held}` : ''}`),
     ...fact('Full snapshots kept', table.lake_keep_full === null ? '3 (default)' : String(table.lake_keep_full)),
     ...fact('Zero dates (MySQL)', table.zero_dates === 'null' ? 'read as NULL, counted in warnings' : 'fail the run'),
+    ...fact('Nested values (MongoDB)', table.nested === 'json' ? 'JSON text' : 'structs and lists'),
   );
 }
 
