@@ -16,10 +16,14 @@ def _ids(params: list[object]) -> set[str]:
 
 
 # Sources whose objects the cases cannot make: every case creates a SQL table of neutral types
-# (years 1000 to 9999, doubles to 1.5e308, quotes and spaces in names), which an sObject
-# cannot be. Its own file covers the same ground (types exact, incremental ties and late
-# records, bad creds in one line) against its stand-in.
-NOT_SQL_TABLES = {"salesforce": "tests/test_salesforce_source.py"}
+# (years 1000 to 9999, doubles to 1.5e308, quotes and spaces in names), which an sObject or a
+# collection of documents cannot be. Their own files cover the same ground (types exact,
+# incremental ties and late records, bad creds in one line) against their stand-ins, and the
+# bad-creds case itself (assert_bad_creds_fail_fast).
+NOT_SQL_TABLES = {
+    "salesforce": "tests/test_salesforce_source.py",
+    "mongo": "tests/test_mongo_source.py",
+}
 
 
 def test_every_registered_source_and_sink_has_a_line() -> None:
