@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 # Documents asked of the server per round trip (its cursor batches are at most 16 MiB anyway).
 CURSOR_BATCH = 10_000
+# Documents held as Python dicts before they become one Arrow batch: a dict costs far more
+# than its Arrow row, so batches stay at this however many rows a batch may hold.
+MAX_BATCH_DOCUMENTS = 20_000
 
 
 class MongoSource:
@@ -150,11 +153,12 @@ class MongoSource:
                 collection.count_documents(where, session=session) if request.count_rows else None
             )
             cursor = collection.find(where, session=session, batch_size=CURSOR_BATCH)
+            size = min(request.batch_rows, MAX_BATCH_DOCUMENTS)
             try:
                 documents: list[dict[str, Any]] = []
                 for document in cursor:
                     documents.append(document)
-                    if len(documents) >= request.batch_rows:
+                    if len(documents) >= size:
                         yield self._batch(documents, convert, shape, request.table)
                         documents = []
                 if documents:
