@@ -1,6 +1,7 @@
 """The MongoDB source against its stand-in (tests/mongo_server.py: SecantusDB, a server speaking
 the MongoDB wire protocol; pymongo talks to it as to mongod): every BSON type exact through the
-lake into DuckDB and PostgreSQL, nested values as structs and lists or as JSON text, the rules
+lake into DuckDB and PostgreSQL, Chinook as documents identical in PostgreSQL, nested values as
+structs and lists or as JSON text, the rules
 for fields whose type varies, incremental reads on a date field (ties, look-back, the NULL-key
 fallback) and on _id, fields added and fields the sample missed, and errors in one line."""
 
@@ -18,7 +19,7 @@ import psycopg
 
 from tests.conformance.conftest import assert_bad_creds_fail_fast
 from tests.conformance.systems import DuckDBSystem
-from tests.conftest import Sluice
+from tests.conftest import CHINOOK_SQLITE, Sluice
 from tests.mongo_server import mongo_creds, mongo_db, mongo_uri
 from tests.services import pg_target
 
@@ -253,3 +254,72 @@ def test_discover_lists_collections_and_suggests_an_indexed_modification_time(
     assert set(found) == {"orders", "events"}
     assert found["orders"]["rows_estimate"] == 4 and found["orders"]["primary_key"] == ["_id"]
     assert found["orders"]["incremental_keys"][0]["column"] == "updatedAt"
+
+
+def _chinook_documents() -> dict[str, list[dict[str, Any]]]:
+    """Chinook's 11 tables as collections: a document per row, NULLs left out (as documents
+    leave out what they lack), NUMERIC as Decimal128 and DATETIME as dates."""
+    import sqlite3
+
+    from bson import Decimal128
+
+    found: dict[str, list[dict[str, Any]]] = {}
+    with sqlite3.connect(CHINOOK_SQLITE) as db:
+        tables = [r[0] for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )]  # fmt: skip
+        for table in tables:
+            declared = {r[1]: r[2].upper() for r in db.execute(f'PRAGMA table_info("{table}")')}
+            cursor = db.execute(f'SELECT * FROM "{table}"')
+            names = [d[0] for d in cursor.description]
+            documents = []
+            for row in cursor:
+                document: dict[str, Any] = {}
+                for name, value in zip(names, row, strict=True):
+                    if value is None:
+                        continue
+                    if declared[name].startswith("NUMERIC"):
+                        value = Decimal128(f"{value:.2f}")
+                    elif declared[name] == "DATETIME":
+                        value = datetime.fromisoformat(value).replace(tzinfo=UTC)
+                    document[name] = value
+                documents.append(document)
+            found[table] = documents
+    return found
+
+
+def test_chinook_as_documents_arrives_identical_in_postgres(
+    sluice: Sluice, mongo_uri: str, mongo_db: Any, pg_target: str
+) -> None:
+    chinook = _chinook_documents()
+    assert len(chinook) == 11
+    for table, documents in chinook.items():
+        mongo_db[table].insert_many(documents)
+    sluice("init", ok=True)
+    sluice("source add m --type mongo --creds",
+           json.dumps(mongo_creds(mongo_uri, mongo_db.name)), ok=True)  # fmt: skip
+    sluice("destination add pg --type postgres --creds", json.dumps({"url": pg_target}), ok=True)
+    for table in chinook:
+        sluice(f"table add {table} --source m --destination pg --primary-key _id", ok=True)
+        sluice("run", table, ok=True)
+    with psycopg.connect(pg_target) as connection:
+        for table, documents in chinook.items():
+            cursor = connection.execute(f'SELECT * FROM "{table}" ORDER BY "_id"')
+            names = [d.name for d in cursor.description or ()]
+            got = [
+                {
+                    n: v.astimezone(UTC) if isinstance(v, datetime) else v
+                    for n, v in zip(names, row, strict=True)
+                    if v is not None and n != "_id"
+                }
+                for row in cursor.fetchall()
+            ]
+            expected = [
+                {n: v.to_decimal() if hasattr(v, "to_decimal") else v for n, v in d.items()
+                 if n != "_id"}
+                for d in documents
+            ]  # fmt: skip
+            # Inserted in order, so ObjectIds order as the documents do.
+            assert [repr(sorted(r.items())) for r in got] == [
+                repr(sorted(r.items())) for r in expected
+            ], table
