@@ -1,9 +1,9 @@
 """The MongoDB source against its stand-in (tests/mongo_server.py: SecantusDB, a server speaking
 the MongoDB wire protocol; pymongo talks to it as to mongod): every BSON type exact through the
 lake into DuckDB and PostgreSQL, Chinook as documents identical in PostgreSQL, nested values as
-structs and lists or as JSON text, the rules
-for fields whose type varies, incremental reads on a date field (ties, look-back, the NULL-key
-fallback) and on _id, fields added and fields the sample missed, and errors in one line."""
+structs and lists or as JSON text, the rules for fields whose type varies, incremental reads on
+a date field (ties, look-back, the NULL-key fallback) and on _id, fields added and fields the
+sample missed, and errors in one line."""
 
 from __future__ import annotations
 
