@@ -223,6 +223,8 @@ def test_bad_creds_an_unreachable_server_and_an_unknown_collection_fail_in_one_l
                     "mongodb://reader:pw-8mq@127.0.0.1:1/?serverSelectionTimeoutMS=1500",
                     "shop"), "pw-8mq"),
                 ("not a URI", mongo_creds("postgres://reader:pw-3kd@h/x", "shop"), "pw-3kd"),
+                ("bad port", mongo_creds("mongodb://reader:pw-2zz@127.0.0.1:port/", "shop"),
+                 "pw-2zz"),
                 ("bad database", mongo_creds(mongo_uri, "a.b"), ""),
             ]  # fmt: skip
 

@@ -34,9 +34,14 @@ def connect(creds: MongoCreds) -> MongoClient[dict[str, Any]]:
         if name.lower() not in uri.lower()
     }
     with translate(creds):
-        # retryReads off: a retried read could begin a second snapshot; the engine retries
-        # whole reads instead.
-        return MongoClient(uri, appname="sluice", retryReads=False, **options)
+        try:
+            # retryReads off: a retried read could begin a second snapshot; the engine
+            # retries whole reads instead.
+            return MongoClient(uri, appname="sluice", retryReads=False, **options)
+        except (ValueError, TypeError) as exc:  # pymongo's URI parser: a bad port, option
+            raise TerminalError(
+                f"MongoDB at {creds.location()}: the creds' uri is not usable: {_text(exc, creds)}"
+            ) from None
 
 
 @contextmanager
@@ -69,7 +74,7 @@ def translate(creds: MongoCreds) -> Iterator[None]:
         raise TerminalError(f"{where}: the creds' uri is not usable: {_text(exc, creds)}") from None
     except errors.PyMongoError as exc:
         # Server selection timeouts, refused and reset connections: the network's doing.
-        summary = str(exc).split(", Timeout:")[0]
+        summary = str(exc).split(", Timeout:")[0].split(" (configured timeouts:")[0]
         raise TransientError(f"{where} did not answer: {_text(summary, creds)}") from None
 
 
