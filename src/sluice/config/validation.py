@@ -164,14 +164,22 @@ def lake_keep_full(value: int | str, option: str) -> int | None:
 HOP_ORDERS = ("after", "independent")
 
 
+def one_of(value: str, allowed: tuple[str, ...], refusal: str) -> str:
+    """`value` when it is one of `allowed`; else a ConfigError of `refusal` (which says what
+    each choice means and names the option)."""
+    if value not in allowed:
+        raise ConfigError(refusal)
+    return value
+
+
 def hop_order(value: str) -> str:
     """`after` (hop 2 follows hop 1's batches) or `independent` (each on its own interval)."""
-    if value not in HOP_ORDERS:
-        raise ConfigError(
-            f"hop order {value!r} is not known: use `after` (hop 2 waits for hop 1 and loads "
-            "each new batch at once, the default) or `independent` (--hop-order)"
-        )
-    return value
+    return one_of(
+        value,
+        HOP_ORDERS,
+        f"hop order {value!r} is not known: use `after` (hop 2 waits for hop 1 and loads "
+        "each new batch at once, the default) or `independent` (--hop-order)",
+    )
 
 
 ZERO_DATES = ("fail", "null")
@@ -227,13 +235,13 @@ def cluster_by(value: str) -> str:
 
 def zero_dates(value: str) -> str:
     """`fail` (a zero date fails the run, the default) or `null` (it is read as NULL)."""
-    if value not in ZERO_DATES:
-        raise ConfigError(
-            f"zero-date policy {value!r} is not known: use `fail` (a MySQL zero date such as "
-            "'0000-00-00' fails the run naming its column, the default) or `null` (it is read "
-            "as NULL and counted in the run's warnings) (--zero-dates)"
-        )
-    return value
+    return one_of(
+        value,
+        ZERO_DATES,
+        f"zero-date policy {value!r} is not known: use `fail` (a MySQL zero date such as "
+        "'0000-00-00' fails the run naming its column, the default) or `null` (it is read "
+        "as NULL and counted in the run's warnings) (--zero-dates)",
+    )
 
 
 NESTED = ("struct", "json")
@@ -241,13 +249,12 @@ NESTED = ("struct", "json")
 
 def nested(value: str) -> str:
     """`struct` (nested documents and arrays as structs and lists, the default) or `json`."""
-    if value not in NESTED:
-        raise ConfigError(
-            f"nested setting {value!r} is not known: use `struct` (nested documents and arrays "
-            "become structs and lists, the default) or `json` (they become JSON text) "
-            "(--nested)"
-        )
-    return value
+    return one_of(
+        value,
+        NESTED,
+        f"nested setting {value!r} is not known: use `struct` (nested documents and arrays "
+        "become structs and lists, the default) or `json` (they become JSON text) (--nested)",
+    )
 
 
 def hop_choice(value: str) -> HopChoice:
