@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyarrow as pa
+import pytest
+from bson import Int64
 
+from sluice.connectors.mongo.source import MongoSource
 from tests.conformance.conftest import assert_bad_creds_fail_fast
 from tests.conformance.systems import DuckDBSystem
 from tests.conftest import CHINOOK_SQLITE, Sluice
@@ -163,6 +167,37 @@ def test_incremental_on_a_date_field_takes_ties_once_and_missing_keys_by_the_fal
     got = {r[0]: r[-1] for r in _values(warehouse)}
     assert got == expected
     assert sluice("run orders --json", ok=True).json()["stages"][1]["rows_processed"] == 0
+    # A newer document whose key is text, not a date: whether the sample sees it or not,
+    # the run fails naming the field (test_an_off_type_key_the_sample_missed_is_read below).
+    orders.insert_one({"_id": 8, "updatedAt": "2030-01-01", "v": 8})
+    off_type = sluice("run orders --json").json()
+    assert off_type["status"] == "failed" and "'updatedAt'" in off_type["error_message"]
+
+
+def test_an_off_type_key_the_sample_missed_is_read_and_refused(
+    mongo_uri: str, mongo_db: Any
+) -> None:
+    """`$gte` on a date matches dates only: a key of another type must still be read (then
+    refused by name), never skipped by the incremental filter."""
+    from sluice.connectors.base import ReadRequest
+    from sluice.connectors.mongo.config import MongoCreds
+    from sluice.connectors.mongo.infer import Shape
+    from sluice.connectors.mongo.shape import Kind, arrow_field
+    from sluice.core.errors import TerminalError
+    from sluice.core.models import TableRef
+
+    mongo_db.orders.insert_many(
+        [{"_id": i, "updatedAt": T0 + timedelta(minutes=i)} for i in range(5)]
+        + [{"_id": 99, "updatedAt": Int64(1_900_000_000_000)}]
+    )
+    source = MongoSource(MongoCreds(uri=mongo_uri, database=mongo_db.name))  # type: ignore[arg-type]
+    kinds = {"_id": Kind("int32"), "updatedAt": Kind("date")}  # what a sample missing _id 99 saw
+    schema = pa.schema([arrow_field(n, k, False) for n, k in kinds.items()])
+    source._shapes["orders"] = Shape(kinds=kinds, schema=schema, sampled=5)
+    read = source.read(ReadRequest(TableRef("orders"), "updatedAt", T0 + timedelta(minutes=3)))
+    with pytest.raises(TerminalError, match="field 'updatedAt' of the document with _id 99"):
+        list(read)
+    source.close()
 
 
 def _values(warehouse: DuckDBSystem) -> list[tuple[Any, ...]]:

@@ -109,6 +109,36 @@ def test_a_value_the_columns_cannot_hold_is_refused_naming_its_field_and_documen
     assert '"sample_size": 0' in message and "nothing was published" in message
 
 
+def test_decimals_of_up_to_38_digits_and_javascript_arrive_exact() -> None:
+    from bson import Code
+
+    wide = [Decimal128("1234567890123456789012345678901234"), Decimal128("1E+30")]
+    shape = _shape(w=_kind(*wide), m=_kind(Decimal128("0.0000000001"), Int64(10**18)),
+                   js=_kind(Code("return 1")))  # fmt: skip
+    assert shape.kinds["js"].tag == "json"
+    batch = batch_of(
+        [{"_id": 1, "w": wide[0], "m": Int64(10**18), "js": Code("return 1")},
+         {"_id": 2, "w": wide[1], "m": Decimal128("0.0000000001")}],
+        converters(shape.kinds, False), shape.schema,
+    )  # fmt: skip
+    rows = batch.to_pylist()
+    assert rows[0]["w"] == Decimal("1234567890123456789012345678901234")
+    assert rows[1]["w"] == Decimal("1E+30") and rows[0]["m"] == Decimal(10**18)
+    assert rows[1]["m"] == Decimal("0.0000000001") and rows[0]["js"] == '{"$code": "return 1"}'
+
+
+def test_messages_name_the_hosts_never_the_password() -> None:
+    creds = MongoCreds(uri="mongodb://app:pw%23x@db1:27017,db2/?tls=true", database="shop")  # type: ignore[arg-type]
+    assert creds.location() == "db1:27017,db2/shop" and creds.password() == "pw%23x"
+    from sluice.connectors import registry
+    from sluice.core.errors import ConfigError
+
+    unescaped = {"uri": "mongodb://app:Sup3r#x@db.example.com:27017/", "database": "shop"}
+    with pytest.raises(ConfigError, match="percent-encode") as refused:
+        registry.validate_creds("mongo", unescaped, role="source")
+    assert "Sup3r" not in str(refused.value)
+
+
 def test_values_that_fit_arrive_exact() -> None:
     shape = _shape(p=_kind(Decimal128("1.50"), 3), d=_kind(1, 2.5), o=Kind("objectId"))
     oid = ObjectId("65e1a0000000000000000001")
@@ -125,9 +155,17 @@ def test_values_that_fit_arrive_exact() -> None:
 def test_an_incremental_bound_is_given_in_the_keys_bson_type() -> None:
     oid = "65e1a0000000000000000001"
     shape = _shape(o=Kind("objectId"), at=Kind("date"), j=Kind("json"))
+    # Keys of another BSON type are read too (and then refused by name), never skipped.
+    other = {"$exists": True, "$not": {"$type": ["objectId", "null"]}}
     where = key_filter(ReadRequest(TableRef("t"), "o", oid), shape)
-    assert where == {"o": {"$gte": ObjectId(oid)}}
+    assert where == {"$or": [{"o": {"$gte": ObjectId(oid)}}, {"o": other}]}
     both = key_filter(ReadRequest(TableRef("t"), "o", oid, fallback_key="_id"), shape)
-    assert both == {"$or": [{"o": {"$gte": ObjectId(oid)}}, {"o": None, "_id": {"$gte": oid}}]}
+    numbers = {"$exists": True, "$not": {"$type": ["number", "null"]}}
+    assert both == {"$or": [
+        {"o": {"$gte": ObjectId(oid)}}, {"o": other},
+        {"o": None, "_id": {"$gte": oid}}, {"o": None, "_id": numbers},
+    ]}  # fmt: skip
+    with pytest.raises(TerminalError, match="same type"):
+        key_filter(ReadRequest(TableRef("t"), "o", "2024-01-01 00:00:00"), shape)
     with pytest.raises(TerminalError, match="JSON text"):
         key_filter(ReadRequest(TableRef("t"), "j", "x"), shape)

@@ -8,8 +8,6 @@ once more per run).
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from pydantic import Field, SecretStr, field_validator
 
 from sluice.connectors.base import Creds
@@ -26,11 +24,19 @@ class MongoCreds(Creds):
     @classmethod
     def _connection_string(cls, value: SecretStr) -> SecretStr:
         # Messages never quote the URI: it may hold the password.
-        parts = urlsplit(value.get_secret_value())
-        if parts.scheme not in SCHEMES or not parts.netloc.rpartition("@")[2]:
+        scheme, _, rest = value.get_secret_value().partition("://")
+        userinfo, _, _ = rest.rpartition("@")
+        if scheme not in SCHEMES or not _hosts(rest):
             raise ValueError(
                 "must be a MongoDB connection string: mongodb://USER:PASSWORD@HOST:27017/ or "
                 "mongodb+srv://USER:PASSWORD@CLUSTER.example.net/"
+            )
+        if any(mark in userinfo for mark in "/?#"):
+            # Unescaped, they end the host part early for URL parsers, so messages naming
+            # the host would show part of the password.
+            raise ValueError(
+                "the user or password holds '/', '?' or '#': percent-encode them "
+                "(urllib.parse.quote_plus)"
             )
         return value
 
@@ -46,5 +52,16 @@ class MongoCreds(Creds):
 
     def location(self) -> str:
         """Where reads go, for messages: the hosts and database, no user or password."""
-        hosts = urlsplit(self.uri.get_secret_value()).netloc.rpartition("@")[2]
-        return f"{hosts}/{self.database}"
+        return f"{_hosts(self.uri.get_secret_value().partition('://')[2])}/{self.database}"
+
+    def password(self) -> str | None:
+        """The URI's password as written (percent-encoded), if it has one."""
+        userinfo = self.uri.get_secret_value().partition("://")[2].rpartition("@")[0]
+        return userinfo.partition(":")[2] or None
+
+
+def _hosts(rest: str) -> str:
+    """The hosts of a connection string without its scheme: after the userinfo (which ends at
+    the last '@'), up to the path or the options."""
+    after = rest.rpartition("@")[2]
+    return after.split("/", 1)[0].split("?", 1)[0]

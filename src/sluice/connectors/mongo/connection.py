@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from sluice.connectors.mongo.config import MongoCreds
 from sluice.core.errors import StageError, TerminalError, TransientError
@@ -47,9 +47,10 @@ def connect(creds: MongoCreds) -> MongoClient[dict[str, Any]]:
 @contextmanager
 def translate(creds: MongoCreds) -> Iterator[None]:
     """pymongo's exceptions raised inside as TransientError or TerminalError."""
+    from bson.errors import BSONError
     from pymongo import errors
 
-    where = f"MongoDB at {creds.location()}"
+    where = _text(f"MongoDB at {creds.location()}", creds)
     try:
         yield
     except StageError:
@@ -70,6 +71,11 @@ def translate(creds: MongoCreds) -> Iterator[None]:
         if exc.code in _TRANSIENT_CODES or exc.has_error_label("RetryableError"):
             raise TransientError(f"{where}: {text}") from None
         raise TerminalError(f"{where}: {text} (code {exc.code})") from None
+    except BSONError as exc:  # a document the driver cannot decode (invalid UTF-8, ...)
+        raise TerminalError(
+            f"{where}: a document could not be decoded: {_text(exc, creds)}; fix it in the "
+            "collection (or leave the collection out)"
+        ) from None
     except errors.ConfigurationError as exc:
         raise TerminalError(f"{where}: the creds' uri is not usable: {_text(exc, creds)}") from None
     except errors.PyMongoError as exc:
@@ -80,7 +86,7 @@ def translate(creds: MongoCreds) -> Iterator[None]:
 
 def _text(value: object, creds: MongoCreds) -> str:
     secrets = creds.secret_values()
-    password = urlsplit(creds.uri.get_secret_value()).password
+    password = creds.password()
     if password:
         secrets += [password, unquote(password)]
     return scrub(" ".join(str(value).split()), secrets)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from typing import Any
 
 import pyarrow as pa
 from bson import Binary, DatetimeMS, Decimal128, Int64, ObjectId, json_util
 
-from sluice.connectors.mongo.shape import EXACT_IN_DOUBLE, Kind, kind_of
+from sluice.connectors.mongo.shape import EXACT_IN_DOUBLE, MAX_DIGITS, Kind, kind_of
 
 Convert = Callable[[Any], Any]
 UNSAMPLED = "a field none of the sampled documents had"
@@ -159,8 +159,10 @@ def _decimal(kind: Kind, path: str) -> Convert:
             number = Decimal(int(value))
         else:
             raise _misfit(path, value, kind)
-        if number.is_finite():
-            exact = number.quantize(quantum)
+        if number.is_finite() and number.adjusted() < digits:
+            # Python's default context holds 28 digits; these columns hold up to 38.
+            with localcontext(Context(prec=2 * MAX_DIGITS)):
+                exact = number.quantize(quantum)
             if exact == number and len(exact.as_tuple().digits) <= digits:
                 return exact
         raise Misfit(

@@ -76,7 +76,7 @@ def kind_of(value: Any) -> Kind:
         return Kind("int32")
     if isinstance(value, float):
         return Kind("double")
-    if isinstance(value, str):
+    if type(value) is str:  # not bson.Code, a str subclass: that one is JSON text
         return Kind("string")
     if isinstance(value, ObjectId):
         return Kind("objectId")

@@ -202,8 +202,8 @@ class MongoSource:
                 warnings.append(
                     f"MongoDB at {self.creds.location()} offers no snapshot reads (a "
                     "standalone server): the read is not one snapshot, so documents written "
-                    "while it ran may be missed until the next run (a full read checks its "
-                    "count and fails if the collection changed)"
+                    "while it ran may be missed or read in an older version until the next run "
+                    "(a full read's count check catches only changes in the number of documents)"
                 )
             yield session if offered else None
         finally:
