@@ -50,6 +50,12 @@ TYPES: list[tuple[str, list[str], list[Any], pa.DataType]] = [
      pa.decimal128(18, 18)),
     ("decimal(10,2) unsigned", ["99999999.99", "0"], [Decimal("99999999.99"), Decimal("0.00")],
      pa.decimal128(10, 2)),
+    # Read natively (connectorx's 28 digits at scale 10) at the edge of what that holds,
+    # and beside it a scale past 10, which connectorx would round (0.00000000001 -> 0).
+    ("decimal(28,10)", ["9" * 18 + "." + "9" * 10, "-0.0000000001"],
+     [Decimal("9" * 18 + "." + "9" * 10), Decimal("-0.0000000001")], pa.decimal128(28, 10)),
+    ("decimal(12,11)", ["9.99999999999", "-0.00000000001"],
+     [Decimal("9.99999999999"), Decimal("-0.00000000001")], pa.decimal128(12, 11)),
     ("decimal(19,2)", ["99999999999999999.99", "-0.01"],
      [Decimal("99999999999999999.99"), Decimal("-0.01")], pa.decimal128(19, 2)),
     ("decimal(38,10)", ["9" * 28 + "." + "9" * 10, "-0.0000000001"],

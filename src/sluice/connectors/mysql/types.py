@@ -4,10 +4,13 @@ connectorx decodes most types natively and exactly (every integer width, signed 
 bigint unsigned to uint64 included; float, double, strings, binaries, year, bit, date,
 datetime, timestamp). What it cannot give exactly is selected as text and converted here:
 
-- decimal: connectorx makes every DECIMAL a decimal128(38,10) through a 28-digit type and
-  fails on other scales. Up to 18 digits the value times 10**scale is selected as a BIGINT
-  and rebuilt as decimal128(p,s) (NUMERIC_PRECISION/SCALE); up to 38 the text is parsed;
-  above 38 it stays exact text (marked numeric, so a PostgreSQL sink declares it again).
+- decimal: connectorx makes every DECIMAL a decimal128(38,10) through rust_decimal, whose
+  28 digits hold a value rescaled to 10 places only while it has at most 18 digits before
+  the point; it rounds a value with more places (0.00000000001 became 0) and fails on more
+  digits. So a DECIMAL(p,s) with s <= 10 and p - s <= 18 is read natively and cast to
+  decimal128(p,s) (a safe cast: exact); other ones up to 18 digits are selected as their
+  value times 10**scale in a BIGINT and rebuilt; up to 38 the text is parsed; above 38 it
+  stays exact text (marked numeric, so a PostgreSQL sink declares it again).
 - time: Arrow's time64 holds 00:00..24:00 only, MySQL's TIME -838:59:59..838:59:59, so it
   becomes duration('us') (a PostgreSQL interval, a DuckDB INTERVAL).
 - json (MySQL 8): connectorx re-serialises it through serde; MySQL's own text is kept.
@@ -40,6 +43,9 @@ PG_TYPMOD = b"POSTGRESQL:typmod"
 DECIMAL128_MAX_PRECISION = 38
 # Below 19 digits a decimal times 10**scale fits a signed 64-bit integer.
 SCALED_MAX_PRECISION = 18
+# connectorx's decimals: rust_decimal's 28 digits, rescaled to 10 places (module docstring).
+NATIVE_DECIMAL_SCALE = 10
+NATIVE_DECIMAL_WHOLE_DIGITS = 18
 
 _INTEGERS: dict[str, tuple[pa.DataType, pa.DataType]] = {
     "tinyint": (pa.int8(), pa.uint8()),
@@ -109,15 +115,30 @@ class MySQLColumn:
         return " unsigned" in self.column_type.lower()
 
     @property
+    def decimal(self) -> bool:
+        return self.data_type in ("decimal", "numeric")
+
+    @property
+    def native_decimal(self) -> bool:
+        """A decimal connectorx reads exactly (module docstring): no work on the server."""
+        precision, scale = self.precision or 10, self.scale or 0
+        return (
+            self.decimal
+            and scale <= NATIVE_DECIMAL_SCALE
+            and precision - scale <= NATIVE_DECIMAL_WHOLE_DIGITS
+        )
+
+    @property
     def as_text(self) -> bool:
-        return self.data_type in _FROM_TEXT or self.data_type in ("decimal", "numeric")
+        return self.data_type in _FROM_TEXT or (self.decimal and not self.native_decimal)
 
     @property
     def scaled(self) -> bool:
         """A decimal read as its value times 10**scale in a BIGINT: exact below 19 digits,
         and half the work of text (no digits to print on the server or parse here)."""
         return (
-            self.data_type in ("decimal", "numeric")
+            self.decimal
+            and not self.native_decimal
             and (self.precision or 10) <= SCALED_MAX_PRECISION
         )
 
