@@ -129,6 +129,29 @@ def test_rows_at_the_watermark_arriving_later_are_loaded_once(
     assert len(batches) == 2
 
 
+def test_an_empty_first_read_makes_an_empty_sink_table_and_no_watermark(
+    setup: Sluice, shop: Shop, workdir: Path
+) -> None:
+    """A table configured before its source holds rows: the first hop 1 publishes an empty
+    batch (the columns), so hop 2 makes the sink table instead of failing to find one."""
+    setup(
+        "table add events --source shop --destination wh --load incremental --key updated_at "
+        "--sink-load incremental --primary-key id",
+        ok=True,
+    )
+    first = run(setup)
+    assert stage_rows(setup, first) == dict.fromkeys(
+        ["check_source", "extract", "verify_lake", "check_sink", "load", "verify_sink"], 0
+    )
+    assert sink_rows(workdir).num_rows == 0
+    assert sink_rows(workdir).column_names == ["id", "v", "qty", "updated_at"]
+    assert config_value(workdir, "source_to_dl_last_incremental_value") is None
+    shop.insert((1, "a", T1))
+    run(setup)
+    assert same_rows(shop.rows(), sink_rows(workdir), ["id"])
+    assert len(list((workdir / "lake/shop/events").glob("batch=*"))) == 2
+
+
 def test_lake_commit_without_config_update_is_not_extracted_twice(
     setup: Sluice, shop: Shop, workdir: Path
 ) -> None:

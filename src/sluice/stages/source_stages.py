@@ -173,9 +173,11 @@ class Extract(StageType):
                 if guard is not None:
                     _record_held(ctx, guard)
                 warnings = [*contract.warnings, *(read.warnings if read else ())]
-                if incremental and writer.seen == 0:
+                if incremental and writer.seen == 0 and committed:
                     writer.abort()  # nothing new: no empty batch, the watermark stays
                     return StageResult(rows=0, warnings=warnings)
+                # A first batch is published even when empty: it carries the columns, so
+                # hop 2 makes the (empty) sink table instead of finding no lake table.
                 unique.check()
                 counted = None if incremental else read.counted if read else split_counted
                 if counted is not None and counted != writer.seen:
