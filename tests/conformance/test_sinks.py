@@ -76,11 +76,20 @@ def test_every_type_and_edge_value_arrives(
 
 
 def test_an_empty_table_arrives_empty(sluice: Sluice, source: SQLiteSystem, sink: System) -> None:
+    """Loaded whole, and merged (an incremental table's first batch, empty as well)."""
     source.create("nothing", {"id": "INTEGER", "name": "TEXT"})
+    source.create("none_yet", {"id": "INTEGER", "name": "TEXT"})
     configure(sluice, source, sink)
     sluice("table add nothing --source src --destination dst --primary-key id", ok=True)
+    sluice(
+        "table add none_yet --source src --destination dst --primary-key id "
+        "--load incremental --key id --sink-load incremental",
+        ok=True,
+    )
     sluice("run nothing", ok=True)
+    sluice("run none_yet", ok=True)
     assert sink.rows("nothing", "id") == []
+    assert sink.rows("none_yet", "id") == []
 
 
 def test_odd_identifiers_arrive_as_they_are(
