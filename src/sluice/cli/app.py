@@ -10,9 +10,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.main
 from rich.markup import escape
 
 from sluice.cli import output
@@ -31,7 +32,21 @@ from sluice.cli.tokens import token_app
 from sluice.cli.worker import worker_command, workers_command
 from sluice.core.errors import ConfigError, SluiceError
 
-app = typer.Typer(
+
+class _Typer(typer.Typer):
+    """A Typer that builds its Click command once per process. Typer builds it on every call
+    by inspecting each command's signature (about 0.1 s for sluice's): a process that runs the
+    CLI more than once, as the tests and `sluice demo` do, would pay that each time."""
+
+    _command: Any = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._command is None:
+            self._command = typer.main.get_command(self)
+        return self._command(*args, **kwargs)
+
+
+app = _Typer(
     name="sluice",
     help="Replicate tables from sources into a Parquet lake and on into sinks.",
     no_args_is_help=True,
