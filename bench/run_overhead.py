@@ -17,6 +17,7 @@ times N runs again: the run's cost as a table's history grows. Targets: the medi
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -83,6 +84,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--batches", type=int, default=0, help="lake batches made first")
     args = parser.parse_args()
+    # Time sluice as installed: pip compiles what it installs, but where
+    # PYTHONDONTWRITEBYTECODE is set every process timed would compile a checkout's modules anew.
+    compileall.compile_dir(PROJECT / "src", quiet=1)
     work = Path(tempfile.mkdtemp(prefix="sluice-overhead-"))
     try:
         source = work / "chinook.sqlite"
