@@ -58,16 +58,16 @@ def _paused_run(workdir: Path, point: str, *args: str) -> subprocess.Popen[str]:
     return process
 
 
-def _run(workdir: Path, *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "sluice", "run", *args, "--json"],
-        cwd=workdir,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    result: dict[str, Any] = json.loads(done.stdout)
+@pytest.fixture(autouse=True)
+def short_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runs and listings in this process time out heartbeats as the paused child does."""
+    for name, value in _env().items():
+        if name.startswith("SLUICE_HEARTBEAT"):
+            monkeypatch.setenv(name, value)
+
+
+def _run(sluice: Sluice, *args: str) -> dict[str, Any]:
+    result: dict[str, Any] = sluice("run", *args, "--json").json()
     return result
 
 
@@ -104,7 +104,7 @@ def test_a_reaped_runs_hop_1_publishes_nothing(sluice: Sluice, workdir: Path, po
     stale = _paused_run(workdir, point, "events", "--hop", "source_to_dl")
     _source(workdir, range(10, 15))  # the stale run read 10 rows; there are 15 now
     time.sleep(float(TIMEOUT) + 0.5)
-    fresh = _run(workdir, "events")
+    fresh = _run(sluice, "events")
     assert fresh["status"] == "success", fresh["error_message"]
 
     code, said = _let_go(stale)
@@ -121,7 +121,7 @@ def test_a_reaped_runs_hop_1_publishes_nothing(sluice: Sluice, workdir: Path, po
     table = sluice("table show events --json", ok=True).json()
     assert table["source_to_dl"]["last_run_status"] == "success"
     assert table["dl_to_sink"]["last_run_status"] == "success"
-    assert _run(workdir, "events")["status"] == "success"  # and nothing is left in the way
+    assert _run(sluice, "events")["status"] == "success"  # and nothing is left in the way
 
 
 @pytest.mark.postgres
@@ -134,10 +134,10 @@ def test_a_reaped_runs_load_never_commits(sluice: Sluice, workdir: Path, pg_targ
         "table add events --source src --destination dst --primary-key id --sink-load incremental",
         ok=True,
     )
-    assert _run(workdir, "events")["status"] == "success"
+    assert _run(sluice, "events")["status"] == "success"
     with sqlite3.connect(source) as c:
         c.execute("UPDATE events SET v = 'stale' WHERE id < 5")
-    assert _run(workdir, "events", "--hop", "source_to_dl")["status"] == "success"
+    assert _run(sluice, "events", "--hop", "source_to_dl")["status"] == "success"
 
     # Stopped inside its sink transaction, the merge of 'stale' applied but not committed.
     stale = _paused_run(workdir, "load:inside_transaction", "events", "--hop", "dl_to_sink")
@@ -147,23 +147,16 @@ def test_a_reaped_runs_load_never_commits(sluice: Sluice, workdir: Path, pg_targ
     # A listing reaps the stale one (a run of its own hop would too); then a new run of hop 1,
     # which leaves the sink alone, so what the sink holds below is what the stale load did or
     # did not commit.
-    listed = subprocess.run(
-        [sys.executable, "-m", "sluice", "runs", "--json"],
-        cwd=workdir,
-        env=_env(),  # the short heartbeat timeout
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    [reaped] = [r for r in json.loads(listed.stdout) if r["hop"] == "dl_to_sink"]
+    listed = sluice("runs --json", ok=True).json()
+    [reaped] = [r for r in listed if r["hop"] == "dl_to_sink"]
     assert reaped["status"] == "failed" and "abandoned" in reaped["error_message"]
-    assert _run(workdir, "events", "--hop", "source_to_dl")["status"] == "success"
+    assert _run(sluice, "events", "--hop", "source_to_dl")["status"] == "success"
     code, said = _let_go(stale)
     assert code == 1, said
     assert "fenced off: load: run" in said and "no longer holds table 'events'" in said
     assert _sink_rows(pg_target) == [(i, f"v{i}") for i in range(10)]  # 'stale' never landed
 
-    assert _run(workdir, "events")["status"] == "success"
+    assert _run(sluice, "events")["status"] == "success"
     assert _sink_rows(pg_target) == _source_rows(source)
     assert [v for _, v in _sink_rows(pg_target)][:5] == ["fresh"] * 5
 
