@@ -36,7 +36,7 @@ from sluice.core.errors import ConfigError, SluiceError
 class _Typer(typer.Typer):
     """A Typer that builds its Click command once per process. Typer builds it on every call
     by inspecting each command's signature (about 0.1 s for sluice's): a process that runs the
-    CLI more than once, as the tests and `sluice demo` do, would pay that each time."""
+    CLI more than once, as the tests do, would pay that each time."""
 
     _command: Any = None
 
